@@ -1,0 +1,51 @@
+"""envdoctor: an environment doctor for the PyTorch / Hugging Face training stack.
+
+``import envdoctor`` is cheap: it loads neither rich nor anything it diagnoses. The public API
+(``check``, ``assert_compatible``, ``Report``, ``Finding``, ``Severity`` and the errors) is loaded
+on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "EnvdoctorError",
+    "Finding",
+    "IncompatibleEnvironmentError",
+    "Report",
+    "Severity",
+    "__version__",
+    "assert_compatible",
+    "check",
+]
+
+_LAZY = {
+    "check": "envdoctor.api",
+    "assert_compatible": "envdoctor.api",
+    "Report": "envdoctor.report",
+    "Finding": "envdoctor.report",
+    "Severity": "envdoctor.report",
+    "EnvdoctorError": "envdoctor.errors",
+    "IncompatibleEnvironmentError": "envdoctor.errors",
+}
+
+if TYPE_CHECKING:
+    from envdoctor.api import assert_compatible, check
+    from envdoctor.errors import EnvdoctorError, IncompatibleEnvironmentError
+    from envdoctor.report import Finding, Report, Severity
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'envdoctor' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,1 @@
+"""Checks: pure functions from an Inventory (and options) to Findings. None of them starts a process."""

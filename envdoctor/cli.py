@@ -1,0 +1,149 @@
+"""The command line: ``envdoctor check``. A thin front over envdoctor.api; the only place exit codes are chosen."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from envdoctor import __version__, exitcodes
+from envdoctor.errors import EnvdoctorError, TargetError, UsageError
+from envdoctor.redact import Redactor
+from envdoctor.report import Severity
+
+_FORMATS = ("auto", "terminal", "text", "json")
+
+_EPILOG = """\
+exit codes:
+  0  nothing at or above --fail-on
+  1  findings at or above --fail-on (a check that could not run counts as a warning)
+  2  usage error, or an interpreter / file that cannot be read
+  3  envdoctor itself failed (a bug: please report it with the traceback)
+
+examples:
+  envdoctor check                                  this Python's environment
+  envdoctor check --python ~/venvs/train           another interpreter or venv folder
+  envdoctor check --format json > report.json      machine-readable, for a CI gate
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="envdoctor",
+        description="Environment doctor for the PyTorch / Hugging Face training stack: finds what is "
+        "broken in a Python environment before training starts, and why.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"envdoctor {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    check = sub.add_parser(
+        "check",
+        help="check an environment and report what is broken",
+        description="Read the installed distributions of a Python environment (without importing any of "
+        "them) and report requirements that are missing or out of range, damaged metadata, duplicate "
+        "installs, wheels built for another Python, and more: everything `pip check` reports, and what "
+        "it misses.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument(
+        "--python",
+        metavar="PATH",
+        help="interpreter (or virtual environment folder) to check; default: the one running envdoctor. "
+        "Nothing is installed into it.",
+    )
+    check.add_argument(
+        "--format",
+        choices=_FORMATS,
+        default="auto",
+        help="output format (default: auto = terminal on a terminal, text otherwise or when NO_COLOR is set)",
+    )
+    check.add_argument(
+        "--fail-on",
+        choices=[str(s) for s in Severity],
+        default="error",
+        help="lowest severity that makes the exit code 1 (default: error)",
+    )
+    check.add_argument(
+        "--timeout", type=float, default=60.0, metavar="SECONDS", help="limit for each probe (default: 60)"
+    )
+    check.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
+    check.add_argument("--quiet", "-q", action="store_true", help="no progress messages on stderr")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    redact = Redactor.from_environment()
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 on bad flags
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return exitcodes.USAGE
+    try:
+        return _check(args, redact)
+    except (UsageError, TargetError) as exc:
+        _error(redact(str(exc)))
+        return exitcodes.USAGE
+    except EnvdoctorError as exc:
+        _error(redact(str(exc)))
+        return exitcodes.INTERNAL
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except Exception:
+        print(redact(traceback.format_exc()), file=sys.stderr)
+        _error("internal error: this is a bug in envdoctor; please report it with the traceback above")
+        return exitcodes.INTERNAL
+
+
+def _check(args: argparse.Namespace, redact: Redactor) -> int:
+    from envdoctor import api
+    from envdoctor.progress import Silent, StderrProgress
+    from envdoctor.render import Format, RenderOptions, render
+
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    quiet = args.quiet or not sys.stderr.isatty()
+    report = api.check(python=args.python, timeout=args.timeout, progress=Silent() if quiet else StderrProgress())
+    fmt, color = _choose_format(args.format, to_file=args.output is not None)
+    width = shutil.get_terminal_size((100, 24)).columns if fmt is Format.TERMINAL else 100
+    text = redact(render(report, fmt, RenderOptions(width=width, color=color)))
+    _write(text, args.output)
+    return exitcodes.for_report(report, Severity.parse(args.fail_on))
+
+
+def _choose_format(name: str, *, to_file: bool) -> tuple[object, bool]:
+    from envdoctor.render import Format
+
+    no_color = "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
+    if name == "auto":
+        tty = not to_file and sys.stdout.isatty()
+        return (Format.TERMINAL, True) if tty and not no_color else (Format.TEXT, False)
+    fmt = Format(name)
+    return fmt, fmt is Format.TERMINAL and not no_color and not to_file
+
+
+def _write(text: str, output: str | None) -> None:
+    if output is None:
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `envdoctor check | head`: the reader left, nothing to say
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return
+    path = Path(output)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as exc:
+        raise UsageError(f"--output {output}: {exc.strerror or exc}") from exc
+
+
+def _error(message: str) -> None:
+    print(f"envdoctor: error: {message}", file=sys.stderr)

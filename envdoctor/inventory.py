@@ -1,0 +1,204 @@
+"""Inventory: a frozen snapshot of the target environment, built from the inventory probe's JSON.
+
+This is the boundary where raw strings become canonical names, Versions and Requirements; a
+string that does not parse is kept raw beside the problem, so no distribution is lost.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from envdoctor.errors import ProbeError
+from envdoctor.versions import (
+    InvalidRequirement,
+    InvalidSpecifier,
+    InvalidVersion,
+    MarkerEnvironment,
+    NormalizedName,
+    Requirement,
+    SpecifierSet,
+    Version,
+    canonical,
+    parse_requirement,
+    parse_specifier,
+    parse_version,
+)
+
+SCHEMA = "envdoctor.inventory/1"
+_DIR_NAME = re.compile(r"^(?P<name>[^-]+)(?:-(?P<version>[^-]+))?")
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    executable: str
+    version: str
+    implementation: str = "cpython"
+    platform: str = ""
+    soabi: str = ""
+    prefix: str = ""
+    base_prefix: str = ""
+
+    @property
+    def in_venv(self) -> bool:
+        return bool(self.prefix) and self.prefix != self.base_prefix
+
+
+@dataclass(frozen=True)
+class Dist:
+    """One installed distribution, as its metadata folder describes it."""
+
+    name: NormalizedName
+    display_name: str
+    raw_version: str | None
+    version: Version | None
+    requires: tuple[Requirement, ...]
+    invalid_requires: tuple[tuple[str, str], ...]
+    raw_requires_python: str | None
+    requires_python: SpecifierSet | None
+    path: str
+    location: str
+    kind: str = "dist-info"
+    metadata_file: str = "METADATA"
+    installer: str | None = None
+    direct_url: Mapping[str, Any] | None = None
+    wheel_tags: tuple[str, ...] = ()
+    has_record: bool = True
+    missing_metadata: bool = False
+    problems: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"{self.display_name} {self.raw_version or '(no version)'}"
+
+    @property
+    def metadata_path(self) -> str:
+        return self.path if self.path.endswith(self.metadata_file) else f"{self.path}/{self.metadata_file}"
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Every distribution on the target's sys.path, in the order Python searches it."""
+
+    python: Interpreter
+    markers: Mapping[str, str]
+    sys_path: tuple[str, ...]
+    dists: tuple[Dist, ...]
+    _extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @cached_property
+    def winners(self) -> Mapping[NormalizedName, Dist]:
+        """The copy of each project that imports and importlib.metadata see: the first on sys.path."""
+        first: dict[NormalizedName, Dist] = {}
+        for dist in self.dists:
+            first.setdefault(dist.name, dist)
+        return first
+
+    @cached_property
+    def copies(self) -> Mapping[NormalizedName, tuple[Dist, ...]]:
+        groups: dict[NormalizedName, list[Dist]] = {}
+        for dist in self.dists:
+            groups.setdefault(dist.name, []).append(dist)
+        return {name: tuple(group) for name, group in groups.items()}
+
+    @cached_property
+    def marker_env(self) -> MarkerEnvironment:
+        return MarkerEnvironment(self.markers)
+
+    def get(self, name: str) -> Dist | None:
+        return self.winners.get(canonical(name))
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> Inventory:
+        """Build from the inventory probe's JSON; raises ProbeError if it is not that."""
+        if payload.get("schema") != SCHEMA:
+            raise ProbeError(f"unexpected inventory schema {payload.get('schema')!r}")
+        try:
+            py = payload["python"]
+            interpreter = Interpreter(
+                executable=str(py["executable"]),
+                version=str(py["version"]),
+                implementation=str(py.get("implementation", "")),
+                platform=str(py.get("platform", "")),
+                soabi=str(py.get("soabi", "")),
+                prefix=str(py.get("prefix", "")),
+                base_prefix=str(py.get("base_prefix", "")),
+            )
+            markers = {str(k): str(v) for k, v in payload["markers"].items()}
+            dists = tuple(_dist(raw) for raw in payload["distributions"])
+            sys_path = tuple(str(p) for p in payload.get("sys_path", ()))
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ProbeError(f"malformed inventory: {exc!r}") from exc
+        return cls(python=interpreter, markers=markers, sys_path=sys_path, dists=dists)
+
+
+def _dist(raw: Mapping[str, Any]) -> Dist:
+    path = str(raw["path"])
+    problems = list(raw.get("problems") or ())
+    folder = path.rstrip("/").rsplit("/", 1)[-1]
+    if folder == "EGG-INFO":
+        folder = path.rstrip("/").rsplit("/", 2)[-2]
+    guess = _DIR_NAME.match(folder)
+    display = raw.get("name") or (guess.group("name") if guess else folder)
+    raw_version = raw.get("version")
+    if not raw.get("missing_metadata"):
+        if not raw.get("name"):
+            problems.append(f"{raw.get('metadata_file', 'METADATA')} has no Name field")
+        if not raw_version:
+            problems.append(f"{raw.get('metadata_file', 'METADATA')} has no Version field")
+    if not raw_version and guess and guess.group("version"):
+        raw_version = guess.group("version")
+    requires, invalid = _requirements(raw.get("requires_dist") or ())
+    rp_raw = raw.get("requires_python")
+    return Dist(
+        name=canonical(str(display)),
+        display_name=str(display),
+        raw_version=raw_version,
+        version=_version(raw_version),
+        requires=requires,
+        invalid_requires=invalid,
+        raw_requires_python=rp_raw,
+        requires_python=_specifier(rp_raw),
+        path=path,
+        location=str(raw.get("location", "")),
+        kind=str(raw.get("kind", "dist-info")),
+        metadata_file=str(raw.get("metadata_file", "METADATA")),
+        installer=raw.get("installer"),
+        direct_url=raw.get("direct_url"),
+        wheel_tags=tuple(raw.get("wheel_tags") or ()),
+        has_record=bool(raw.get("has_record", True)),
+        missing_metadata=bool(raw.get("missing_metadata", False)),
+        problems=tuple(problems),
+    )
+
+
+def _version(text: str | None) -> Version | None:
+    if not text:
+        return None
+    try:
+        return parse_version(text)
+    except InvalidVersion:
+        return None
+
+
+def _specifier(text: str | None) -> SpecifierSet | None:
+    if not text:
+        return None
+    try:
+        return parse_specifier(text)
+    except InvalidSpecifier:
+        return None
+
+
+def _requirements(lines: Iterable[str]) -> tuple[tuple[Requirement, ...], tuple[tuple[str, str], ...]]:
+    good: list[Requirement] = []
+    bad: list[tuple[str, str]] = []
+    for line in lines:
+        try:
+            good.append(parse_requirement(line))
+        except InvalidRequirement as exc:
+            bad.append((line, str(exc).splitlines()[0]))
+    return tuple(good), tuple(bad)

@@ -1,0 +1,61 @@
+"""Secrets never reach an output: token-like environment values and credentials in URLs.
+
+Applied to every string envdoctor writes (reports in every format, error messages, progress).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+
+MASK = "****"
+_SECRET_NAME = re.compile(
+    r"(^HF_TOKEN$|^HUGGING_FACE_HUB_TOKEN$|^WANDB_API_KEY$|TOKEN$|_KEY$|^KEY$|SECRET$|PASSWORD|PASSWD|_PAT$"
+    r"|CREDENTIALS?$|_AUTH$)",
+    re.IGNORECASE,
+)
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@\s:'\"]*)(?::[^/@\s'\"]*)?@")
+_MIN_SECRET = 6
+"""Shorter values (``1``, ``true``) would mask ordinary text and protect nothing."""
+
+
+def secret_values(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """Values of token-like variables (HF_TOKEN, *_TOKEN, *_KEY, *_SECRET, passwords), longest first."""
+    env = os.environ if env is None else env
+    found = {v for k, v in env.items() if _SECRET_NAME.search(k) and len(v.strip()) >= _MIN_SECRET}
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+class Redactor:
+    """Masks the given secret values (raw and JSON-escaped) and the password part of URLs."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        forms: set[str] = set()
+        for value in secrets:
+            forms.add(value)
+            forms.add(json.dumps(value)[1:-1])
+        self._forms = sorted(forms, key=len, reverse=True)
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> Redactor:
+        return cls(secret_values(env))
+
+    def __call__(self, text: str) -> str:
+        for form in self._forms:
+            if form in text:
+                text = text.replace(form, MASK)
+        return _URL_USERINFO.sub(_mask_userinfo, text)
+
+
+def _mask_userinfo(match: re.Match[str]) -> str:
+    user = match.group("user")
+    has_password = match.group(0).count(":") > 1
+    # https://user:pass@host -> https://user:****@host; https://TOKEN@host -> https://****@host
+    return f"{match.group('scheme')}{user}:{MASK}@" if has_password and user else f"{match.group('scheme')}{MASK}@"
+
+
+def redact(text: str, env: Mapping[str, str] | None = None) -> str:
+    """``text`` with secrets from ``env`` (default: this process's environment) masked."""
+    return Redactor.from_environment(env)(text)

@@ -1,0 +1,47 @@
+"""JSON: the machine-readable report, schema ``envdoctor.report/1`` (documented in README.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from envdoctor import __version__
+from envdoctor.render import RenderOptions
+from envdoctor.report import SCHEMA, Finding, Report, Severity
+
+
+def to_dict(report: Report) -> dict[str, Any]:
+    s = report.summary
+    return {
+        "schema": SCHEMA,
+        "envdoctor_version": __version__,
+        "verdict": report.verdict(),
+        "python": {"executable": s.python, "version": s.python_version},
+        "summary": {
+            "distributions": s.distributions,
+            "errors": report.count(Severity.ERROR),
+            "warnings": report.count(Severity.WARNING),
+            "infos": report.count(Severity.INFO),
+            "skipped": len(report.skipped),
+        },
+        "checks": list(report.checks),
+        "findings": [_finding(f) for f in report.findings],
+        "skipped": [{"check": sk.check, "reason": sk.reason} for sk in report.skipped],
+    }
+
+
+def _finding(f: Finding) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "severity": str(f.severity),
+        "check": f.check,
+        "packages": list(f.packages),
+        "title": f.title,
+        "detail": f.detail,
+        "evidence": list(f.evidence),
+        "fix": list(f.fix),
+    }
+
+
+def render(report: Report, options: RenderOptions) -> str:
+    return json.dumps(to_dict(report), indent=2, ensure_ascii=False) + "\n"

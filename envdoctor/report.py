@@ -1,0 +1,126 @@
+"""The one model every check feeds and every renderer reads: Severity, Finding, Skipped, Report."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+SCHEMA = "envdoctor.report/1"
+
+
+class Severity(enum.IntEnum):
+    """How bad a finding is. Ordered, so ``severity >= Severity.WARNING`` reads naturally."""
+
+    INFO = 10
+    WARNING = 20
+    ERROR = 30
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        """Severity from its lower-case name; raises ValueError for anything else."""
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            names = ", ".join(str(s) for s in cls)
+            raise ValueError(f"unknown severity {text!r} (expected one of: {names})") from None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing wrong (or worth knowing) about the environment.
+
+    ``id`` is the stable kebab-case rule id; ``packages`` are canonical project names.
+    ``evidence`` lists facts a person can check (paths, METADATA lines); ``fix`` lists
+    requirement specifiers or commands, best first.
+    """
+
+    id: str
+    severity: Severity
+    title: str
+    detail: str = ""
+    packages: tuple[str, ...] = ()
+    evidence: tuple[str, ...] = ()
+    fix: tuple[str, ...] = ()
+    check: str = ""
+
+    def sort_key(self) -> tuple[int, str, tuple[str, ...], str]:
+        return (-int(self.severity), self.id, self.packages, self.title)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A check that could not run: never shown as clean, never a crash."""
+
+    check: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What was looked at, for the report's header."""
+
+    python: str = ""
+    python_version: str = ""
+    distributions: int = 0
+    paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    """Findings, sorted most severe first, plus what was checked and what could not be."""
+
+    findings: tuple[Finding, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+    summary: Summary = field(default_factory=Summary)
+    checks: tuple[str, ...] = ()
+
+    @classmethod
+    def build(
+        cls,
+        findings: Iterable[Finding],
+        *,
+        skipped: Iterable[Skipped] = (),
+        summary: Summary | None = None,
+        checks: Iterable[str] = (),
+    ) -> Report:
+        return cls(
+            findings=tuple(sorted(findings, key=Finding.sort_key)),
+            skipped=tuple(skipped),
+            summary=summary if summary is not None else Summary(),
+            checks=tuple(checks),
+        )
+
+    def at_least(self, severity: Severity) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity >= severity)
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+    @property
+    def worst(self) -> Severity | None:
+        return max((f.severity for f in self.findings), default=None)
+
+    def verdict(self) -> str:
+        """One line a person can act on; never says "clean" when a check could not run."""
+        errors, warnings, infos = (self.count(s) for s in (Severity.ERROR, Severity.WARNING, Severity.INFO))
+        parts = [_plural(errors, "error"), _plural(warnings, "warning")]
+        if infos:
+            parts.append(_plural(infos, "note"))
+        tail = f"; {_plural(len(self.skipped), 'check')} could not run" if self.skipped else ""
+        if errors:
+            head = "BROKEN"
+        elif warnings:
+            head = "OK with warnings"
+        elif self.skipped:
+            head = "INCOMPLETE"
+        else:
+            head = "OK"
+        return f"{head}: {', '.join(parts)}{tail} ({_plural(self.summary.distributions, 'distribution')} checked)"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

@@ -1,0 +1,246 @@
+"""The only module that starts processes.
+
+``run_probe`` runs probes/<name>.py in the target interpreter, through probes/_launch.py, with a
+JSON request and a time limit. ``run_command`` runs any other command (``python -m pip ...``) the
+same guarded way. Neither lets a hang, a segfault, a flood of output or garbage become a traceback
+of envdoctor: each ending is an ``Outcome`` in the returned value.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from envdoctor.errors import TargetError
+from envdoctor.resources import data_dir
+
+OUTPUT_TAIL_BYTES = 64 * 1024
+"""How much of a child's stdout / stderr is kept (the end of it: where tracebacks are)."""
+
+MAX_RESULT_BYTES = 512 * 1024 * 1024
+"""A probe's JSON result larger than this is not read."""
+
+TOO_OLD_EXIT = 97
+"""probes/_launch.py exits with this when the interpreter is older than the probes support."""
+
+
+class Outcome(enum.Enum):
+    OK = "ok"
+    FAILED = "failed"  # non-zero exit, or the probe reported an exception
+    TIMEOUT = "timeout"  # process group killed after the limit
+    CRASHED = "crashed"  # killed by a signal (a segfault in a compiled extension, say)
+    BAD_OUTPUT = "bad-output"  # ended normally but wrote no usable result
+    TOO_OLD = "too-old"  # the interpreter is older than the probes support
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """How a child process ended, with the tails of what it printed."""
+
+    outcome: Outcome
+    returncode: int | None
+    stdout: str
+    stderr: str
+    duration: float
+    stdout_bytes: int = 0
+    stderr_bytes: int = 0
+
+    @property
+    def signal_name(self) -> str:
+        if self.returncode is None or self.returncode >= 0:
+            return ""
+        try:
+            return signal.Signals(-self.returncode).name
+        except ValueError:
+            return f"signal {-self.returncode}"
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """A probe's ending and, when it is OK, its JSON payload."""
+
+    outcome: Outcome
+    payload: Mapping[str, Any] | None
+    message: str
+    command: CommandResult
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.OK
+
+
+class _Tail:
+    """Drains a pipe on a thread and keeps only its last ``limit`` bytes."""
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        self._stream = stream
+        self._limit = limit
+        self._buf = bytearray()
+        self.total = 0
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        try:
+            while chunk := self._stream.read(65536):
+                self.total += len(chunk)
+                self._buf += chunk
+                if len(self._buf) > 2 * self._limit:
+                    del self._buf[: len(self._buf) - self._limit]
+        except (OSError, ValueError):
+            pass
+
+    def text(self) -> str:
+        self._thread.join(timeout=2.0)  # a grandchild holding the pipe open must not hang us
+        data = bytes(self._buf[-self._limit :])
+        prefix = f"[... {self.total - len(data)} earlier bytes not kept ...]\n" if self.total > len(data) else ""
+        return prefix + data.decode("utf-8", errors="replace")
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, OSError):
+        proc.kill()
+
+
+def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a child gets: ours, writing no bytecode, with UTF-8 I/O."""
+    env = dict(os.environ)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # nothing on disk changes unless the user asked
+    env["PYTHONIOENCODING"] = "utf-8"
+    env.pop("PYTHONSTARTUP", None)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run_command(
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    cwd: str | Path | None = None,
+) -> CommandResult:
+    """Run ``argv`` in its own process group, kill the group after ``timeout`` seconds.
+
+    Raises TargetError when the program cannot be started at all (missing, not executable,
+    not a program); every other ending is a CommandResult.
+    """
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(env) if env is not None else child_environment(),
+            cwd=cwd,
+            start_new_session=True,
+        )
+    except FileNotFoundError as exc:
+        raise TargetError(f"cannot run {argv[0]}: no such file") from exc
+    except PermissionError as exc:
+        raise TargetError(f"cannot run {argv[0]}: permission denied (not executable?)") from exc
+    except OSError as exc:
+        raise TargetError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = _Tail(proc.stdout, OUTPUT_TAIL_BYTES), _Tail(proc.stderr, OUTPUT_TAIL_BYTES)
+    timed_out = False
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill_group(proc)
+        proc.wait()
+    else:
+        _kill_group(proc)  # leave no stray grandchildren behind
+    rc = proc.returncode
+    if timed_out:
+        outcome = Outcome.TIMEOUT
+    elif rc < 0:
+        outcome = Outcome.CRASHED
+    elif rc == TOO_OLD_EXIT:
+        outcome = Outcome.TOO_OLD
+    elif rc != 0:
+        outcome = Outcome.FAILED
+    else:
+        outcome = Outcome.OK
+    return CommandResult(
+        outcome=outcome,
+        returncode=None if timed_out else rc,
+        stdout=out.text(),
+        stderr=err.text(),
+        duration=time.monotonic() - start,
+        stdout_bytes=out.total,
+        stderr_bytes=err.total,
+    )
+
+
+def run_probe(
+    python: str,
+    probe: str,
+    request: Mapping[str, Any],
+    *,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+) -> ProbeResult:
+    """Run probes/<probe>.py inside ``python`` and read the JSON result it writes.
+
+    Raises TargetError only when ``python`` cannot be started; a hang is Outcome.TIMEOUT,
+    a signal Outcome.CRASHED, a missing or unparsable result Outcome.BAD_OUTPUT.
+    """
+    probes = data_dir("probes")
+    workdir = Path(tempfile.mkdtemp(prefix="envdoctor-"))
+    try:
+        req_path, res_path = workdir / "request.json", workdir / "result.json"
+        req_path.write_text(json.dumps(dict(request)), encoding="utf-8")
+        argv = [python, "-B", str(probes / "_launch.py"), probe, str(req_path), str(res_path)]
+        cmd = run_command(argv, timeout=timeout, env=env, cwd=workdir)
+        return _read_result(probe, cmd, res_path, timeout)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _read_result(probe: str, cmd: CommandResult, res_path: Path, timeout: float) -> ProbeResult:
+    def fail(outcome: Outcome, message: str) -> ProbeResult:
+        return ProbeResult(outcome, None, message, cmd)
+
+    if cmd.outcome is Outcome.TIMEOUT:
+        return fail(Outcome.TIMEOUT, f"the {probe} probe did not finish within {timeout:g} s and was stopped")
+    if cmd.outcome is Outcome.CRASHED:
+        return fail(Outcome.CRASHED, f"the {probe} probe was killed by {cmd.signal_name}")
+    if cmd.outcome is Outcome.TOO_OLD:
+        return fail(Outcome.TOO_OLD, _last_line(cmd.stderr) or "the interpreter is too old for envdoctor's probes")
+    if cmd.outcome is Outcome.FAILED:
+        return fail(Outcome.FAILED, f"the {probe} probe exited with status {cmd.returncode}: {_last_line(cmd.stderr)}")
+    try:
+        if res_path.stat().st_size > MAX_RESULT_BYTES:
+            return fail(Outcome.BAD_OUTPUT, f"the {probe} probe wrote more than {MAX_RESULT_BYTES} bytes")
+        payload = json.loads(res_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return fail(Outcome.BAD_OUTPUT, f"the {probe} probe wrote no result (is this a Python interpreter?)")
+    except (OSError, ValueError) as exc:
+        return fail(Outcome.BAD_OUTPUT, f"the {probe} probe wrote an unreadable result: {exc}")
+    if not isinstance(payload, dict):
+        return fail(Outcome.BAD_OUTPUT, f"the {probe} probe wrote a {type(payload).__name__}, not an object")
+    error = payload.get("probe_error")
+    if isinstance(error, dict):
+        return ProbeResult(Outcome.FAILED, payload, f"the {probe} probe failed: {error.get('message', '')}", cmd)
+    return ProbeResult(Outcome.OK, payload, "", cmd)
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:500] if lines else ""

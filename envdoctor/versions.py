@@ -1,0 +1,87 @@
+"""Parsing of names, versions and requirements, and the one version-comparison policy.
+
+Only this module and the data loaders call packaging's parsers, so every check agrees on what
+``Pillow`` vs ``pillow`` or ``2.5.1`` vs ``2.5.1+cu121`` mean. Parsing is cached: the same
+requirement strings recur across thousands of distributions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+
+from packaging.markers import Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+__all__ = [
+    "InvalidRequirement",
+    "InvalidSpecifier",
+    "InvalidVersion",
+    "MarkerEnvironment",
+    "NormalizedName",
+    "Requirement",
+    "SpecifierSet",
+    "Version",
+    "canonical",
+    "in_range",
+    "parse_requirement",
+    "parse_specifier",
+    "parse_version",
+]
+
+
+@lru_cache(maxsize=None)
+def canonical(name: str) -> NormalizedName:
+    return canonicalize_name(name)
+
+
+@lru_cache(maxsize=65536)
+def parse_version(text: str) -> Version:
+    """Version of ``text``; raises InvalidVersion."""
+    return Version(text)
+
+
+@lru_cache(maxsize=65536)
+def parse_requirement(text: str) -> Requirement:
+    """Requirement of ``text``; raises InvalidRequirement. Callers must not mutate the result."""
+    return Requirement(text)
+
+
+@lru_cache(maxsize=8192)
+def parse_specifier(text: str) -> SpecifierSet:
+    """SpecifierSet of ``text``; raises InvalidSpecifier."""
+    return SpecifierSet(text)
+
+
+def in_range(version: Version, spec: SpecifierSet) -> bool:
+    """The policy: pre-releases count as installed (as pip check does), local tags are ignored
+    unless the specifier names one (``torch==2.13.0`` holds for ``2.13.0+cpu``)."""
+    return spec.contains(version, prereleases=True)
+
+
+class MarkerEnvironment:
+    """Evaluates PEP 508 markers in the target interpreter's environment, never envdoctor's own.
+
+    Results are cached per (marker, extra): one check evaluates the same few markers thousands
+    of times.
+    """
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = dict(env)
+        self._cache: dict[tuple[str, str], bool] = {}
+
+    def holds(self, marker: Marker | None, extra: str = "") -> bool:
+        if marker is None:
+            return True
+        key = (str(marker), extra)
+        hit = self._cache.get(key)
+        if hit is None:
+            try:
+                hit = bool(marker.evaluate({**self.env, "extra": extra}))
+            except Exception:  # an undefined variable or a bad comparison in someone's METADATA
+                hit = False
+            self._cache[key] = hit
+        return hit

@@ -1,0 +1,225 @@
+"""Inventory probe: runs inside the interpreter under test, standard library only, Python 3.8+.
+
+Reports the interpreter, its marker environment, sys.path and every distribution found on it
+(``*.dist-info``, ``*.egg-info``, eggs on the path), in sys.path order, the way
+importlib.metadata finds them, but without importlib.metadata's strictness: a METADATA file that
+cannot be read or parsed becomes a "problems" entry on that distribution, never an exception.
+"""
+
+import json
+import os
+import platform
+import sys
+import sysconfig
+
+SCHEMA = "envdoctor.inventory/1"
+HEADER_LIMIT = 1024 * 1024
+MULTI = ("Requires-Dist", "Provides-Extra")
+
+
+def marker_environment():
+    """PEP 508 marker variables, computed as packaging.markers.default_environment() does."""
+    info = sys.implementation.version
+    iver = "{0.major}.{0.minor}.{0.micro}".format(info)
+    if info.releaselevel != "final":
+        iver += info.releaselevel[0] + str(info.serial)
+    return {
+        "implementation_name": sys.implementation.name,
+        "implementation_version": iver,
+        "os_name": os.name,
+        "platform_machine": platform.machine(),
+        "platform_release": platform.release(),
+        "platform_system": platform.system(),
+        "platform_version": platform.version(),
+        "python_full_version": platform.python_version(),
+        "platform_python_implementation": platform.python_implementation(),
+        "python_version": ".".join(platform.python_version_tuple()[:2]),
+        "sys_platform": sys.platform,
+    }
+
+
+def interpreter():
+    return {
+        "executable": sys.executable,
+        "version": platform.python_version(),
+        "version_info": list(sys.version_info[:3]),
+        "implementation": sys.implementation.name,
+        "cache_tag": sys.implementation.cache_tag,
+        "prefix": sys.prefix,
+        "base_prefix": getattr(sys, "base_prefix", sys.prefix),
+        "platform": sysconfig.get_platform(),
+        "soabi": sysconfig.get_config_var("SOABI") or "",
+        "ext_suffix": sysconfig.get_config_var("EXT_SUFFIX") or "",
+        "pointer_bits": 64 if sys.maxsize > 2**32 else 32,
+    }
+
+
+def parse_headers(text):
+    """RFC 822-style headers up to the first blank line; continuation lines are joined."""
+    headers = {}
+    problems = []
+    last = None
+    for line in text.splitlines():
+        if not line.strip():
+            break
+        if line[0] in " \t" and last is not None:
+            key, values = last
+            values[-1] = values[-1] + "\n" + line.strip()
+            continue
+        key, sep, value = line.partition(":")
+        if not sep or not key.strip() or " " in key.strip():
+            problems.append("unparseable METADATA line: %r" % line[:200])
+            last = None
+            continue
+        key = key.strip()
+        values = headers.setdefault(key, [])
+        values.append(value.strip())
+        last = (key, values)
+    return headers, problems
+
+
+def read_text(path, limit=HEADER_LIMIT):
+    with open(path, "rb") as fh:
+        data = fh.read(limit)
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return data.decode("utf-8", "replace"), "not valid UTF-8 (%s)" % exc.reason
+
+
+def egg_requires(path):
+    """requires.txt of an egg-info, as Requires-Dist lines (what importlib.metadata does)."""
+    reqs = []
+    section = ""
+    text, _ = read_text(path)
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+            continue
+        extra, _sep, markers = section.partition(":")
+        conds = []
+        if extra:
+            conds.append('extra == "%s"' % extra)
+        if markers:
+            conds.append("(" + markers + ")")
+        reqs.append(line + ("; " + " and ".join(conds) if conds else ""))
+    return reqs
+
+
+def describe(meta_dir, location, kind):
+    """One distribution: its headers and the small files beside METADATA."""
+    dist = {"path": meta_dir, "location": location, "kind": kind, "problems": []}
+    problems = dist["problems"]
+    if os.path.isdir(meta_dir):
+        try:
+            files = set(os.listdir(meta_dir))
+        except OSError as exc:
+            problems.append("cannot list %s: %s" % (meta_dir, exc.strerror))
+            files = set()
+        meta_name = "METADATA" if kind == "dist-info" else "PKG-INFO"
+        meta_path = os.path.join(meta_dir, meta_name)
+    else:  # an .egg-info file is itself the PKG-INFO
+        files = set()
+        meta_name = os.path.basename(meta_dir)
+        meta_path = meta_dir
+    dist["metadata_file"] = meta_name
+    headers = {}
+    if meta_path == meta_dir or meta_name in files:
+        try:
+            text, err = read_text(meta_path)
+            if err:
+                problems.append("%s is %s" % (meta_name, err))
+            headers, bad = parse_headers(text)
+            problems.extend(bad)
+        except OSError as exc:
+            problems.append("cannot read %s: %s" % (meta_name, exc.strerror))
+    else:
+        problems.append("no %s file" % meta_name)
+    dist["missing_metadata"] = meta_path != meta_dir and meta_name not in files
+    dist["name"] = (headers.get("Name") or [None])[0]
+    dist["version"] = (headers.get("Version") or [None])[0]
+    dist["metadata_version"] = (headers.get("Metadata-Version") or [None])[0]
+    dist["requires_python"] = (headers.get("Requires-Python") or [None])[0]
+    dist["requires_dist"] = headers.get("Requires-Dist", [])
+    dist["provides_extra"] = headers.get("Provides-Extra", [])
+    if kind == "egg-info" and "requires.txt" in files and not dist["requires_dist"]:
+        try:
+            dist["requires_dist"] = egg_requires(os.path.join(meta_dir, "requires.txt"))
+        except OSError as exc:
+            problems.append("cannot read requires.txt: %s" % exc.strerror)
+    dist["has_record"] = "RECORD" in files
+    dist["installer"] = small_file(meta_dir, "INSTALLER", files)
+    dist["requested"] = "REQUESTED" in files
+    dist["wheel_tags"] = wheel_tags(meta_dir, files)
+    dist["direct_url"] = direct_url(meta_dir, files, problems)
+    return dist
+
+
+def small_file(meta_dir, name, files):
+    if name not in files:
+        return None
+    try:
+        return read_text(os.path.join(meta_dir, name), 4096)[0].strip() or None
+    except OSError:
+        return None
+
+
+def wheel_tags(meta_dir, files):
+    text = small_file(meta_dir, "WHEEL", files)
+    if not text:
+        return []
+    headers, _ = parse_headers(text)
+    return headers.get("Tag", [])
+
+
+def direct_url(meta_dir, files, problems):
+    text = small_file(meta_dir, "direct_url.json", files)
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        problems.append("direct_url.json is not valid JSON: %s" % exc)
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def scan_entry(entry):
+    """The distributions in one sys.path entry, sorted by folder name for a stable order."""
+    location = os.path.abspath(entry or ".")
+    if location.endswith(".egg") and os.path.isdir(os.path.join(location, "EGG-INFO")):
+        return [describe(os.path.join(location, "EGG-INFO"), location, "egg-info")]
+    try:
+        names = sorted(os.listdir(location))
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        lower = name.lower()
+        if lower.endswith(".dist-info"):
+            found.append(describe(os.path.join(location, name), location, "dist-info"))
+        elif lower.endswith(".egg-info"):
+            found.append(describe(os.path.join(location, name), location, "egg-info"))
+    return found
+
+
+def main(request):
+    seen = set()
+    dists = []
+    paths = request.get("path") or list(sys.path)
+    for entry in paths:
+        location = os.path.abspath(entry or ".")
+        if location in seen:
+            continue
+        seen.add(location)
+        dists.extend(scan_entry(entry))
+    return {
+        "schema": SCHEMA,
+        "python": interpreter(),
+        "markers": marker_environment(),
+        "sys_path": list(sys.path),
+        "distributions": dists,
+    }
