@@ -141,6 +141,8 @@ def _dist(raw: Mapping[str, Any]) -> Dist:
     folder = path.rstrip("/").rsplit("/", 1)[-1]
     if folder == "EGG-INFO":
         folder = path.rstrip("/").rsplit("/", 2)[-2]
+    for suffix in (".dist-info", ".egg-info"):
+        folder = folder.removesuffix(suffix)
     guess = _DIR_NAME.match(folder)
     display = raw.get("name") or (guess.group("name") if guess else folder)
     raw_version = raw.get("version")

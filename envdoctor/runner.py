@@ -100,9 +100,16 @@ class _Tail:
                     del self._buf[: len(self._buf) - self._limit]
         except (OSError, ValueError):
             pass
+        finally:
+            self._stream.close()
 
     def text(self) -> str:
         self._thread.join(timeout=2.0)  # a grandchild holding the pipe open must not hang us
+        if self._thread.is_alive():  # still held open: stop reading (the daemon thread ends with it)
+            try:
+                self._stream.close()
+            except (OSError, ValueError):
+                pass
         data = bytes(self._buf[-self._limit :])
         prefix = f"[... {self.total - len(data)} earlier bytes not kept ...]\n" if self.total > len(data) else ""
         return prefix + data.decode("utf-8", errors="replace")

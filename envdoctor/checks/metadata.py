@@ -9,6 +9,7 @@ Emits, for the winning copy of each project (the first on sys.path):
   that an installed package pulls in through an extra (``B[x]``); pip check does not look there.
 - requires-python-mismatch (warning): the distribution declares a Python the target is not.
 - metadata-missing, metadata-corrupt, version-invalid, requirement-invalid (warning).
+- record-missing (info): a dist-info without RECORD, which pip cannot uninstall cleanly.
 - distribution-duplicate (warning): several copies of one project on sys.path; names the winner.
 
 Markers and extras are evaluated in the target's marker environment. Raises nothing.
@@ -74,6 +75,17 @@ def _metadata_health(dist: Dist) -> Iterator[Finding]:
             detail="; ".join(dist.problems),
             packages=(dist.name,),
             evidence=(dist.metadata_path,),
+            fix=(f"pip install --force-reinstall --no-deps {_pin(dist)}",),
+        )
+    if dist.kind == "dist-info" and not dist.has_record and not dist.missing_metadata:
+        yield _finding(
+            "record-missing",
+            Severity.INFO,
+            f"{dist.label} has no RECORD file",
+            detail="pip cannot uninstall or upgrade it cleanly: its files are not listed. Installed by "
+            f"{dist.installer or 'an unknown installer'}.",
+            packages=(dist.name,),
+            evidence=(dist.path,),
             fix=(f"pip install --force-reinstall --no-deps {_pin(dist)}",),
         )
     if dist.raw_version and dist.version is None:

@@ -1,0 +1,86 @@
+"""Fabricated site-packages for unit tests: real dist-info folders on disk, read by the real probe."""
+
+from __future__ import annotations
+
+import os
+import runpy
+import sys
+import venv
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from envdoctor.inventory import Inventory
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBE = ROOT / "probes" / "inventory.py"
+
+
+@dataclass
+class Fake:
+    """One fabricated distribution. ``metadata`` replaces the generated METADATA text verbatim."""
+
+    version: str = "1.0"
+    requires: list[str] = field(default_factory=list)
+    requires_python: str | None = None
+    files: Mapping[str, str] = field(default_factory=dict)
+    metadata: str | bytes | None = None
+    no_metadata: bool = False
+    record: bool = True
+    wheel_tags: list[str] = field(default_factory=lambda: ["py3-none-any"])
+    display_name: str | None = None
+
+
+def write_dist(site: Path, name: str, fake: Fake) -> Path:
+    folder = site / f"{name.replace('-', '_')}-{fake.version}.dist-info"
+    folder.mkdir(parents=True, exist_ok=True)
+    if not fake.no_metadata:
+        data = fake.metadata if fake.metadata is not None else _metadata(fake.display_name or name, fake)
+        (folder / "METADATA").write_bytes(data.encode() if isinstance(data, str) else data)
+    if fake.record:
+        (folder / "RECORD").write_text("")
+    (folder / "INSTALLER").write_text("pip\n")
+    if fake.wheel_tags:
+        tags = "".join(f"Tag: {t}\n" for t in fake.wheel_tags)
+        (folder / "WHEEL").write_text(f"Wheel-Version: 1.0\nGenerator: fake\nRoot-Is-Purelib: true\n{tags}")
+    for rel, text in fake.files.items():
+        target = site / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    return folder
+
+
+def _metadata(name: str, fake: Fake) -> str:
+    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {fake.version}"]
+    if fake.requires_python:
+        lines.append(f"Requires-Python: {fake.requires_python}")
+    lines += [f"Requires-Dist: {r}" for r in fake.requires]
+    return "\n".join(lines) + "\n\nA description.\n"
+
+
+def make_site(root: Path, dists: Mapping[str, Fake]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for name, fake in dists.items():
+        write_dist(root, name, fake)
+    return root
+
+
+def scan(*paths: Path, markers: Mapping[str, str] | None = None, python_version: str | None = None) -> Inventory:
+    """Run the real inventory probe in this process over ``paths`` (instead of sys.path)."""
+    probe: dict[str, Any] = runpy.run_path(str(PROBE), run_name="envdoctor_probe")
+    payload = probe["main"]({"path": [str(p) for p in paths]})
+    if markers:
+        payload["markers"].update(markers)
+    if python_version:
+        payload["python"]["version"] = python_version
+    return Inventory.from_payload(payload)
+
+
+def make_venv(path: Path) -> tuple[Path, Path]:
+    """A real, empty virtual environment (no pip): its python and its site-packages."""
+    venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(path)
+    python = path / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    ver = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    site = path / "lib" / ver / "site-packages"
+    return python, site

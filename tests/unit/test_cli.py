@@ -1,0 +1,195 @@
+"""The command line on real interpreters and fabricated environments, bad input included."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from envdoctor import exitcodes
+from tests.fakes import Fake, write_dist
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def envdoctor(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a user does: ``python -m envdoctor`` in a fresh process."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "envdoctor", *args],
+        capture_output=True, text=True, timeout=timeout, env=full_env, cwd=ROOT,
+    )
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""
+    return lines[0]
+
+
+def test_clean_venv_is_ok_and_json_is_only_json(fake_venv: tuple[Path, Path]) -> None:
+    python, site = fake_venv
+    write_dist(site, "a", Fake("1.0", ["b>=1"]))
+    write_dist(site, "b", Fake("1.2"))
+    proc = envdoctor("check", "--python", str(python), "--format", "json")
+    assert proc.returncode == exitcodes.OK, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["schema"] == "envdoctor.report/1"
+    assert data["findings"] == []
+    assert data["summary"]["distributions"] == 2
+
+
+def test_conflict_exits_1_and_names_it(fake_venv: tuple[Path, Path]) -> None:
+    python, site = fake_venv
+    write_dist(site, "a", Fake("1.0", ["b>=2"]))
+    write_dist(site, "b", Fake("1.2"))
+    proc = envdoctor("check", "--python", str(python))
+    assert proc.returncode == exitcodes.FINDINGS
+    assert "a 1.0 requires b>=2, but b 1.2 is installed" in proc.stdout
+    assert proc.stdout.rstrip().splitlines()[-1].startswith("BROKEN: 1 error")
+
+
+def test_venv_folder_is_accepted_for_python(fake_venv: tuple[Path, Path]) -> None:
+    python, _ = fake_venv
+    proc = envdoctor("check", "--python", str(python.parent.parent), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["python"]["executable"].startswith(str(python.parent.parent))
+
+
+def test_fail_on_warning(fake_venv: tuple[Path, Path]) -> None:
+    python, site = fake_venv
+    write_dist(site, "broken", Fake(metadata="Metadata-Version: 2.1\nName: broken\n"))
+    assert envdoctor("check", "--python", str(python)).returncode == exitcodes.OK
+    assert envdoctor("check", "--python", str(python), "--fail-on", "warning").returncode == exitcodes.FINDINGS
+
+
+def test_corrupt_metadata_is_a_finding_not_a_crash(fake_venv: tuple[Path, Path]) -> None:
+    python, site = fake_venv
+    write_dist(site, "garbage", Fake(metadata=b"\x00\xff\xfe" * 1000))
+    write_dist(site, "a", Fake("1.0", ["garbage"]))
+    proc = envdoctor("check", "--python", str(python), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert [f["id"] for f in json.loads(proc.stdout)["findings"]] == ["metadata-corrupt"]
+
+
+def test_missing_python(tmp_path: Path) -> None:
+    proc = envdoctor("check", "--python", str(tmp_path / "nope" / "python"))
+    assert proc.returncode == exitcodes.USAGE
+    assert "no such file" in one_line_error(proc)
+
+
+def test_not_executable(tmp_path: Path) -> None:
+    f = tmp_path / "python"
+    f.write_text("print('hi')\n")
+    proc = envdoctor("check", "--python", str(f))
+    assert proc.returncode == exitcodes.USAGE
+    assert "not executable" in one_line_error(proc)
+
+
+def test_non_python_executable(tmp_path: Path) -> None:
+    proc = envdoctor("check", "--python", "/bin/echo")
+    assert proc.returncode == exitcodes.USAGE
+    assert "is this a Python interpreter?" in one_line_error(proc)
+
+
+def test_binary_that_is_not_a_program(tmp_path: Path) -> None:
+    f = tmp_path / "python"
+    f.write_bytes(b"\x7fELF garbage")
+    f.chmod(0o755)
+    proc = envdoctor("check", "--python", str(f))
+    assert proc.returncode == exitcodes.USAGE
+    assert "cannot run" in one_line_error(proc)
+
+
+def test_python2_gets_a_clear_message(tmp_path: Path) -> None:
+    # No Python 2 can be installed on these machines. This stand-in runs the launcher with
+    # sys.version_info of 2.7.18, which exercises the version gate and the exit-97 protocol.
+    fake = tmp_path / "python2"
+    fake.write_text(
+        "#!/bin/sh\n[ \"$1\" = -B ] && shift\n"
+        f'exec {sys.executable} -c "import sys; sys.version_info = (2, 7, 18, \'final\', 0); '
+        "sys.argv = sys.argv[1:]; exec(compile(open(sys.argv[0]).read(), sys.argv[0], 'exec'))\" \"$@\"\n"
+    )
+    fake.chmod(0o755)
+    proc = envdoctor("check", "--python", str(fake))
+    assert proc.returncode == exitcodes.USAGE
+    assert "Python 2.7; envdoctor's probes need Python 3.8 or newer" in one_line_error(proc)
+
+
+def test_python_that_hangs_on_start(tmp_path: Path) -> None:
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\nsleep 300\n")
+    fake.chmod(0o755)
+    proc = envdoctor("check", "--python", str(fake), "--timeout", "2", timeout=60)
+    assert proc.returncode == exitcodes.USAGE
+    assert "did not finish within 2 s" in one_line_error(proc)
+
+
+def test_startup_that_segfaults(fake_venv: tuple[Path, Path]) -> None:
+    python, site = fake_venv
+    (site / "zz_crash.pth").write_text("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)\n")
+    proc = envdoctor("check", "--python", str(python))
+    assert proc.returncode == exitcodes.USAGE
+    assert "killed by SIGSEGV" in one_line_error(proc)
+
+
+def test_startup_that_prints_megabytes(fake_venv: tuple[Path, Path]) -> None:
+    python, site = fake_venv
+    (site / "zz_noisy.pth").write_text("import sys; [sys.stdout.write('x' * 1000 + '\\n') for _ in range(20000)]\n")
+    write_dist(site, "a", Fake("1.0"))
+    proc = envdoctor("check", "--python", str(python), "--format", "json")
+    assert proc.returncode == 0, proc.stderr[-500:]
+    assert json.loads(proc.stdout)["summary"]["distributions"] == 1  # our stdout is ours alone
+
+
+def test_output_file_written_atomically(fake_venv: tuple[Path, Path], tmp_path: Path) -> None:
+    python, _ = fake_venv
+    out = tmp_path / "r.json"
+    proc = envdoctor("check", "--python", str(python), "--format", "json", "-o", str(out))
+    assert proc.returncode == 0 and proc.stdout == ""
+    assert json.loads(out.read_text())["schema"] == "envdoctor.report/1"
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_usage_errors_exit_2() -> None:
+    assert envdoctor("check", "--format", "yaml").returncode == exitcodes.USAGE
+    assert envdoctor().returncode == exitcodes.USAGE
+    assert envdoctor("check", "--timeout", "0").returncode == exitcodes.USAGE
+
+
+def test_secrets_are_redacted_everywhere(fake_venv: tuple[Path, Path]) -> None:
+    python, site = fake_venv
+    token = "hf_SECRETtokenVALUE123"
+    folder = write_dist(site, "private-pkg", Fake("1.0", ["missing-dep"]))
+    (folder / "direct_url.json").write_text(json.dumps({"url": "https://user:pa55word@example.com/p.whl"}))
+    # the token leaks into a path that the report prints
+    write_dist(site, f"tok-{token}", Fake("1.0", no_metadata=True))
+    for fmt in ("json", "text", "terminal"):
+        proc = envdoctor("check", "--python", str(python), "--format", fmt, env={"HF_TOKEN": token})
+        assert token not in proc.stdout + proc.stderr
+        assert "****" in proc.stdout
+
+
+def test_console_script_and_module_agree(fake_venv: tuple[Path, Path]) -> None:
+    python, site = fake_venv
+    write_dist(site, "a", Fake("1.0", ["b>=2"]))
+    script = Path(sys.executable).parent / "envdoctor"
+    if not script.exists():
+        pytest.skip("envdoctor console script not installed beside this interpreter")
+    via_script = subprocess.run([str(script), "check", "--python", str(python), "--format", "json"],
+                                capture_output=True, text=True, timeout=120)
+    via_module = envdoctor("check", "--python", str(python), "--format", "json")
+    assert via_script.returncode == via_module.returncode == 1
+    assert json.loads(via_script.stdout)["findings"] == json.loads(via_module.stdout)["findings"]
+
+
+def test_help_explains_exit_codes() -> None:
+    proc = envdoctor("check", "--help")
+    assert proc.returncode == 0
+    assert "exit codes:" in proc.stdout and "--fail-on" in proc.stdout and "--python" in proc.stdout
