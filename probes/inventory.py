@@ -14,7 +14,7 @@ import sysconfig
 
 SCHEMA = "envdoctor.inventory/1"
 HEADER_LIMIT = 1024 * 1024
-MULTI = ("Requires-Dist", "Provides-Extra")
+MAX_LINE_PROBLEMS = 3
 
 
 def marker_environment():
@@ -59,7 +59,7 @@ def parse_headers(text):
     headers = {}
     problems = []
     last = None
-    for line in text.splitlines():
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             break
         if line[0] in " \t" and last is not None:
@@ -68,7 +68,8 @@ def parse_headers(text):
             continue
         key, sep, value = line.partition(":")
         if not sep or not key.strip() or " " in key.strip():
-            problems.append("unparseable METADATA line: %r" % line[:200])
+            if len(problems) < MAX_LINE_PROBLEMS:
+                problems.append("unparseable line %d: %r" % (number, line[:60]))
             last = None
             continue
         key = key.strip()

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+import pytest
+
+from tests import beds
+
+
+@pytest.fixture(scope="session")
+def hf_stack() -> beds.Bed:
+    return beds.build("hf-stack")
+
+
+@pytest.fixture(scope="session")
+def conflict_bed() -> beds.Bed:
+    return beds.build("conflict")
+
+
+@pytest.fixture(scope="session")
+def small_clean() -> beds.Bed:
+    return beds.build("small-clean")
