@@ -93,4 +93,6 @@ def redacted(report: Report, redact: Callable[[str], str]) -> Report:
         paths=tuple(redact(p) for p in report.summary.paths),
     )
     skipped = tuple(dataclasses.replace(s, reason=redact(s.reason)) for s in report.skipped)
-    return dataclasses.replace(report, findings=tuple(one(f) for f in report.findings), summary=summary, skipped=skipped)
+    return dataclasses.replace(
+        report, findings=tuple(one(f) for f in report.findings), summary=summary, skipped=skipped
+    )

@@ -9,11 +9,15 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envdoctor import __version__, exitcodes
 from envdoctor.errors import EnvdoctorError, TargetError, UsageError
 from envdoctor.redact import Redactor
 from envdoctor.report import Severity
+
+if TYPE_CHECKING:
+    from envdoctor.render import Format
 
 _FORMATS = ("auto", "terminal", "text", "json")
 
@@ -117,7 +121,7 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     return exitcodes.for_report(report, Severity.parse(args.fail_on))
 
 
-def _choose_format(name: str, *, to_file: bool) -> tuple[object, bool]:
+def _choose_format(name: str, *, to_file: bool) -> tuple[Format, bool]:
     from envdoctor.render import Format
 
     no_color = "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"

@@ -8,6 +8,7 @@ of envdoctor: each ending is an ``Outcome`` in the returned value.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import os
@@ -106,10 +107,8 @@ class _Tail:
     def text(self) -> str:
         self._thread.join(timeout=2.0)  # a grandchild holding the pipe open must not hang us
         if self._thread.is_alive():  # still held open: stop reading (the daemon thread ends with it)
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 self._stream.close()
-            except (OSError, ValueError):
-                pass
         data = bytes(self._buf[-self._limit :])
         prefix = f"[... {self.total - len(data)} earlier bytes not kept ...]\n" if self.total > len(data) else ""
         return prefix + data.decode("utf-8", errors="replace")

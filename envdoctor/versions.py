@@ -8,7 +8,7 @@ requirement strings recur across thousands of distributions.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 
-@lru_cache(maxsize=None)
+@cache
 def canonical(name: str) -> NormalizedName:
     return canonicalize_name(name)
 

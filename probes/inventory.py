@@ -56,8 +56,8 @@ def interpreter():
 
 def parse_headers(text):
     """RFC 822-style headers up to the first blank line; continuation lines are joined."""
-    headers = {}
-    problems = []
+    headers = {}  # type: dict[str, list[str]]
+    problems = []  # type: list[str]
     last = None
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():

@@ -82,7 +82,15 @@ def build(name: str) -> Bed:
     bed = _fresh_venv(bed.root)
     if needs_torch:
         link_torch(bed)
-    pip("install", "--no-deps", "--no-compile", "--only-binary=:all:", "-r", str(LOCKS / f"{name}.txt"), python=bed.python)
+    pip(
+        "install",
+        "--no-deps",
+        "--no-compile",
+        "--only-binary=:all:",
+        "-r",
+        str(LOCKS / f"{name}.txt"),
+        python=bed.python,
+    )
     stamp.write_text(digest)
     return bed
 

@@ -51,8 +51,9 @@ def parse(tool: str, output: str) -> list[PeerProblem]:
 
 
 def pip_check(python: Path) -> tuple[int, str]:
-    proc = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "check"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "check"], capture_output=True, text=True, timeout=300
+    )
     return proc.returncode, proc.stdout + proc.stderr
 
 

@@ -93,8 +93,7 @@ def _metadata_health(dist: Dist) -> Iterator[Finding]:
             "version-invalid",
             Severity.WARNING,
             f"{dist.display_name} has a version that is not PEP 440: {dist.raw_version!r}",
-            detail="Requirements on this project cannot be checked, and current pip refuses to reason "
-            "about it.",
+            detail="Requirements on this project cannot be checked, and current pip refuses to reason about it.",
             packages=(dist.name,),
             evidence=(f"{dist.metadata_path}: Version: {dist.raw_version}",),
         )

@@ -24,7 +24,7 @@ def render(report: Report, options: RenderOptions) -> str:
         lines.append("")
     command = install_command(report)
     if command:
-        lines += ["Fix (first step; `envdoctor pin` plans the whole change):", f"  {command}", ""]
+        lines += ["Fix (first step):", f"  {command}", ""]
     lines.append(report.verdict())
     return "\n".join(lines) + "\n"
 

@@ -15,8 +15,12 @@ pytestmark = pytest.mark.venv
 
 
 def envdoctor_json(python: Path) -> tuple[int, dict[str, object]]:
-    proc = subprocess.run([sys.executable, "-m", "envdoctor", "check", "--python", str(python), "--format", "json"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "envdoctor", "check", "--python", str(python), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode in (0, 1), proc.stderr
     return proc.returncode, json.loads(proc.stdout)
 
@@ -73,7 +77,7 @@ def test_damaged_copy_of_a_real_bed(small_clean: beds.Bed, tmp_path: Path) -> No
     (urllib3 / "METADATA").write_bytes(b"\xff\xfe garbage \x00")
     [idna] = bed.site.glob("idna-*.dist-info")
     (idna / "METADATA").unlink()
-    rc, report = envdoctor_json(bed.python)
+    _, report = envdoctor_json(bed.python)
     ids = sorted((f["id"], f["packages"][0]) for f in report["findings"])  # type: ignore[index, union-attr]
     assert ("metadata-corrupt", "urllib3") in ids
     assert ("metadata-missing", "idna") in ids

@@ -33,7 +33,9 @@ def test_check_never_imports_the_diagnosed_stack(fake_venv: tuple[Path, Path]) -
     assert out.strip() == "1 []"
 
 
-def test_assert_compatible_raises_with_the_report(fake_venv: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_assert_compatible_raises_with_the_report(
+    fake_venv: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     python, site = fake_venv
     write_dist(site, "peft", Fake("0.15.0", ["accelerate>=0.21.0"]))
     with pytest.raises(IncompatibleEnvironmentError) as info:

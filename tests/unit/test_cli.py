@@ -21,7 +21,11 @@ def envdoctor(*args: str, env: dict[str, str] | None = None, timeout: float = 12
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "envdoctor", *args],
-        capture_output=True, text=True, timeout=timeout, env=full_env, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=ROOT,
     )
 
 
@@ -112,9 +116,9 @@ def test_python2_gets_a_clear_message(tmp_path: Path) -> None:
     # sys.version_info of 2.7.18, which exercises the version gate and the exit-97 protocol.
     fake = tmp_path / "python2"
     fake.write_text(
-        "#!/bin/sh\n[ \"$1\" = -B ] && shift\n"
-        f'exec {sys.executable} -c "import sys; sys.version_info = (2, 7, 18, \'final\', 0); '
-        "sys.argv = sys.argv[1:]; exec(compile(open(sys.argv[0]).read(), sys.argv[0], 'exec'))\" \"$@\"\n"
+        '#!/bin/sh\n[ "$1" = -B ] && shift\n'
+        f"exec {sys.executable} -c \"import sys; sys.version_info = (2, 7, 18, 'final', 0); "
+        'sys.argv = sys.argv[1:]; exec(compile(open(sys.argv[0]).read(), sys.argv[0], \'exec\'))" "$@"\n'
     )
     fake.chmod(0o755)
     proc = envdoctor("check", "--python", str(fake))
@@ -182,8 +186,9 @@ def test_console_script_and_module_agree(fake_venv: tuple[Path, Path]) -> None:
     script = Path(sys.executable).parent / "envdoctor"
     if not script.exists():
         pytest.skip("envdoctor console script not installed beside this interpreter")
-    via_script = subprocess.run([str(script), "check", "--python", str(python), "--format", "json"],
-                                capture_output=True, text=True, timeout=120)
+    via_script = subprocess.run(
+        [str(script), "check", "--python", str(python), "--format", "json"], capture_output=True, text=True, timeout=120
+    )
     via_module = envdoctor("check", "--python", str(python), "--format", "json")
     assert via_script.returncode == via_module.returncode == 1
     assert json.loads(via_script.stdout)["findings"] == json.loads(via_module.stdout)["findings"]

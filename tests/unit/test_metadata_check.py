@@ -27,7 +27,9 @@ def test_missing_requirement_is_an_error(tmp_path: Path) -> None:
 
 
 def test_version_conflict_is_an_error_with_evidence(tmp_path: Path) -> None:
-    site = make_site(tmp_path, {"transformers": Fake("4.46.0", ["tokenizers<0.21,>=0.20"]), "tokenizers": Fake("0.21.0")})
+    site = make_site(
+        tmp_path, {"transformers": Fake("4.46.0", ["tokenizers<0.21,>=0.20"]), "tokenizers": Fake("0.21.0")}
+    )
     [f] = check_metadata(scan(site))
     assert (f.id, f.severity, f.packages) == ("requirement-conflict", Severity.ERROR, ("transformers", "tokenizers"))
     assert "tokenizers 0.21.0 is installed" in f.title

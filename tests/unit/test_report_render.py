@@ -18,15 +18,22 @@ def sample_report() -> Report:
     return Report.build(
         [
             Finding(
-                "distribution-duplicate", Severity.WARNING, "2 copies of numpy are installed; 1.26.4 wins",
-                packages=("numpy",), evidence=("1.26.4: /a (used)", "2.1.0: /b"), check="metadata",
+                "distribution-duplicate",
+                Severity.WARNING,
+                "2 copies of numpy are installed; 1.26.4 wins",
+                packages=("numpy",),
+                evidence=("1.26.4: /a (used)", "2.1.0: /b"),
+                check="metadata",
             ),
             Finding(
-                "requirement-conflict", Severity.ERROR,
+                "requirement-conflict",
+                Severity.ERROR,
                 "transformers 4.46.0 requires tokenizers<0.21,>=0.20, but tokenizers 0.21.0 is installed",
-                detail="outside the declared range", packages=("transformers", "tokenizers"),
+                detail="outside the declared range",
+                packages=("transformers", "tokenizers"),
                 evidence=("/site/transformers-4.46.0.dist-info/METADATA: Requires-Dist: tokenizers<0.21,>=0.20",),
-                fix=("tokenizers<0.21,>=0.20",), check="metadata",
+                fix=("tokenizers<0.21,>=0.20",),
+                check="metadata",
             ),
         ],
         skipped=[Skipped("imports", "no probe selected")],

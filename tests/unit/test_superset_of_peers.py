@@ -39,8 +39,12 @@ PEERS_SAW = {
 
 
 def envdoctor_findings(python: Path) -> list[dict[str, object]]:
-    proc = subprocess.run([sys.executable, "-m", "envdoctor", "check", "--python", str(python), "--format", "json"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "envdoctor", "check", "--python", str(python), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode in (0, 1), proc.stderr
     return json.loads(proc.stdout)["findings"]  # type: ignore[no-any-return]
 
