@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Callable
 
+from envdoctor.cache import Cache, default_dir
 from envdoctor.checks.metadata import check_metadata
+from envdoctor.checks.symbols import check_symbols, unverified
 from envdoctor.errors import IncompatibleEnvironmentError
 from envdoctor.inventory import Inventory
 from envdoctor.progress import Progress, Silent
 from envdoctor.redact import Redactor
-from envdoctor.report import Finding, Report, Severity, Summary
+from envdoctor.report import Finding, Report, Severity, Skipped, Summary
+from envdoctor.sources import SourceIndex, fingerprint
 from envdoctor.target import Target
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds one probe may take before its process group is killed."""
@@ -28,32 +34,61 @@ def check(
     *,
     python: str | os.PathLike[str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    symbols: bool = True,
+    cache: bool = True,
     progress: Progress | None = None,
 ) -> Report:
     """Check the environment of ``python`` (default: this interpreter) and return the Report.
 
     Imports nothing from the environment under test: the inventory is read by a probe in a
-    subprocess. Raises UsageError (bad ``python``) or TargetError (it cannot be inspected).
+    subprocess, sources are read as text. ``symbols``: also check cross-package imports (reads
+    installed sources; cached per distribution unless ``cache`` is False). Raises UsageError (bad
+    ``python``) or TargetError (it cannot be inspected).
     """
     progress = progress if progress is not None else Silent()
     target = Target.resolve(python)
     progress.step(f"reading the environment of {target.python}")
     inv = Inventory.from_payload(target.probe("inventory", {}, timeout=timeout))
     progress.step(f"checking {len(inv.dists)} distributions")
-    report = check_inventory(inv)
+    report = check_inventory(inv, symbols=symbols, cache=Cache(default_dir() if cache else None))
     return redacted(report, Redactor.from_environment())
 
 
-def check_inventory(inv: Inventory) -> Report:
-    """Run every static check on an Inventory (pure: no process, no I/O)."""
+def check_inventory(inv: Inventory, *, symbols: bool = True, cache: Cache | None = None) -> Report:
+    """Run the static checks on an Inventory. Reads installed files, starts no process."""
     findings = check_metadata(inv)
+    checks = ["metadata"]
+    skipped: list[Skipped] = []
+    if symbols:
+        checks.append("symbols")
+        try:
+            findings += _symbols(inv, cache or Cache(None))
+        except Exception as exc:  # a bug in one check must not hide the others' findings
+            logger.exception("the symbols check failed")
+            skipped.append(Skipped("symbols", f"internal error: {type(exc).__name__}: {exc}"))
     summary = Summary(
         python=inv.python.executable,
         python_version=inv.python.version,
         distributions=len(inv.winners),
         paths=inv.sys_path,
     )
-    return Report.build(findings, summary=summary, checks=("metadata",))
+    return Report.build(findings, skipped=skipped, summary=summary, checks=checks)
+
+
+def _symbols(inv: Inventory, cache: Cache) -> list[Finding]:
+    """The symbols check, or its stored result when no distribution changed since it last ran."""
+    key = "symbols-" + fingerprint(inv)
+    stored = cache.get(key)
+    if stored is not None:
+        try:
+            return [Finding.from_dict(f) for f in stored["findings"]]
+        except (KeyError, TypeError, ValueError):
+            pass  # an unreadable entry is recomputed and overwritten
+    index = SourceIndex(inv, cache)
+    found = check_symbols(index) + unverified(index)
+    index.save()
+    cache.put(key, {"findings": [f.to_dict() for f in found]})
+    return found
 
 
 def assert_compatible(

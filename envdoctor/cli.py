@@ -76,6 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--timeout", type=float, default=60.0, metavar="SECONDS", help="limit for each probe (default: 60)"
     )
+    check.add_argument(
+        "--no-symbols",
+        action="store_true",
+        help="skip the cross-package import check (metadata only: the fastest check)",
+    )
+    check.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="do not read or write envdoctor's cache of extracted imports (see ENVDOCTOR_CACHE_DIR)",
+    )
     check.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     check.add_argument("--quiet", "-q", action="store_true", help="no progress messages on stderr")
     return parser
@@ -113,7 +123,13 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     if args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds")
     quiet = args.quiet or not sys.stderr.isatty()
-    report = api.check(python=args.python, timeout=args.timeout, progress=Silent() if quiet else StderrProgress())
+    report = api.check(
+        python=args.python,
+        timeout=args.timeout,
+        symbols=not args.no_symbols,
+        cache=not args.no_cache,
+        progress=Silent() if quiet else StderrProgress(),
+    )
     fmt, color = _choose_format(args.format, to_file=args.output is not None)
     width = shutil.get_terminal_size((100, 24)).columns if fmt is Format.TERMINAL else 100
     text = redact(render(report, fmt, RenderOptions(width=width, color=color)))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 SCHEMA = "envdoctor.report/1"
 
@@ -49,6 +50,33 @@ class Finding:
 
     def sort_key(self) -> tuple[int, str, tuple[str, ...], str]:
         return (-int(self.severity), self.id, self.packages, self.title)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (schema envdoctor.report/1)."""
+        return {
+            "id": self.id,
+            "severity": str(self.severity),
+            "check": self.check,
+            "packages": list(self.packages),
+            "title": self.title,
+            "detail": self.detail,
+            "evidence": list(self.evidence),
+            "fix": list(self.fix),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        """Inverse of ``to_dict``; raises KeyError or ValueError on anything else."""
+        return cls(
+            id=str(data["id"]),
+            severity=Severity.parse(str(data["severity"])),
+            title=str(data["title"]),
+            detail=str(data.get("detail", "")),
+            packages=tuple(data.get("packages", ())),
+            evidence=tuple(data.get("evidence", ())),
+            fix=tuple(data.get("fix", ())),
+            check=str(data.get("check", "")),
+        )
 
 
 @dataclass(frozen=True)

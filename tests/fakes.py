@@ -38,8 +38,6 @@ def write_dist(site: Path, name: str, fake: Fake) -> Path:
     if not fake.no_metadata:
         data = fake.metadata if fake.metadata is not None else _metadata(fake.display_name or name, fake)
         (folder / "METADATA").write_bytes(data.encode() if isinstance(data, str) else data)
-    if fake.record:
-        (folder / "RECORD").write_text("")
     (folder / "INSTALLER").write_text("pip\n")
     if fake.wheel_tags:
         tags = "".join(f"Tag: {t}\n" for t in fake.wheel_tags)
@@ -48,6 +46,9 @@ def write_dist(site: Path, name: str, fake: Fake) -> Path:
         target = site / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
+    if fake.record:  # what an installer writes: every file, the dist-info's own included
+        listed = [*fake.files, *(f"{folder.name}/{p.name}" for p in sorted(folder.iterdir()))]
+        (folder / "RECORD").write_text("".join(f"{rel},,\n" for rel in listed) + f"{folder.name}/RECORD,,\n")
     return folder
 
 

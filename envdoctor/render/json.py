@@ -7,7 +7,7 @@ from typing import Any
 
 from envdoctor import __version__
 from envdoctor.render import RenderOptions
-from envdoctor.report import SCHEMA, Finding, Report, Severity
+from envdoctor.report import SCHEMA, Report, Severity
 
 
 def to_dict(report: Report) -> dict[str, Any]:
@@ -25,21 +25,8 @@ def to_dict(report: Report) -> dict[str, Any]:
             "skipped": len(report.skipped),
         },
         "checks": list(report.checks),
-        "findings": [_finding(f) for f in report.findings],
+        "findings": [f.to_dict() for f in report.findings],
         "skipped": [{"check": sk.check, "reason": sk.reason} for sk in report.skipped],
-    }
-
-
-def _finding(f: Finding) -> dict[str, Any]:
-    return {
-        "id": f.id,
-        "severity": str(f.severity),
-        "check": f.check,
-        "packages": list(f.packages),
-        "title": f.title,
-        "detail": f.detail,
-        "evidence": list(f.evidence),
-        "fix": list(f.fix),
     }
 
 

@@ -1,0 +1,343 @@
+"""Cross-package symbol links: does the module that A imports from B define that name in the installed B?
+
+The failure pip check cannot see: ``from transformers import Trainer`` dies with ``cannot import name
+'clear_device_cache' from 'accelerate.utils.memory'`` while every declared requirement holds
+(peft >= 0.15 imports it; accelerate defines it only from 0.32.0; peft declares accelerate>=0.21.0).
+
+Emits, per broken import statement:
+
+- symbol-missing: ``from B.m import n`` where the installed B's module m does not bind n (nor has
+  a submodule n, nor gets it from a star import), and m's names are fully known from its source.
+- module-missing: ``import B.m`` / ``from B.m import ...`` where the installed B has no module m.
+
+Severity: error when the import runs at module level and the module is reached (through
+module-level imports) from ``import A`` or a well-known entry point such as
+``from transformers import Trainer``; warning when it is reached by nothing we know of, or sits
+in a function. Imports guarded by ``try/except ImportError`` and ``TYPE_CHECKING`` imports are
+not findings. A module whose names cannot be known statically (a module ``__getattr__``, writes
+to ``globals()``, a compiled extension) is "unknown": never reported as broken.
+
+The text pass over every file is cheap; ast runs only on modules something imports from and on
+files with a suspicious import. Reads files through SourceIndex; starts no process.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from envdoctor.inventory import Dist
+from envdoctor.pysource import Context, ImportLine, ImportSite
+from envdoctor.report import Finding, Severity
+from envdoctor.sources import DistFiles, Located, SourceIndex, dotted_parent
+from envdoctor.versions import canonical
+
+CHECK = "symbols"
+
+ENTRY_POINTS: tuple[tuple[str, str], ...] = (
+    # What users type first, and the module that statement imports. transformers' top level is a
+    # lazy module, so `from transformers import Trainer` imports transformers.trainer (the lazy
+    # `_import_structure` maps Trainer to "trainer"); transformers.trainer imports peft at module
+    # level when peft is installed.
+    ("from transformers import Trainer", "transformers.trainer"),
+    ("from transformers import AutoModelForCausalLM", "transformers.modeling_utils"),
+    ("from trl import SFTTrainer", "trl.trainer.sft_trainer"),
+    ("from accelerate import Accelerator", "accelerate.accelerator"),
+    ("from datasets import load_dataset", "datasets.load"),
+    ("from peft import get_peft_model", "peft.mapping"),
+)
+_MAX_EXPANDED = 5000
+"""Modules one reachability search may parse: a bound on the cost of one finding's chain."""
+
+
+class Found(enum.Enum):
+    YES = "yes"
+    NO = "no"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Break:
+    importer: DistFiles
+    rel: str
+    imp: ImportLine
+    provider: Located  # the module imported from (or, for a missing module, its nearest ancestor)
+    missing: tuple[str, ...]  # names; () for a missing module
+    missing_module: str = ""
+
+
+def check_symbols(index: SourceIndex) -> list[Finding]:
+    resolver = _Resolver(index)
+    findings: list[Finding] = []
+    for files in index.files.values():
+        for rel, imp in index.imports(files):
+            brk = resolver.broken(files, rel, imp)
+            if brk is None:
+                continue
+            finding = resolver.confirm(brk)
+            if finding is not None:
+                findings.append(finding)
+    return findings
+
+
+class _Resolver:
+    def __init__(self, index: SourceIndex) -> None:
+        self.index = index
+        self._names: dict[tuple[str, str], Found] = {}
+        self._exports: dict[str, tuple[frozenset[str], bool]] = {}
+        self._reach: dict[tuple[str, str], dict[str, str | None]] = {}
+
+    # -- is the link broken? ---------------------------------------------------------------
+
+    def broken(self, files: DistFiles, rel: str, imp: ImportLine) -> Break | None:
+        loc = self.index.locate(imp.module)
+        if loc is None:
+            return self._missing_module(files, rel, imp)
+        if loc.dist.name == files.dist.name or not imp.names:
+            return None
+        missing = tuple(n for n in imp.names if n != "*" and self.has(imp.module, n) is Found.NO)
+        return Break(files, rel, imp, loc, missing) if missing else None
+
+    def _missing_module(self, files: DistFiles, rel: str, imp: ImportLine) -> Break | None:
+        owner = self.index.owner(imp.module)
+        if owner is None or owner.dist.name == files.dist.name:
+            return None  # not installed at all (an optional dependency), or our own
+        for parent in reversed(list(dotted_parent(imp.module))):
+            ploc = self.index.locate(parent)
+            if ploc is None:
+                continue
+            if ploc.kind != "package":
+                return None  # below an extension module or a namespace folder: cannot know
+            info = self.index.info(ploc)
+            child = imp.module[len(parent) + 1 :].split(".")[0]
+            if info is None or info.dynamic or info.lazy or child in info.names:
+                return None  # an attribute, or a submodule made on first access
+            return Break(files, rel, imp, ploc, (), missing_module=f"{parent}.{child}")
+        return None
+
+    def has(self, module: str, name: str) -> Found:
+        """Whether ``from module import name`` finds ``name`` in the installed files."""
+        key = (module, name)
+        hit = self._names.get(key)
+        if hit is None:
+            hit = self._names[key] = self._has(module, name)
+        return hit
+
+    def _has(self, module: str, name: str) -> Found:
+        loc = self.index.locate(module)
+        if loc is None:
+            return Found.UNKNOWN
+        if loc.kind in {"package", "namespace"} and self.index.locate(f"{module}.{name}") is not None:
+            return Found.YES  # a submodule: `from pkg import sub` imports it
+        if loc.kind in {"package", "module"} and self.index.defines_by_text(loc, name):
+            return Found.YES
+        info = self.index.info(loc) if loc.kind in {"package", "module"} else None
+        if info is None:
+            return Found.UNKNOWN  # a compiled extension or a namespace folder
+        if name in info.names:
+            return Found.YES
+        starred, unknown = self._star_union(loc, info.stars)
+        if name in starred:
+            return Found.YES
+        return Found.UNKNOWN if unknown or info.dynamic else Found.NO
+
+    def _star_union(self, loc: Located, stars: tuple[tuple[str, int], ...]) -> tuple[frozenset[str], bool]:
+        names: set[str] = set()
+        unknown = False
+        for star, level in stars:
+            sub, sub_unknown = self._exported(_absolute(loc.module, loc.kind == "package", star, level))
+            names |= sub
+            unknown = unknown or sub_unknown
+        return frozenset(names), unknown
+
+    def _exported(self, module: str) -> tuple[frozenset[str], bool]:
+        """What ``from module import *`` binds, and whether that set may be incomplete. Computed
+        once per module: a lazy package's star chains (transformers.models) are walked once."""
+        hit = self._exports.get(module)
+        if hit is not None:
+            return hit
+        self._exports[module] = (frozenset(), True)  # a cycle of star imports proves nothing
+        loc = self.index.locate(module)
+        result: tuple[frozenset[str], bool] = (frozenset(), True)
+        if loc is not None:
+            listed = self.index.star_names(loc)
+            info = None if listed is not None else self.index.info(loc)
+            if listed is not None:
+                result = (frozenset(listed), False)
+            elif info is not None and info.all is not None and not info.dynamic:
+                result = (frozenset(info.all), False)
+            elif info is not None:
+                starred, unknown = self._star_union(loc, info.stars)
+                public = frozenset(n for n in info.names if not n.startswith("_"))
+                result = (public | starred, unknown or bool(info.dynamic))
+        self._exports[module] = result
+        return result
+
+    # -- does it run, and who reaches it? ------------------------------------------------------
+
+    def confirm(self, brk: Break) -> Finding | None:
+        path = os.path.join(brk.importer.dist.location, brk.rel)
+        site = _site_at(self.index.sites(path), brk.imp)
+        if site is None or site.context in {Context.TYPE_CHECKING, Context.GUARDED}:
+            return None  # inside a string, or a failure the package handles
+        chain: tuple[str, list[str]] | None = None
+        if site.context is Context.MODULE:
+            chain = self.reached_by(brk.importer, _module_of(brk.rel))
+        return _finding(brk, path, site, chain)
+
+    def reached_by(self, importer: DistFiles, target: str) -> tuple[str, list[str]] | None:
+        """The first root (an ``import A`` or an entry point) whose module-level imports reach ``target``."""
+        roots = [(f"import {top}", top) for top in sorted(importer.top_level)]
+        roots += [(label, m) for label, m in ENTRY_POINTS if self.index.locate(m) is not None]
+        for label, root in roots:
+            parents = self._tree(root, importer.dist.name)
+            if target in parents:
+                return label, _path(parents, target)
+        return None
+
+    def _tree(self, root: str, importer: str) -> dict[str, str | None]:
+        """Breadth-first search over module-level imports from ``root``, expanding only modules of
+        the importer's distribution and of the root's own (the links a chain to the importer needs)."""
+        key = (root, importer)
+        if key in self._reach:
+            return self._reach[key]
+        root_loc = self.index.locate(root)
+        allowed = {importer, root_loc.dist.name if root_loc else importer}
+        parents: dict[str, str | None] = {root: None}
+        queue = deque([root])
+        expanded = 0
+        while queue and expanded < _MAX_EXPANDED:
+            module = queue.popleft()
+            loc = self.index.locate(module)
+            if loc is None or loc.path is None or loc.dist.name not in allowed:
+                continue
+            expanded += 1
+            for nxt in self._edges(loc):
+                if nxt not in parents:
+                    parents[nxt] = module
+                    queue.append(nxt)
+        self._reach[key] = parents
+        return parents
+
+    def _edges(self, loc: Located) -> Iterator[str]:
+        assert loc.path is not None
+        for site in self.index.sites(loc.path) or ():
+            if site.context is not Context.MODULE:
+                continue
+            target = _absolute(loc.module, loc.kind == "package", site.module, site.level)
+            if not target:
+                continue
+            yield from dotted_parent(target)
+            yield target
+            for name in site.names:
+                sub = f"{target}.{name}"
+                if name != "*" and self.index.locate(sub) is not None:
+                    yield sub
+
+
+def _site_at(sites: list[ImportSite] | None, imp: ImportLine) -> ImportSite | None:
+    for site in sites or ():
+        if site.line == imp.line and site.level == 0 and site.module == imp.module:
+            return site
+    return None
+
+
+def _absolute(module: str, is_package: bool, target: str, level: int) -> str:
+    if level == 0:
+        return target
+    parts = module.split(".") if is_package else module.split(".")[:-1]
+    if level > 1:
+        parts = parts[: len(parts) - (level - 1)]
+    return ".".join([*parts, target] if target else parts)
+
+
+def _module_of(rel: str) -> str:
+    stem = rel[:-3] if rel.endswith(".py") else rel
+    parts = stem.split("/")
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _path(parents: dict[str, str | None], target: str) -> list[str]:
+    out = [target]
+    while (prev := parents.get(out[-1])) is not None:
+        out.append(prev)
+    return out[::-1]
+
+
+def _declared(importer: Dist, provider: Dist) -> str:
+    for req in importer.requires:
+        if canonical(req.name) == provider.name:
+            if req.marker is not None and "extra" in str(req.marker):
+                return f"{importer.display_name} lists {provider.display_name} only in an extra ({req})"
+            return f"{importer.display_name} declares {req}"
+    return f"{importer.display_name} does not declare {provider.display_name} as a requirement"
+
+
+def unverified(index: SourceIndex) -> list[Finding]:
+    """One note naming the distributions whose files are not listed (no RECORD: egg-info, some
+    system or editable installs): their imports were not checked."""
+    if not index.uncovered:
+        return []
+    names = sorted(d.name for d in index.uncovered)
+    return [
+        Finding(
+            id="symbols-unverified",
+            severity=Severity.INFO,
+            title=f"imports of {len(names)} distribution(s) were not checked: no file list (RECORD)",
+            detail="envdoctor reads the files a distribution installed from its RECORD; these have none "
+            "(egg-info installs, editable installs, some system packages).",
+            packages=tuple(names),
+            evidence=tuple(d.path for d in index.uncovered[:20]),
+            check=CHECK,
+        )
+    ]
+
+
+def _finding(brk: Break, path: str, site: ImportSite, chain: tuple[str, list[str]] | None) -> Finding:
+    a, b = brk.importer.dist, brk.provider.dist
+    imp = brk.imp
+    where = f"{path}:{imp.line}"
+    if brk.missing_module:
+        what = f"module {brk.missing_module}"
+        title = f"{a.label} imports {imp.module}, but {b.label} has no module {brk.missing_module}"
+        seen = f"ModuleNotFoundError: No module named '{brk.missing_module}'"
+        statement = f"import {imp.module}" if not imp.names else f"from {imp.module} import {', '.join(imp.names)}"
+    else:
+        names = ", ".join(brk.missing)
+        what = f"{names} in {imp.module}"
+        title = f"{a.label} imports {names} from {imp.module}, which {b.label} does not define"
+        seen = f"ImportError: cannot import name '{brk.missing[0]}' from '{imp.module}'"
+        statement = f"from {imp.module} import {', '.join(imp.names)}"
+    if site.context is Context.FUNCTION:
+        severity, when = Severity.WARNING, "when the function that holds this import is called"
+    elif chain is None:
+        severity, when = Severity.WARNING, f"when {_module_of(brk.rel)} is imported (nothing well-known imports it)"
+    else:
+        severity, when = Severity.ERROR, f"at `{chain[0]}`: {' -> '.join(chain[1])}"
+    if site.gated:  # `if transformers_lt_4_56: from transformers import HybridCache`: the package
+        # chose this branch by version; it runs only where the version test says so.
+        severity = Severity(max(Severity.INFO, severity - 10))
+        when += " (in a branch taken only for some versions)"
+    detail = (
+        f"Fails {when}, with {seen}. {_declared(a, b)}, so pip check is satisfied; the installed "
+        f"{b.display_name} {b.raw_version} lacks {what}."
+    )
+    provider_file = brk.provider.path or brk.provider.module
+    return Finding(
+        id="module-missing" if brk.missing_module else "symbol-missing",
+        severity=severity,
+        title=title,
+        detail=detail,
+        packages=(a.name, b.name),
+        evidence=(f"{where}: {statement}", f"{provider_file}: {b.label} has no {what}"),
+        fix=(
+            f"a release of {b.display_name} that provides {what} (usually newer than {b.raw_version})",
+            f"or a release of {a.display_name} that does not import it (usually older than {a.raw_version})",
+        ),
+        check=CHECK,
+    )

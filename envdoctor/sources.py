@@ -1,0 +1,304 @@
+"""The installed files of each distribution: which modules it provides, what they import, what they define.
+
+Built from each distribution's RECORD (the list of files the installer wrote), so no directory
+is walked and nothing is imported. Everything extracted is cached in memory for the run and on
+disk (envdoctor.cache) per (distribution, version, RECORD hash), so an unchanged environment is
+not read again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from envdoctor.cache import Cache
+from envdoctor.inventory import Dist, Inventory
+from envdoctor.pysource import (
+    ImportLine,
+    ImportSite,
+    ModuleInfo,
+    defined_at_top,
+    import_sites,
+    literal_all,
+    parse_module,
+    scan_imports,
+)
+
+_SKIP_DIRS = {"tests", "test", "testing", "__pycache__", "_vendor", "vendored", "_vendored", "benchmarks", "examples"}
+_EXT_SUFFIXES = (".so", ".pyd")
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where a module lives: which distribution, which file, and what kind of module it is."""
+
+    dist: Dist
+    module: str
+    path: str | None  # the .py file; None for a compiled extension or a namespace folder
+    kind: str  # "module", "package", "extension", "namespace"
+
+
+class DistFiles:
+    """The modules one distribution provides, read from its RECORD."""
+
+    def __init__(self, dist: Dist, record: str) -> None:
+        self.dist = dist
+        self.record_hash = hashlib.sha256(record.encode("utf-8", "replace")).hexdigest()[:20]
+        self.py: dict[str, str] = {}  # module -> relative path of its .py file
+        self.packages: set[str] = set()
+        self.extensions: set[str] = set()
+        self.folders: set[str] = set()
+        for line in record.splitlines():
+            rel = line.rsplit(",", 2)[0].strip().strip('"')
+            if rel.startswith(("..", "/")) or ".dist-info/" in rel or ".egg-info/" in rel:
+                continue
+            self._add(rel)
+
+    def _add(self, rel: str) -> None:
+        parts = rel.split("/")
+        for i in range(1, len(parts)):
+            self.folders.add(".".join(parts[:i]))
+        name = parts[-1]
+        if name.endswith(".py"):
+            stem = name[:-3]
+            if stem == "__init__":
+                module = ".".join(parts[:-1])
+                self.packages.add(module)
+            else:
+                module = ".".join([*parts[:-1], stem])
+            if module and all(p.isidentifier() for p in module.split(".")):
+                self.py[module] = rel
+        elif name.endswith(_EXT_SUFFIXES):
+            self.extensions.add(".".join([*parts[:-1], name.split(".", 1)[0]]))
+
+    @property
+    def top_level(self) -> set[str]:
+        return {m.split(".")[0] for m in (*self.py, *self.extensions)}
+
+    def kind(self, module: str) -> str | None:
+        if module in self.packages:
+            return "package"
+        if module in self.py:
+            return "module"
+        if module in self.extensions:
+            return "extension"
+        if module in self.folders:
+            return "namespace"
+        return None
+
+    def scannable(self) -> Iterator[tuple[str, str]]:
+        """(module, relative path) of the .py files worth scanning for imports (no tests, no vendored copies)."""
+        for module, rel in self.py.items():
+            if not _SKIP_DIRS.intersection(module.split(".")[1:]):
+                yield module, rel
+
+
+class SourceIndex:
+    """Lazy, cached access to the installed sources of every distribution in an Inventory."""
+
+    def __init__(self, inv: Inventory, cache: Cache | None = None) -> None:
+        self.inv = inv
+        self.cache = cache or Cache(None)
+        self.files: dict[str, DistFiles] = {}
+        self.uncovered: list[Dist] = []  # no RECORD, or nothing importable listed (editable installs)
+        self.by_top: dict[str, list[DistFiles]] = {}
+        self._stored: dict[str, dict[str, Any]] = {}
+        self._dirty: set[str] = set()
+        self._infos: dict[str, ModuleInfo] = {}
+        self._sites: dict[str, list[ImportSite] | None] = {}
+        self._text: dict[str, bytes] = {}
+        for dist in inv.winners.values():
+            self._load(dist)
+
+    def _load(self, dist: Dist) -> None:
+        record = _read_text(os.path.join(dist.path, "RECORD")) if dist.kind == "dist-info" else None
+        if not record:
+            self.uncovered.append(dist)
+            return
+        files = DistFiles(dist, record)
+        editable = bool(((dist.direct_url or {}).get("dir_info") or {}).get("editable"))
+        if editable and not files.py:  # the code lives in a checkout the RECORD does not list
+            self.uncovered.append(dist)
+            return
+        self.files[dist.name] = files
+        for top in files.top_level:
+            self.by_top.setdefault(top, []).append(files)
+        key = self._key(files)
+        self._stored[dist.name] = self.cache.get(key) or {"imports": None, "modules": {}, "all": {}}
+
+    @staticmethod
+    def _key(files: DistFiles) -> str:
+        return f"{files.dist.name}-{files.dist.raw_version}-{files.record_hash}"
+
+    # -- where modules are ---------------------------------------------------------------
+
+    def locate(self, module: str) -> Located | None:
+        """The distribution and file of ``module``; None when no installed distribution has it."""
+        for files in self.by_top.get(module.split(".", maxsplit=1)[0], ()):
+            kind = files.kind(module)
+            if kind is not None:
+                path = files.py.get(module)
+                full = os.path.join(files.dist.location, path) if path else None
+                return Located(files.dist, module, full, kind)
+        return None
+
+    def owner(self, module: str) -> DistFiles | None:
+        """The distribution that owns ``module``'s top-level name (first on sys.path)."""
+        owners = self.by_top.get(module.split(".", maxsplit=1)[0])
+        return owners[0] if owners else None
+
+    # -- what files import (text pass, cached per distribution) ------------------------------
+
+    def imports(self, files: DistFiles) -> list[tuple[str, ImportLine]]:
+        """(relative path, import) for every absolute import of another top-level name in ``files``."""
+        stored = self._stored[files.dist.name]
+        if stored["imports"] is None:
+            own = files.top_level
+            wanted = frozenset(t.encode() for t in self.by_top if t not in own)
+            found = []
+            for _module, rel in files.scannable():
+                data = _read_bytes(os.path.join(files.dist.location, rel))
+                for imp in scan_imports(data, wanted) if data else ():
+                    if imp.module.split(".")[0] not in own:
+                        found.append([rel, imp.module, list(imp.names), imp.line, imp.indented])
+            stored["imports"] = found
+            self._dirty.add(files.dist.name)
+        return [(rel, ImportLine(m, tuple(n), line, ind)) for rel, m, n, line, ind in stored["imports"]]
+
+    # -- what modules define (ast, cached per module) ----------------------------------------
+
+    def info(self, loc: Located) -> ModuleInfo | None:
+        """The names module ``loc`` binds; None when it has no source (extension, namespace)."""
+        if loc.path is None:
+            return None
+        hit = self._infos.get(loc.module)
+        if hit is not None:
+            return hit
+        stored = self._stored.get(loc.dist.name, {}).get("modules", {})
+        raw = stored.get(loc.module)
+        if raw is not None:
+            info = _info_from_json(raw)
+        else:
+            info = self._parse(loc)
+            if loc.dist.name in self._stored:
+                stored[loc.module] = _info_to_json(info)
+                self._dirty.add(loc.dist.name)
+        self._infos[loc.module] = info
+        return info
+
+    def defines_by_text(self, loc: Located, name: str) -> bool:
+        """The column-0 text shortcut (pysource.defined_at_top), skipped when the module is already parsed."""
+        if loc.path is None:
+            return False
+        info = self._infos.get(loc.module)
+        if info is not None or loc.module in self._stored.get(loc.dist.name, {}).get("modules", {}):
+            return False  # the parsed names are at hand: no need for the shortcut
+        if loc.path not in self._text:
+            if len(self._text) > 256:
+                self._text.clear()
+            self._text[loc.path] = _read_bytes(loc.path) or b""
+        return defined_at_top(self._text[loc.path], name)
+
+    def star_names(self, loc: Located) -> tuple[str, ...] | None:
+        """What ``from module import *`` gives, when the module's literal ``__all__`` says so by text."""
+        if loc.path is None:
+            return None
+        stored = self._stored.get(loc.dist.name, {}).setdefault("all", {})
+        if loc.module in stored:
+            cached = stored[loc.module]
+            return tuple(cached) if cached is not None else None
+        data = _read_bytes(loc.path)
+        found = literal_all(data) if data is not None else None
+        if loc.dist.name in self._stored:
+            stored[loc.module] = list(found) if found is not None else None
+            self._dirty.add(loc.dist.name)
+        return found
+
+    def _parse(self, loc: Located) -> ModuleInfo:
+        assert loc.path is not None
+        data = _read_bytes(loc.path)
+        if data is None:
+            return ModuleInfo(frozenset(), dynamic="cannot be read")
+        info = parse_module(data)
+        if info.stub:  # lazy_loader.attach_stub: the names are in the .pyi beside it
+            stub = _read_bytes(loc.path[:-3] + ".pyi")
+            if stub is not None:
+                s = parse_module(stub)
+                info = ModuleInfo(info.names | s.names, info.stars + s.stars, s.all, info.dynamic, True, True)
+            else:
+                info = ModuleInfo(info.names, info.stars, info.all, "lazy stub file is missing", True, True)
+        return info
+
+    def sites(self, path: str) -> list[ImportSite] | None:
+        """Import statements of the file at ``path`` with their contexts (ast; cached for the run)."""
+        if path not in self._sites:
+            data = _read_bytes(path)
+            self._sites[path] = import_sites(data) if data is not None else None
+        return self._sites[path]
+
+    def save(self) -> None:
+        """Write what this run extracted to the on-disk cache."""
+        for name in sorted(self._dirty):
+            self.cache.put(self._key(self.files[name]), self._stored[name])
+        self._dirty.clear()
+
+
+def fingerprint(inv: Inventory) -> str:
+    """A key that changes when any distribution is added, removed, upgraded or reinstalled: the
+    name, version, place and RECORD size and mtime of each. A hand edit of an installed file that
+    leaves RECORD alone is not seen (``--no-cache`` re-reads everything)."""
+    from envdoctor import __version__
+
+    h = hashlib.sha256(f"{__version__}\0{inv.python.executable}\0".encode())
+    for dist in inv.dists:
+        try:
+            st = os.stat(os.path.join(dist.path, "RECORD"))
+            stamp = f"{st.st_size}:{st.st_mtime_ns}"
+        except OSError:
+            stamp = "-"
+        h.update(f"{dist.name}\0{dist.raw_version}\0{dist.path}\0{stamp}\n".encode())
+    return h.hexdigest()[:32]
+
+
+def _info_to_json(info: ModuleInfo) -> dict[str, Any]:
+    return {
+        "names": sorted(info.names),
+        "stars": [list(s) for s in info.stars],
+        "all": list(info.all) if info.all is not None else None,
+        "dynamic": info.dynamic,
+        "stub": info.stub,
+        "lazy": info.lazy,
+    }
+
+
+def _info_from_json(raw: dict[str, Any]) -> ModuleInfo:
+    return ModuleInfo(
+        names=frozenset(raw["names"]),
+        stars=tuple((m, lv) for m, lv in raw["stars"]),
+        all=tuple(raw["all"]) if raw["all"] is not None else None,
+        dynamic=raw["dynamic"],
+        stub=raw["stub"],
+        lazy=raw["lazy"],
+    )
+
+
+def _read_bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def _read_text(path: str) -> str | None:
+    data = _read_bytes(path)
+    return data.decode("utf-8", "replace") if data is not None else None
+
+
+def dotted_parent(module: str) -> Iterable[str]:
+    """``a.b.c`` -> ``a``, ``a.b``: the packages Python imports first."""
+    parts = module.split(".")
+    return (".".join(parts[:i]) for i in range(1, len(parts)))
