@@ -127,13 +127,15 @@ def literal_all(data: bytes) -> tuple[str, ...] | None:
     assignments = []
     pos = data.find(b"__all__")
     while pos >= 0:
-        if pos == 0 or data[pos - 1 : pos] == b"\n":
+        if pos == 0 or data[pos - 1 : pos] in (b"\n", b" ", b"\t"):
             rest = data[pos + 7 : pos + 40].lstrip(b" \t")
             if rest.startswith(_ALL_OPS) and not rest.startswith(b"=="):
                 assignments.append((pos, rest))
         pos = data.find(b"__all__", pos + 7)
     if len(assignments) != 1 or not assignments[0][1].startswith(b"="):
         return None
+    if assignments[0][0] and data[assignments[0][0] - 1 : assignments[0][0]] != b"\n":
+        return None  # set inside a block: leave it to the parser
     start = assignments[0][0]
     opening = data.find(b"=", start) + 1
     head = data[opening : opening + 20].lstrip()
@@ -471,7 +473,7 @@ def _walk_sites(body: list[ast.stmt], ctx: Context, gated: bool, out: list[Impor
             _walk_sites(node.body, ctx, gated, out)  # a class body runs at import time
         elif isinstance(node, ast.If):
             inner = _deeper(ctx, Context.TYPE_CHECKING) if _is_type_checking(node.test) else ctx
-            versioned = gated or bool(_VERSIONISH.search(ast.unparse(node.test)))
+            versioned = gated or bool(_VERSIONISH.search(ast.unparse(node.test).replace("version_info", "")))
             _walk_sites(node.body, inner, versioned, out)
             _walk_sites(node.orelse, ctx, versioned, out)
         elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":

@@ -1,0 +1,282 @@
+"""The cross-package symbol check on small fabricated packages: each import shape, each lazy-module pattern."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from envdoctor.api import check_inventory
+from envdoctor.cache import Cache
+from envdoctor.checks.symbols import check_symbols
+from envdoctor.report import Finding, Severity
+from envdoctor.sources import SourceIndex
+from tests.fakes import Fake, make_site, scan
+
+MEMORY_OLD = "def release_memory(*objects):\n    return objects\n"
+MEMORY_NEW = MEMORY_OLD + "\ndef clear_device_cache(garbage_collection=False):\n    pass\n"
+
+
+def accelerate(memory: str = MEMORY_OLD, version: str = "0.31.0") -> Fake:
+    return Fake(
+        version,
+        files={
+            "accelerate/__init__.py": "from .utils import release_memory\n",
+            "accelerate/utils/__init__.py": "from .memory import release_memory\n",
+            "accelerate/utils/memory.py": memory,
+        },
+    )
+
+
+def peft(loftq: str) -> Fake:
+    return Fake(
+        "0.15.0",
+        ["accelerate>=0.21.0"],
+        files={
+            "peft/__init__.py": "from .utils import replace_lora_weights_loftq\n",
+            "peft/utils/__init__.py": "from .loftq_utils import replace_lora_weights_loftq\n",
+            "peft/utils/loftq_utils.py": loftq,
+            "peft/tuners/__init__.py": "",
+            "peft/tuners/unused.py": loftq,
+        },
+    )
+
+
+HEADLINE = "import os\n\nfrom accelerate.utils.memory import clear_device_cache\n\ndef replace_lora_weights_loftq():\n    pass\n"
+
+
+def symbols(tmp_path: Path, dists: dict[str, Fake]) -> list[Finding]:
+    site = make_site(tmp_path / "site", dists)
+    return check_symbols(SourceIndex(scan(site)))
+
+
+def brief(findings: list[Finding]) -> list[tuple[str, str, str]]:
+    return sorted((f.id, str(f.severity), f.evidence[0].rsplit("/", 1)[-1]) for f in findings)
+
+
+def test_headline_break_is_an_error_with_file_line_and_chain(tmp_path: Path) -> None:
+    findings = symbols(tmp_path, {"accelerate": accelerate(), "peft": peft(HEADLINE)})
+    errors = [f for f in findings if f.severity is Severity.ERROR]
+    [f] = errors
+    assert f.id == "symbol-missing"
+    assert f.packages == ("peft", "accelerate")
+    assert f.evidence[0].endswith("peft/utils/loftq_utils.py:3: from accelerate.utils.memory import clear_device_cache")
+    assert "import peft`: peft -> peft.utils -> peft.utils.loftq_utils" in f.detail
+    assert "cannot import name 'clear_device_cache' from 'accelerate.utils.memory'" in f.detail
+    assert "peft declares accelerate>=0.21.0, so pip check is satisfied" in f.detail
+    # the same import in a module nothing imports is a warning
+    assert brief([x for x in findings if x is not f]) == [
+        ("symbol-missing", "warning", "unused.py:3: from accelerate.utils.memory import clear_device_cache")
+    ]
+
+
+def test_no_finding_when_the_provider_defines_the_name(tmp_path: Path) -> None:
+    assert symbols(tmp_path, {"accelerate": accelerate(MEMORY_NEW, "0.32.0"), "peft": peft(HEADLINE)}) == []
+
+
+def test_reached_through_a_well_known_entry_point(tmp_path: Path) -> None:
+    transformers = Fake(
+        "4.46.0",
+        files={
+            "transformers/__init__.py": "",
+            "transformers/trainer.py": "from .utils import is_peft_available\nif is_peft_available():\n    from peft import PeftModel\n",
+            "transformers/utils.py": "def is_peft_available():\n    return True\n",
+        },
+    )
+    lib = peft(HEADLINE)
+    lib.files = {**lib.files, "peft/__init__.py": "PeftModel = object\n"}  # `import peft` alone no longer reaches it
+    lib.files["peft/__init__.py"] += "from .utils import loftq_utils\n"
+    findings = symbols(tmp_path, {"accelerate": accelerate(), "peft": lib, "transformers": transformers})
+    [error] = [f for f in findings if f.severity is Severity.ERROR]
+    assert "import peft" in error.detail  # the shortest root wins; both reach it
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            "try:\n    from accelerate.utils.memory import clear_device_cache\nexcept ImportError:\n    clear_device_cache = None\n",
+            [],
+        ),
+        (
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from accelerate.utils.memory import clear_device_cache\n",
+            [],
+        ),
+        ('"""Example:\nfrom accelerate.utils.memory import clear_device_cache\n"""\n', []),
+        ("def f():\n    from accelerate.utils.memory import clear_device_cache\n", [("symbol-missing", "warning")]),
+        (
+            "def f():\n    try:\n        from accelerate.utils.memory import clear_device_cache\n    except ImportError:\n        pass\n",
+            [],
+        ),
+        (
+            "import sys\nif sys.version_info >= (3, 9):\n    from accelerate.utils.memory import clear_device_cache\n",
+            [("symbol-missing", "error")],
+        ),
+        (
+            "def f(v):\n    if is_accelerate_version('<', '0.32'):\n        from accelerate.utils.memory import clear_device_cache\n",
+            [("symbol-missing", "info")],
+        ),
+        (
+            "from accelerate.utils.memory import (\n    release_memory,\n    clear_device_cache,\n)\n",
+            [("symbol-missing", "error")],
+        ),
+        ("from accelerate.utils.memory import release_memory as free\n", []),
+        ("from accelerate.utils import memory\n", []),
+        ("import accelerate.utils.memory\n", []),
+        ("import accelerate.utils.gone\n", [("module-missing", "error")]),
+        ("from accelerate.utils.gone import anything\n", [("module-missing", "error")]),
+        ("from accelerate.utils.memory import *\n", []),
+    ],
+)
+def test_import_shapes(tmp_path: Path, source: str, expected: list[tuple[str, str]]) -> None:
+    lib = peft(source)
+    del lib.files["peft/tuners/unused.py"]
+    findings = symbols(tmp_path, {"accelerate": accelerate(), "peft": lib})
+    assert sorted((f.id, str(f.severity)) for f in findings) == expected
+
+
+def provider(init: str, **more: str) -> Fake:
+    files = {"prov/__init__.py": init, **{f"prov/{k}.py": v for k, v in more.items()}}
+    return Fake("1.0", files=files)
+
+
+def user(*names: str) -> Fake:
+    body = "".join(f"from prov import {n}\n" for n in names)
+    return Fake("1.0", ["prov"], files={"user/__init__.py": body})
+
+
+def missing_names(tmp_path: Path, prov: Fake, *names: str) -> list[str]:
+    findings = symbols(tmp_path, {"prov": prov, "user": user(*names)})
+    return sorted(f.title.split(" imports ")[1].split(" from ")[0] for f in findings)
+
+
+def test_definitions_of_every_kind(tmp_path: Path) -> None:
+    init = (
+        "import os, json as _json\nfrom .sub import helper as aliased\nA = 1\nB: int = 2\nC, (D, E) = 1, (2, 3)\n"
+        "def f(): pass\nclass K: pass\nfor LOOPED in range(1): pass\nwith open(os.devnull) as HANDLE: pass\n"
+        "try:\n    import numpy as np\nexcept ImportError:\n    np = None\nif A:\n    IN_IF = 1\nelse:\n    IN_ELSE = 2\n"
+        "globals()['LITERAL_GLOBAL'] = 1\n"
+    )
+    prov = provider(init, sub="def helper(): pass\n")
+    names = [
+        "os",
+        "_json",
+        "aliased",
+        "A",
+        "B",
+        "C",
+        "D",
+        "E",
+        "f",
+        "K",
+        "LOOPED",
+        "HANDLE",
+        "np",
+        "IN_IF",
+        "IN_ELSE",
+        "sub",
+        "LITERAL_GLOBAL",
+    ]
+    assert missing_names(tmp_path, prov, *names, "NOT_THERE", "helper") == ["NOT_THERE", "helper"]
+
+
+def test_star_imports_follow_all(tmp_path: Path) -> None:
+    prov = provider(
+        "from .a import *\nfrom .b import *\n",
+        a="__all__ = ['Public']\nPublic = 1\nAlsoPublic = 2\n",
+        b="Visible = 1\n_hidden = 2\n",
+    )
+    assert missing_names(tmp_path, prov, "Public", "AlsoPublic", "Visible", "_hidden") == ["AlsoPublic", "_hidden"]
+
+
+def test_all_extended_with_plus_equals(tmp_path: Path) -> None:
+    prov = provider("from .a import *\n", a="__all__ = ['X']\nX = Y = 1\nif True:\n    __all__ += ['Y']\n")
+    assert missing_names(tmp_path, prov, "X", "Y") == []
+
+
+def test_transformers_style_lazy_module(tmp_path: Path) -> None:
+    init = (
+        "import sys\nfrom typing import TYPE_CHECKING\nfrom .utils import _LazyModule\n"
+        "_import_structure = {'trainer': ['Trainer'], 'models.bert': ['BertModel']}\n"
+        "try:\n    pass\nexcept Exception:\n    pass\nelse:\n    _import_structure['optional'] = ['Extra']\n"
+        "_import_structure['trainer'].extend(['TrainerCallback'])\n"
+        "if TYPE_CHECKING:\n    from .trainer import Trainer\nelse:\n"
+        "    sys.modules[__name__] = _LazyModule(__name__, globals()['__file__'], _import_structure)\n"
+    )
+    prov = provider(init, utils="class _LazyModule: pass\n", trainer="class Trainer: pass\n")
+    assert missing_names(tmp_path, prov, "Trainer", "BertModel", "Extra", "TrainerCallback", "Gone") == ["Gone"]
+
+
+def test_huggingface_hub_style_attach(tmp_path: Path) -> None:
+    init = (
+        "_SUBMOD_ATTRS = {'file_download': ['hf_hub_download'], 'hf_api': ['HfApi', 'whoami']}\n"
+        "def _attach(name, submodules=None, submod_attrs=None):\n    def __getattr__(n): ...\n    return __getattr__, None\n"
+        "__getattr__, __dir__ = _attach(__name__, submodules=[], submod_attrs=_SUBMOD_ATTRS)\n"
+    )
+    assert missing_names(tmp_path, provider(init), "hf_hub_download", "whoami", "cached_download") == [
+        "cached_download"
+    ]
+
+
+def test_lazy_loader_stub(tmp_path: Path) -> None:
+    prov = provider(
+        "import lazy_loader as lazy\n__getattr__, __dir__, __all__ = lazy.attach_stub(__name__, __file__)\n"
+    )
+    prov.files = {**prov.files, "prov/__init__.pyi": "from .core import fancy as fancy\n"}
+    assert missing_names(tmp_path, prov, "fancy", "plain") == ["plain"]
+
+
+def test_unrecognised_module_getattr_is_unknown_not_broken(tmp_path: Path) -> None:
+    prov = provider("def __getattr__(name):\n    raise AttributeError(name)\n")
+    assert missing_names(tmp_path, prov, "Anything") == []
+
+
+def test_exec_and_globals_update_are_unknown(tmp_path: Path) -> None:
+    assert missing_names(tmp_path, provider("globals().update(x=1)\n"), "x") == []
+    assert missing_names(tmp_path / "2", provider("exec('y = 1')\n"), "y") == []
+
+
+def test_compiled_provider_is_unknown(tmp_path: Path) -> None:
+    prov = Fake(
+        "1.0", files={"prov/__init__.py": "from ._core import *\n", "prov/_core.cpython-311-x86_64-linux-gnu.so": ""}
+    )
+    assert missing_names(tmp_path, prov, "fast_thing") == []
+
+
+def test_not_installed_provider_is_not_this_checks_business(tmp_path: Path) -> None:
+    assert symbols(tmp_path, {"user": user("Anything")}) == []
+
+
+def test_a_second_check_reuses_the_cache_until_something_is_reinstalled(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", {"accelerate": accelerate(MEMORY_NEW, "0.32.0"), "peft": peft(HEADLINE)})
+    cache = Cache(tmp_path / "cache")
+    assert check_inventory(scan(site), cache=cache).findings == ()
+    # Change an installed file behind the installer's back: the stored result still answers ...
+    (site / "accelerate/utils/memory.py").write_text(MEMORY_OLD)
+    assert check_inventory(scan(site), cache=cache).findings == ()
+    # ... until the RECORD changes (a reinstall, an upgrade), or the cache is not used.
+    assert [f.id for f in check_inventory(scan(site), cache=Cache(None)).findings if f.severity is Severity.ERROR] == [
+        "symbol-missing"
+    ]
+    record = next(site.glob("accelerate-*.dist-info")) / "RECORD"
+    os.utime(record, ns=(record.stat().st_atime_ns, record.stat().st_mtime_ns + 10**9))
+    assert [f.id for f in check_inventory(scan(site), cache=cache).findings if f.severity is Severity.ERROR] == [
+        "symbol-missing"
+    ]
+
+
+def test_two_checks_at_once_share_the_cache_safely(tmp_path: Path, fake_venv: tuple[Path, Path]) -> None:
+    python, site = fake_venv
+    make_site(site, {"accelerate": accelerate(), "peft": peft(HEADLINE)})
+    env = {**os.environ, "ENVDOCTOR_CACHE_DIR": str(tmp_path / "shared-cache")}
+    cmd = [sys.executable, "-m", "envdoctor", "check", "--python", str(python), "--format", "json"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [1, 1, 1]
+    assert len({json.dumps(json.loads(o)["findings"]) for o in outs}) == 1
+    for entry in (tmp_path / "shared-cache").rglob("*.json"):
+        json.loads(entry.read_text())  # every stored file is whole
