@@ -262,6 +262,11 @@ def _module_of(rel: str) -> str:
     return ".".join(parts)
 
 
+def _is_script(rel: str) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    return name.startswith("convert_") or name == "__main__.py"
+
+
 def _path(parents: dict[str, str | None], target: str) -> list[str]:
     out = [target]
     while (prev := parents.get(out[-1])) is not None:
@@ -319,6 +324,9 @@ def _finding(brk: Break, path: str, site: ImportSite, chain: tuple[str, list[str
         severity, when = Severity.WARNING, f"when {_module_of(brk.rel)} is imported (nothing well-known imports it)"
     else:
         severity, when = Severity.ERROR, f"at `{chain[0]}`: {' -> '.join(chain[1])}"
+    if chain is None and _is_script(brk.rel):  # transformers' convert_*_to_pytorch.py: run by hand, never imported
+        severity = Severity.INFO
+        when = f"when the script {_module_of(brk.rel)} is run"
     if site.gated:  # `if transformers_lt_4_56: from transformers import HybridCache`: the package
         # chose this branch by version; it runs only where the version test says so.
         severity = Severity(max(Severity.INFO, severity - 10))

@@ -18,3 +18,13 @@ def conflict_bed() -> beds.Bed:
 @pytest.fixture(scope="session")
 def small_clean() -> beds.Bed:
     return beds.build("small-clean")
+
+
+@pytest.fixture(scope="session")
+def peft_old_accelerate() -> beds.Bed:
+    return beds.build("peft-old-accelerate")
+
+
+@pytest.fixture(scope="session")
+def peft_new_accelerate() -> beds.Bed:
+    return beds.build("peft-new-accelerate")

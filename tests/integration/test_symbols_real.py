@@ -1,0 +1,67 @@
+"""The symbol check on real venvs from real wheels: the clear_device_cache case and healthy stacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import beds, peers
+
+pytestmark = pytest.mark.venv
+
+
+def report(python: Path) -> dict[str, object]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "envdoctor", "check", "--python", str(python), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+
+def errors(data: dict[str, object]) -> list[dict[str, object]]:
+    return [f for f in data["findings"] if f["severity"] == "error"]  # type: ignore[union-attr, index]
+
+
+def test_clear_device_cache_is_found_while_pip_check_is_clean(peft_old_accelerate: beds.Bed) -> None:
+    bed = peft_old_accelerate
+    rc, out = peers.pip_check(bed.python)
+    assert rc == 0, out  # every declared requirement holds ...
+    rc, out = peers.uv_check(bed.python)
+    assert rc == 0, out
+    proc = subprocess.run(
+        [str(bed.python), "-c", "from transformers import Trainer"], capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode != 0  # ... and yet the user's first line fails
+    assert "cannot import name 'clear_device_cache' from 'accelerate.utils.memory'" in proc.stderr
+    [f] = errors(report(bed.python))
+    assert f["id"] == "symbol-missing"
+    assert f["packages"] == ["peft", "accelerate"]
+    assert str(f["evidence"][0]).endswith(  # type: ignore[index]
+        "peft/utils/loftq_utils.py:25: from accelerate.utils.memory import clear_device_cache"
+    )
+    assert "peft -> peft.utils -> peft.utils.loftq_utils" in str(f["detail"])
+    assert "accelerate" in str(f["fix"][0])  # type: ignore[index]
+
+
+def test_same_stack_with_accelerate_0_32_has_no_error(peft_new_accelerate: beds.Bed) -> None:
+    proc = subprocess.run(
+        [str(peft_new_accelerate.python), "-c", "from transformers import Trainer; import peft"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert errors(report(peft_new_accelerate.python)) == []
+
+
+def test_healthy_current_stack_has_no_symbol_errors(hf_stack: beds.Bed) -> None:
+    data = report(hf_stack.python)
+    assert errors(data) == []
+    assert "symbols" in data["checks"]  # type: ignore[operator]
