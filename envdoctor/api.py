@@ -11,6 +11,7 @@ from envdoctor.cache import Cache, default_dir
 from envdoctor.checks.metadata import check_metadata
 from envdoctor.checks.symbols import check_symbols, unverified
 from envdoctor.errors import IncompatibleEnvironmentError
+from envdoctor.facts import Facts
 from envdoctor.inventory import Inventory
 from envdoctor.progress import Progress, Silent
 from envdoctor.redact import Redactor
@@ -85,7 +86,7 @@ def _symbols(inv: Inventory, cache: Cache) -> list[Finding]:
         except (KeyError, TypeError, ValueError):
             pass  # an unreadable entry is recomputed and overwritten
     index = SourceIndex(inv, cache)
-    found = check_symbols(index) + unverified(index)
+    found = check_symbols(index, Facts.shipped()) + unverified(index)
     index.save()
     cache.put(key, {"findings": [f.to_dict() for f in found]})
     return found

@@ -1,0 +1,92 @@
+"""Facts harvested from real wheels (matrix/facts/, written by matrix/harvest.py), read lazily.
+
+Only what a finding asks about is loaded: one JSON file per package and kind, on first use.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from envdoctor.versions import InvalidVersion, Version, canonical, parse_version
+
+Range = tuple[str, str]
+
+
+class Facts:
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+        self._files: dict[tuple[str, str], dict[str, Any] | None] = {}
+
+    @classmethod
+    def shipped(cls) -> Facts:
+        from envdoctor.errors import EnvdoctorError
+        from envdoctor.resources import data_dir
+
+        try:
+            return cls(data_dir("matrix") / "facts")
+        except EnvdoctorError:
+            return cls(None)
+
+    def _load(self, kind: str, package: str) -> dict[str, Any] | None:
+        key = (kind, canonical(package))
+        if key not in self._files:
+            data = None
+            if self.root is not None:
+                try:
+                    data = json.loads((self.root / kind / f"{key[1]}.json").read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    data = None
+            self._files[key] = data if isinstance(data, dict) else None
+        return self._files[key]
+
+    def path(self, kind: str, package: str) -> str:
+        return f"matrix/facts/{kind}/{canonical(package)}.json"
+
+    def versions(self, package: str) -> list[str]:
+        data = self._load("releases", package)
+        return [r["version"] for r in data["releases"]] if data else []
+
+    def release(self, package: str, version: str) -> dict[str, Any] | None:
+        data = self._load("releases", package)
+        for r in data["releases"] if data else ():
+            if r["version"] == version:
+                return r  # type: ignore[no-any-return]
+        return None
+
+    def defined(self, package: str, module: str, name: str) -> list[Range] | None:
+        """Releases of ``package`` whose ``module`` binds ``name``; None when not harvested."""
+        data = self._load("symbols", package)
+        entry = (data or {}).get("modules", {}).get(module)
+        if entry is None:
+            return None
+        return [(str(r[0]), str(r[1])) for r in entry["names"].get(name, [])]
+
+    def imported(self, package: str, module: str, name: str) -> list[Range] | None:
+        """Releases of ``package`` that import ``name`` from ``module``; None when not harvested."""
+        data = self._load("imports", package)
+        if data is None:
+            return None
+        return [(str(r[0]), str(r[1])) for r in data["imports"].get(module, {}).get(name, [])]
+
+
+def containing(ranges: list[Range], version: Version) -> Range | None:
+    """The range whose first..last (inclusive) holds ``version``."""
+    for first, last in ranges:
+        if _v(first) <= version <= _v(last):
+            return (first, last)
+    return None
+
+
+def first_after(ranges: list[Range], version: Version) -> Range | None:
+    """The earliest range that starts after ``version``."""
+    later = [r for r in ranges if _v(r[0]) > version]
+    return min(later, key=lambda r: _v(r[0])) if later else None
+
+
+def _v(text: str) -> Version:
+    try:
+        return parse_version(text)
+    except InvalidVersion:
+        return parse_version("0")

@@ -1,0 +1,282 @@
+"""Harvest facts from real released wheels into matrix/facts/ (a maintainer tool; envdoctor never imports it).
+
+    python matrix/harvest.py                       # every watched package, releases since 2023-01-01
+    python matrix/harvest.py accelerate peft       # some packages
+    python matrix/harvest.py --since 2024-01-01 --jobs 4
+
+For each watched package it fetches every release's wheel with ``pip download --no-deps`` (kept
+in a wheel cache, so a re-harvest downloads nothing new) and writes, sorted and without
+timestamps, so that the same wheels always give byte-identical files:
+
+- ``facts/releases/PKG.json``: per release, the wheel file name and its sha256, Requires-Python
+  and Requires-Dist.
+- ``facts/imports/PKG.json``: which names each release imports from the other watched packages
+  (``from B.m import n``), found by text, as version ranges of PKG.
+- ``facts/symbols/PKG.json``: for each module of PKG that another watched package imports from,
+  which releases define which names, as version ranges. A module whose names cannot be known
+  statically in a release is listed under ``dynamic`` for that range.
+
+A version range is ``[first, last]``: the first and last harvested releases (inclusive) of a run
+of consecutive releases. Every version named in a range is a release in ``releases/PKG.json``,
+whose wheel and sha256 are the evidence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+import urllib.request
+import zipfile
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from envdoctor.pysource import parse_module, scan_imports
+from envdoctor.versions import InvalidVersion, canonical, parse_version
+
+WATCHED = (
+    "accelerate",
+    "bitsandbytes",
+    "datasets",
+    "diffusers",
+    "evaluate",
+    "huggingface-hub",
+    "numpy",
+    "peft",
+    "safetensors",
+    "sentence-transformers",
+    "tokenizers",
+    "transformers",
+    "trl",
+)
+IMPORT_NAMES = {  # distribution -> its top-level import name, where they differ
+    "huggingface-hub": "huggingface_hub",
+    "sentence-transformers": "sentence_transformers",
+}
+FACTS = ROOT / "matrix" / "facts"
+WHEELS = Path.home() / ".cache" / "envdoctor-harvest" / "wheels"
+
+
+def top_name(dist: str) -> str:
+    return IMPORT_NAMES.get(dist, dist.replace("-", "_"))
+
+
+@dataclass
+class Release:
+    package: str
+    version: str
+    wheel: Path
+    sha256: str = ""
+    requires_python: str | None = None
+    requires_dist: list[str] = field(default_factory=list)
+    imports: dict[str, set[str]] = field(default_factory=dict)  # module -> names, of other watched packages
+
+
+def release_versions(package: str, since: str) -> list[str]:
+    """Released versions with a wheel uploaded on or after ``since`` (from the index's JSON API)."""
+    with urllib.request.urlopen(f"https://pypi.org/pypi/{package}/json", timeout=60) as resp:
+        data = json.load(resp)
+    found = []
+    for version, files in data["releases"].items():
+        wheels = [f for f in files if f["filename"].endswith(".whl") and not f.get("yanked")]
+        if not wheels or min(f["upload_time"] for f in wheels)[:10] < since:
+            continue
+        try:
+            v = parse_version(version)
+        except InvalidVersion:
+            continue
+        if not v.is_prerelease and not v.is_devrelease:
+            found.append(version)
+    return sorted(found, key=parse_version)
+
+
+def fetch(package: str, version: str) -> Path | None:
+    """The wheel of ``package==version`` for this machine, through ``pip download --no-deps`` and a cache."""
+    dest = WHEELS / package
+    prefix = f"{top_name(package)}-{version}-".lower()
+    cached = [p for p in dest.glob("*.whl") if p.name.lower().startswith(prefix)]
+    if cached:
+        return cached[0]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "-q",
+        "--disable-pip-version-check",
+        "-d",
+        str(dest),
+        f"{package}=={version}",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
+    cached = [p for p in dest.glob("*.whl") if p.name.lower().startswith(prefix)]
+    if proc.returncode != 0 or not cached:
+        print(f"  skip {package} {version}: no wheel for this platform", file=sys.stderr)
+        return None
+    return cached[0]
+
+
+def read_release(package: str, version: str, wheel: Path, watched_tops: dict[str, str]) -> Release:
+    rel = Release(package, version, wheel, sha256=hashlib.sha256(wheel.read_bytes()).hexdigest())
+    own = top_name(package)
+    with zipfile.ZipFile(wheel) as zf:
+        for name in zf.namelist():
+            if name.endswith(".dist-info/METADATA"):
+                _metadata(rel, zf.read(name).decode("utf-8", "replace"))
+            elif name.endswith(".py") and name.split("/")[0] == own and "/tests/" not in name:
+                for imp in scan_imports(zf.read(name), frozenset(t.encode() for t in watched_tops if t != own)):
+                    if imp.names:
+                        rel.imports.setdefault(imp.module, set()).update(n for n in imp.names if n != "*")
+    return rel
+
+
+def _metadata(rel: Release, text: str) -> None:
+    for line in text.split("\n\n", 1)[0].splitlines():
+        key, _, value = line.partition(":")
+        if key == "Requires-Dist":
+            rel.requires_dist.append(value.strip())
+        elif key == "Requires-Python":
+            rel.requires_python = value.strip()
+
+
+def module_source(wheel: Path, module: str) -> bytes | None:
+    path = module.replace(".", "/")
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        for candidate in (f"{path}.py", f"{path}/__init__.py"):
+            if candidate in names:
+                return zf.read(candidate)
+    return None
+
+
+def ranges(versions: list[str], present: Iterable[str]) -> list[list[str]]:
+    """Runs of consecutive releases (in ``versions`` order) that are in ``present``."""
+    have = set(present)
+    out: list[list[str]] = []
+    run: list[str] = []
+    for v in versions:
+        if v in have:
+            run.append(v)
+        elif run:
+            out.append([run[0], run[-1]])
+            run = []
+    if run:
+        out.append([run[0], run[-1]])
+    return out
+
+
+def write(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def harvest(packages: list[str], since: str, jobs: int) -> None:
+    tops = {top_name(p): p for p in WATCHED}
+    releases: dict[str, list[Release]] = {}
+    for package in packages:
+        versions = release_versions(package, since)
+        print(f"{package}: {len(versions)} releases since {since}", file=sys.stderr)
+        with ThreadPoolExecutor(jobs) as pool:
+            wheels = list(pool.map(lambda v, p=package: (v, fetch(p, v)), versions))
+        releases[package] = [read_release(package, v, w, tops) for v, w in wheels if w is not None]
+        write_releases(package, releases[package])
+        write_imports(package, releases[package])
+    # Which modules of each package do the others import from? Over all harvested imports.
+    wanted: dict[str, set[str]] = {}
+    for path in sorted((FACTS / "imports").glob("*.json")):
+        for module in json.loads(path.read_text())["imports"]:
+            provider = tops.get(module.split(".")[0])
+            if provider is not None and provider != json.loads(path.read_text())["package"]:
+                wanted.setdefault(provider, set()).add(module)
+    for package, rels in releases.items():
+        write_symbols(package, rels, sorted(wanted.get(package, ())))
+
+
+def write_releases(package: str, rels: list[Release]) -> None:
+    write(
+        FACTS / "releases" / f"{package}.json",
+        {
+            "package": package,
+            "releases": [
+                {
+                    "version": r.version,
+                    "wheel": r.wheel.name,
+                    "sha256": r.sha256,
+                    "requires_python": r.requires_python,
+                    "requires_dist": sorted(r.requires_dist),
+                }
+                for r in rels
+            ],
+        },
+    )
+
+
+def write_imports(package: str, rels: list[Release]) -> None:
+    versions = [r.version for r in rels]
+    pairs: dict[str, dict[str, set[str]]] = {}
+    for r in rels:
+        for module, names in r.imports.items():
+            for name in names:
+                pairs.setdefault(module, {}).setdefault(name, set()).add(r.version)
+    write(
+        FACTS / "imports" / f"{package}.json",
+        {
+            "package": package,
+            "versions": versions,
+            "imports": {
+                m: {n: ranges(versions, vs) for n, vs in sorted(names.items())} for m, names in sorted(pairs.items())
+            },
+        },
+    )
+
+
+def write_symbols(package: str, rels: list[Release], modules: list[str]) -> None:
+    versions = [r.version for r in rels]
+    table: dict[str, dict[str, object]] = {}
+    for module in modules:
+        names: dict[str, set[str]] = {}
+        dynamic: set[str] = set()
+        missing: set[str] = set()
+        for r in rels:
+            source = module_source(r.wheel, module)
+            if source is None:
+                missing.add(r.version)
+                continue
+            info = parse_module(source)
+            if info.dynamic:
+                dynamic.add(r.version)
+            for n in info.names | set(info.all or ()):
+                names.setdefault(n, set()).add(r.version)
+        table[module] = {
+            "names": {n: ranges(versions, vs) for n, vs in sorted(names.items())},
+            "dynamic": ranges(versions, dynamic),
+            "absent": ranges(versions, missing),
+        }
+    write(FACTS / "symbols" / f"{package}.json", {"package": package, "versions": versions, "modules": table})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("packages", nargs="*", help=f"default: {' '.join(WATCHED)}")
+    parser.add_argument("--since", default="2023-01-01", help="first upload date (default: 2023-01-01)")
+    parser.add_argument("--jobs", type=int, default=4, help="parallel downloads (default: 4)")
+    args = parser.parse_args(argv)
+    packages = [canonical(p) for p in args.packages] or list(WATCHED)
+    unknown = sorted(set(packages) - set(WATCHED))
+    if unknown:
+        parser.error(f"not watched: {', '.join(unknown)}")
+    harvest(packages, args.since, args.jobs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""The harvested facts: well-formed, sorted, citing real wheels, and holding the cases the checks rely on."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from envdoctor.facts import Facts, containing, first_after
+from envdoctor.versions import parse_version
+
+FACTS = Path(__file__).resolve().parents[2] / "matrix" / "facts"
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def files(kind: str) -> list[Path]:
+    return sorted((FACTS / kind).glob("*.json"))
+
+
+@pytest.mark.parametrize("path", files("releases"), ids=lambda p: p.stem)
+def test_every_release_cites_a_wheel_and_its_sha256(path: Path) -> None:
+    data = json.loads(path.read_text())
+    assert data["package"] == path.stem
+    versions = [r["version"] for r in data["releases"]]
+    assert versions == sorted(versions, key=parse_version)
+    for r in data["releases"]:
+        assert r["wheel"].endswith(".whl") and SHA256.match(r["sha256"]), r
+    assert (
+        path.read_text() == json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    )  # as harvest.py writes
+
+
+@pytest.mark.parametrize("path", files("symbols") + files("imports"), ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_range_names_harvested_releases(path: Path) -> None:
+    data = json.loads(path.read_text())
+    released = {r["version"] for r in json.loads((FACTS / "releases" / path.name).read_text())["releases"]}
+    assert set(data["versions"]) == released
+    table = data.get("modules") or data.get("imports")
+    for entry in table.values():
+        names = entry.get("names", entry) if isinstance(entry, dict) else {}
+        for ranges in names.values():
+            for first, last in ranges:
+                assert first in released and last in released
+
+
+def test_the_headline_facts_are_there() -> None:
+    facts = Facts(FACTS)
+    defined = facts.defined("accelerate", "accelerate.utils.memory", "clear_device_cache")
+    assert defined is not None
+    assert containing(defined, parse_version("0.31.0")) is None
+    assert first_after(defined, parse_version("0.31.0"))[0] == "0.32.0"  # type: ignore[index]
+    imported = facts.imported("peft", "accelerate.utils.memory", "clear_device_cache")
+    assert imported is not None
+    assert containing(imported, parse_version("0.15.0"))[0] == "0.15.0"  # type: ignore[index]
+    assert containing(imported, parse_version("0.14.0")) is None
+    assert facts.release("accelerate", "0.32.0")["wheel"] == "accelerate-0.32.0-py3-none-any.whl"  # type: ignore[index]
