@@ -7,12 +7,16 @@ Usage (from the repository root, with the dev venv):
 Times each command with time.perf_counter() around subprocess.run(), output to /dev/null, on the real
 "hf-stack" test bed and on fabricated, consistent environments of the given sizes. The tools alternate
 round by round (the order rotates each round), after one untimed warm-up run per tool that also checks
-the tool's exit status and how many distributions it saw. Asserts nothing about speed. See README.md.
+the tool's exit status and how many distributions it saw. envdoctor's cache lives in the work dir and
+starts empty, so the timed envdoctor runs are repeat runs (warm cache); --no-cache-too adds cold ones.
+Asserts nothing about speed. See README.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import itertools
 import json
 import os
 import platform
@@ -28,13 +32,15 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-TOOLS = ("envdoctor", "pip-check", "uv-pip-check")
+ENVDOCTOR, ENVDOCTOR_NO_CACHE = "envdoctor", "envdoctor-no-cache"
+PEERS = ("pip-check", "uv-pip-check")
 GENERATOR = "1"  # bump when the fabricated environments change: cached ones (--workdir) are rebuilt
 RUN_TIMEOUT = 900.0
+T = TypeVar("T")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -43,8 +49,10 @@ RUN_TIMEOUT = 900.0
 
 def command(tool: str, python: Path) -> list[str]:
     py = str(python)
-    if tool == "envdoctor":
+    if tool == ENVDOCTOR:
         return [str(BIN / "envdoctor"), "check", "--python", py, "--format", "json"]
+    if tool == ENVDOCTOR_NO_CACHE:
+        return [*command(ENVDOCTOR, python), "--no-cache"]
     if tool == "pip-check":
         return [sys.executable, "-m", "pip", "--python", py, "check"]
     if tool == "uv-pip-check":
@@ -52,18 +60,32 @@ def command(tool: str, python: Path) -> list[str]:
     raise ValueError(tool)
 
 
-def timed_run(argv: Sequence[str]) -> tuple[float, int]:
-    """Wall seconds and exit status of one whole process, its output discarded."""
+def is_envdoctor(tool: str) -> bool:
+    return tool.startswith(ENVDOCTOR)
+
+
+@dataclass(frozen=True)
+class Plan:
+    tools: tuple[str, ...]
+    rounds: int
+    env: dict[str, str]  # the environment every command runs with (envdoctor's cache dir pinned)
+
+
+def timed_run(argv: Sequence[str], env: dict[str, str]) -> tuple[float, int]:
+    """Wall seconds and exit status of one whole process, its output discarded.
+
+    No timeout on purpose: with one, Popen.wait() polls with sleeps that back off to 50 ms, so the
+    measured time would be rounded up to the next poll (0.5, 1.5, 3.5 ... 63.5, 113.5, 163.5 ms ...).
+    Without one it blocks in waitpid() and returns the moment the process exits.
+    """
     start = time.perf_counter()
-    proc = subprocess.run(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=RUN_TIMEOUT
-    )
+    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
     return time.perf_counter() - start, proc.returncode
 
 
 def seen_count(tool: str, stdout: str, stderr: str) -> int | None:
     """How many distributions the tool says it checked (pip check does not say)."""
-    if tool == "envdoctor":
+    if is_envdoctor(tool):
         try:
             return int(json.loads(stdout)["summary"]["distributions"])
         except (ValueError, KeyError, TypeError):
@@ -74,19 +96,36 @@ def seen_count(tool: str, stdout: str, stderr: str) -> int | None:
     return None
 
 
-def warm_up(tool: str, python: Path, expected: int) -> list[str]:
-    """One untimed run with output captured; the problems that make this tool's numbers meaningless."""
-    proc = subprocess.run(
-        command(tool, python), capture_output=True, text=True, check=False, timeout=RUN_TIMEOUT
-    )
-    problems: list[str] = []
+def finding_ids(stdout: str) -> list[str]:
+    """``id (severity)`` of each finding in envdoctor's JSON report."""
+    try:
+        return [f"{f['id']} ({f['severity']})" for f in json.loads(stdout)["findings"]]
+    except (ValueError, KeyError, TypeError):
+        return []
+
+
+@dataclass
+class WarmUp:
+    problems: list[str] = field(default_factory=list)  # what makes the numbers meaningless
+    notes: list[str] = field(default_factory=list)  # worth knowing, harmless
+
+
+def warm_up(tool: str, python: Path, expected: int, env: dict[str, str], *, clean: bool) -> WarmUp:
+    """One untimed run with output captured, judged. ``clean``: the environment is clean by construction."""
+    argv = command(tool, python)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False, timeout=RUN_TIMEOUT)
+    out = WarmUp()
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-6:]
-        problems.append(f"{tool} exited {proc.returncode} in the warm-up: " + " | ".join(tail))
+        out.problems.append(f"{tool} exited {proc.returncode} in the warm-up: " + " | ".join(tail))
     seen = seen_count(tool, proc.stdout, proc.stderr)
     if tool != "pip-check" and seen != expected:
-        problems.append(f"{tool} saw {seen} distributions, expected {expected}")
-    return problems
+        out.problems.append(f"{tool} saw {seen} distributions, expected {expected}")
+    found = finding_ids(proc.stdout) if is_envdoctor(tool) else []
+    if found:
+        text = f"{tool} reported {len(found)} findings: {', '.join(sorted(set(found)))}"
+        (out.problems if clean else out.notes).append(text)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -107,7 +146,12 @@ class ToolTimes:
         return min(self.times)
 
     def as_json(self) -> dict[str, Any]:
-        return {"median_s": self.median, "min_s": self.min, "times_s": self.times, "exit_codes": self.exit_codes}
+        return {
+            "median_s": self.median,
+            "min_s": self.min,
+            "times_s": self.times,
+            "exit_codes": self.exit_codes,
+        }
 
 
 @dataclass
@@ -118,10 +162,17 @@ class EnvResult:
     fabricated: bool
     tools: dict[str, ToolTimes]
     problems: list[str]
+    notes: list[str]
 
-    def ratio(self, other: str, stat: str = "median") -> float:
-        ours, theirs = self.tools["envdoctor"], self.tools[other]
-        return float(getattr(ours, stat) / getattr(theirs, stat))
+    def ratio(self, ours: str, other: str, stat: str = "median") -> float:
+        return float(getattr(self.tools[ours], stat) / getattr(self.tools[other], stat))
+
+    def ratios(self, ours: str, other: str) -> dict[str, float]:
+        return {"median": self.ratio(ours, other), "min": self.ratio(ours, other, "min")}
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """(envdoctor variant, peer) pairs to compare."""
+        return [(e, p) for e in self.tools if is_envdoctor(e) for p in self.tools if not is_envdoctor(p)]
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -130,11 +181,9 @@ class EnvResult:
             "distributions": self.dists,
             "fabricated": self.fabricated,
             "tools": {tool: t.as_json() for tool, t in self.tools.items()},
-            "ratios": {
-                f"envdoctor/{other}": {"median": self.ratio(other), "min": self.ratio(other, "min")}
-                for other in TOOLS[1:]
-            },
+            "ratios": {f"{e}/{p}": self.ratios(e, p) for e, p in self.pairs()},
             "problems": self.problems,
+            "notes": self.notes,
         }
 
 
@@ -143,31 +192,32 @@ def rotated(items: Sequence[str], by: int) -> list[str]:
     return [*items[k:], *items[:k]]
 
 
-def bench_env(name: str, python: Path, dists: int, rounds: int, *, fabricated: bool) -> EnvResult:
-    problems = [p for tool in TOOLS for p in warm_up(tool, python, dists)]
-    tools = {tool: ToolTimes() for tool in TOOLS}
-    for r in range(rounds):
-        for tool in rotated(TOOLS, r):
-            seconds, code = timed_run(command(tool, python))
+def bench_env(name: str, python: Path, dists: int, plan: Plan, *, fabricated: bool) -> EnvResult:
+    warm = [warm_up(tool, python, dists, plan.env, clean=fabricated) for tool in plan.tools]
+    problems = [p for w in warm for p in w.problems]
+    tools = {tool: ToolTimes() for tool in plan.tools}
+    for r in range(plan.rounds):
+        for tool in rotated(plan.tools, r):
+            seconds, code = timed_run(command(tool, python), plan.env)
             tools[tool].times.append(seconds)
             tools[tool].exit_codes.append(code)
     for tool, t in tools.items():
-        bad = sorted({c for c in t.exit_codes if c != 0})
-        if bad:
-            problems.append(f"{tool} exited {bad} in {sum(c != 0 for c in t.exit_codes)} of {rounds} rounds")
-    return EnvResult(name, python, dists, fabricated, tools, problems)
+        failed = [c for c in t.exit_codes if c != 0]
+        if failed:
+            problems.append(f"{tool} exited {sorted(set(failed))} in {len(failed)} of {plan.rounds} rounds")
+    return EnvResult(name, python, dists, fabricated, tools, problems, [n for w in warm for n in w.notes])
 
 
 # ---------------------------------------------------------------------------------------------------------
 # fabricated environments
 
-_SYLLABLES = "py torch data fast lite core tensor token vision audio text graph flow net lab io http json".split()
-_SUFFIXES = "utils kit tools lib client server hub ops cli plugin bridge compat extras engine".split()
+_SYLLABLES = ("py", "torch", "data", "fast", "lite", "core", "tensor", "token", "vision", "audio", "text")
+_SUFFIXES = ("utils", "kit", "tools", "lib", "client", "server", "hub", "ops", "cli", "plugin", "bridge")
 _WORDS = (
-    "the a model training data set tensor loader install package version support python "
-    "release fast simple module function return value example usage configure option default "
-    "performance memory device cuda cpu batch optimizer learning rate token vocabulary cache"
-).split()
+    "the", "a", "model", "training", "data", "set", "tensor", "loader", "install", "package", "version",
+    "support", "python", "release", "fast", "simple", "module", "function", "return", "value", "example",
+    "usage", "configure", "option", "default", "memory", "device", "cuda", "cpu", "batch", "optimizer",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -355,6 +405,13 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _source_state() -> str:
+    """The commit being measured, and whether envdoctor/ or probes/ differ from it."""
+    head = _output(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    dirty = _output(["git", "-C", str(ROOT), "status", "--porcelain", "--", "envdoctor", "probes"])
+    return f"{head}, " + ("with uncommitted changes in envdoctor/ or probes/" if dirty else "clean")
+
+
 def machine_facts() -> dict[str, str]:
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
@@ -365,6 +422,7 @@ def machine_facts() -> dict[str, str]:
         "pip": _output([sys.executable, "-m", "pip", "--version"]).split(" from ")[0],
         "uv": _output([str(BIN / "uv"), "--version"]),
         "envdoctor": _output([str(BIN / "envdoctor"), "--version"]),
+        "envdoctor src": _source_state(),
         "load average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
@@ -376,14 +434,15 @@ def ms(seconds: float) -> str:
 def print_env(res: EnvResult, rounds: int) -> None:
     kind = "fabricated" if res.fabricated else "real bed"
     print(f"\n== {res.name}: {res.dists} distributions ({kind}), {rounds} rounds ==")
-    print(f"  {'tool':<14}{'median':>12}{'min':>12}  exit codes")
+    print(f"  {'tool':<20}{'median':>12}{'min':>12}  exit codes")
     for tool, t in res.tools.items():
         codes = "all 0" if not any(t.exit_codes) else ",".join(map(str, t.exit_codes))
-        print(f"  {tool:<14}{ms(t.median):>12}{ms(t.min):>12}  {codes}")
-    for other in TOOLS[1:]:
-        print(
-            f"  envdoctor / {other:<13} {res.ratio(other):6.2f}x (median)  {res.ratio(other, 'min'):6.2f}x (min)"
-        )
+        print(f"  {tool:<20}{ms(t.median):>12}{ms(t.min):>12}  {codes}")
+    for ours, other in res.pairs():
+        median, low = res.ratio(ours, other), res.ratio(ours, other, "min")
+        print(f"  {f'{ours} / {other}':<33} {median:6.2f}x (median)  {low:6.2f}x (min)")
+    for note in res.notes:
+        print(f"  note: {note}")
     for problem in res.problems:
         warn(f"{res.name}: {problem}")
 
@@ -397,14 +456,16 @@ def print_growth(results: Sequence[EnvResult]) -> None:
     fakes = sorted((r for r in results if r.fabricated), key=lambda r: r.dists)
     if not fakes:
         return
+    tools = list(fakes[0].tools)
     print("\n== growth on fabricated environments: microseconds per distribution ==")
-    print(f"  {'':<12}" + "".join(f"{tool:>16}" for tool in TOOLS))
+    print(f"  {'':<12}" + "".join(f"{tool:>20}" for tool in tools))
     for r in fakes:
-        print(f"  {f'{r.dists} (avg)':<12}" + "".join(f"{r.tools[t].median / r.dists * 1e6:>16.1f}" for t in TOOLS))
-    for a, b in zip(fakes, fakes[1:], strict=False):
+        avgs = (r.tools[t].median / r.dists * 1e6 for t in tools)
+        print(f"  {f'{r.dists} (avg)':<12}" + "".join(f"{x:>20.1f}" for x in avgs))
+    for a, b in itertools.pairwise(fakes):
         label = f"{a.dists}->{b.dists}"
-        slopes = ((b.tools[t].median - a.tools[t].median) / (b.dists - a.dists) * 1e6 for t in TOOLS)
-        print(f"  {label:<12}" + "".join(f"{s:>16.1f}" for s in slopes))
+        slopes = ((b.tools[t].median - a.tools[t].median) / (b.dists - a.dists) * 1e6 for t in tools)
+        print(f"  {label:<12}" + "".join(f"{s:>20.1f}" for s in slopes))
     print("  (avg: median time / dists; a->b: marginal cost, the slope between sizes, startup cancelled)")
 
 
@@ -415,11 +476,12 @@ def print_growth(results: Sequence[EnvResult]) -> None:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--rounds", type=int, default=7, help="timed rounds per tool and environment (default 7)")
-    p.add_argument("--sizes", default="100,1000,5000", help="fabricated environment sizes (default 100,1000,5000)")
+    p.add_argument("--sizes", default="100,1000,5000", help="fabricated env sizes (default %(default)s)")
     p.add_argument("--seed", type=int, default=20240611, help="seed of the fabricated environments")
     p.add_argument("--json", metavar="FILE", help="also write every number to FILE")
-    p.add_argument("--workdir", help="keep fabricated environments here and reuse them (default: a fresh temp dir)")
+    p.add_argument("--workdir", help="keep and reuse the fabricated envs here (default: a fresh temp dir)")
     p.add_argument("--no-bed", action="store_true", help="skip the real hf-stack bed")
+    p.add_argument("--no-cache-too", action="store_true", help="also time `envdoctor check --no-cache`")
     args = p.parse_args(argv)
     args.sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if args.rounds < 1 or any(s < 1 for s in args.sizes):
@@ -427,11 +489,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def step(label: str, fn: Callable[[], Any]) -> Any:
+def step(label: str, fn: Callable[[], T]) -> T:
     start = time.perf_counter()
     value = fn()
     print(f"  {label}: {time.perf_counter() - start:.1f} s", flush=True)
     return value
+
+
+def make_plan(args: argparse.Namespace, workdir: Path) -> Plan:
+    """The tools to time, and an envdoctor cache that starts empty: only the warm-up run fills it."""
+    cache = workdir / "envdoctor-cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    env = {**os.environ, "ENVDOCTOR_CACHE_DIR": str(cache)}
+    ours = (ENVDOCTOR, ENVDOCTOR_NO_CACHE) if args.no_cache_too else (ENVDOCTOR,)
+    return Plan((*ours, *PEERS), args.rounds, env)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -442,21 +513,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     facts = machine_facts()
     print("== machine ==")
     for key, value in facts.items():
-        print(f"  {key + ':':<14}{value}")
-    print(f"  rounds:       {args.rounds} timed (+1 warm-up per tool), tools rotating order every round")
+        print(f"  {key + ':':<15}{value}")
+    print(f"  rounds:        {args.rounds} timed (+1 warm-up per tool), tools rotating order every round")
 
     results: list[EnvResult] = []
     with work_area(args.workdir) as workdir:
+        plan = make_plan(args, workdir)
         print("\n== preparing environments ==")
         envs: list[tuple[str, Path, int, bool]] = []
         if not args.no_bed:
             python, count = step("hf-stack bed (cached by tests/beds.py)", hf_stack)
             envs.append(("hf-stack", python, count, False))
         for n in args.sizes:
-            python = step(f"fabricated {n} dists", lambda n=n: fake_env(workdir, n, args.seed))
+            python = step(f"fabricated {n} dists", functools.partial(fake_env, workdir, n, args.seed))
             envs.append((f"fake-{n}", python, n, True))
         for name, python, count, fabricated in envs:
-            res = bench_env(name, python, count, args.rounds, fabricated=fabricated)
+            res = bench_env(name, python, count, plan, fabricated=fabricated)
             print_env(res, args.rounds)
             results.append(res)
     print_growth(results)

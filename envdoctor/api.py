@@ -9,14 +9,11 @@ from collections.abc import Callable
 
 from envdoctor.cache import Cache, default_dir
 from envdoctor.checks.metadata import check_metadata
-from envdoctor.checks.symbols import check_symbols, unverified
 from envdoctor.errors import IncompatibleEnvironmentError
-from envdoctor.facts import Facts
 from envdoctor.inventory import Inventory
 from envdoctor.progress import Progress, Silent
 from envdoctor.redact import Redactor
 from envdoctor.report import Finding, Report, Severity, Skipped, Summary
-from envdoctor.sources import SourceIndex, fingerprint
 from envdoctor.target import Target
 
 logger = logging.getLogger(__name__)
@@ -78,6 +75,10 @@ def check_inventory(inv: Inventory, *, symbols: bool = True, cache: Cache | None
 
 def _symbols(inv: Inventory, cache: Cache) -> list[Finding]:
     """The symbols check, or its stored result when no distribution changed since it last ran."""
+    from envdoctor.checks.symbols import check_symbols, unverified
+    from envdoctor.facts import Facts
+    from envdoctor.sources import SourceIndex, fingerprint
+
     key = "symbols-" + fingerprint(inv)
     stored = cache.get(key)
     if stored is not None:

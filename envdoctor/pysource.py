@@ -325,8 +325,11 @@ class _Collector:
             else:
                 self.dynamic = "assigns names through globals()"
         elif _is_sys_modules(base):
-            if value is not None:
-                self.lazy_calls |= _called_names(value) & _LAZY_STRUCTURE_CALLS or {"sys.modules"}
+            recognised = _called_names(value) & _LAZY_STRUCTURE_CALLS if value is not None else set()
+            if recognised:  # transformers' `sys.modules[__name__] = _LazyModule(..., _import_structure)`
+                self.lazy_calls |= recognised
+            else:  # pygments: `sys.modules[__name__] = newmod`, a module object with its own __getattr__
+                self.dynamic = "replaces itself in sys.modules"
         elif isinstance(base, ast.Name) and value is not None:  # _import_structure["x"] = [...]
             self.structure_names |= set(_strings(value) or ())
             if isinstance(target.slice, ast.Constant) and isinstance(target.slice.value, str):

@@ -163,15 +163,23 @@ def run_command(
         raise TargetError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
     assert proc.stdout is not None and proc.stderr is not None
     out, err = _Tail(proc.stdout, OUTPUT_TAIL_BYTES), _Tail(proc.stderr, OUTPUT_TAIL_BYTES)
-    timed_out = False
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
+    # A timer kills the group at the limit while we block in wait(): Popen.wait(timeout=...) polls
+    # with sleeps of up to 50 ms, which would add that much to every probe.
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
         _kill_group(proc)
+
+    timer = threading.Timer(timeout, expire)
+    timer.daemon = True
+    timer.start()
+    try:
         proc.wait()
-    else:
-        _kill_group(proc)  # leave no stray grandchildren behind
+    finally:
+        timer.cancel()
+    timed_out = expired.is_set()
+    _kill_group(proc)  # leave no stray grandchildren behind
     rc = proc.returncode
     if timed_out:
         outcome = Outcome.TIMEOUT

@@ -79,9 +79,23 @@ def parse_headers(text):
     return headers, problems
 
 
-def read_text(path, limit=HEADER_LIMIT):
+def read_text(path, limit=HEADER_LIMIT, headers_only=False):
+    """The file's text (at most ``limit`` bytes); with ``headers_only``, up to the first blank line:
+    METADATA carries the whole README after its headers, which nobody here needs."""
     with open(path, "rb") as fh:
-        data = fh.read(limit)
+        if headers_only:
+            data = b""
+            while len(data) < limit:
+                chunk = fh.read(16384)
+                data += chunk
+                end = data.find(b"\n\n")
+                if end >= 0:
+                    data = data[: end + 1]
+                    break
+                if not chunk:
+                    break
+        else:
+            data = fh.read(limit)
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as exc:
@@ -130,7 +144,7 @@ def describe(meta_dir, location, kind):
     headers = {}
     if meta_path == meta_dir or meta_name in files:
         try:
-            text, err = read_text(meta_path)
+            text, err = read_text(meta_path, headers_only=True)
             if err:
                 problems.append("%s is %s" % (meta_name, err))
             headers, bad = parse_headers(text)

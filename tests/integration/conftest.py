@@ -28,3 +28,13 @@ def peft_old_accelerate() -> beds.Bed:
 @pytest.fixture(scope="session")
 def peft_new_accelerate() -> beds.Bed:
     return beds.build("peft-new-accelerate")
+
+
+@pytest.fixture(scope="session")
+def symbol_break_2() -> beds.Bed:
+    return beds.build("symbol-break-2")
+
+
+@pytest.fixture(scope="session")
+def hf_stack_2024() -> beds.Bed:
+    return beds.build("hf-stack-2024")

@@ -68,3 +68,26 @@ def test_healthy_current_stack_has_no_symbol_errors(hf_stack: beds.Bed) -> None:
     data = report(hf_stack.python)
     assert errors(data) == []
     assert "symbols" in data["checks"]  # type: ignore[operator]
+
+
+def test_a_second_real_break_accelerate_and_huggingface_hub(symbol_break_2: beds.Bed) -> None:
+    """accelerate 0.32.0 imports split_torch_state_dict_into_shards from huggingface_hub at module
+    level but declares huggingface-hub without a floor; hub 0.20.3 lacks it (0.21.0 added it)."""
+    bed = symbol_break_2
+    rc, out = peers.pip_check(bed.python)
+    assert rc == 0, out
+    proc = subprocess.run([str(bed.python), "-c", "import accelerate"], capture_output=True, text=True, timeout=600)
+    assert "cannot import name 'split_torch_state_dict_into_shards' from 'huggingface_hub'" in proc.stderr
+    [f] = errors(report(bed.python))
+    assert f["packages"] == ["accelerate", "huggingface-hub"]
+    assert str(f["evidence"][0]).endswith(  # type: ignore[index]
+        "accelerate/accelerator.py:34: from huggingface_hub import split_torch_state_dict_into_shards"
+    )
+    assert "`import accelerate`: accelerate -> accelerate.accelerator" in str(f["detail"])
+
+
+def test_healthy_older_pinned_stack_has_no_errors_or_warnings(hf_stack_2024: beds.Bed) -> None:
+    rc, out = peers.pip_check(hf_stack_2024.python)
+    assert rc == 0, out
+    data = report(hf_stack_2024.python)
+    assert [f for f in data["findings"] if f["severity"] in {"error", "warning"}] == []  # type: ignore[union-attr, index]

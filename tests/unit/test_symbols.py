@@ -280,3 +280,13 @@ def test_two_checks_at_once_share_the_cache_safely(tmp_path: Path, fake_venv: tu
     assert len({json.dumps(json.loads(o)["findings"]) for o in outs}) == 1
     for entry in (tmp_path / "shared-cache").rglob("*.json"):
         json.loads(entry.read_text())  # every stored file is whole
+
+
+def test_module_that_replaces_itself_in_sys_modules_is_unknown(tmp_path: Path) -> None:
+    # pygments.lexers: a ModuleType subclass with __getattr__ takes the module's place.
+    init = (
+        "import sys, types\nclass _automodule(types.ModuleType):\n    def __getattr__(self, name):\n        return 1\n"
+        "oldmod = sys.modules[__name__]\nnewmod = _automodule(__name__)\nnewmod.__dict__.update(oldmod.__dict__)\n"
+        "sys.modules[__name__] = newmod\n"
+    )
+    assert missing_names(tmp_path, provider(init), "PythonLexer") == []
