@@ -37,7 +37,7 @@ def test_every_range_names_harvested_releases(path: Path) -> None:
     data = json.loads(path.read_text())
     released = {r["version"] for r in json.loads((FACTS / "releases" / path.name).read_text())["releases"]}
     assert set(data["versions"]) == released
-    table = data.get("modules") or data.get("imports")
+    table = data["modules"] if "modules" in data else data["imports"]
     for entry in table.values():
         names = entry.get("names", entry) if isinstance(entry, dict) else {}
         for ranges in names.values():
