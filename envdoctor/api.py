@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from envdoctor.cache import Cache, default_dir
 from envdoctor.checks.metadata import check_metadata
@@ -14,6 +15,9 @@ from envdoctor.inventory import Inventory
 from envdoctor.progress import Progress, Silent
 from envdoctor.redact import Redactor
 from envdoctor.report import Finding, Report, Severity, Skipped, Summary
+
+if TYPE_CHECKING:
+    from envdoctor.matrix import Matrix, MatrixError
 from envdoctor.target import Target
 
 logger = logging.getLogger(__name__)
@@ -64,6 +68,8 @@ def check_inventory(inv: Inventory, *, symbols: bool = True, cache: Cache | None
         except Exception as exc:  # a bug in one check must not hide the others' findings
             logger.exception("the symbols check failed")
             skipped.append(Skipped("symbols", f"internal error: {type(exc).__name__}: {exc}"))
+    checks.append("matrix")
+    findings += _rules(inv, cache or Cache(None))
     summary = Summary(
         python=inv.python.executable,
         python_version=inv.python.version,
@@ -71,6 +77,24 @@ def check_inventory(inv: Inventory, *, symbols: bool = True, cache: Cache | None
         paths=inv.sys_path,
     )
     return Report.build(findings, skipped=skipped, summary=summary, checks=checks)
+
+
+def load_matrix() -> Matrix | MatrixError:
+    """The shipped matrix, or the MatrixError that says what is wrong with it (never raised)."""
+    from envdoctor.checks.rules import SIGNALS
+    from envdoctor.matrix import MatrixError, load
+    from envdoctor.resources import data_dir
+
+    try:
+        return load(data_dir("matrix"), signals=SIGNALS)
+    except MatrixError as exc:
+        return exc
+
+
+def _rules(inv: Inventory, cache: Cache) -> list[Finding]:
+    from envdoctor.checks.rules import Files, check_rules
+
+    return check_rules(inv, load_matrix(), Files(cache))
 
 
 def _symbols(inv: Inventory, cache: Cache) -> list[Finding]:

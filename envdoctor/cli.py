@@ -88,6 +88,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     check.add_argument("--quiet", "-q", action="store_true", help="no progress messages on stderr")
+    matrix = sub.add_parser(
+        "matrix",
+        help="list the compatibility rules envdoctor knows",
+        description="List the curated compatibility rules (matrix/*.toml): id, severity, family and what each "
+        "finds. Every rule carries evidence from a real wheel or a real run; `envdoctor explain ID` shows it.",
+    )
+    matrix.add_argument("--family", help="only the rules of this family (for example: numpy, torch, transformers)")
+    matrix.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    explain = sub.add_parser(
+        "explain",
+        help="show one rule in full: what it finds, why, its evidence and fix",
+        description="Show one compatibility rule or finding id in full.",
+    )
+    explain.add_argument("rule_id", metavar="RULE_ID", help="a rule id, as printed in brackets by `envdoctor check`")
     return parser
 
 
@@ -99,6 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return exitcodes.USAGE
     try:
+        if args.command == "matrix":
+            return _matrix(args)
+        if args.command == "explain":
+            return _explain(args)
         return _check(args, redact)
     except (UsageError, TargetError) as exc:
         _error(redact(str(exc)))
@@ -135,6 +153,60 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     text = redact(render(report, fmt, RenderOptions(width=width, color=color)))
     _write(text, args.output)
     return exitcodes.for_report(report, Severity.parse(args.fail_on))
+
+
+def _matrix(args: argparse.Namespace) -> int:
+    import json
+
+    from envdoctor.api import load_matrix
+    from envdoctor.matrix import MatrixError
+
+    matrix = load_matrix()
+    if isinstance(matrix, MatrixError):
+        raise matrix
+    rules = [r for r in matrix.rules if args.family in (None, r.family)]
+    if args.family is not None and not rules:
+        raise UsageError(f"no family {args.family!r} (families: {', '.join(matrix.families())})")
+    if args.format == "json":
+        rows = [{"id": r.id, "family": r.family, "severity": str(r.severity), "title": r.title} for r in rules]
+        _write(json.dumps({"schema": "envdoctor.matrix/1", "rules": rows}, indent=2) + "\n", None)
+    else:
+        width = max((len(r.id) for r in rules), default=10)
+        lines = [f"{r.id:<{width}}  {r.severity!s:<7}  {r.family:<12}  {r.title}" for r in rules]
+        _write("\n".join(lines) + f"\n{len(rules)} rules\n", None)
+    return exitcodes.OK
+
+
+def _explain(args: argparse.Namespace) -> int:
+    import difflib
+
+    from envdoctor.api import load_matrix
+    from envdoctor.matrix import MatrixError
+
+    matrix = load_matrix()
+    if isinstance(matrix, MatrixError):
+        raise matrix
+    rule = matrix.get(args.rule_id)
+    if rule is None:
+        close = difflib.get_close_matches(args.rule_id, [r.id for r in matrix.rules], n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else " (`envdoctor matrix` lists them)"
+        raise UsageError(f"no rule {args.rule_id!r}{hint}")
+    applies = ", ".join(f"{p}{s}" if str(s) else p for p, s in rule.applies.items()) or "any versions"
+    lines = [
+        f"{rule.id}  ({rule.severity}, family {rule.family}, {rule.source})",
+        "",
+        rule.title,
+        "",
+        f"Applies to:  {applies}" + (f"; Python {rule.python}" if rule.python else ""),
+        f"You see:     {rule.symptom}" + (f"  (at `{rule.breaks}`)" if rule.breaks else ""),
+        f"Why:         {rule.why}",
+        "Fix:         " + "  or  ".join(rule.fix),
+        "Evidence:",
+        *(f"  - {e.describe()}" for e in rule.evidence),
+        f"Tested by:   {rule.test}",
+    ]
+    _write("\n".join(lines) + "\n", None)
+    return exitcodes.OK
 
 
 def _choose_format(name: str, *, to_file: bool) -> tuple[Format, bool]:

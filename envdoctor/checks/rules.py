@@ -1,0 +1,242 @@
+"""The matrix rules, evaluated against the Inventory: version ranges, and named signals read from installed files.
+
+Emits one finding per match, with the rule's id, severity, evidence and fix alternatives; when the
+matrix itself is broken, one ``matrix-invalid`` warning (envdoctor's own problem) and nothing else
+from this check, so the other checks still run.
+
+A rule matches when every package in ``applies`` is installed at a version in its range, the target
+Python and platform fit, and its ``signal`` (if it names one) finds something. Signals are the
+breaks that version numbers alone cannot show (a CUDA-linked companion beside a CPU torch, an
+extension built against numpy 1.x); each reads only the installed files it needs, and caches what it
+read per distribution.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from envdoctor.cache import Cache
+from envdoctor.inventory import Dist, Inventory
+from envdoctor.matrix import Matrix, MatrixError, Rule
+from envdoctor.report import Finding, Severity
+from envdoctor.versions import InvalidVersion, in_range, parse_version
+
+CHECK = "matrix"
+
+
+@dataclass(frozen=True)
+class Match:
+    """One place a rule applies: the packages, the values for the title, what was seen."""
+
+    packages: tuple[str, ...]
+    values: dict[str, str] = field(default_factory=dict)
+    evidence: tuple[str, ...] = ()
+
+
+Signal = Callable[[Inventory, Rule, "Files"], list[Match]]
+
+
+class Files:
+    """Reads installed files of a distribution (through its RECORD), caching per-distribution answers."""
+
+    def __init__(self, cache: Cache) -> None:
+        self.cache = cache
+
+    def listed(self, dist: Dist) -> list[str]:
+        try:
+            with open(os.path.join(dist.path, "RECORD"), encoding="utf-8", errors="replace") as fh:
+                return [line.rsplit(",", 2)[0].strip('"') for line in fh if line.strip()]
+        except OSError:
+            return []
+
+    def read(self, dist: Dist, rel: str, limit: int = 256 * 1024 * 1024) -> bytes | None:
+        path = os.path.join(dist.location, rel)
+        try:
+            if os.path.getsize(path) > limit:
+                return None
+            with open(path, "rb") as fh:
+                return fh.read()
+        except OSError:
+            return None
+
+    def remembered(self, kind: str, dist: Dist, compute: Callable[[], dict[str, object]]) -> dict[str, object]:
+        """``compute()`` for this distribution, cached by its name, version and RECORD stamp."""
+        try:
+            st = os.stat(os.path.join(dist.path, "RECORD"))
+            stamp = f"{st.st_size}-{st.st_mtime_ns}"
+        except OSError:
+            return compute()
+        key = f"{kind}-{dist.name}-{dist.raw_version}-{stamp}"
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        value = compute()
+        self.cache.put(key, value)
+        return value
+
+
+def check_rules(inv: Inventory, matrix: Matrix | MatrixError, files: Files) -> list[Finding]:
+    if isinstance(matrix, MatrixError):
+        return [
+            Finding(
+                id="matrix-invalid",
+                severity=Severity.WARNING,
+                title="envdoctor's compatibility matrix is damaged; its rules were not checked",
+                detail="This is a problem of the envdoctor installation, not of your environment. Reinstall "
+                "envdoctor; if it persists, please report it.",
+                evidence=tuple(str(i) for i in matrix.issues[:20]),
+                check=CHECK,
+            )
+        ]
+    findings: list[Finding] = []
+    for rule in matrix.rules:
+        for match in matches(inv, rule, files):
+            findings.append(_finding(rule, match))
+    return findings
+
+
+def matches(inv: Inventory, rule: Rule, files: Files) -> list[Match]:
+    values: dict[str, str] = {"python": inv.python.version}
+    for package, spec in rule.applies.items():
+        dist = inv.get(package)
+        if dist is None or dist.version is None or not in_range(dist.version, spec):
+            return []
+        values[package] = dist.raw_version or ""
+    if rule.python is not None:
+        try:
+            if not in_range(parse_version(inv.python.version), rule.python):
+                return []
+        except InvalidVersion:
+            return []
+    if rule.platform and inv.markers.get("sys_platform") not in rule.platform:
+        return []
+    if not rule.signal:
+        return [Match(tuple(rule.applies), values)]
+    found = SIGNALS[rule.signal](inv, rule, files)
+    return [Match(m.packages, {**values, **m.values}, m.evidence) for m in found]
+
+
+def _finding(rule: Rule, match: Match) -> Finding:
+    title = _format(rule.title, match.values)
+    detail = f"{_format(rule.why, match.values)} What you see: {rule.symptom}"
+    if rule.breaks:
+        detail += f" (at `{rule.breaks}`)"
+    return Finding(
+        id=rule.id,
+        severity=rule.severity,
+        title=title,
+        detail=detail,
+        packages=match.packages,
+        evidence=match.evidence + tuple(e.describe() for e in rule.evidence),
+        fix=tuple(_format(f, match.values) for f in rule.fix),
+        check=CHECK,
+    )
+
+
+def _format(text: str, values: dict[str, str]) -> str:
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", value)
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Signals
+
+
+_CUDA_LIBS = (b"libc10_cuda.so", b"libtorch_cuda.so", b"libcudart.so")
+
+
+def _torch_is_cpu(inv: Inventory, files: Files) -> tuple[bool, str]:
+    torch = inv.get("torch")
+    if torch is None:
+        return False, ""
+    raw = torch.raw_version or ""
+    if raw.endswith("+cpu"):
+        return True, f"{torch.metadata_path}: Version: {raw}"
+    data = files.read(torch, "torch/version.py", limit=1 << 20) or b""
+    for line in data.decode("utf-8", "replace").splitlines():
+        if line.replace(" ", "").startswith(("cuda=None", "cuda:Optional[str]=None", "cuda:str|None=None")):
+            return True, f"{torch.location}/torch/version.py: {line.strip()}"
+    return False, ""
+
+
+def _cuda_linked(dist: Dist, files: Files) -> list[str]:
+    """The extension modules of ``dist`` that name a CUDA library of torch or the CUDA runtime."""
+
+    def compute() -> dict[str, object]:
+        linked = []
+        for rel in files.listed(dist):
+            if rel.endswith((".so", ".pyd")) or ".so." in rel:
+                data = files.read(dist, rel) or b""
+                hits = [lib.decode() for lib in _CUDA_LIBS if lib in data]
+                if hits:
+                    linked.append(f"{rel} needs {', '.join(hits)}")
+        return {"linked": linked}
+
+    linked = files.remembered("cuda-linked", dist, compute)["linked"]
+    return [str(x) for x in linked] if isinstance(linked, list) else []
+
+
+def cuda_companion_on_cpu_torch(inv: Inventory, rule: Rule, files: Files) -> list[Match]:
+    cpu, why_cpu = _torch_is_cpu(inv, files)
+    if not cpu:
+        return []
+    out = []
+    for package in rule.applies:
+        if package == "torch":
+            continue
+        dist = inv.get(package)
+        linked = _cuda_linked(dist, files) if dist is not None else []
+        if dist is not None and linked:
+            out.append(Match(("torch", package), evidence=(why_cpu, *(f"{dist.location}/{x}" for x in linked[:3]))))
+    return out
+
+
+def _numpy_abi(dist: Dist, files: Files) -> dict[str, object]:
+    """Which numpy C-API headers the extensions of ``dist`` were built with: "1" or "2" per file."""
+
+    def compute() -> dict[str, object]:
+        built: dict[str, str] = {}
+        for rel in files.listed(dist):
+            if not (rel.endswith((".so", ".pyd")) or ".so." in rel):
+                continue
+            data = files.read(dist, rel) or b""
+            if b"numpy._core._multiarray_umath" in data:
+                built[rel] = "2"
+            elif b"numpy.core._multiarray_umath" in data:
+                built[rel] = "1"
+        return {"built": built}
+
+    return files.remembered("numpy-abi", dist, compute)
+
+
+def numpy1_extensions(inv: Inventory, rule: Rule, files: Files) -> list[Match]:
+    out = []
+    for dist in inv.winners.values():
+        if dist.name == "numpy" or not any(r.name.lower() == "numpy" for r in dist.requires):
+            continue
+        raw = _numpy_abi(dist, files)["built"]
+        built = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+        old = sorted(rel for rel, v in built.items() if v == "1")
+        if old:
+            evidence = tuple(
+                f"{dist.location}/{rel}: imports numpy.core._multiarray_umath (numpy 1.x headers)" for rel in old[:3]
+            )
+            out.append(
+                Match(
+                    (dist.name, "numpy"), {"dist": dist.display_name, "dist_version": dist.raw_version or ""}, evidence
+                )
+            )
+    return out
+
+
+SIGNALS: dict[str, Signal] = {
+    "cuda-companion-on-cpu-torch": cuda_companion_on_cpu_torch,
+    "numpy1-extensions": numpy1_extensions,
+}
+
+
+def iter_signal_names() -> Iterator[str]:
+    return iter(sorted(SIGNALS))

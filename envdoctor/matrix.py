@@ -1,0 +1,255 @@
+"""The curated compatibility matrix: matrix/*.toml, one file per family, loaded and validated.
+
+Validation collects every problem (an unknown key, a malformed specifier, a rule without evidence
+or without a test, a duplicate id), each with its file and line, and raises them together as one
+MatrixError: an editor fixes all of them in one pass.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from envdoctor.errors import EnvdoctorError
+from envdoctor.report import Severity
+from envdoctor.versions import (
+    InvalidRequirement,
+    InvalidSpecifier,
+    SpecifierSet,
+    canonical,
+    parse_requirement,
+    parse_specifier,
+)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+RULE_KEYS = {
+    "id",
+    "severity",
+    "title",
+    "applies",
+    "python",
+    "platform",
+    "signal",
+    "symptom",
+    "breaks",
+    "why",
+    "fix",
+    "test",
+    "evidence",
+}
+REQUIRED = ("id", "severity", "title", "symptom", "why", "fix", "test", "evidence")
+EVIDENCE_KEYS = {
+    "run": {"kind", "bed", "command", "observed", "note"},
+    "wheel": {"kind", "wheel", "sha256", "path", "line", "match", "note"},
+    "issue": {"kind", "url", "note"},
+}
+_KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    kind: str  # "run": a recorded real run; "wheel": a file in a released wheel; "issue": upstream
+    fields: Mapping[str, Any]
+
+    def describe(self) -> str:
+        f = self.fields
+        if self.kind == "wheel":
+            where = f"{f['path']}:{f['line']}" if f.get("line") else f["path"]
+            return f"{f['wheel']} (sha256 {str(f.get('sha256', ''))[:16]}...): {where}: {f.get('match', '')}".rstrip(
+                ": "
+            )
+        if self.kind == "run":
+            return f"real run on {f['bed']}: `{f['command']}` -> {f['observed']}"
+        return f"upstream: {f['url']}" + (f" ({f['note']})" if f.get("note") else "")
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    family: str
+    severity: Severity
+    title: str
+    symptom: str
+    why: str
+    fix: tuple[str, ...]
+    test: str
+    evidence: tuple[Evidence, ...]
+    applies: Mapping[str, SpecifierSet] = field(default_factory=dict)
+    python: SpecifierSet | None = None
+    platform: tuple[str, ...] = ()
+    signal: str = ""
+    breaks: str = ""
+    source: str = ""  # file:line, for messages
+
+
+@dataclass(frozen=True)
+class MatrixIssue:
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class MatrixError(EnvdoctorError):
+    def __init__(self, issues: Iterable[MatrixIssue]) -> None:
+        self.issues = tuple(issues)
+        super().__init__("; ".join(str(i) for i in self.issues))
+
+
+@dataclass(frozen=True)
+class Matrix:
+    rules: tuple[Rule, ...]
+
+    def get(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    def families(self) -> tuple[str, ...]:
+        return tuple(sorted({r.family for r in self.rules}))
+
+
+def load(root: Path, signals: Iterable[str] = ()) -> Matrix:
+    """Every matrix/*.toml under ``root``; raises MatrixError listing every problem found."""
+    issues: list[MatrixIssue] = []
+    rules: list[Rule] = []
+    for path in sorted(root.glob("*.toml")):
+        rules.extend(_read_file(path, issues, set(signals)))
+    seen: dict[str, str] = {}
+    for rule in rules:
+        if rule.id in seen:
+            file, line = rule.source.rsplit(":", 1)
+            issues.append(MatrixIssue(file, int(line), f"duplicate rule id {rule.id!r} (first at {seen[rule.id]})"))
+        seen.setdefault(rule.id, rule.source)
+    if issues:
+        raise MatrixError(issues)
+    return Matrix(tuple(rules))
+
+
+def _read_file(path: Path, issues: list[MatrixIssue], signals: set[str]) -> Iterator[Rule]:
+    text = path.read_text(encoding="utf-8")
+    name = path.name
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = int(m.group(1)) if (m := re.search(r"line (\d+)", str(exc))) else 1
+        issues.append(MatrixIssue(name, line, f"not valid TOML: {exc}"))
+        return
+    for key in sorted(set(data) - {"family", "rule"}):
+        issues.append(MatrixIssue(name, _line_of(text, key), f"unknown top-level key {key!r}"))
+    family = data.get("family", path.stem)
+    if family != path.stem:
+        issues.append(MatrixIssue(name, _line_of(text, "family"), f"family {family!r} must match the file name"))
+    starts = [m.start() for m in re.finditer(r"(?m)^\[\[rule\]\]", text)]
+    for index, raw in enumerate(data.get("rule", [])):
+        offset = starts[index] if index < len(starts) else 0
+        line = text.count("\n", 0, offset) + 1
+        rule = _rule(raw, family, name, line, text[offset:], issues, signals)
+        if rule is not None:
+            yield rule
+
+
+def _line_of(text: str, key: str, base: int = 1) -> int:
+    m = re.search(rf"(?m)^\s*{re.escape(key)}\s*=", text)
+    return base + text.count("\n", 0, m.start()) if m else base
+
+
+def _rule(  # noqa: PLR0917 - one call site, every argument a different piece of context
+    raw: Mapping[str, Any], family: str, file: str, line: int, block: str, issues: list[MatrixIssue], signals: set[str]
+) -> Rule | None:
+    before = len(issues)
+
+    def bad(key: str, message: str) -> None:
+        issues.append(MatrixIssue(file, _line_of(block, key, line) if key else line, message))
+
+    for key in sorted(set(raw) - RULE_KEYS):
+        bad(key, f"unknown key {key!r} in a rule")
+    for key in REQUIRED:
+        if not raw.get(key):
+            bad("", f"rule {raw.get('id', '?')!r} has no {key}")
+    rule_id = str(raw.get("id", ""))
+    if rule_id and not _KEBAB.match(rule_id):
+        bad("id", f"rule id {rule_id!r} is not kebab-case")
+    severity = Severity.ERROR
+    try:
+        severity = Severity.parse(str(raw.get("severity", "error")))
+    except ValueError as exc:
+        bad("severity", str(exc))
+    applies: dict[str, SpecifierSet] = {}
+    for package, spec in dict(raw.get("applies", {})).items():
+        try:
+            applies[canonical(package)] = parse_specifier(str(spec))
+        except InvalidSpecifier:
+            bad("applies", f"malformed specifier {spec!r} for {package}")
+    python = None
+    if raw.get("python"):
+        try:
+            python = parse_specifier(str(raw["python"]))
+        except InvalidSpecifier:
+            bad("python", f"malformed Python specifier {raw['python']!r}")
+    signal = str(raw.get("signal", ""))
+    if signal and signal not in signals:
+        bad("signal", f"unknown signal {signal!r} (known: {', '.join(sorted(signals))})")
+    for fix in raw.get("fix", []):
+        try:
+            parse_requirement(str(fix))
+        except InvalidRequirement:
+            bad("fix", f"fix {fix!r} is not a requirement specifier")
+    evidence = tuple(_evidence(raw.get("evidence", []), bad))
+    if evidence and not any(e.kind in {"run", "wheel"} for e in evidence):
+        bad("", f"rule {rule_id!r}: an upstream reference is not evidence by itself; add a wheel or a run")
+    test = str(raw.get("test", ""))
+    if test and "::" not in test:
+        bad("test", f"test {test!r} must name a test as path::function")
+    if len(issues) > before:
+        return None
+    return Rule(
+        id=rule_id,
+        family=family,
+        severity=severity,
+        title=str(raw["title"]),
+        symptom=str(raw["symptom"]),
+        why=str(raw["why"]),
+        fix=tuple(str(f) for f in raw["fix"]),
+        test=test,
+        evidence=evidence,
+        applies=applies,
+        python=python,
+        platform=tuple(raw.get("platform", ()) if isinstance(raw.get("platform"), list) else [raw["platform"]])
+        if raw.get("platform")
+        else (),
+        signal=signal,
+        breaks=str(raw.get("breaks", "")),
+        source=f"{file}:{line}",
+    )
+
+
+def _evidence(items: Any, bad: Any) -> Iterator[Evidence]:
+    for item in items if isinstance(items, list) else []:
+        kind = str(item.get("kind", ""))
+        allowed = EVIDENCE_KEYS.get(kind)
+        if allowed is None:
+            bad("kind", f"evidence kind {kind!r} is not one of run, wheel, issue")
+            continue
+        for key in sorted(set(item) - allowed):
+            bad(key, f"unknown key {key!r} in {kind} evidence")
+        needed = {
+            "run": ("bed", "command", "observed"),
+            "wheel": ("wheel", "sha256", "path", "match"),
+            "issue": ("url",),
+        }
+        for key in needed[kind]:
+            if not item.get(key):
+                bad("kind", f"{kind} evidence needs {key}")
+        if kind == "wheel" and item.get("sha256") and not _SHA256.match(str(item["sha256"])):
+            bad("sha256", "wheel evidence needs the wheel's full sha256")
+        yield Evidence(kind, dict(item))
