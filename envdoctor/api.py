@@ -79,14 +79,14 @@ def check_inventory(inv: Inventory, *, symbols: bool = True, cache: Cache | None
     return Report.build(findings, skipped=skipped, summary=summary, checks=checks)
 
 
-def load_matrix() -> Matrix | MatrixError:
+def load_matrix(cache: Cache | None = None) -> Matrix | MatrixError:
     """The shipped matrix, or the MatrixError that says what is wrong with it (never raised)."""
     from envdoctor.checks.rules import SIGNALS
     from envdoctor.matrix import MatrixError, load
     from envdoctor.resources import data_dir
 
     try:
-        return load(data_dir("matrix"), signals=SIGNALS)
+        return load(data_dir("matrix"), signals=SIGNALS, cache=cache)
     except MatrixError as exc:
         return exc
 
@@ -94,7 +94,7 @@ def load_matrix() -> Matrix | MatrixError:
 def _rules(inv: Inventory, cache: Cache) -> list[Finding]:
     from envdoctor.checks.rules import Files, check_rules
 
-    return check_rules(inv, load_matrix(), Files(cache))
+    return check_rules(inv, load_matrix(cache), Files(cache))
 
 
 def _symbols(inv: Inventory, cache: Cache) -> list[Finding]:

@@ -7,6 +7,7 @@ MatrixError: an editor fixes all of them in one pass.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from envdoctor.cache import Cache
 from envdoctor.errors import EnvdoctorError
 from envdoctor.report import Severity
 from envdoctor.versions import (
@@ -118,12 +120,16 @@ class Matrix:
         return tuple(sorted({r.family for r in self.rules}))
 
 
-def load(root: Path, signals: Iterable[str] = ()) -> Matrix:
-    """Every matrix/*.toml under ``root``; raises MatrixError listing every problem found."""
+def load(root: Path, signals: Iterable[str] = (), cache: Cache | None = None) -> Matrix:
+    """Every matrix/*.toml under ``root``; raises MatrixError listing every problem found.
+
+    With a ``cache``, a file already validated (same content) is read back from JSON instead of
+    parsed and validated again: TOML parsing is what grows with the number of rules.
+    """
     issues: list[MatrixIssue] = []
     rules: list[Rule] = []
     for path in sorted(root.glob("*.toml")):
-        rules.extend(_read_file(path, issues, set(signals)))
+        rules.extend(_cached_file(path, issues, set(signals), cache or Cache(None)))
     seen: dict[str, str] = {}
     for rule in rules:
         if rule.id in seen:
@@ -135,8 +141,47 @@ def load(root: Path, signals: Iterable[str] = ()) -> Matrix:
     return Matrix(tuple(rules))
 
 
-def _read_file(path: Path, issues: list[MatrixIssue], signals: set[str]) -> Iterator[Rule]:
+def _cached_file(path: Path, issues: list[MatrixIssue], signals: set[str], cache: Cache) -> list[Rule]:
     text = path.read_text(encoding="utf-8")
+    key = f"matrix-{path.stem}-{hashlib.sha256((text + repr(sorted(signals))).encode()).hexdigest()[:24]}"
+    stored = cache.get(key)
+    if stored is not None:
+        return [_from_json(r) for r in stored["rules"]]
+    before = len(issues)
+    rules = list(_read_file(path, text, issues, signals))
+    if len(issues) == before:
+        cache.put(key, {"rules": [_to_json(r) for r in rules]})
+    return rules
+
+
+def _to_json(rule: Rule) -> dict[str, Any]:
+    return {
+        **{
+            k: getattr(rule, k)
+            for k in ("id", "family", "title", "symptom", "why", "test", "signal", "breaks", "source")
+        },
+        "severity": str(rule.severity),
+        "fix": list(rule.fix),
+        "evidence": [{"kind": e.kind, **e.fields} for e in rule.evidence],
+        "applies": {p: str(s) for p, s in rule.applies.items()},
+        "python": str(rule.python) if rule.python is not None else None,
+        "platform": list(rule.platform),
+    }
+
+
+def _from_json(raw: dict[str, Any]) -> Rule:
+    return Rule(
+        **{k: raw[k] for k in ("id", "family", "title", "symptom", "why", "test", "signal", "breaks", "source")},
+        severity=Severity.parse(raw["severity"]),
+        fix=tuple(raw["fix"]),
+        evidence=tuple(Evidence(e["kind"], e) for e in raw["evidence"]),
+        applies={p: parse_specifier(s) for p, s in raw["applies"].items()},
+        python=parse_specifier(raw["python"]) if raw["python"] is not None else None,
+        platform=tuple(raw["platform"]),
+    )
+
+
+def _read_file(path: Path, text: str, issues: list[MatrixIssue], signals: set[str]) -> Iterator[Rule]:
     name = path.name
     try:
         data = tomllib.loads(text)
@@ -150,10 +195,13 @@ def _read_file(path: Path, issues: list[MatrixIssue], signals: set[str]) -> Iter
     if family != path.stem:
         issues.append(MatrixIssue(name, _line_of(text, "family"), f"family {family!r} must match the file name"))
     starts = [m.start() for m in re.finditer(r"(?m)^\[\[rule\]\]", text)]
+    line, counted = 1, 0
     for index, raw in enumerate(data.get("rule", [])):
         offset = starts[index] if index < len(starts) else 0
-        line = text.count("\n", 0, offset) + 1
-        rule = _rule(raw, family, name, line, text[offset:], issues, signals)
+        end = starts[index + 1] if index + 1 < len(starts) else len(text)
+        line += text.count("\n", counted, offset)
+        counted = offset
+        rule = _rule(raw, family, name, line, text[offset:end], issues, signals)
         if rule is not None:
             yield rule
 
