@@ -248,8 +248,8 @@ def _rule(  # noqa: PLR0917 - one call site, every argument a different piece of
     if signal and signal not in signals:
         bad("signal", f"unknown signal {signal!r} (known: {', '.join(sorted(signals))})")
     for fix in raw.get("fix", []):
-        try:
-            parse_requirement(str(fix))
+        try:  # placeholders ({torch}: the installed version) are filled at check time
+            parse_requirement(re.sub(r"\{[a-z0-9_-]+\}", "1.0", str(fix)))
         except InvalidRequirement:
             bad("fix", f"fix {fix!r} is not a requirement specifier")
     evidence = tuple(_evidence(raw.get("evidence", []), bad))

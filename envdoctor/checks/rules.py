@@ -104,6 +104,7 @@ def matches(inv: Inventory, rule: Rule, files: Files) -> list[Match]:
         if dist is None or dist.version is None or not in_range(dist.version, spec):
             return []
         values[package] = dist.raw_version or ""
+        values[f"{package}_base"] = dist.version.base_version  # without a local tag such as +cpu
     if rule.python is not None:
         try:
             if not in_range(parse_version(inv.python.version), rule.python):
@@ -122,7 +123,7 @@ def _finding(rule: Rule, match: Match) -> Finding:
     title = _format(rule.title, match.values)
     detail = f"{_format(rule.why, match.values)} What you see: {rule.symptom}"
     if rule.breaks:
-        detail += f" (at `{rule.breaks}`)"
+        detail += f" (at `{_format(rule.breaks, match.values)}`)"
     return Finding(
         id=rule.id,
         severity=rule.severity,
@@ -220,7 +221,7 @@ def numpy1_extensions(inv: Inventory, rule: Rule, files: Files) -> list[Match]:
         raw = _numpy_abi(dist, files)["built"]
         built = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
         old = sorted(rel for rel, v in built.items() if v == "1")
-        if old:
+        if old and "2" not in built.values():  # a numpy-2 build keeps the 1.x name as a fallback
             evidence = tuple(
                 f"{dist.location}/{rel}: imports numpy.core._multiarray_umath (numpy 1.x headers)" for rel in old[:3]
             )

@@ -38,3 +38,18 @@ def symbol_break_2() -> beds.Bed:
 @pytest.fixture(scope="session")
 def hf_stack_2024() -> beds.Bed:
     return beds.build("hf-stack-2024")
+
+
+@pytest.fixture(scope="session")
+def torchvision_cuda_on_cpu() -> beds.Bed:
+    return beds.build("torchvision-cuda-on-cpu")
+
+
+@pytest.fixture(scope="session")
+def numpy2_abi_break() -> beds.Bed:
+    return beds.build("numpy2-abi-break")
+
+
+@pytest.fixture(scope="session")
+def numpy2_abi_ok() -> beds.Bed:
+    return beds.build("numpy2-abi-ok")

@@ -1,0 +1,100 @@
+"""The matrix on real venvs, and every rule's wheel evidence checked against the real wheel."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from envdoctor.api import load_matrix
+from envdoctor.matrix import Evidence, Matrix
+from tests import beds, peers
+
+
+def report(python: Path) -> dict[str, object]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "envdoctor", "check", "--python", str(python), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+
+@pytest.mark.venv
+def test_torchvision_cuda_build_beside_cpu_torch(torchvision_cuda_on_cpu: beds.Bed) -> None:
+    bed = torchvision_cuda_on_cpu
+    rc, out = peers.pip_check(bed.python)
+    assert rc == 0, out  # the versions match exactly ...
+    data = report(bed.python)  # ... envdoctor says why it will fail, before anything imports it ...
+    [f] = [f for f in data["findings"] if f["severity"] == "error"]  # type: ignore[union-attr, index]
+    assert f["id"] == "torchvision-cuda-build-on-cpu-torch"
+    assert f["title"] == "torchvision 0.28.0 is a CUDA build, but torch 2.13.0+cpu is a CPU build"
+    assert any("torchvision/_C.so needs libc10_cuda.so" in e for e in f["evidence"])  # type: ignore[union-attr]
+    proc = subprocess.run([str(bed.python), "-c", "import torchvision"], capture_output=True, text=True, timeout=600)
+    assert "operator torchvision::nms does not exist" in proc.stderr  # ... and it does fail
+
+
+def wheel_evidence() -> list[tuple[str, Evidence]]:
+    matrix = load_matrix()
+    assert isinstance(matrix, Matrix), matrix
+    return [(r.id, e) for r in matrix.rules for e in r.evidence if e.kind == "wheel"]
+
+
+@pytest.mark.online
+@pytest.mark.parametrize(("rule_id", "evidence"), wheel_evidence(), ids=lambda x: x if isinstance(x, str) else "")
+def test_wheel_evidence_is_in_the_real_wheel(rule_id: str, evidence: Evidence, tmp_path: Path) -> None:
+    f = evidence.fields
+    name, version = f["wheel"].split("-")[:2]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-q",
+            "-d",
+            str(tmp_path),
+            f"{name}=={version}",
+        ],
+        check=True,
+        timeout=900,
+    )
+    wheel = tmp_path / f["wheel"]
+    assert hashlib.sha256(wheel.read_bytes()).hexdigest() == f["sha256"], rule_id
+    data = zipfile.ZipFile(wheel).read(f["path"])
+    if f.get("line"):
+        line = data.decode("utf-8").splitlines()[int(f["line"]) - 1]
+        assert str(f["match"]) in line, (rule_id, line)
+    else:
+        assert str(f["match"]).encode() in data, rule_id
+
+
+@pytest.mark.venv
+def test_numpy1_built_extensions_under_numpy2(numpy2_abi_break: beds.Bed, numpy2_abi_ok: beds.Bed) -> None:
+    bed = numpy2_abi_break
+    rc, out = peers.pip_check(bed.python)
+    assert rc == 0, out
+    data = report(bed.python)
+    flagged = sorted(f["packages"][0] for f in data["findings"] if f["id"] == "numpy1-extension-under-numpy2")  # type: ignore[union-attr, index]
+    assert flagged == ["bottleneck", "h5py"]
+    for module, error in (
+        ("bottleneck", "numpy.core.multiarray failed to import"),
+        ("h5py", "numpy.dtype size changed"),
+    ):
+        proc = subprocess.run([str(bed.python), "-c", f"import {module}"], capture_output=True, text=True, timeout=300)
+        assert proc.returncode != 0 and error in proc.stderr
+    # the control: releases built against numpy 2, same numpy: nothing flagged, and they import
+    assert [f for f in report(numpy2_abi_ok.python)["findings"] if f["severity"] == "error"] == []  # type: ignore[union-attr, index]
+    proc = subprocess.run(
+        [str(numpy2_abi_ok.python), "-c", "import bottleneck, h5py"], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
