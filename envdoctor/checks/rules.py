@@ -21,7 +21,7 @@ from envdoctor.cache import Cache
 from envdoctor.inventory import Dist, Inventory
 from envdoctor.matrix import Matrix, MatrixError, Rule
 from envdoctor.report import Finding, Severity
-from envdoctor.versions import InvalidVersion, in_range, parse_version
+from envdoctor.versions import InvalidVersion, canonical, in_range, parse_version
 
 CHECK = "matrix"
 
@@ -213,10 +213,15 @@ def _numpy_abi(dist: Dist, files: Files) -> dict[str, object]:
     return files.remembered("numpy-abi", dist, compute)
 
 
+def requires(dist: Dist, name: str) -> bool:
+    """Whether ``dist`` declares ``name`` at all (any marker, any extra)."""
+    return any(canonical(r.name) == name for r in dist.requires)
+
+
 def numpy1_extensions(inv: Inventory, rule: Rule, files: Files) -> list[Match]:
     out = []
     for dist in inv.winners.values():
-        if dist.name == "numpy" or not any(r.name.lower() == "numpy" for r in dist.requires):
+        if dist.name == "numpy" or not requires(dist, "numpy"):
             continue
         raw = _numpy_abi(dist, files)["built"]
         built = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
@@ -233,9 +238,21 @@ def numpy1_extensions(inv: Inventory, rule: Rule, files: Files) -> list[Match]:
     return out
 
 
+def _numpy2_names(at_import: bool) -> Signal:
+    def signal(inv: Inventory, rule: Rule, files: Files) -> list[Match]:
+        from envdoctor.checks import numpy_names
+
+        fn = numpy_names.at_import if at_import else numpy_names.in_function
+        return fn(inv, rule, files)
+
+    return signal
+
+
 SIGNALS: dict[str, Signal] = {
     "cuda-companion-on-cpu-torch": cuda_companion_on_cpu_torch,
     "numpy1-extensions": numpy1_extensions,
+    "numpy2-removed-names-at-import": _numpy2_names(True),
+    "numpy2-removed-names-in-function": _numpy2_names(False),
 }
 
 
