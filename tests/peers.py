@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -93,3 +94,15 @@ def unanswered(problems: list[PeerProblem], findings: list[dict[str, object]]) -
         if not ok:
             missing.append(p)
     return missing
+
+
+def envdoctor_report(python: Path) -> tuple[int, dict[str, object]]:
+    """``envdoctor check --format json`` on ``python``, as a user runs it: (exit code, parsed report)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "envdoctor", "check", "--python", str(python), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.returncode, json.loads(proc.stdout)

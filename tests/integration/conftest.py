@@ -1,55 +1,29 @@
+"""Session fixtures: one real venv per lock file in tests/beds/, built once (tests/beds.py)."""
+
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 
 from tests import beds
 
 
-@pytest.fixture(scope="session")
-def hf_stack() -> beds.Bed:
-    return beds.build("hf-stack")
+def _bed(name: str) -> Callable[[], beds.Bed]:
+    @pytest.fixture(scope="session")
+    def fixture() -> beds.Bed:
+        return beds.build(name)
+
+    return fixture
 
 
-@pytest.fixture(scope="session")
-def conflict_bed() -> beds.Bed:
-    return beds.build("conflict")
-
-
-@pytest.fixture(scope="session")
-def small_clean() -> beds.Bed:
-    return beds.build("small-clean")
-
-
-@pytest.fixture(scope="session")
-def peft_old_accelerate() -> beds.Bed:
-    return beds.build("peft-old-accelerate")
-
-
-@pytest.fixture(scope="session")
-def peft_new_accelerate() -> beds.Bed:
-    return beds.build("peft-new-accelerate")
-
-
-@pytest.fixture(scope="session")
-def symbol_break_2() -> beds.Bed:
-    return beds.build("symbol-break-2")
-
-
-@pytest.fixture(scope="session")
-def hf_stack_2024() -> beds.Bed:
-    return beds.build("hf-stack-2024")
-
-
-@pytest.fixture(scope="session")
-def torchvision_cuda_on_cpu() -> beds.Bed:
-    return beds.build("torchvision-cuda-on-cpu")
-
-
-@pytest.fixture(scope="session")
-def numpy2_abi_break() -> beds.Bed:
-    return beds.build("numpy2-abi-break")
-
-
-@pytest.fixture(scope="session")
-def numpy2_abi_ok() -> beds.Bed:
-    return beds.build("numpy2-abi-ok")
+hf_stack = _bed("hf-stack")
+hf_stack_2024 = _bed("hf-stack-2024")
+conflict_bed = _bed("conflict")
+small_clean = _bed("small-clean")
+peft_old_accelerate = _bed("peft-old-accelerate")
+peft_new_accelerate = _bed("peft-new-accelerate")
+symbol_break_2 = _bed("symbol-break-2")
+torchvision_cuda_on_cpu = _bed("torchvision-cuda-on-cpu")
+numpy2_abi_break = _bed("numpy2-abi-break")
+numpy2_abi_ok = _bed("numpy2-abi-ok")

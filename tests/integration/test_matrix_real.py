@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 import sys
 import zipfile
@@ -16,15 +15,8 @@ from envdoctor.matrix import Evidence, Matrix
 from tests import beds, peers
 
 
-def report(python: Path) -> dict[str, object]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "envdoctor", "check", "--python", str(python), "--format", "json"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode in (0, 1), proc.stderr
-    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+def _report(python: Path) -> dict[str, object]:
+    return peers.envdoctor_report(python)[1]
 
 
 @pytest.mark.venv
@@ -32,7 +24,7 @@ def test_torchvision_cuda_build_beside_cpu_torch(torchvision_cuda_on_cpu: beds.B
     bed = torchvision_cuda_on_cpu
     rc, out = peers.pip_check(bed.python)
     assert rc == 0, out  # the versions match exactly ...
-    data = report(bed.python)  # ... envdoctor says why it will fail, before anything imports it ...
+    data = _report(bed.python)  # ... envdoctor says why it will fail, before anything imports it ...
     [f] = [f for f in data["findings"] if f["severity"] == "error"]  # type: ignore[union-attr, index]
     assert f["id"] == "torchvision-cuda-build-on-cpu-torch"
     assert f["title"] == "torchvision 0.28.0 is a CUDA build, but torch 2.13.0+cpu is a CPU build"
@@ -83,7 +75,7 @@ def test_numpy1_built_extensions_under_numpy2(numpy2_abi_break: beds.Bed, numpy2
     bed = numpy2_abi_break
     rc, out = peers.pip_check(bed.python)
     assert rc == 0, out
-    data = report(bed.python)
+    data = _report(bed.python)
     flagged = sorted(f["packages"][0] for f in data["findings"] if f["id"] == "numpy1-extension-under-numpy2")  # type: ignore[union-attr, index]
     assert flagged == ["bottleneck", "h5py"]
     for module, error in (
@@ -93,7 +85,7 @@ def test_numpy1_built_extensions_under_numpy2(numpy2_abi_break: beds.Bed, numpy2
         proc = subprocess.run([str(bed.python), "-c", f"import {module}"], capture_output=True, text=True, timeout=300)
         assert proc.returncode != 0 and error in proc.stderr
     # the control: releases built against numpy 2, same numpy: nothing flagged, and they import
-    assert [f for f in report(numpy2_abi_ok.python)["findings"] if f["severity"] == "error"] == []  # type: ignore[union-attr, index]
+    assert [f for f in _report(numpy2_abi_ok.python)["findings"] if f["severity"] == "error"] == []  # type: ignore[union-attr, index]
     proc = subprocess.run(
         [str(numpy2_abi_ok.python), "-c", "import bottleneck, h5py"], capture_output=True, text=True, timeout=300
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -14,17 +13,6 @@ from tests import beds, peers
 pytestmark = pytest.mark.venv
 
 
-def envdoctor_json(python: Path) -> tuple[int, dict[str, object]]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "envdoctor", "check", "--python", str(python), "--format", "json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode in (0, 1), proc.stderr
-    return proc.returncode, json.loads(proc.stdout)
-
-
 def run_in(bed: beds.Bed, code: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(bed.python), "-c", code], capture_output=True, text=True, timeout=600)
 
@@ -34,7 +22,7 @@ def test_healthy_hf_stack_is_clean_like_pip_check(hf_stack: beds.Bed) -> None:
     rc_uv, out_uv = peers.uv_check(hf_stack.python)
     assert rc_pip == 0, out_pip
     assert rc_uv == 0, out_uv
-    rc, report = envdoctor_json(hf_stack.python)
+    rc, report = peers.envdoctor_report(hf_stack.python)
     findings = report["findings"]
     assert rc == 0
     assert [f for f in findings if f["severity"] == "error"] == []  # type: ignore[index, union-attr]
@@ -56,7 +44,7 @@ def test_conflict_bed_reports_what_pip_and_uv_report(conflict_bed: beds.Bed) -> 
         ("uv", "missing", "transformers", "safetensors"),
         ("uv", "conflict", "transformers", "tokenizers"),
     }
-    rc, report = envdoctor_json(conflict_bed.python)
+    rc, report = peers.envdoctor_report(conflict_bed.python)
     assert rc == 1
     assert peers.unanswered(problems, report["findings"]) == []  # type: ignore[arg-type]
     errors = sorted((f["id"], tuple(f["packages"])) for f in report["findings"] if f["severity"] == "error")  # type: ignore[index, union-attr]
@@ -77,7 +65,7 @@ def test_damaged_copy_of_a_real_bed(small_clean: beds.Bed, tmp_path: Path) -> No
     (urllib3 / "METADATA").write_bytes(b"\xff\xfe garbage \x00")
     [idna] = bed.site.glob("idna-*.dist-info")
     (idna / "METADATA").unlink()
-    _, report = envdoctor_json(bed.python)
+    _, report = peers.envdoctor_report(bed.python)
     ids = sorted((f["id"], f["packages"][0]) for f in report["findings"])  # type: ignore[index, union-attr]
     assert ("metadata-corrupt", "urllib3") in ids
     assert ("metadata-missing", "idna") in ids

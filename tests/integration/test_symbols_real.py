@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,15 +12,8 @@ from tests import beds, peers
 pytestmark = pytest.mark.venv
 
 
-def report(python: Path) -> dict[str, object]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "envdoctor", "check", "--python", str(python), "--format", "json"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode in (0, 1), proc.stderr
-    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+def _report(python: Path) -> dict[str, object]:
+    return peers.envdoctor_report(python)[1]
 
 
 def errors(data: dict[str, object]) -> list[dict[str, object]]:
@@ -40,7 +31,7 @@ def test_clear_device_cache_is_found_while_pip_check_is_clean(peft_old_accelerat
     )
     assert proc.returncode != 0  # ... and yet the user's first line fails
     assert "cannot import name 'clear_device_cache' from 'accelerate.utils.memory'" in proc.stderr
-    [f] = errors(report(bed.python))
+    [f] = errors(_report(bed.python))
     assert f["id"] == "symbol-missing"
     assert f["packages"] == ["peft", "accelerate"]
     assert str(f["evidence"][0]).endswith(  # type: ignore[index]
@@ -61,11 +52,11 @@ def test_same_stack_with_accelerate_0_32_has_no_error(peft_new_accelerate: beds.
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert errors(report(peft_new_accelerate.python)) == []
+    assert errors(_report(peft_new_accelerate.python)) == []
 
 
 def test_healthy_current_stack_has_no_symbol_errors(hf_stack: beds.Bed) -> None:
-    data = report(hf_stack.python)
+    data = _report(hf_stack.python)
     assert errors(data) == []
     assert "symbols" in data["checks"]  # type: ignore[operator]
 
@@ -78,7 +69,7 @@ def test_a_second_real_break_accelerate_and_huggingface_hub(symbol_break_2: beds
     assert rc == 0, out
     proc = subprocess.run([str(bed.python), "-c", "import accelerate"], capture_output=True, text=True, timeout=600)
     assert "cannot import name 'split_torch_state_dict_into_shards' from 'huggingface_hub'" in proc.stderr
-    [f] = errors(report(bed.python))
+    [f] = errors(_report(bed.python))
     assert f["packages"] == ["accelerate", "huggingface-hub"]
     assert str(f["evidence"][0]).endswith(  # type: ignore[index]
         "accelerate/accelerator.py:34: from huggingface_hub import split_torch_state_dict_into_shards"
@@ -89,5 +80,5 @@ def test_a_second_real_break_accelerate_and_huggingface_hub(symbol_break_2: beds
 def test_healthy_older_pinned_stack_has_no_errors_or_warnings(hf_stack_2024: beds.Bed) -> None:
     rc, out = peers.pip_check(hf_stack_2024.python)
     assert rc == 0, out
-    data = report(hf_stack_2024.python)
+    data = _report(hf_stack_2024.python)
     assert [f for f in data["findings"] if f["severity"] in {"error", "warning"}] == []  # type: ignore[union-attr, index]

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -38,17 +35,6 @@ PEERS_SAW = {
 }
 
 
-def envdoctor_findings(python: Path) -> list[dict[str, object]]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "envdoctor", "check", "--python", str(python), "--format", "json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode in (0, 1), proc.stderr
-    return json.loads(proc.stdout)["findings"]  # type: ignore[no-any-return]
-
-
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_envdoctor_reports_whatever_pip_and_uv_report(case: str, fake_venv: tuple[Path, Path]) -> None:
     python, site = fake_venv
@@ -56,7 +42,7 @@ def test_envdoctor_reports_whatever_pip_and_uv_report(case: str, fake_venv: tupl
         write_dist(site, name, fake)
     write_dist(site, "dup", Fake("1.0"))
     write_dist(site, "dup", Fake("2.0"))
-    findings = envdoctor_findings(python)
+    findings = peers.envdoctor_report(python)[1]["findings"]  # type: ignore[assignment]
     problems = []
     for tool, run in (("pip", peers.pip_check), ("uv", peers.uv_check)):
         _, output = run(python)
