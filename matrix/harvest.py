@@ -264,12 +264,80 @@ def write_symbols(package: str, rels: list[Release], modules: list[str]) -> None
     write(FACTS / "symbols" / f"{package}.json", {"package": package, "versions": versions, "modules": table})
 
 
+NUMPY_OLD, NUMPY_NEW = "1.26.4", "2.0.0"
+_NAMES_126 = (
+    "import json, numpy\n"
+    "names = {n for n in vars(numpy) if not n.startswith('__')} | set(getattr(numpy, '__deprecated_attrs__', {}))\n"
+    "print(json.dumps(sorted(names | {'testing'})))\n"
+)
+_GONE_200 = (
+    "import json, sys, warnings, numpy\n"
+    "warnings.simplefilter('ignore')\n"
+    "gone = []\n"
+    "for n in json.loads(sys.stdin.read()):\n"
+    "    try:\n        getattr(numpy, n)\n"
+    "    except AttributeError:\n        gone.append(n)\n"
+    "print(json.dumps(gone))\n"
+)
+
+
+def harvest_numpy_removed() -> None:
+    """facts/numpy-2.0-removed.json: the names numpy 2.0.0 removed from its main namespace, by a real run
+    of both releases, and the replacement each expired name's error message suggests."""
+    import ast
+    import tempfile
+    import venv
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pythons = {}
+        for version in (NUMPY_OLD, NUMPY_NEW):
+            root = Path(tmp) / version
+            venv.EnvBuilder(with_pip=False).create(root)
+            pythons[version] = str(root / "bin" / "python")
+            subprocess.run([sys.executable, "-m", "pip", "--python", pythons[version], "install", "-q", "--no-deps",
+                            "--only-binary=:all:", f"numpy=={version}"], check=True, timeout=1800)
+        old = subprocess.run([pythons[NUMPY_OLD], "-c", _NAMES_126], capture_output=True, text=True, check=True)
+        gone = json.loads(subprocess.run([pythons[NUMPY_NEW], "-c", _GONE_200], input=old.stdout,
+                                         capture_output=True, text=True, check=True).stdout)
+    wheels = {v: fetch("numpy", v) for v in (NUMPY_OLD, NUMPY_NEW)}
+    new_wheel = wheels[NUMPY_NEW]
+    assert new_wheel is not None
+    with zipfile.ZipFile(new_wheel) as zf:
+        tree = ast.parse(zf.read("numpy/_expired_attrs_2_0.py"))
+    expired = next(ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign))
+    public = [n for n in gone if not n.startswith("_")]
+    old_wheel = wheels[NUMPY_OLD]
+    write(FACTS / "numpy-2.0-removed.json", {
+        "numpy_wheel": new_wheel.name,
+        "sha256": hashlib.sha256(new_wheel.read_bytes()).hexdigest(),
+        "path": "numpy/_expired_attrs_2_0.py",
+        "expired": dict(sorted(expired.items())),
+        "moved_or_removed": sorted(n for n in public if n not in expired),
+        "moved_to_numpy_exceptions": sorted(
+            n for n in public if n.endswith(("Error", "Warning")) and n not in expired
+        ),
+        "compared_with": {"numpy_wheel": old_wheel.name if old_wheel else "",
+                          "sha256": hashlib.sha256(old_wheel.read_bytes()).hexdigest() if old_wheel else ""},
+        "error_formats": {"expired": "`np.{name}` was removed in the NumPy 2.0 release. {message}",
+                          "other": "module 'numpy' has no attribute '{name}'"},
+        "method": "python matrix/harvest.py --numpy-removed: numpy 1.26.4 and 2.0.0 installed in throwaway venvs; "
+        "a name counts as removed when vars(numpy) of 1.26.4 (plus its __deprecated_attrs__) has it and "
+        "getattr(numpy, name) raises AttributeError under 2.0.0; `expired` is the __expired_attributes__ dict "
+        "of the 2.0.0 wheel's numpy/_expired_attrs_2_0.py, read with ast.",
+    })
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("packages", nargs="*", help=f"default: {' '.join(WATCHED)}")
     parser.add_argument("--since", default="2023-01-01", help="first upload date (default: 2023-01-01)")
     parser.add_argument("--jobs", type=int, default=4, help="parallel downloads (default: 4)")
+    parser.add_argument("--numpy-removed", action="store_true",
+                        help="only (re)write facts/numpy-2.0-removed.json, from a real run of numpy 1.26.4 and 2.0.0")
     args = parser.parse_args(argv)
+    if args.numpy_removed:
+        harvest_numpy_removed()
+        return 0
     packages = [canonical(p) for p in args.packages] or list(WATCHED)
     unknown = sorted(set(packages) - set(WATCHED))
     if unknown:

@@ -47,16 +47,22 @@ def removed_names() -> dict[str, str]:
     return names
 
 
+@cache
 def _pattern(names: frozenset[str]) -> re.Pattern[bytes]:
+    """``np.NAME`` / ``numpy.NAME``, or a ``from numpy import`` line naming one of ``names``."""
     alternatives = b"|".join(re.escape(n.encode()) for n in sorted(names, key=len, reverse=True))
-    return re.compile(rb"\b(?:np|numpy)\.(?:" + alternatives + rb")\b")
+    return re.compile(
+        rb"\b(?:np|numpy)\.(?:" + alternatives + rb")\b|from[ \t]+numpy[ \t]+import[^\n]*\b(?:" + alternatives + rb")\b"
+    )
+
+
+_ALIAS = re.compile(rb"(?m)^[ \t]*import[ \t]+numpy(?:[ \t]+as[ \t]+([A-Za-z_]\w*))?[ \t]*(?:#.*)?$")
 
 
 def uses(data: bytes, names: frozenset[str]) -> list[tuple[int, str, bool]]:
-    """(line, name, at import time) for each access to a removed name through an imported numpy."""
-    if b"np." not in data and b"numpy." not in data:
-        return []
-    if not _pattern(names).search(data):
+    """(line, name, at import time) for each use of a removed name through an imported numpy:
+    ``np.NAME`` (any alias bound by ``import numpy``) and ``from numpy import NAME``."""
+    if b"numpy" not in data or not _pattern(names).search(data):
         return []
     try:
         with warnings.catch_warnings():
@@ -64,27 +70,91 @@ def uses(data: bytes, names: frozenset[str]) -> list[tuple[int, str, bool]]:
             tree = ast.parse(data)
     except (SyntaxError, ValueError):
         return []
-    aliases = {
-        a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names if a.name == "numpy"
-    }
+    aliases = {(m.group(1) or b"numpy").decode() for m in _ALIAS.finditer(data)}
     found: list[tuple[int, str, bool]] = []
-    _walk(tree, aliases, names, True, found)
-    return sorted(set(found))
+    lazy_annotations = any(
+        isinstance(n, ast.ImportFrom) and n.module == "__future__" and any(a.name == "annotations" for a in n.names)
+        for n in tree.body
+    )
+    _Scan(aliases, names, found, tree, lazy_annotations).run()
+    eager = {(line, name) for line, name, at_import in found if at_import}
+    return sorted(
+        {(line, name, at_import) for line, name, at_import in found if at_import or (line, name) not in eager}
+    )
 
 
-def _walk(
-    node: ast.AST, aliases: set[str], names: frozenset[str], at_import: bool, out: list[tuple[int, str, bool]]
-) -> None:
-    for child in ast.iter_child_nodes(node):
-        inner = at_import and not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+class _Scan:
+    """Which uses run at import: module and class bodies, decorators, default values and (without
+    ``from __future__ import annotations``) annotations do, and so do the bodies of this module's
+    functions that module-level code calls (nibabel 5.1.0: ``OK_FLOATS = ok_floats()``, whose body reads
+    ``np.sctypes``). Other function bodies run only when called."""
+
+    def __init__(
+        self, aliases: set[str], names: frozenset[str], out: list[tuple[int, str, bool]], tree: ast.Module, lazy: bool
+    ) -> None:
+        self.aliases, self.names, self.out, self.lazy = aliases, names, out, lazy
+        self.functions = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        self.tree = tree
+        self.called: list[str] = []
+
+    def run(self) -> None:
+        self.body(self.tree.body, True)
+        done: set[str] = set()
+        while self.called:  # module-level code calls these: their bodies run at import too
+            name = self.called.pop()
+            if name in done:
+                continue
+            done.add(name)
+            for stmt in self.functions[name].body:
+                self.node(stmt, True)
+
+    def body(self, stmts: list[ast.stmt], at_import: bool) -> None:
+        for stmt in stmts:
+            self.node(stmt, at_import)
+
+    def node(self, node: ast.AST, at_import: bool) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            self.signature(node, at_import)
+            inner = node.body if isinstance(node.body, list) else [node.body]
+            for part in inner:
+                self.node(part, False)
+            return
+        if isinstance(node, ast.AnnAssign) and self.lazy:
+            self.node(node.target, at_import)
+            if node.value is not None:
+                self.node(node.value, at_import)
+            return
         if (
-            isinstance(child, ast.Attribute)
-            and child.attr in names
-            and isinstance(child.value, ast.Name)
-            and child.value.id in aliases
+            at_import
+            and isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in self.functions
         ):
-            out.append((child.lineno, child.attr, at_import))
-        _walk(child, aliases, names, inner, out)
+            self.called.append(node.func.id)
+        if isinstance(node, ast.ImportFrom) and node.module == "numpy" and node.level == 0:
+            self.out.extend((node.lineno, a.name, at_import) for a in node.names if a.name in self.names)
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in self.names
+            and isinstance(node.value, ast.Name)
+            and node.value.id in self.aliases
+        ):
+            self.out.append((node.lineno, node.attr, at_import))
+        for child in ast.iter_child_nodes(node):
+            self.node(child, at_import)
+
+    def signature(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, at_import: bool) -> None:
+        """Decorators and defaults run when the def runs; annotations too, unless they are lazy."""
+        args = node.args
+        parts: list[ast.expr] = [*getattr(node, "decorator_list", []), *args.defaults]
+        parts += [d for d in args.kw_defaults if d is not None]
+        if not self.lazy and not isinstance(node, ast.Lambda):
+            every = [*args.posonlyargs, *args.args, *args.kwonlyargs, *(a for a in (args.vararg, args.kwarg) if a)]
+            parts += [a.annotation for a in every if a.annotation is not None]
+            if node.returns is not None:
+                parts.append(node.returns)
+        for expr in parts:
+            self.node(expr, at_import)
 
 
 def _dist_uses(dist: Dist, files: Files) -> list[Use]:

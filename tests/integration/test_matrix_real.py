@@ -90,3 +90,18 @@ def test_numpy1_built_extensions_under_numpy2(numpy2_abi_break: beds.Bed, numpy2
         [str(numpy2_abi_ok.python), "-c", "import bottleneck, h5py"], capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.venv
+def test_numpy2_removed_name_at_import(numpy2_removed_name: beds.Bed, numpy2_removed_name_ok: beds.Bed) -> None:
+    bed = numpy2_removed_name
+    rc, out = peers.pip_check(bed.python)
+    assert rc == 0, out
+    [f] = [f for f in _report(bed.python)["findings"] if f["id"] == "numpy2-removed-name-at-import"]  # type: ignore[union-attr, index]
+    assert f["packages"] == ["nibabel", "numpy"]
+    assert any(str(e).endswith("nibabel/casting.py:717: np.sctypes (numpy 2: Access dtypes explicitly instead.)")
+               for e in f["evidence"])  # type: ignore[union-attr]
+    proc = subprocess.run([str(bed.python), "-c", "import nibabel"], capture_output=True, text=True, timeout=300)
+    assert "`np.sctypes` was removed in the NumPy 2.0 release" in proc.stderr
+    ok = _report(numpy2_removed_name_ok.python)
+    assert [f for f in ok["findings"] if f["id"].startswith("numpy2-")] == []  # type: ignore[union-attr, index]
