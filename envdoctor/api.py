@@ -18,6 +18,7 @@ from envdoctor.report import Finding, Report, Severity, Skipped, Summary
 
 if TYPE_CHECKING:
     from envdoctor.matrix import Matrix, MatrixError
+    from envdoctor.sources import SourceIndex
 from envdoctor.target import Target
 
 logger = logging.getLogger(__name__)
@@ -61,15 +62,17 @@ def check_inventory(inv: Inventory, *, symbols: bool = True, cache: Cache | None
     findings = check_metadata(inv)
     checks = ["metadata"]
     skipped: list[Skipped] = []
+    index: SourceIndex | None = None
     if symbols:
         checks.append("symbols")
         try:
-            findings += _symbols(inv, cache or Cache(None))
+            found, index = _symbols(inv, cache or Cache(None))
+            findings += found
         except Exception as exc:  # a bug in one check must not hide the others' findings
             logger.exception("the symbols check failed")
             skipped.append(Skipped("symbols", f"internal error: {type(exc).__name__}: {exc}"))
     checks.append("matrix")
-    findings += _rules(inv, cache or Cache(None))
+    findings += _rules(inv, cache or Cache(None), index)
     summary = Summary(
         python=inv.python.executable,
         python_version=inv.python.version,
@@ -91,14 +94,15 @@ def load_matrix(cache: Cache | None = None) -> Matrix | MatrixError:
         return exc
 
 
-def _rules(inv: Inventory, cache: Cache) -> list[Finding]:
+def _rules(inv: Inventory, cache: Cache, index: SourceIndex | None) -> list[Finding]:
     from envdoctor.checks.rules import Files, check_rules
 
-    return check_rules(inv, load_matrix(cache), Files(cache))
+    return check_rules(inv, load_matrix(cache), Files(cache, index.importing if index is not None else None))
 
 
-def _symbols(inv: Inventory, cache: Cache) -> list[Finding]:
-    """The symbols check, or its stored result when no distribution changed since it last ran."""
+def _symbols(inv: Inventory, cache: Cache) -> tuple[list[Finding], SourceIndex | None]:
+    """The symbols check, or its stored result when no distribution changed since it last ran; and the
+    SourceIndex it built (None when the stored result answered)."""
     from envdoctor.checks.symbols import check_symbols, unverified
     from envdoctor.facts import Facts
     from envdoctor.sources import SourceIndex, fingerprint
@@ -107,14 +111,14 @@ def _symbols(inv: Inventory, cache: Cache) -> list[Finding]:
     stored = cache.get(key)
     if stored is not None:
         try:
-            return [Finding.from_dict(f) for f in stored["findings"]]
+            return [Finding.from_dict(f) for f in stored["findings"]], None
         except (KeyError, TypeError, ValueError):
             pass  # an unreadable entry is recomputed and overwritten
     index = SourceIndex(inv, cache)
     found = check_symbols(index, Facts.shipped()) + unverified(index)
     index.save()
     cache.put(key, {"findings": [f.to_dict() for f in found]})
-    return found
+    return found, index
 
 
 def assert_compatible(

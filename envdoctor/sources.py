@@ -168,6 +168,17 @@ class SourceIndex:
             self._dirty.add(files.dist.name)
         return [(rel, ImportLine(m, tuple(n), line, ind)) for rel, m, n, line, ind in stored["imports"]]
 
+    def importing(self, dist: Dist, module: str) -> list[str] | None:
+        """Relative paths of the files of ``dist`` that import ``module`` (or a submodule of it), from
+        the text pass; None when ``dist`` is not covered."""
+        files = self.files.get(dist.name)
+        if files is None:
+            return None
+        prefix = module + "."
+        return sorted(
+            {rel for rel, imp in self.imports(files) if imp.module == module or imp.module.startswith(prefix)}
+        )
+
     # -- what modules define (ast, cached per module) ----------------------------------------
 
     def info(self, loc: Located) -> ModuleInfo | None:

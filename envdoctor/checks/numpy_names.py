@@ -47,13 +47,17 @@ def removed_names() -> dict[str, str]:
     return names
 
 
-@cache
-def _pattern(names: frozenset[str]) -> re.Pattern[bytes]:
-    """``np.NAME`` / ``numpy.NAME``, or a ``from numpy import`` line naming one of ``names``."""
-    alternatives = b"|".join(re.escape(n.encode()) for n in sorted(names, key=len, reverse=True))
-    return re.compile(
-        rb"\b(?:np|numpy)\.(?:" + alternatives + rb")\b|from[ \t]+numpy[ \t]+import[^\n]*\b(?:" + alternatives + rb")\b"
-    )
+_ATTR = re.compile(rb"\b(?:np|numpy)\.([A-Za-z_]\w*)")
+_FROM = re.compile(rb"from[ \t]+numpy[ \t]+import[ \t]+\(?([^\n)]*)")
+
+
+def _hits(data: bytes, names: frozenset[str]) -> bool:
+    """Cheap text test: does the source name any removed attribute? (One simple pattern and a set
+    lookup beat one pattern with a hundred alternatives by far.)"""
+    wanted = {n.encode() for n in names}
+    if any(m in wanted for m in _ATTR.findall(data)):
+        return True
+    return any(p.strip().split(b" ")[0] in wanted for line in _FROM.findall(data) for p in line.split(b","))
 
 
 _ALIAS = re.compile(rb"(?m)^[ \t]*import[ \t]+numpy(?:[ \t]+as[ \t]+([A-Za-z_]\w*))?[ \t]*(?:#.*)?$")
@@ -62,7 +66,7 @@ _ALIAS = re.compile(rb"(?m)^[ \t]*import[ \t]+numpy(?:[ \t]+as[ \t]+([A-Za-z_]\w
 def uses(data: bytes, names: frozenset[str]) -> list[tuple[int, str, bool]]:
     """(line, name, at import time) for each use of a removed name through an imported numpy:
     ``np.NAME`` (any alias bound by ``import numpy``) and ``from numpy import NAME``."""
-    if b"numpy" not in data or not _pattern(names).search(data):
+    if b"numpy" not in data or not _hits(data, names):
         return []
     try:
         with warnings.catch_warnings():
@@ -83,6 +87,18 @@ def uses(data: bytes, names: frozenset[str]) -> list[tuple[int, str, bool]]:
     )
 
 
+def _hit_lines(tree: ast.Module, aliases: set[str], names: frozenset[str]) -> set[int]:
+    """Lines holding a use, found by one flat walk (the context walk then skips bodies without one)."""
+    lines = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in names and isinstance(node.value, ast.Name):
+            if node.value.id in aliases:
+                lines.add(node.lineno)
+        elif isinstance(node, ast.ImportFrom) and node.module == "numpy" and any(a.name in names for a in node.names):
+            lines.add(node.lineno)
+    return lines
+
+
 class _Scan:
     """Which uses run at import: module and class bodies, decorators, default values and (without
     ``from __future__ import annotations``) annotations do, and so do the bodies of this module's
@@ -94,6 +110,7 @@ class _Scan:
     ) -> None:
         self.aliases, self.names, self.out, self.lazy = aliases, names, out, lazy
         self.functions = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        self.lines = _hit_lines(tree, aliases, names)
         self.tree = tree
         self.called: list[str] = []
 
@@ -115,9 +132,10 @@ class _Scan:
     def node(self, node: ast.AST, at_import: bool) -> None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             self.signature(node, at_import)
-            inner = node.body if isinstance(node.body, list) else [node.body]
-            for part in inner:
-                self.node(part, False)
+            if self._holds_hit(node):  # a body without any use is not worth walking
+                inner = node.body if isinstance(node.body, list) else [node.body]
+                for part in inner:
+                    self.node(part, False)
             return
         if isinstance(node, ast.AnnAssign) and self.lazy:
             self.node(node.target, at_import)
@@ -143,6 +161,10 @@ class _Scan:
         for child in ast.iter_child_nodes(node):
             self.node(child, at_import)
 
+    def _holds_hit(self, node: ast.AST) -> bool:
+        start, end = getattr(node, "lineno", 0), getattr(node, "end_lineno", None) or 10**9
+        return any(start <= line <= end for line in self.lines)
+
     def signature(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, at_import: bool) -> None:
         """Decorators and defaults run when the def runs; annotations too, unless they are lazy."""
         args = node.args
@@ -162,7 +184,8 @@ def _dist_uses(dist: Dist, files: Files) -> list[Use]:
 
     def compute() -> dict[str, object]:
         found = []
-        for rel in files.listed(dist):
+        known = files.importing(dist, "numpy")  # the symbols pass read every file once already
+        for rel in known if known is not None else files.listed(dist):
             if not rel.endswith(".py") or rel.startswith("..") or "/tests/" in f"/{rel}":
                 continue
             data = files.read(dist, rel, limit=16 * 1024 * 1024)

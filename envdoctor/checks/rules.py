@@ -41,8 +41,14 @@ Signal = Callable[[Inventory, Rule, "Files"], list[Match]]
 class Files:
     """Reads installed files of a distribution (through its RECORD), caching per-distribution answers."""
 
-    def __init__(self, cache: Cache) -> None:
+    def __init__(self, cache: Cache, importing: Callable[[Dist, str], list[str] | None] | None = None) -> None:
         self.cache = cache
+        self._importing = importing
+
+    def importing(self, dist: Dist, module: str) -> list[str] | None:
+        """The .py files of ``dist`` that import ``module`` (from the symbols check's text pass, when it ran
+        in this check), or None when that is not known."""
+        return self._importing(dist, module) if self._importing is not None else None
 
     def listed(self, dist: Dist) -> list[str]:
         try:
