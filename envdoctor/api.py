@@ -114,8 +114,9 @@ def _symbols(inv: Inventory, cache: Cache) -> tuple[list[Finding], SourceIndex |
             return [Finding.from_dict(f) for f in stored["findings"]], None
         except (KeyError, TypeError, ValueError):
             pass  # an unreadable entry is recomputed and overwritten
-    index = SourceIndex(inv, cache)
-    found = check_symbols(index, Facts.shipped()) + unverified(index)
+    facts = Facts.shipped()
+    index = SourceIndex(inv, cache, facts)
+    found = check_symbols(index, facts) + unverified(index)
     index.save()
     cache.put(key, {"findings": [f.to_dict() for f in found]})
     return found, index

@@ -18,6 +18,7 @@ class Facts:
     def __init__(self, root: Path | None) -> None:
         self.root = root
         self._files: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self._names: dict[tuple[str, str, str, str], frozenset[str] | None] = {}
 
     @classmethod
     def shipped(cls) -> Facts:
@@ -62,6 +63,24 @@ class Facts:
         if entry is None:
             return None
         return [(str(r[0]), str(r[1])) for r in entry["names"].get(name, [])]
+
+    def names_of_file(self, package: str, module: str, version: str, digest: str) -> frozenset[str] | None:
+        """The names ``module`` binds in release ``version`` of ``package``, if that release shipped the file
+        whose RECORD hash is ``digest`` and its names are statically known; else None."""
+        key = (package, module, version, digest)
+        if key in self._names:
+            return self._names[key]
+        result = None
+        data = self._load("symbols", package)
+        entry = (data or {}).get("modules", {}).get(module)
+        if entry is not None and version in (data or {}).get("versions", []):
+            shipped = [(str(a), str(b)) for a, b in entry.get("files", {}).get(digest, [])]
+            dynamic = [(str(a), str(b)) for a, b in entry.get("dynamic", [])]
+            v = _v(version)
+            if containing(shipped, v) is not None and containing(dynamic, v) is None:
+                result = frozenset(n for n, rs in entry["names"].items() if containing([(a, b) for a, b in rs], v))
+        self._names[key] = result
+        return result
 
     def imported(self, package: str, module: str, name: str) -> list[Range] | None:
         """Releases of ``package`` that import ``name`` from ``module``; None when not harvested."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from envdoctor.cache import Cache
+from envdoctor.facts import Facts
 from envdoctor.inventory import Dist, Inventory
 from envdoctor.pysource import (
     ImportLine,
@@ -51,10 +52,14 @@ class DistFiles:
         self.packages: set[str] = set()
         self.extensions: set[str] = set()
         self.folders: set[str] = set()
+        self.hashes: dict[str, str] = {}  # relative path -> "sha256=..." as the installer wrote it
         for line in record.splitlines():
-            rel = line.rsplit(",", 2)[0].strip().strip('"')
+            parts = line.rsplit(",", 2)
+            rel = parts[0].strip().strip('"')
             if rel.startswith(("..", "/")) or ".dist-info/" in rel or ".egg-info/" in rel:
                 continue
+            if len(parts) == 3 and parts[1]:
+                self.hashes[rel] = parts[1]
             self._add(rel)
 
     def _add(self, rel: str) -> None:
@@ -99,9 +104,11 @@ class DistFiles:
 class SourceIndex:
     """Lazy, cached access to the installed sources of every distribution in an Inventory."""
 
-    def __init__(self, inv: Inventory, cache: Cache | None = None) -> None:
+    def __init__(self, inv: Inventory, cache: Cache | None = None, facts: Facts | None = None) -> None:
         self.inv = inv
         self.cache = cache or Cache(None)
+        self.facts = facts
+        self.answered_by_facts = 0
         self.files: dict[str, DistFiles] = {}
         self.uncovered: list[Dist] = []  # no RECORD, or nothing importable listed (editable installs)
         self.by_top: dict[str, list[DistFiles]] = {}
@@ -199,6 +206,19 @@ class SourceIndex:
                 self._dirty.add(loc.dist.name)
         self._infos[loc.module] = info
         return info
+
+    def known_names(self, loc: Located) -> frozenset[str] | None:
+        """The names ``loc`` binds according to the harvested facts, when the installed file is the very file
+        of a harvested release (same version, same RECORD hash): no need to read or parse it. None otherwise
+        (not harvested, a patched or locally built file, an editable install)."""
+        files = self.files.get(loc.dist.name)
+        if self.facts is None or files is None or loc.dist.raw_version is None:
+            return None
+        rel = files.py.get(loc.module)
+        digest = files.hashes.get(rel or "")
+        if not digest:
+            return None
+        return self.facts.names_of_file(loc.dist.name, loc.module, loc.dist.raw_version, digest)
 
     def defines_by_text(self, loc: Located, name: str) -> bool:
         """The column-0 text shortcut (pysource.defined_at_top), skipped when the module is already parsed."""

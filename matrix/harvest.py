@@ -14,7 +14,9 @@ timestamps, so that the same wheels always give byte-identical files:
   (``from B.m import n``), found by text, as version ranges of PKG.
 - ``facts/symbols/PKG.json``: for each module of PKG that another watched package imports from,
   which releases define which names, as version ranges. A module whose names cannot be known
-  statically in a release is listed under ``dynamic`` for that range.
+  statically in a release is listed under ``dynamic`` for that range; ``files`` maps each hash of
+  the module's file (as the wheel's RECORD writes it) to the releases that ship it, so that
+  envdoctor can tell an installed file the facts describe from a patched one.
 
 A version range is ``[first, last]``: the first and last harvested releases (inclusive) of a run
 of consecutive releases. Every version named in a range is a release in ``releases/PKG.json``,
@@ -148,13 +150,16 @@ def _metadata(rel: Release, text: str) -> None:
             rel.requires_python = value.strip()
 
 
-def module_source(wheel: Path, module: str) -> bytes | None:
+def module_source(wheel: Path, module: str) -> tuple[bytes, str] | None:
+    """The module's source in the wheel and its hash as the wheel's RECORD writes it (``sha256=...``)."""
     path = module.replace(".", "/")
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
+        record = next((zf.read(n).decode("utf-8", "replace") for n in names if n.endswith(".dist-info/RECORD")), "")
+        hashes = {line.split(",")[0]: line.split(",")[1] for line in record.splitlines() if line.count(",") >= 2}
         for candidate in (f"{path}.py", f"{path}/__init__.py"):
             if candidate in names:
-                return zf.read(candidate)
+                return zf.read(candidate), hashes.get(candidate, "")
     return None
 
 
@@ -246,11 +251,15 @@ def write_symbols(package: str, rels: list[Release], modules: list[str]) -> None
         names: dict[str, set[str]] = {}
         dynamic: set[str] = set()
         missing: set[str] = set()
+        files: dict[str, set[str]] = {}
         for r in rels:
-            source = module_source(r.wheel, module)
-            if source is None:
+            found = module_source(r.wheel, module)
+            if found is None:
                 missing.add(r.version)
                 continue
+            source, digest = found
+            if digest:
+                files.setdefault(digest, set()).add(r.version)
             info = parse_module(source)
             if info.dynamic:
                 dynamic.add(r.version)
@@ -260,6 +269,7 @@ def write_symbols(package: str, rels: list[Release], modules: list[str]) -> None
             "names": {n: ranges(versions, vs) for n, vs in sorted(names.items())},
             "dynamic": ranges(versions, dynamic),
             "absent": ranges(versions, missing),
+            "files": {d: ranges(versions, vs) for d, vs in sorted(files.items())},
         }
     write(FACTS / "symbols" / f"{package}.json", {"package": package, "versions": versions, "modules": table})
 

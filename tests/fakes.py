@@ -30,6 +30,7 @@ class Fake:
     record: bool = True
     wheel_tags: list[str] = field(default_factory=lambda: ["py3-none-any"])
     display_name: str | None = None
+    record_hashes: Mapping[str, str] = field(default_factory=dict)  # relative path -> "sha256=..." in RECORD
 
 
 def write_dist(site: Path, name: str, fake: Fake) -> Path:
@@ -48,7 +49,8 @@ def write_dist(site: Path, name: str, fake: Fake) -> Path:
         target.write_text(text)
     if fake.record:  # what an installer writes: every file, the dist-info's own included
         listed = [*fake.files, *(f"{folder.name}/{p.name}" for p in sorted(folder.iterdir()))]
-        (folder / "RECORD").write_text("".join(f"{rel},,\n" for rel in listed) + f"{folder.name}/RECORD,,\n")
+        lines = "".join(f"{rel},{fake.record_hashes.get(rel, '')},\n" for rel in listed)
+        (folder / "RECORD").write_text(lines + f"{folder.name}/RECORD,,\n")
     return folder
 
 

@@ -144,8 +144,13 @@ class _Resolver:
             return Found.UNKNOWN
         if loc.kind in {"package", "namespace"} and self.index.locate(f"{module}.{name}") is not None:
             return Found.YES  # a submodule: `from pkg import sub` imports it
-        if loc.kind in {"package", "module"} and self.index.defines_by_text(loc, name):
-            return Found.YES
+        if loc.kind in {"package", "module"}:
+            known = self.index.known_names(loc)  # facts first: a harvested release's file needs no reading
+            if known is not None and name in known:
+                self.index.answered_by_facts += 1
+                return Found.YES
+            if self.index.defines_by_text(loc, name):
+                return Found.YES
         info = self.index.info(loc) if loc.kind in {"package", "module"} else None
         if info is None:
             return Found.UNKNOWN  # a compiled extension or a namespace folder

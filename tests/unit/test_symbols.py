@@ -290,3 +290,27 @@ def test_module_that_replaces_itself_in_sys_modules_is_unknown(tmp_path: Path) -
         "sys.modules[__name__] = newmod\n"
     )
     assert missing_names(tmp_path, provider(init), "PythonLexer") == []
+
+
+def test_facts_first_a_harvested_file_is_not_read(tmp_path: Path) -> None:
+    """When the installed file is the harvested release's file (same version, same RECORD hash), its names
+    come from the facts; a patched file (another hash) is read and parsed."""
+    from envdoctor.facts import Facts
+
+    facts_dir = tmp_path / "facts" / "symbols"
+    facts_dir.mkdir(parents=True)
+    entry = {"names": {"Magic": [["1.0", "1.0"]]}, "dynamic": [], "absent": [], "files": {"sha256=harvested": [["1.0", "1.0"]]}}
+    (facts_dir / "prov.json").write_text(json.dumps({"package": "prov", "versions": ["1.0"], "modules": {"prov": entry}}))
+    facts = Facts(tmp_path / "facts")
+
+    def check(digest: str) -> list[Finding]:
+        # the file on disk lacks Magic: only the facts can say it is there
+        prov = Fake("1.0", files={"prov/__init__.py": "X = 1\n"}, record_hashes={"prov/__init__.py": digest})
+        site = make_site(tmp_path / digest.replace("=", "-"), {"prov": prov, "user": user("Magic")})
+        index = SourceIndex(scan(site), facts=facts)
+        found = check_symbols(index, facts)
+        assert index.answered_by_facts == (1 if digest == "sha256=harvested" else 0)
+        return found
+
+    assert check("sha256=harvested") == []
+    assert [f.id for f in check("sha256=patched")] == ["symbol-missing"]
