@@ -18,7 +18,7 @@ class Facts:
     def __init__(self, root: Path | None) -> None:
         self.root = root
         self._files: dict[tuple[str, str], dict[str, Any] | None] = {}
-        self._names: dict[tuple[str, str, str, str], frozenset[str] | None] = {}
+        self._names: dict[tuple[str, str, str, str, str], frozenset[str] | None] = {}
 
     @classmethod
     def shipped(cls) -> Facts:
@@ -67,18 +67,30 @@ class Facts:
     def names_of_file(self, package: str, module: str, version: str, digest: str) -> frozenset[str] | None:
         """The names ``module`` binds in release ``version`` of ``package``, if that release shipped the file
         whose RECORD hash is ``digest`` and its names are statically known; else None."""
-        key = (package, module, version, digest)
+        return self._of_file("names", "dynamic", package=package, module=module, version=version, digest=digest)
+
+    def exports_of_file(self, package: str, module: str, version: str, digest: str) -> frozenset[str] | None:
+        """What ``module``'s star imports bring in that release (walked at harvest time), on the same
+        condition; None when the walk was incomplete or not harvested."""
+        return self._of_file(
+            "exports", "exports_unknown", package=package, module=module, version=version, digest=digest
+        )
+
+    def _of_file(
+        self, table: str, unsure: str, *, package: str, module: str, version: str, digest: str
+    ) -> frozenset[str] | None:
+        key = (table, package, module, version, digest)
         if key in self._names:
             return self._names[key]
         result = None
         data = self._load("symbols", package)
         entry = (data or {}).get("modules", {}).get(module)
-        if entry is not None and version in (data or {}).get("versions", []):
+        if entry is not None and table in entry and version in (data or {}).get("versions", []):
             shipped = [(str(a), str(b)) for a, b in entry.get("files", {}).get(digest, [])]
-            dynamic = [(str(a), str(b)) for a, b in entry.get("dynamic", [])]
+            doubtful = [(str(a), str(b)) for a, b in entry.get(unsure, [])]
             v = _v(version)
-            if containing(shipped, v) is not None and containing(dynamic, v) is None:
-                result = frozenset(n for n, rs in entry["names"].items() if containing([(a, b) for a, b in rs], v))
+            if containing(shipped, v) is not None and containing(doubtful, v) is None:
+                result = frozenset(n for n, rs in entry[table].items() if containing([(a, b) for a, b in rs], v))
         self._names[key] = result
         return result
 

@@ -74,7 +74,13 @@ class DistFiles:
                 self.packages.add(module)
             else:
                 module = ".".join([*parts[:-1], stem])
-            if module and all(p.isidentifier() for p in module.split(".")):
+            # a package wins over a module of the same name (peft 0.6.2 ships both tuners/lora.py and
+            # tuners/lora/__init__.py; Python's path finder takes the folder)
+            if (
+                module
+                and all(p.isidentifier() for p in module.split("."))
+                and (stem == "__init__" or module not in self.packages)
+            ):
                 self.py[module] = rel
         elif name.endswith(_EXT_SUFFIXES):
             self.extensions.add(".".join([*parts[:-1], name.split(".", 1)[0]]))
@@ -219,6 +225,16 @@ class SourceIndex:
         if not digest:
             return None
         return self.facts.names_of_file(loc.dist.name, loc.module, loc.dist.raw_version, digest)
+
+    def known_exports(self, loc: Located) -> frozenset[str] | None:
+        """What ``loc``'s star imports bring, from the facts, under the same condition as known_names."""
+        files = self.files.get(loc.dist.name)
+        if self.facts is None or files is None or loc.dist.raw_version is None:
+            return None
+        digest = files.hashes.get(files.py.get(loc.module) or "")
+        if not digest:
+            return None
+        return self.facts.exports_of_file(loc.dist.name, loc.module, loc.dist.raw_version, digest)
 
     def defines_by_text(self, loc: Located, name: str) -> bool:
         """The column-0 text shortcut (pysource.defined_at_top), skipped when the module is already parsed."""

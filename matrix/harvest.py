@@ -16,7 +16,9 @@ timestamps, so that the same wheels always give byte-identical files:
   which releases define which names, as version ranges. A module whose names cannot be known
   statically in a release is listed under ``dynamic`` for that range; ``files`` maps each hash of
   the module's file (as the wheel's RECORD writes it) to the releases that ship it, so that
-  envdoctor can tell an installed file the facts describe from a patched one.
+  envdoctor can tell an installed file the facts describe from a patched one; ``exports`` holds
+  what the module's ``from x import *`` chains bring (walked by envdoctor's own resolver over the
+  unpacked wheel), ``exports_unknown`` the releases where that walk could not be completed.
 
 A version range is ``[first, last]``: the first and last harvested releases (inclusive) of a run
 of consecutive releases. Every version named in a range is a release in ``releases/PKG.json``,
@@ -40,7 +42,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from envdoctor.pysource import parse_module, scan_imports
+from envdoctor.checks.symbols import Resolver
+from envdoctor.facts import Facts
+from envdoctor.inventory import Inventory
+from envdoctor.pysource import ModuleInfo, scan_imports
+from envdoctor.sources import SourceIndex
 from envdoctor.versions import InvalidVersion, canonical, parse_version
 
 WATCHED = (
@@ -150,19 +156,6 @@ def _metadata(rel: Release, text: str) -> None:
             rel.requires_python = value.strip()
 
 
-def module_source(wheel: Path, module: str) -> tuple[bytes, str] | None:
-    """The module's source in the wheel and its hash as the wheel's RECORD writes it (``sha256=...``)."""
-    path = module.replace(".", "/")
-    with zipfile.ZipFile(wheel) as zf:
-        names = set(zf.namelist())
-        record = next((zf.read(n).decode("utf-8", "replace") for n in names if n.endswith(".dist-info/RECORD")), "")
-        hashes = {line.split(",")[0]: line.split(",")[1] for line in record.splitlines() if line.count(",") >= 2}
-        for candidate in (f"{path}.py", f"{path}/__init__.py"):
-            if candidate in names:
-                return zf.read(candidate), hashes.get(candidate, "")
-    return None
-
-
 def ranges(versions: list[str], present: Iterable[str]) -> list[list[str]]:
     """Runs of consecutive releases (in ``versions`` order) that are in ``present``."""
     have = set(present)
@@ -244,33 +237,69 @@ def write_imports(package: str, rels: list[Release]) -> None:
     )
 
 
+def release_modules(wheel: Path, modules: list[str]) -> dict[str, tuple[ModuleInfo, str, frozenset[str], bool]]:
+    """For each of ``modules`` in ``wheel``: what it binds, its RECORD hash, and what its star imports bring
+    (walked by envdoctor's own resolver over the unpacked wheel, which is a site-packages layout)."""
+    import runpy
+    import tempfile
+
+    out: dict[str, tuple[ModuleInfo, str, frozenset[str], bool]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        with zipfile.ZipFile(wheel) as zf:
+            zf.extractall(tmp)
+        probe = runpy.run_path(str(ROOT / "probes" / "inventory.py"), run_name="envdoctor_probe")
+        inv = Inventory.from_payload(probe["main"]({"path": [tmp]}))
+        index = SourceIndex(inv)
+        resolver = Resolver(index, Facts(None))
+        for module in modules:
+            loc = index.locate(module)
+            info = index.info(loc) if loc is not None else None
+            if loc is None or info is None:
+                continue
+            files = index.files[loc.dist.name]
+            digest = files.hashes.get(files.py.get(module) or "", "")
+            exported, unknown = resolver.star_exports(module) if info.stars else (frozenset(), False)
+            out[module] = (info, digest, exported, unknown)
+    return out
+
+
 def write_symbols(package: str, rels: list[Release], modules: list[str]) -> None:
     versions = [r.version for r in rels]
+    per_release = {r.version: release_modules(r.wheel, modules) for r in rels} if modules else {}
     table: dict[str, dict[str, object]] = {}
     for module in modules:
         names: dict[str, set[str]] = {}
+        exports: dict[str, set[str]] = {}
         dynamic: set[str] = set()
         missing: set[str] = set()
+        unsure: set[str] = set()
         files: dict[str, set[str]] = {}
-        for r in rels:
-            found = module_source(r.wheel, module)
+        for version in versions:
+            found = per_release[version].get(module)
             if found is None:
-                missing.add(r.version)
+                missing.add(version)
                 continue
-            source, digest = found
+            info, digest, exported, unknown = found
             if digest:
-                files.setdefault(digest, set()).add(r.version)
-            info = parse_module(source)
+                files.setdefault(digest, set()).add(version)
             if info.dynamic:
-                dynamic.add(r.version)
+                dynamic.add(version)
+            if unknown:
+                unsure.add(version)
             for n in info.names | set(info.all or ()):
-                names.setdefault(n, set()).add(r.version)
-        table[module] = {
+                names.setdefault(n, set()).add(version)
+            for n in exported:
+                exports.setdefault(n, set()).add(version)
+        entry: dict[str, object] = {
             "names": {n: ranges(versions, vs) for n, vs in sorted(names.items())},
             "dynamic": ranges(versions, dynamic),
             "absent": ranges(versions, missing),
             "files": {d: ranges(versions, vs) for d, vs in sorted(files.items())},
         }
+        if exports or unsure:
+            entry["exports"] = {n: ranges(versions, vs) for n, vs in sorted(exports.items())}
+            entry["exports_unknown"] = ranges(versions, unsure)
+        table[module] = entry
     write(FACTS / "symbols" / f"{package}.json", {"package": package, "versions": versions, "modules": table})
 
 
@@ -304,11 +333,28 @@ def harvest_numpy_removed() -> None:
             root = Path(tmp) / version
             venv.EnvBuilder(with_pip=False).create(root)
             pythons[version] = str(root / "bin" / "python")
-            subprocess.run([sys.executable, "-m", "pip", "--python", pythons[version], "install", "-q", "--no-deps",
-                            "--only-binary=:all:", f"numpy=={version}"], check=True, timeout=1800)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "--python",
+                    pythons[version],
+                    "install",
+                    "-q",
+                    "--no-deps",
+                    "--only-binary=:all:",
+                    f"numpy=={version}",
+                ],
+                check=True,
+                timeout=1800,
+            )
         old = subprocess.run([pythons[NUMPY_OLD], "-c", _NAMES_126], capture_output=True, text=True, check=True)
-        gone = json.loads(subprocess.run([pythons[NUMPY_NEW], "-c", _GONE_200], input=old.stdout,
-                                         capture_output=True, text=True, check=True).stdout)
+        gone = json.loads(
+            subprocess.run(
+                [pythons[NUMPY_NEW], "-c", _GONE_200], input=old.stdout, capture_output=True, text=True, check=True
+            ).stdout
+        )
     wheels = {v: fetch("numpy", v) for v in (NUMPY_OLD, NUMPY_NEW)}
     new_wheel = wheels[NUMPY_NEW]
     assert new_wheel is not None
@@ -317,24 +363,31 @@ def harvest_numpy_removed() -> None:
     expired = next(ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign))
     public = [n for n in gone if not n.startswith("_")]
     old_wheel = wheels[NUMPY_OLD]
-    write(FACTS / "numpy-2.0-removed.json", {
-        "numpy_wheel": new_wheel.name,
-        "sha256": hashlib.sha256(new_wheel.read_bytes()).hexdigest(),
-        "path": "numpy/_expired_attrs_2_0.py",
-        "expired": dict(sorted(expired.items())),
-        "moved_or_removed": sorted(n for n in public if n not in expired),
-        "moved_to_numpy_exceptions": sorted(
-            n for n in public if n.endswith(("Error", "Warning")) and n not in expired
-        ),
-        "compared_with": {"numpy_wheel": old_wheel.name if old_wheel else "",
-                          "sha256": hashlib.sha256(old_wheel.read_bytes()).hexdigest() if old_wheel else ""},
-        "error_formats": {"expired": "`np.{name}` was removed in the NumPy 2.0 release. {message}",
-                          "other": "module 'numpy' has no attribute '{name}'"},
-        "method": "python matrix/harvest.py --numpy-removed: numpy 1.26.4 and 2.0.0 installed in throwaway venvs; "
-        "a name counts as removed when vars(numpy) of 1.26.4 (plus its __deprecated_attrs__) has it and "
-        "getattr(numpy, name) raises AttributeError under 2.0.0; `expired` is the __expired_attributes__ dict "
-        "of the 2.0.0 wheel's numpy/_expired_attrs_2_0.py, read with ast.",
-    })
+    write(
+        FACTS / "numpy-2.0-removed.json",
+        {
+            "numpy_wheel": new_wheel.name,
+            "sha256": hashlib.sha256(new_wheel.read_bytes()).hexdigest(),
+            "path": "numpy/_expired_attrs_2_0.py",
+            "expired": dict(sorted(expired.items())),
+            "moved_or_removed": sorted(n for n in public if n not in expired),
+            "moved_to_numpy_exceptions": sorted(
+                n for n in public if n.endswith(("Error", "Warning")) and n not in expired
+            ),
+            "compared_with": {
+                "numpy_wheel": old_wheel.name if old_wheel else "",
+                "sha256": hashlib.sha256(old_wheel.read_bytes()).hexdigest() if old_wheel else "",
+            },
+            "error_formats": {
+                "expired": "`np.{name}` was removed in the NumPy 2.0 release. {message}",
+                "other": "module 'numpy' has no attribute '{name}'",
+            },
+            "method": "python matrix/harvest.py --numpy-removed: numpy 1.26.4 and 2.0.0 installed in throwaway venvs; "
+            "a name counts as removed when vars(numpy) of 1.26.4 (plus its __deprecated_attrs__) has it and "
+            "getattr(numpy, name) raises AttributeError under 2.0.0; `expired` is the __expired_attributes__ dict "
+            "of the 2.0.0 wheel's numpy/_expired_attrs_2_0.py, read with ast.",
+        },
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -342,8 +395,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("packages", nargs="*", help=f"default: {' '.join(WATCHED)}")
     parser.add_argument("--since", default="2023-01-01", help="first upload date (default: 2023-01-01)")
     parser.add_argument("--jobs", type=int, default=4, help="parallel downloads (default: 4)")
-    parser.add_argument("--numpy-removed", action="store_true",
-                        help="only (re)write facts/numpy-2.0-removed.json, from a real run of numpy 1.26.4 and 2.0.0")
+    parser.add_argument(
+        "--numpy-removed",
+        action="store_true",
+        help="only (re)write facts/numpy-2.0-removed.json, from a real run of numpy 1.26.4 and 2.0.0",
+    )
     args = parser.parse_args(argv)
     if args.numpy_removed:
         harvest_numpy_removed()

@@ -81,7 +81,7 @@ class Break:
 
 def check_symbols(index: SourceIndex, facts: Facts | None = None) -> list[Finding]:
     """Findings for every broken cross-package import; fixes computed from ``facts`` where they cover the case."""
-    resolver = _Resolver(index, facts or Facts(None))
+    resolver = Resolver(index, facts or Facts(None))
     findings: list[Finding] = []
     for files in index.files.values():
         for rel, imp in index.imports(files):
@@ -94,12 +94,11 @@ def check_symbols(index: SourceIndex, facts: Facts | None = None) -> list[Findin
     return findings
 
 
-class _Resolver:
+class Resolver:
     def __init__(self, index: SourceIndex, facts: Facts) -> None:
         self.index = index
         self.facts = facts
         self._names: dict[tuple[str, str], Found] = {}
-        self._exports: dict[str, tuple[frozenset[str], bool]] = {}
         self._reach: dict[tuple[str, str], dict[str, str | None]] = {}
 
     # -- is the link broken? ---------------------------------------------------------------
@@ -156,41 +155,89 @@ class _Resolver:
             return Found.UNKNOWN  # a compiled extension or a namespace folder
         if name in info.names:
             return Found.YES
-        starred, unknown = self._star_union(loc, info.stars)
-        if name in starred:
+        exported = self.index.known_exports(loc) if info.stars else None
+        if exported is not None:  # facts first: the harvested release's star chains, already walked
+            self.index.answered_by_facts += 1
+            return Found.YES if name in exported else Found.UNKNOWN if info.dynamic else Found.NO
+        found = self._through_stars(loc, info.stars, name)
+        if found is Found.YES:
             return Found.YES
-        return Found.UNKNOWN if unknown or info.dynamic else Found.NO
+        return Found.UNKNOWN if found is Found.UNKNOWN or info.dynamic else Found.NO
 
-    def _star_union(self, loc: Located, stars: tuple[tuple[str, int], ...]) -> tuple[frozenset[str], bool]:
-        names: set[str] = set()
+    def _through_stars(self, loc: Located, stars: tuple[tuple[str, int], ...], name: str) -> Found:
+        """Whether one of ``stars`` (``from X import *`` in ``loc``) brings ``name``, depth first, stopping
+        at the first that does: transformers' top level reaches AutoConfig through ``from .models import
+        *`` and then ``from .auto import *``, without walking the other few hundred model packages."""
         unknown = False
         for star, level in stars:
-            sub, sub_unknown = self._exported(_absolute(loc.module, loc.kind == "package", star, level))
+            found = self._star_gives(_absolute(loc.module, loc.kind == "package", star, level), name)
+            if found is Found.YES:
+                return Found.YES
+            unknown = unknown or found is Found.UNKNOWN
+        return Found.UNKNOWN if unknown else Found.NO
+
+    def star_exports(self, module: str) -> tuple[frozenset[str], bool]:
+        """Every name ``module``'s own star imports bring, and whether that set may be incomplete (a star
+        into a module whose names cannot be known). The exhaustive walk: matrix/harvest.py stores its
+        result per release, so that a check can skip it for harvested files."""
+        loc = self.index.locate(module)
+        info = self.index.info(loc) if loc is not None and loc.kind in {"package", "module"} else None
+        if loc is None or info is None:
+            return frozenset(), True
+        names: set[str] = set()
+        unknown = False
+        for star, level in info.stars:
+            sub, sub_unknown = self._star_set(_absolute(module, loc.kind == "package", star, level), set())
             names |= sub
             unknown = unknown or sub_unknown
         return frozenset(names), unknown
 
-    def _exported(self, module: str) -> tuple[frozenset[str], bool]:
-        """What ``from module import *`` binds, and whether that set may be incomplete. Computed
-        once per module: a lazy package's star chains (transformers.models) are walked once."""
-        hit = self._exports.get(module)
+    def _star_set(self, module: str, seen: set[str]) -> tuple[set[str], bool]:
+        if module in seen:
+            return set(), True
+        seen.add(module)
+        loc = self.index.locate(module)
+        if loc is None:
+            return set(), True
+        listed = self.index.star_names(loc)
+        if listed is not None:
+            return set(listed), False
+        info = self.index.info(loc)
+        if info is None:
+            return set(), True
+        if info.all is not None and not info.dynamic:
+            return set(info.all), False
+        names = {n for n in info.names if not n.startswith("_")}
+        unknown = bool(info.dynamic)
+        for star, level in info.stars:
+            sub, sub_unknown = self._star_set(_absolute(module, loc.kind == "package", star, level), seen)
+            names |= sub
+            unknown = unknown or sub_unknown
+        return names, unknown
+
+    def _star_gives(self, module: str, name: str) -> Found:
+        """Whether ``from module import *`` binds ``name``. Memoised; a cycle of star imports proves nothing."""
+        key = (f"*{module}", name)
+        hit = self._names.get(key)
         if hit is not None:
             return hit
-        self._exports[module] = (frozenset(), True)  # a cycle of star imports proves nothing
+        self._names[key] = Found.UNKNOWN
         loc = self.index.locate(module)
-        result: tuple[frozenset[str], bool] = (frozenset(), True)
+        result = Found.UNKNOWN
         if loc is not None:
             listed = self.index.star_names(loc)
             info = None if listed is not None else self.index.info(loc)
             if listed is not None:
-                result = (frozenset(listed), False)
+                result = Found.YES if name in listed else Found.NO
             elif info is not None and info.all is not None and not info.dynamic:
-                result = (frozenset(info.all), False)
+                result = Found.YES if name in info.all else Found.NO
             elif info is not None:
-                starred, unknown = self._star_union(loc, info.stars)
-                public = frozenset(n for n in info.names if not n.startswith("_"))
-                result = (public | starred, unknown or bool(info.dynamic))
-        self._exports[module] = result
+                if name in info.names and not name.startswith("_"):
+                    result = Found.YES
+                else:
+                    through = self._through_stars(loc, info.stars, name)
+                    result = Found.UNKNOWN if through is Found.NO and info.dynamic else through
+        self._names[key] = result
         return result
 
     # -- does it run, and who reaches it? ------------------------------------------------------

@@ -99,8 +99,10 @@ def test_numpy2_removed_name_at_import(numpy2_removed_name: beds.Bed, numpy2_rem
     assert rc == 0, out
     [f] = [f for f in _report(bed.python)["findings"] if f["id"] == "numpy2-removed-name-at-import"]  # type: ignore[union-attr, index]
     assert f["packages"] == ["nibabel", "numpy"]
-    assert any(str(e).endswith("nibabel/casting.py:717: np.sctypes (numpy 2: Access dtypes explicitly instead.)")
-               for e in f["evidence"])  # type: ignore[union-attr]
+    assert any(
+        str(e).endswith("nibabel/casting.py:717: np.sctypes (numpy 2: Access dtypes explicitly instead.)")
+        for e in f["evidence"]
+    )  # type: ignore[union-attr]
     proc = subprocess.run([str(bed.python), "-c", "import nibabel"], capture_output=True, text=True, timeout=300)
     assert "`np.sctypes` was removed in the NumPy 2.0 release" in proc.stderr
     ok = _report(numpy2_removed_name_ok.python)

@@ -111,9 +111,16 @@ def test_numpy2_removed_names(tmp_path: Path, matrix: Matrix) -> None:
     in_string = "import numpy as np\nDOC = 'np.float_ was removed'\n"
     lib = {"nib/__init__.py": "", "nib/casting.py": at_import}
     both = ["numpy2-removed-name-at-import", "numpy2-removed-name-in-function"]
-    assert fired(tmp_path / "a", matrix, {"numpy": Fake("2.0.2"), "nib": Fake("5.1.0", ["numpy>=1.19"], files=lib)}) == both[:1]
-    assert fired(tmp_path / "b", matrix, {"numpy": Fake("1.26.4"), "nib": Fake("5.1.0", ["numpy>=1.19"], files=lib)}) == []
+    assert (
+        fired(tmp_path / "a", matrix, {"numpy": Fake("2.0.2"), "nib": Fake("5.1.0", ["numpy>=1.19"], files=lib)})
+        == both[:1]
+    )
+    assert (
+        fired(tmp_path / "b", matrix, {"numpy": Fake("1.26.4"), "nib": Fake("5.1.0", ["numpy>=1.19"], files=lib)}) == []
+    )
     later = {"nib/__init__.py": "", "nib/util.py": in_function}
-    assert fired(tmp_path / "c", matrix, {"numpy": Fake("2.0.2"), "nib": Fake("1.0", ["numpy"], files=later)}) == both[1:]
+    assert (
+        fired(tmp_path / "c", matrix, {"numpy": Fake("2.0.2"), "nib": Fake("1.0", ["numpy"], files=later)}) == both[1:]
+    )
     text = {"nib/__init__.py": in_string}
     assert fired(tmp_path / "d", matrix, {"numpy": Fake("2.0.2"), "nib": Fake("1.0", ["numpy"], files=text)}) == []

@@ -299,8 +299,15 @@ def test_facts_first_a_harvested_file_is_not_read(tmp_path: Path) -> None:
 
     facts_dir = tmp_path / "facts" / "symbols"
     facts_dir.mkdir(parents=True)
-    entry = {"names": {"Magic": [["1.0", "1.0"]]}, "dynamic": [], "absent": [], "files": {"sha256=harvested": [["1.0", "1.0"]]}}
-    (facts_dir / "prov.json").write_text(json.dumps({"package": "prov", "versions": ["1.0"], "modules": {"prov": entry}}))
+    entry = {
+        "names": {"Magic": [["1.0", "1.0"]]},
+        "dynamic": [],
+        "absent": [],
+        "files": {"sha256=harvested": [["1.0", "1.0"]]},
+    }
+    (facts_dir / "prov.json").write_text(
+        json.dumps({"package": "prov", "versions": ["1.0"], "modules": {"prov": entry}})
+    )
     facts = Facts(tmp_path / "facts")
 
     def check(digest: str) -> list[Finding]:
@@ -314,3 +321,37 @@ def test_facts_first_a_harvested_file_is_not_read(tmp_path: Path) -> None:
 
     assert check("sha256=harvested") == []
     assert [f.id for f in check("sha256=patched")] == ["symbol-missing"]
+
+
+def test_facts_first_star_chains_walked_at_harvest_time(tmp_path: Path) -> None:
+    """transformers' top level reaches most names through `from .models import *` chains; for a harvested
+    file the walk's result comes from the facts (and a patched file is walked again)."""
+    from envdoctor.facts import Facts
+
+    facts_dir = tmp_path / "facts" / "symbols"
+    facts_dir.mkdir(parents=True)
+    entry = {
+        "names": {},
+        "dynamic": [],
+        "absent": [],
+        "files": {"sha256=h": [["1.0", "1.0"]]},
+        "exports": {"FromModels": [["1.0", "1.0"]]},
+        "exports_unknown": [],
+    }
+    (facts_dir / "prov.json").write_text(
+        json.dumps({"package": "prov", "versions": ["1.0"], "modules": {"prov": entry}})
+    )
+    facts = Facts(tmp_path / "facts")
+
+    def check(digest: str, name: str) -> list[str]:
+        prov = Fake(
+            "1.0",
+            files={"prov/__init__.py": "from .models import *\n", "prov/models.py": "__all__ = []\n"},
+            record_hashes={"prov/__init__.py": digest},
+        )
+        site = make_site(tmp_path / f"{digest}-{name}".replace("=", "-"), {"prov": prov, "user": user(name)})
+        return [f.id for f in check_symbols(SourceIndex(scan(site), facts=facts), facts)]
+
+    assert check("sha256=h", "FromModels") == []  # the facts' walk found it
+    assert check("sha256=h", "Gone") == ["symbol-missing"]  # and the facts say nothing else is there
+    assert check("sha256=patched", "FromModels") == ["symbol-missing"]  # walked on disk: models.py lacks it
