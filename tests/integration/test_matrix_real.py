@@ -107,3 +107,49 @@ def test_numpy2_removed_name_at_import(numpy2_removed_name: beds.Bed, numpy2_rem
     assert "`np.sctypes` was removed in the NumPy 2.0 release" in proc.stderr
     ok = _report(numpy2_removed_name_ok.python)
     assert [f for f in ok["findings"] if f["id"].startswith("numpy2-")] == []  # type: ignore[union-attr, index]
+
+
+LOAD_JSON = (
+    "import sys, datasets\nds = datasets.load_dataset('json', data_files=sys.argv[1], split='train')\nprint(len(ds))\n"
+)
+
+
+@pytest.mark.venv
+def test_datasets_local_files_with_fsspec_2023_10(
+    datasets_fsspec_protocol: beds.Bed, datasets_fsspec_protocol_ok: beds.Bed, tmp_path: Path
+) -> None:
+    data = tmp_path / "tiny.jsonl"
+    data.write_text('{"text": "a"}\n{"text": "b"}\n')
+    env = {"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "PATH": "/usr/bin:/bin"}
+
+    def load(bed: beds.Bed) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(bed.python), "-c", LOAD_JSON, str(data)], capture_output=True, text=True, timeout=600, env=env
+        )
+
+    bed = datasets_fsspec_protocol
+    assert peers.pip_check(bed.python)[0] == 0
+    ids = [f["id"] for f in _report(bed.python)["findings"] if f["severity"] == "error"]  # type: ignore[union-attr, index]
+    assert ids == ["datasets-local-files-fsspec-2023-10"]
+    assert 'can only concatenate tuple (not "str") to tuple' in load(bed).stderr
+    ok = datasets_fsspec_protocol_ok
+    assert [f for f in _report(ok.python)["findings"] if f["severity"] == "error"] == []  # type: ignore[union-attr, index]
+    proc = load(ok)
+    assert proc.stdout.strip() == "2", proc.stderr[-2000:]
+
+
+@pytest.mark.venv
+def test_tensorboard_old_protos_under_protobuf4(
+    tensorboard_protobuf4: beds.Bed, tensorboard_protobuf4_ok: beds.Bed
+) -> None:
+    code = "from tensorboard.compat.proto import event_pb2; print('ok')"
+    bed = tensorboard_protobuf4
+    assert peers.pip_check(bed.python)[0] == 0
+    ids = [f["id"] for f in _report(bed.python)["findings"] if f["severity"] == "error"]  # type: ignore[union-attr, index]
+    assert ids == ["tensorboard-old-protos-under-protobuf4"]
+    proc = subprocess.run([str(bed.python), "-c", code], capture_output=True, text=True, timeout=300)
+    assert "Descriptors cannot not be created directly" in proc.stderr
+    ok = tensorboard_protobuf4_ok
+    assert [f for f in _report(ok.python)["findings"] if f["severity"] == "error"] == []  # type: ignore[union-attr, index]
+    proc = subprocess.run([str(ok.python), "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.stdout.strip() == "ok", proc.stderr[-2000:]

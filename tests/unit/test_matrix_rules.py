@@ -124,3 +124,33 @@ def test_numpy2_removed_names(tmp_path: Path, matrix: Matrix) -> None:
     )
     text = {"nib/__init__.py": in_string}
     assert fired(tmp_path / "d", matrix, {"numpy": Fake("2.0.2"), "nib": Fake("1.0", ["numpy"], files=text)}) == []
+
+
+@pytest.mark.parametrize(
+    ("datasets", "fsspec", "expected"),
+    [
+        ("2.14.0", "2023.10.0", ["datasets-local-files-fsspec-2023-10"]),
+        ("2.14.4", "2026.9.0", ["datasets-local-files-fsspec-2023-10"]),
+        ("2.14.0", "2023.9.2", []),
+        ("2.14.6", "2023.10.0", []),
+    ],
+)
+def test_datasets_fsspec_protocol(
+    tmp_path: Path, matrix: Matrix, datasets: str, fsspec: str, expected: list[str]
+) -> None:
+    assert fired(tmp_path, matrix, {"datasets": Fake(datasets), "fsspec": Fake(fsspec)}) == expected
+
+
+@pytest.mark.parametrize(
+    ("tensorboard", "protobuf", "expected"),
+    [
+        ("2.9.0", "4.21.12", ["tensorboard-old-protos-under-protobuf4"]),
+        ("2.6.0", "5.29.5", ["tensorboard-old-protos-under-protobuf4"]),
+        ("2.9.0", "3.20.3", []),
+        ("2.20.0", "6.33.6", []),
+    ],
+)
+def test_tensorboard_old_protos(
+    tmp_path: Path, matrix: Matrix, tensorboard: str, protobuf: str, expected: list[str]
+) -> None:
+    assert fired(tmp_path, matrix, {"tensorboard": Fake(tensorboard), "protobuf": Fake(protobuf)}) == expected
