@@ -51,13 +51,19 @@ _ATTR = re.compile(rb"\b(?:np|numpy)\.([A-Za-z_]\w*)")
 _FROM = re.compile(rb"from[ \t]+numpy[ \t]+import[ \t]+\(?([^\n)]*)")
 
 
-def _hits(data: bytes, names: frozenset[str]) -> bool:
-    """Cheap text test: does the source name any removed attribute? (One simple pattern and a set
-    lookup beat one pattern with a hundred alternatives by far.)"""
+def _hit_lines(data: bytes, names: frozenset[str]) -> set[int]:
+    """Cheap text test: the lines that name a removed attribute (``np.X``, ``from numpy import X``). One
+    simple pattern and a set lookup beat one pattern with a hundred alternatives by far. A superset:
+    the ast pass decides which of them are real uses."""
     wanted = {n.encode() for n in names}
-    if any(m in wanted for m in _ATTR.findall(data)):
-        return True
-    return any(p.strip().split(b" ")[0] in wanted for line in _FROM.findall(data) for p in line.split(b","))
+    lines = set()
+    for m in _ATTR.finditer(data):
+        if m.group(1) in wanted:
+            lines.add(data.count(b"\n", 0, m.start()) + 1)
+    for m in _FROM.finditer(data):
+        if any(p.strip().split(b" ")[0] in wanted for p in m.group(1).split(b",")):
+            lines.add(data.count(b"\n", 0, m.start()) + 1)
+    return lines
 
 
 _ALIAS = re.compile(rb"(?m)^[ \t]*import[ \t]+numpy(?:[ \t]+as[ \t]+([A-Za-z_]\w*))?[ \t]*(?:#.*)?$")
@@ -66,7 +72,8 @@ _ALIAS = re.compile(rb"(?m)^[ \t]*import[ \t]+numpy(?:[ \t]+as[ \t]+([A-Za-z_]\w
 def uses(data: bytes, names: frozenset[str]) -> list[tuple[int, str, bool]]:
     """(line, name, at import time) for each use of a removed name through an imported numpy:
     ``np.NAME`` (any alias bound by ``import numpy``) and ``from numpy import NAME``."""
-    if b"numpy" not in data or not _hits(data, names):
+    lines = _hit_lines(data, names) if b"numpy" in data else set()
+    if not lines:
         return []
     try:
         with warnings.catch_warnings():
@@ -80,23 +87,11 @@ def uses(data: bytes, names: frozenset[str]) -> list[tuple[int, str, bool]]:
         isinstance(n, ast.ImportFrom) and n.module == "__future__" and any(a.name == "annotations" for a in n.names)
         for n in tree.body
     )
-    _Scan(aliases, names, found, tree, lazy_annotations).run()
+    _Scan(aliases, names, found, tree, lazy_annotations, lines).run()
     eager = {(line, name) for line, name, at_import in found if at_import}
     return sorted(
         {(line, name, at_import) for line, name, at_import in found if at_import or (line, name) not in eager}
     )
-
-
-def _hit_lines(tree: ast.Module, aliases: set[str], names: frozenset[str]) -> set[int]:
-    """Lines holding a use, found by one flat walk (the context walk then skips bodies without one)."""
-    lines = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and node.attr in names and isinstance(node.value, ast.Name):
-            if node.value.id in aliases:
-                lines.add(node.lineno)
-        elif isinstance(node, ast.ImportFrom) and node.module == "numpy" and any(a.name in names for a in node.names):
-            lines.add(node.lineno)
-    return lines
 
 
 class _Scan:
@@ -105,12 +100,18 @@ class _Scan:
     functions that module-level code calls (nibabel 5.1.0: ``OK_FLOATS = ok_floats()``, whose body reads
     ``np.sctypes``). Other function bodies run only when called."""
 
-    def __init__(
-        self, aliases: set[str], names: frozenset[str], out: list[tuple[int, str, bool]], tree: ast.Module, lazy: bool
+    def __init__(  # noqa: PLR0917 - one call site
+        self,
+        aliases: set[str],
+        names: frozenset[str],
+        out: list[tuple[int, str, bool]],
+        tree: ast.Module,
+        lazy: bool,
+        lines: set[int],
     ) -> None:
         self.aliases, self.names, self.out, self.lazy = aliases, names, out, lazy
         self.functions = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-        self.lines = _hit_lines(tree, aliases, names)
+        self.lines = lines
         self.tree = tree
         self.called: list[str] = []
 
