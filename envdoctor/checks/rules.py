@@ -14,7 +14,7 @@ read per distribution.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from envdoctor.cache import Cache
@@ -260,7 +260,3 @@ SIGNALS: dict[str, Signal] = {
     "numpy2-removed-names-at-import": _numpy2_names(True),
     "numpy2-removed-names-in-function": _numpy2_names(False),
 }
-
-
-def iter_signal_names() -> Iterator[str]:
-    return iter(sorted(SIGNALS))
