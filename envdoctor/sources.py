@@ -17,16 +17,8 @@ from typing import Any
 from envdoctor.cache import Cache
 from envdoctor.facts import Facts
 from envdoctor.inventory import Dist, Inventory
-from envdoctor.pysource import (
-    ImportLine,
-    ImportSite,
-    ModuleInfo,
-    defined_at_top,
-    import_sites,
-    literal_all,
-    parse_module,
-    scan_imports,
-)
+from envdoctor.pysource import ImportSite, ModuleInfo, import_sites, parse_module
+from envdoctor.pytext import ImportLine, defined_at_top, literal_all, scan_imports
 
 _SKIP_DIRS = {"tests", "test", "testing", "__pycache__", "_vendor", "vendored", "_vendored", "benchmarks", "examples"}
 _EXT_SUFFIXES = (".so", ".pyd")
@@ -237,7 +229,7 @@ class SourceIndex:
         return self.facts.exports_of_file(loc.dist.name, loc.module, loc.dist.raw_version, digest)
 
     def defines_by_text(self, loc: Located, name: str) -> bool:
-        """The column-0 text shortcut (pysource.defined_at_top), skipped when the module is already parsed."""
+        """The column-0 text shortcut (pytext.defined_at_top), skipped when the module is already parsed."""
         if loc.path is None:
             return False
         info = self._infos.get(loc.module)

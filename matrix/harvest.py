@@ -45,7 +45,8 @@ sys.path.insert(0, str(ROOT))
 from envdoctor.checks.symbols import Resolver
 from envdoctor.facts import Facts
 from envdoctor.inventory import Inventory
-from envdoctor.pysource import ModuleInfo, scan_imports
+from envdoctor.pysource import ModuleInfo
+from envdoctor.pytext import scan_imports
 from envdoctor.sources import SourceIndex
 from envdoctor.versions import InvalidVersion, canonical, parse_version
 

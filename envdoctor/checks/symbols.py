@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from envdoctor.checks.fixes import computed_fix
 from envdoctor.facts import Facts
 from envdoctor.inventory import Dist
-from envdoctor.pysource import Context, ImportLine, ImportSite
+from envdoctor.pysource import Context, ImportSite
+from envdoctor.pytext import ImportLine
 from envdoctor.report import Finding, Severity
 from envdoctor.sources import DistFiles, Located, SourceIndex, dotted_parent
 from envdoctor.versions import (
