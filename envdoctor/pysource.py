@@ -9,6 +9,7 @@ Pure functions: bytes in, values out; nothing here opens a file.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import enum
 import re
 import warnings
@@ -265,6 +266,7 @@ class ImportSite:
     line: int
     context: Context
     gated: bool = False  # under an `if` that tests a version: runs only on some releases
+    function: str = ""  # the innermost function holding it ("" at module or class level)
 
 
 _VERSIONISH = re.compile(r"version|_lt_|_le_|_gt_|_ge_|_eq_", re.IGNORECASE)
@@ -281,7 +283,20 @@ def import_sites(source: bytes) -> list[ImportSite] | None:
         return None
     sites: list[ImportSite] = []
     _walk_sites(tree.body, Context.MODULE, False, sites)
-    return sites
+    spans = sorted(
+        (
+            (n.lineno, n.end_lineno or n.lineno, n.name)
+            for n in ast.walk(tree)
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+        ),
+        key=lambda span: span[1] - span[0],
+    )
+    return [
+        dataclasses.replace(site, function=next((name for a, b, name in spans if a <= site.line <= b), ""))
+        if site.context is Context.FUNCTION
+        else site
+        for site in sites
+    ]
 
 
 def _walk_sites(body: list[ast.stmt], ctx: Context, gated: bool, out: list[ImportSite]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -277,6 +278,18 @@ class SourceIndex:
             data = _read_bytes(path)
             self._sites[path] = import_sites(data) if data is not None else None
         return self._sites[path]
+
+    def mentions(self, files: DistFiles, word: str) -> int:
+        """How often ``word`` appears, as a whole word, in all of the distribution's .py files (cffi's
+        ``_workaround_for_static_import_finders`` appears once: its def; nothing calls it). Read only for
+        the rare broken import inside a private function."""
+        pattern = re.compile(rb"\b" + re.escape(word.encode()) + rb"\b")
+        count = 0
+        for rel in files.py.values():
+            data = _read_bytes(os.path.join(files.dist.location, rel)) or b""
+            if word.encode() in data:
+                count += len(pattern.findall(data))
+        return count
 
     def save(self) -> None:
         """Write what this run extracted to the on-disk cache."""

@@ -246,7 +246,8 @@ class Resolver:
         chain: tuple[str, list[str]] | None = None
         if site.context is Context.MODULE:
             chain = self.reached_by(brk.importer, _module_of(brk.rel))
-        finding = _finding(brk, path, site, chain)
+        dead = site.function.startswith("_") and self.index.mentions(brk.importer, site.function) <= 1
+        finding = _finding(brk, path, site, chain, dead=dead)
         planned = computed_fix(self.facts, self.index.inv, brk)
         if planned is None:
             return finding
@@ -370,7 +371,9 @@ def unverified(index: SourceIndex) -> list[Finding]:
     ]
 
 
-def _finding(brk: Break, path: str, site: ImportSite, chain: tuple[str, list[str]] | None) -> Finding:
+def _finding(
+    brk: Break, path: str, site: ImportSite, chain: tuple[str, list[str]] | None, *, dead: bool = False
+) -> Finding:
     a, b = brk.importer.dist, brk.provider.dist
     imp = brk.imp
     where = f"{path}:{imp.line}"
@@ -385,7 +388,12 @@ def _finding(brk: Break, path: str, site: ImportSite, chain: tuple[str, list[str
         title = f"{a.label} imports {names} from {imp.module}, which {b.label} does not define"
         seen = f"ImportError: cannot import name '{brk.missing[0]}' from '{imp.module}'"
         statement = f"from {imp.module} import {', '.join(imp.names)}"
-    if site.context is Context.FUNCTION:
+    if site.context is Context.FUNCTION and dead:
+        severity, when = (
+            Severity.INFO,
+            f"only if {site.function}() is called (a private function nothing in its distribution calls)",
+        )
+    elif site.context is Context.FUNCTION:
         severity, when = Severity.WARNING, "when the function that holds this import is called"
     elif chain is None:
         severity, when = Severity.WARNING, f"when {_module_of(brk.rel)} is imported (nothing well-known imports it)"

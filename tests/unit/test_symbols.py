@@ -355,3 +355,17 @@ def test_facts_first_star_chains_walked_at_harvest_time(tmp_path: Path) -> None:
     assert check("sha256=h", "FromModels") == []  # the facts' walk found it
     assert check("sha256=h", "Gone") == ["symbol-missing"]  # and the facts say nothing else is there
     assert check("sha256=patched", "FromModels") == ["symbol-missing"]  # walked on disk: models.py lacks it
+
+
+def test_import_in_a_private_function_nothing_calls_is_a_note(tmp_path: Path) -> None:
+    # cffi 2.0.0: `def _workaround_for_static_import_finders(): import pycparser.lextab` ("never called")
+    source = (
+        "def _workaround():\n    import accelerate.utils.gone\n\ndef public():\n    import accelerate.utils.gone2\n"
+    )
+    lib = peft(source)
+    del lib.files["peft/tuners/unused.py"]
+    findings = symbols(tmp_path, {"accelerate": accelerate(), "peft": lib})
+    assert sorted((f.id, str(f.severity)) for f in findings) == [
+        ("module-missing", "info"),
+        ("module-missing", "warning"),
+    ]
