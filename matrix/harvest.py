@@ -12,7 +12,10 @@ timestamps, so that the same wheels always give byte-identical files:
   and Requires-Dist.
 - ``facts/imports/PKG.json``: which names each release imports from the other watched packages
   (``from B.m import n``), found by text, as version ranges of PKG.
-- ``facts/symbols/PKG.json``: for each module of PKG that another watched package imports from,
+- ``facts/signatures/PKG.json``: for the user-facing callables in USER_FACING_SIGNATURES, which
+  releases accept which keyword arguments, take ``**kwargs``, or rename one through a decorator.
+- ``facts/symbols/PKG.json``: for each module of PKG that another watched package imports from (and
+  the user-facing ones in USER_FACING_MODULES, such as ``transformers.file_utils``),
   which releases define which names, as version ranges. A module whose names cannot be known
   statically in a release is listed under ``dynamic`` for that range; ``files`` maps each hash of
   the module's file (as the wheel's RECORD writes it) to the releases that ship it, so that
@@ -70,6 +73,12 @@ IMPORT_NAMES = {  # distribution -> its top-level import name, where they differ
     "sentence-transformers": "sentence_transformers",
 }
 FACTS = ROOT / "matrix" / "facts"
+USER_FACING_MODULES = {  # modules user code imports from, whose names change by release (for the user-code scan)
+    "transformers": {"transformers.file_utils"},
+}
+USER_FACING_SIGNATURES = {  # callables user code calls with keywords that change by release
+    "transformers": [("transformers.Trainer.__init__", "transformers/trainer.py")],
+}
 WHEELS = Path.home() / ".cache" / "envdoctor-harvest" / "wheels"
 
 
@@ -196,8 +205,57 @@ def harvest(packages: list[str], since: str, jobs: int) -> None:
             provider = tops.get(module.split(".")[0])
             if provider is not None and provider != json.loads(path.read_text())["package"]:
                 wanted.setdefault(provider, set()).add(module)
+    for package, modules in USER_FACING_MODULES.items():
+        wanted.setdefault(package, set()).update(modules)
     for package, rels in releases.items():
         write_symbols(package, rels, sorted(wanted.get(package, ())))
+        if package in USER_FACING_SIGNATURES:
+            write_signatures(package, rels)
+
+
+def write_signatures(package: str, rels: list[Release]) -> None:
+    """facts/signatures/PKG.json: for the user-facing callables in USER_FACING_SIGNATURES, which releases
+    accept which keyword arguments, which accept any (**kwargs), and which rename one through a
+    ``deprecate_kwarg(old, new_name=...)`` decorator (transformers' Trainer: tokenizer -> processing_class)."""
+    import ast
+
+    versions = [r.version for r in rels]
+    table: dict[str, object] = {}
+    for target, path in USER_FACING_SIGNATURES[package]:
+        cls_name, func_name = target.rsplit(".", 2)[-2:]
+        params: dict[str, set[str]] = {}
+        var_kw: set[str] = set()
+        renamed: dict[str, dict[str, set[str]]] = {}
+        for r in rels:
+            with zipfile.ZipFile(r.wheel) as zf:
+                if path not in zf.namelist():
+                    continue
+                tree = ast.parse(zf.read(path))
+            cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls_name), None)
+            fn = next(
+                (n for n in (cls.body if cls else []) if isinstance(n, ast.FunctionDef) and n.name == func_name), None
+            )
+            if fn is None:
+                continue
+            args = fn.args
+            for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
+                params.setdefault(a.arg, set()).add(r.version)
+            if args.kwarg is not None:
+                var_kw.add(r.version)
+            for deco in fn.decorator_list:
+                if isinstance(deco, ast.Call) and getattr(deco.func, "id", "") == "deprecate_kwarg" and deco.args:
+                    old = ast.literal_eval(deco.args[0])
+                    new = next((ast.literal_eval(k.value) for k in deco.keywords if k.arg == "new_name"), "")
+                    renamed.setdefault(str(old), {}).setdefault(str(new), set()).add(r.version)
+        table[target] = {
+            "path": path,
+            "params": {n: ranges(versions, vs) for n, vs in sorted(params.items())},
+            "var_keyword": ranges(versions, var_kw),
+            "renamed": {
+                o: {n: ranges(versions, vs) for n, vs in sorted(m.items())} for o, m in sorted(renamed.items())
+            },
+        }
+    write(FACTS / "signatures" / f"{package}.json", {"package": package, "versions": versions, "callables": table})
 
 
 def write_releases(package: str, rels: list[Release]) -> None:

@@ -56,3 +56,29 @@ def test_the_headline_facts_are_there() -> None:
     assert containing(imported, parse_version("0.15.0"))[0] == "0.15.0"  # type: ignore[index]
     assert containing(imported, parse_version("0.14.0")) is None
     assert facts.release("accelerate", "0.32.0")["wheel"] == "accelerate-0.32.0-py3-none-any.whl"  # type: ignore[index]
+
+
+def _in(ranges: list[list[str]], version: str) -> bool:
+    return containing([(a, b) for a, b in ranges], parse_version(version)) is not None
+
+
+def test_user_facing_facts_for_the_user_code_scan() -> None:
+    """Which transformers releases have what, for user code (shared/FACTS.md, re-derived by harvest.py)."""
+    symbols = json.loads((FACTS / "symbols" / "transformers.json").read_text())["modules"]["transformers.file_utils"]
+    cache = symbols["names"]["TRANSFORMERS_CACHE"]
+    assert _in(cache, "4.57.6") and not _in(cache, "5.0.0")
+    assert _in(symbols["names"]["get_file_from_repo"], "4.45.2") and not _in(
+        symbols["names"]["get_file_from_repo"], "4.57.6"
+    )
+    assert "transformers.file_utils" not in {r[0] for r in symbols.get("absent", [])}  # the module itself stays
+    trainer = json.loads((FACTS / "signatures" / "transformers.json").read_text())["callables"][
+        "transformers.Trainer.__init__"
+    ]
+    # 4.46.0 introduced processing_class but was yanked, so the first harvested release is 4.46.1
+    assert _in(trainer["params"]["processing_class"], "4.46.1") and not _in(
+        trainer["params"]["processing_class"], "4.45.2"
+    )
+    assert _in(trainer["params"]["tokenizer"], "4.45.2") and not _in(trainer["params"]["tokenizer"], "4.46.1")
+    renamed = trainer["renamed"]["tokenizer"]["processing_class"]
+    assert _in(renamed, "4.46.1") and _in(renamed, "4.57.6") and not _in(renamed, "5.0.0")
+    assert not _in(trainer["var_keyword"], "5.0.0")  # from 5.0, tokenizer= is a TypeError
