@@ -15,22 +15,16 @@ from envdoctor.inventory import Inventory
 from envdoctor.progress import Progress, Silent
 from envdoctor.redact import Redactor
 from envdoctor.report import Finding, Report, Severity, Skipped, Summary
+from envdoctor.target import Target
 
 if TYPE_CHECKING:
     from envdoctor.matrix import Matrix, MatrixError
     from envdoctor.sources import SourceIndex
-from envdoctor.target import Target
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds one probe may take before its process group is killed."""
-
-
-def inventory(*, python: str | os.PathLike[str] | None = None, timeout: float = DEFAULT_TIMEOUT) -> Inventory:
-    """The snapshot of the target's distributions. Raises UsageError or TargetError."""
-    target = Target.resolve(python)
-    return Inventory.from_payload(target.probe("inventory", {}, timeout=timeout))
 
 
 def check(
@@ -69,10 +63,14 @@ def check_inventory(inv: Inventory, *, symbols: bool = True, cache: Cache | None
             found, index = _symbols(inv, cache or Cache(None))
             findings += found
         except Exception as exc:  # a bug in one check must not hide the others' findings
-            logger.exception("the symbols check failed")
+            logger.debug("the symbols check failed", exc_info=True)
             skipped.append(Skipped("symbols", f"internal error: {type(exc).__name__}: {exc}"))
     checks.append("matrix")
-    findings += _rules(inv, cache or Cache(None), index)
+    try:
+        findings += _rules(inv, cache or Cache(None), index)
+    except Exception as exc:
+        logger.debug("the matrix check failed", exc_info=True)
+        skipped.append(Skipped("matrix", f"internal error: {type(exc).__name__}: {exc}"))
     summary = Summary(
         python=inv.python.executable,
         python_version=inv.python.version,

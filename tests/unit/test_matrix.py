@@ -134,3 +134,19 @@ def test_matrix_and_explain_commands() -> None:
     unknown = run("explain", "no-such-rule")
     assert unknown.returncode == 2 and "no rule 'no-such-rule'" in unknown.stderr
     assert run("matrix", "--family", "no-such-family").returncode == 2
+
+
+def test_a_failing_signal_is_reported_as_could_not_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug in one check must not hide the others' findings, nor crash `envdoctor check`."""
+    from envdoctor.api import check_inventory
+    from envdoctor.checks import rules
+
+    def broken(*_: object) -> list[object]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(rules.SIGNALS, "numpy1-extensions", broken)
+    inv = scan(make_site(tmp_path, {"numpy": Fake("2.0.2"), "a": Fake("1.0", ["b>=2"]), "b": Fake("1.0")}))
+    report = check_inventory(inv, symbols=False)
+    assert [f.id for f in report.findings] == ["requirement-conflict"]
+    assert [(s.check, s.reason) for s in report.skipped] == [("matrix", "internal error: RuntimeError: boom")]
+    assert report.verdict().startswith("BROKEN") and "1 check could not run" in report.verdict()
