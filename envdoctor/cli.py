@@ -35,6 +35,21 @@ examples:
 """
 
 
+_PIN_EPILOG = """\
+exit codes:
+  0  a plan clears every error (or there was none); see its header for whether pip verified it
+  1  some errors have no fix envdoctor can plan (listed in the header and on stderr)
+  2  usage error, or an interpreter / file that cannot be read
+  3  envdoctor itself failed
+
+examples:
+  envdoctor pin > requirements.txt                 the fixed stack, exact pins
+  envdoctor pin --changes-only                     only what must move
+  envdoctor pin --format pip                       one `pip install ...` command
+  envdoctor pin --keep peft --allow-move torch     constrain the plan
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="envdoctor",
@@ -96,6 +111,56 @@ def build_parser() -> argparse.ArgumentParser:
     )
     matrix.add_argument("--family", help="only the rules of this family (for example: numpy, torch, transformers)")
     matrix.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    pin = sub.add_parser(
+        "pin",
+        help="plan the smallest fix and write it as a requirements file pip accepts",
+        description="Check an environment, plan the smallest set of version moves that clears every error "
+        "(checked against every declared requirement, the matrix and the facts of each release), confirm it "
+        "with pip's own resolver (`pip install --dry-run --report` in the target: nothing is installed) and "
+        "write the result to stdout: by default the exact pins of the whole stack as it will be after the fix, "
+        "each moved line commented with the reason. torch is never moved unless you allow it. Nothing on disk "
+        "changes unless you pass --apply.",
+        epilog=_PIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    pin.add_argument("--python", metavar="PATH", help="interpreter or venv folder (default: this one)")
+    pin.add_argument(
+        "--format",
+        choices=("requirements", "constraints", "pip", "json"),
+        default="requirements",
+        help="requirements file (default), constraints file, one `pip install` command, or JSON",
+    )
+    pin.add_argument("--changes-only", action="store_true", help="only the moved packages, not the whole stack")
+    pin.add_argument(
+        "--all",
+        dest="everything",
+        action="store_true",
+        help="pin every installed distribution (like pip freeze), not only the training stack",
+    )
+    pin.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="PKG",
+        help="never move PKG (repeatable, or comma-separated)",
+    )
+    pin.add_argument(
+        "--allow-move",
+        action="append",
+        default=[],
+        metavar="PKG",
+        help="allow moving a package envdoctor keeps by default (torch)",
+    )
+    pin.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="do not ask pip's resolver (offline); the output then says it is not verified",
+    )
+    pin.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    pin.add_argument(
+        "--timeout", type=float, default=60.0, metavar="SECONDS", help="limit for each probe (default: 60)"
+    )
+    pin.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")
     explain = sub.add_parser(
         "explain",
         help="show one rule in full: what it finds, why, its evidence and fix",
@@ -117,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _matrix(args)
         if args.command == "explain":
             return _explain(args)
+        if args.command == "pin":
+            return _pin(args, redact)
         return _check(args, redact)
     except (UsageError, TargetError) as exc:
         _error(redact(str(exc)))
@@ -153,6 +220,40 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     text = redact(render(report, fmt, RenderOptions(width=width, color=color)))
     _write(text, args.output)
     return exitcodes.for_report(report, Severity.parse(args.fail_on))
+
+
+def _pin(args: argparse.Namespace, redact: Redactor) -> int:
+    import json
+
+    from envdoctor.pinning import pin
+
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    quiet = args.quiet
+    if not quiet:
+        print("envdoctor: checking and planning ...", file=sys.stderr)
+    result = pin(
+        python=args.python,
+        keep=_names(args.keep),
+        allow=_names(args.allow_move),
+        changes_only=args.changes_only,
+        everything=args.everything,
+        verify=not args.no_verify,
+        timeout=args.timeout,
+    )
+    if args.format == "json":
+        text = json.dumps(result.to_dict(), indent=2) + "\n"
+    else:
+        text = result.text(args.format)
+    _write(redact(text), args.output)
+    if not quiet:
+        for line in result.summary():
+            print(redact(f"envdoctor: {line}"), file=sys.stderr)
+    return exitcodes.FINDINGS if result.plan.remaining else exitcodes.OK
+
+
+def _names(values: Sequence[str]) -> list[str]:
+    return [n.strip() for v in values for n in v.split(",") if n.strip()]
 
 
 def _matrix(args: argparse.Namespace) -> int:

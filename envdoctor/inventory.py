@@ -69,6 +69,9 @@ class Dist:
     has_record: bool = True
     missing_metadata: bool = False
     problems: tuple[str, ...] = ()
+    planned: bool = False
+    """Not on disk: what an install would put there (envdoctor.resolve.future_inventory). Its metadata
+    comes from pip's report; ``path`` is "" and code that reads installed files must skip it."""
 
     @property
     def label(self) -> str:
@@ -76,6 +79,8 @@ class Dist:
 
     @property
     def metadata_path(self) -> str:
+        if self.planned:
+            return f"{self.display_name} {self.raw_version} (to be installed)"
         return self.path if self.path.endswith(self.metadata_file) else f"{self.path}/{self.metadata_file}"
 
 
@@ -174,6 +179,34 @@ def _dist(raw: Mapping[str, Any]) -> Dist:
         has_record=bool(raw.get("has_record", True)),
         missing_metadata=bool(raw.get("missing_metadata", False)),
         problems=tuple(problems),
+    )
+
+
+def planned_dist(
+    display_name: str,
+    version: str,
+    requires_dist: Iterable[str],
+    requires_python: str | None,
+    *,
+    location: str = "",
+    direct_url: Mapping[str, Any] | None = None,
+) -> Dist:
+    """A distribution an install would add, built from its metadata alone (nothing on disk: ``planned``)."""
+    requires, invalid = _requirements(requires_dist)
+    return Dist(
+        name=canonical(display_name),
+        display_name=display_name,
+        raw_version=version,
+        version=_version(version),
+        requires=requires,
+        invalid_requires=invalid,
+        raw_requires_python=requires_python,
+        requires_python=_specifier(requires_python),
+        path="",
+        location=location,
+        installer="pip",
+        direct_url=direct_url,
+        planned=True,
     )
 
 

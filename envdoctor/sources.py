@@ -110,6 +110,7 @@ class SourceIndex:
         self.answered_by_facts = 0
         self.files: dict[str, DistFiles] = {}
         self.uncovered: list[Dist] = []  # no RECORD, or nothing importable listed (editable installs)
+        self.planned: list[Dist] = []  # not on disk yet (a what-if inventory): no files to read
         self.by_top: dict[str, list[DistFiles]] = {}
         self._stored: dict[str, dict[str, Any]] = {}
         self._dirty: set[str] = set()
@@ -120,6 +121,9 @@ class SourceIndex:
             self._load(dist)
 
     def _load(self, dist: Dist) -> None:
+        if dist.planned:
+            self.planned.append(dist)
+            return
         record = _read_text(os.path.join(dist.path, "RECORD")) if dist.kind == "dist-info" else None
         if not record:
             self.uncovered.append(dist)
@@ -306,6 +310,9 @@ def fingerprint(inv: Inventory) -> str:
 
     h = hashlib.sha256(f"{__version__}\0{inv.python.executable}\0".encode())
     for dist in inv.dists:
+        if dist.planned:
+            h.update(f"{dist.name}\0{dist.raw_version}\0planned\n".encode())
+            continue
         try:
             st = os.stat(os.path.join(dist.path, "RECORD"))
             stamp = f"{st.st_size}:{st.st_mtime_ns}"

@@ -55,12 +55,12 @@ def interpreter():
 
 
 def parse_headers(text):
-    """RFC 822-style headers up to the first blank line; continuation lines are joined."""
+    """RFC 822-style headers up to the first empty line; continuation lines are joined."""
     headers = {}  # type: dict[str, list[str]]
     problems = []  # type: list[str]
     last = None
     for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
+        if not line:  # a line of blanks is a continuation (pandas' License: field), as in email.parser
             break
         if line[0] in " \t" and last is not None:
             key, values = last

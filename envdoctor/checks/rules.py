@@ -44,6 +44,7 @@ class Files:
     def __init__(self, cache: Cache, importing: Callable[[Dist, str], list[str] | None] | None = None) -> None:
         self.cache = cache
         self._importing = importing
+        self._memo: dict[tuple[str, str], dict[str, object]] = {}
 
     def importing(self, dist: Dist, module: str) -> list[str] | None:
         """The .py files of ``dist`` that import ``module`` (from the symbols check's text pass, when it ran
@@ -51,6 +52,8 @@ class Files:
         return self._importing(dist, module) if self._importing is not None else None
 
     def listed(self, dist: Dist) -> list[str]:
+        if dist.planned:  # not on disk yet: its files are unknown (the old copy's are not its files)
+            return []
         try:
             with open(os.path.join(dist.path, "RECORD"), encoding="utf-8", errors="replace") as fh:
                 return [line.rsplit(",", 2)[0].strip('"') for line in fh if line.strip()]
@@ -58,6 +61,8 @@ class Files:
             return []
 
     def read(self, dist: Dist, rel: str, limit: int = 256 * 1024 * 1024) -> bytes | None:
+        if dist.planned:
+            return None
         path = os.path.join(dist.location, rel)
         try:
             if os.path.getsize(path) > limit:
@@ -69,6 +74,11 @@ class Files:
 
     def remembered(self, kind: str, dist: Dist, compute: Callable[[], dict[str, object]]) -> dict[str, object]:
         """``compute()`` for this distribution, cached by its name, version and RECORD stamp."""
+        if dist.planned:
+            return compute()
+        memo = (kind, dist.path)
+        if memo in self._memo:  # one check (or one plan's many trial checks) reads each answer once
+            return self._memo[memo]
         try:
             st = os.stat(os.path.join(dist.path, "RECORD"))
             stamp = f"{st.st_size}-{st.st_mtime_ns}"
@@ -76,11 +86,11 @@ class Files:
             return compute()
         key = f"{kind}-{dist.name}-{dist.raw_version}-{stamp}"
         hit = self.cache.get(key)
-        if hit is not None:
-            return hit
-        value = compute()
-        self.cache.put(key, value)
-        return value
+        if hit is None:
+            hit = compute()
+            self.cache.put(key, hit)
+        self._memo[memo] = hit
+        return hit
 
 
 def check_rules(inv: Inventory, matrix: Matrix | MatrixError, files: Files) -> list[Finding]:

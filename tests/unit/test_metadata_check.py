@@ -173,3 +173,15 @@ def test_egg_info_requires_txt_is_read(tmp_path: Path) -> None:
     (egg / "requires.txt").write_text("six>=1.10\n\n[test]\npytest\n")
     findings = check_metadata(scan(tmp_path))
     assert ids(findings) == [("requirement-missing", "error", ("old-pkg", "six"))]
+
+
+def test_requirements_after_a_license_with_blank_continuation_lines_are_read(tmp_path: Path) -> None:
+    # pandas 2.2.3's METADATA (meson-python): the License field holds the whole license text, its empty
+    # lines written as continuation lines of spaces; Requires-Dist comes after. pip reads them; so must we.
+    metadata = (
+        "Metadata-Version: 2.1\nName: pandas\nVersion: 2.2.3\nLicense: BSD 3-Clause License\n        \n"
+        "        Copyright (c) 2008-2011\n        \nRequires-Dist: python-dateutil>=2.8.2\n\n# pandas\n"
+    )
+    site = make_site(tmp_path, {"pandas": Fake("2.2.3", metadata=metadata)})
+    [f] = check_metadata(scan(site))
+    assert (f.id, f.packages) == ("requirement-missing", ("pandas", "python-dateutil"))

@@ -1,0 +1,208 @@
+"""``envdoctor pin``: check, plan, write the pin set, and have pip's own resolver confirm it.
+
+Verification: the requirements file is given to ``pip install --dry-run --report`` in the target
+(envdoctor.resolve; nothing is installed). The set pip resolves is then checked again by envdoctor's
+static checks (metadata of every distribution, the matrix rules, and the facts behind each import
+finding). A plan is "verified" only when pip resolves it and that re-check finds no error; offline, or
+when pip cannot run, the plan is marked unverified and says why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from envdoctor import __version__
+from envdoctor.api import DEFAULT_TIMEOUT, check_inventory, load_matrix
+from envdoctor.cache import Cache, default_dir
+from envdoctor.facts import Facts
+from envdoctor.inventory import Inventory
+from envdoctor.pins import PinSet, pin_set, render
+from envdoctor.pipconfig import PipConfig
+from envdoctor.planner import Move, Plan, Planner
+from envdoctor.report import Finding, Report
+from envdoctor.target import Target
+
+if TYPE_CHECKING:
+    from envdoctor.resolve import Resolved
+
+
+@dataclass(frozen=True)
+class Verification:
+    verified: bool
+    summary: str
+    """One line: what pip said, and what envdoctor found in the resolved set."""
+    also_moved: tuple[str, ...] = ()
+    """Changes pip makes beyond the plan (a dependency it upgrades), ``name old -> new``."""
+    problems: tuple[Finding, ...] = ()
+    pip_version: str = ""
+
+
+@dataclass(frozen=True)
+class PinResult:
+    inventory: Inventory
+    report: Report
+    plan: Plan
+    pins: PinSet
+    verification: Verification
+
+    def text(self, fmt: str = "requirements") -> str:
+        return render(self.pins, fmt, self.header())
+
+    def summary(self) -> list[str]:
+        """What stderr says after the file is written."""
+        v = self.verification
+        if self.plan.healthy:
+            head = "no error found: the pins are the current versions, unchanged"
+        elif self.plan.moves:
+            head = "plan: " + ", ".join(m.describe() for m in self.plan.moves)
+        else:
+            head = "no plan clears the errors"
+        lines = [head]
+        lines += [f"NOT fixed: [{f.id}] {f.title}" for f in self.plan.remaining]
+        if self.plan.moves or not self.plan.healthy:
+            lines.append(("verified: " if v.verified else "NOT verified: ") + v.summary)
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (schema envdoctor.pin/1)."""
+
+        def move(m: Move) -> dict[str, Any]:
+            return {"name": m.name, "from": m.before, "to": m.after, "requirement": m.line, "reasons": list(m.reasons)}
+
+        return {
+            "schema": "envdoctor.pin/1",
+            "python": self.inventory.python.executable,
+            "python_version": self.inventory.python.version,
+            "verified": self.verification.verified,
+            "verification": self.verification.summary,
+            "pip_also_moves": list(self.verification.also_moved),
+            "moves": [move(m) for m in self.plan.moves],
+            "alternatives": [[move(m) for m in alt] for alt in self.plan.alternatives],
+            "cleared": [f.to_dict() for f in self.plan.cleared],
+            "remaining": [f.to_dict() for f in self.plan.remaining],
+            "notes": list(self.plan.notes),
+            "options": list(self.pins.options),
+            "requirements": [
+                {"line": p.text, "comment": p.comment, "moved": p.moved, "name": p.name} for p in self.pins.lines
+            ],
+        }
+
+    def header(self) -> list[str]:
+        v = self.verification
+        lines = [
+            f"written by envdoctor {__version__} (`envdoctor pin`) for {self.inventory.python.executable}, "
+            f"Python {self.inventory.python.version}",
+            ("verified: " if v.verified else "NOT verified: ") + v.summary,
+        ]
+        if not self.plan.moves and not self.plan.remaining:
+            lines.append("the environment has no error: these are its current versions, unchanged")
+        for move in self.plan.moves:
+            lines.append(f"moves {move.describe()}")
+        for alt in self.plan.alternatives:
+            lines.append("alternative: " + ", ".join(m.line for m in alt))
+        for f in self.plan.remaining:
+            lines.append(f"NOT fixed: [{f.id}] {f.title}")
+        lines += [f"note: {n}" for n in self.plan.notes]
+        lines += [f"pip also moves {m}" for m in v.also_moved]
+        return lines
+
+
+def watched(facts_root: Path | None, inv: Inventory) -> set[str]:
+    """The packages the pin set is built around: those with harvested facts or matrix rules."""
+    names: set[str] = set()
+    if facts_root is not None and (facts_root / "releases").is_dir():
+        names |= {p.stem for p in (facts_root / "releases").glob("*.json")}
+    matrix = load_matrix()
+    for rule in getattr(matrix, "rules", ()):
+        names |= set(rule.applies)
+    return names
+
+
+def pin(
+    *,
+    python: str | os.PathLike[str] | None = None,
+    keep: Collection[str] = (),
+    allow: Collection[str] = (),
+    changes_only: bool = False,
+    everything: bool = False,
+    verify: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+    resolve_timeout: float = 300.0,
+) -> PinResult:
+    """Check ``python``'s environment, plan the smallest fix, and return the pin set (verified by pip's
+    resolver unless ``verify`` is False). Writes nothing."""
+    target = Target.resolve(python)
+    inv = Inventory.from_payload(target.probe("inventory", {}, timeout=timeout))
+    report = check_inventory(inv, cache=Cache(default_dir()))
+    facts = Facts.shipped()
+    matrix = load_matrix()
+    planner = Planner(inv, report.findings, facts=facts, matrix=matrix)
+    plan = planner.plan(keep=keep, allow=allow)
+    pip = PipConfig.load(inv.python.prefix)
+    names = watched(facts.root, inv)
+    pins = pin_set(inv, plan, names, pip=pip, changes_only=changes_only, everything=everything)
+    if not verify:
+        verification = Verification(False, "verification skipped (--no-verify)")
+    else:
+        verification, plan = _verify(target.python, inv, planner, plan, pins, timeout=resolve_timeout)
+        pins = pin_set(inv, plan, names, pip=pip, changes_only=changes_only, everything=everything)
+    return PinResult(inv, report, plan, pins, verification)
+
+
+def _verify(
+    python: str, inv: Inventory, planner: Planner, plan: Plan, pins: PinSet, *, timeout: float
+) -> tuple[Verification, Plan]:
+    """Ask pip to resolve the pin set; re-check the resolved set. Returns the verification and the plan
+    with exact releases filled in where pip picked them."""
+    from envdoctor.resolve import ResolveError, dry_run, future_inventory
+
+    with tempfile.TemporaryDirectory(prefix="envdoctor-pin-") as tmp:
+        req = Path(tmp) / "requirements.txt"
+        req.write_text(render(pins, "requirements"), encoding="utf-8")
+        try:
+            resolution = dry_run(python, ["-r", str(req)], timeout=timeout)
+        except ResolveError as exc:
+            why = "the package index cannot be reached" if exc.offline else "pip does not accept the set"
+            detail = "; ".join(exc.details[:3])
+            return Verification(False, f"{why}: {exc.message}" + (f" ({detail})" if detail else "")), plan
+    future = future_inventory(inv, resolution)
+    by_name = {r.name: r for r in resolution.installs}
+    plan = dataclasses.replace(plan, moves=tuple(_exact(m, by_name.get(m.name)) for m in plan.moves))
+    planned = {m.name for m in plan.moves}
+    also = tuple(
+        f"{r.display_name} {_installed(inv, r.name) or 'not installed'} -> {r.version}"
+        for r in resolution.installs
+        if r.name not in planned
+    )
+    state_moves = tuple(
+        Move(r.name, r.display_name, _installed(inv, r.name), r.version, r.label) for r in resolution.installs
+    )
+    problems = planner.errors_after(state_moves, future)
+    pip_said = f"pip {resolution.pip_version} resolves it ({len(resolution.installs)} to install)"
+    if problems:
+        listed = "; ".join(f"[{f.id}] {f.title}" for f in problems[:3])
+        return Verification(
+            False,
+            f"{pip_said}, but envdoctor finds errors in that set: {listed}",
+            also,
+            tuple(problems),
+            resolution.pip_version,
+        ), plan
+    summary = f"{pip_said}; envdoctor's checks of the resolved set find no error"
+    return Verification(True, summary, also, (), resolution.pip_version), plan
+
+
+def _exact(move: Move, got: Resolved | None) -> Move:
+    """A range-only move with the release pip picked for it."""
+    return dataclasses.replace(move, after=got.version) if move.after is None and got is not None else move
+
+
+def _installed(inv: Inventory, name: str) -> str | None:
+    dist = inv.get(name)
+    return dist.raw_version if dist is not None else None

@@ -1,0 +1,194 @@
+"""The pin set a plan leads to, written so that pip accepts it: which distributions the file names, and how
+each line is written.
+
+Which distributions: by default the watched stack (the packages envdoctor has facts or rules for, torch
+and its companions) that is installed, plus everything they require, transitively, as installed;
+``everything=True`` names every installed distribution (like ``pip freeze``, without pip/setuptools/wheel
+unless the stack needs them). Each moved distribution is written at its planned release with a comment
+saying why.
+
+How a line is written, so that pip can really install it:
+- ``name==version`` for a release from an index.
+- A PyTorch build with a local tag (``torch==2.13.0+cpu``, ``+cu124``, ``+rocm6.2``) exists only on the
+  PyTorch index: the file gets the ``--extra-index-url`` line it needs, unless the user's pip
+  configuration already provides that build (a find-links folder holding the wheel, or that index), which a
+  comment then says.
+- A distribution installed from a VCS or an http(s) archive: ``name @ url`` (VCS at the recorded commit).
+- A local path, an editable install, or any other local build: a comment saying why the line is left out;
+  such a line would make pip fail on any other machine.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from envdoctor.inventory import Dist, Inventory
+from envdoctor.pipconfig import PipConfig
+from envdoctor.planner import Move, Plan
+from envdoctor.redact import redact
+from envdoctor.versions import NormalizedName, canonical
+
+TORCH_FAMILY = frozenset(canonical(n) for n in ("torch", "torchvision", "torchaudio", "torchtext", "triton"))
+COMPANIONS = frozenset(canonical(n) for n in ("xformers", "flash-attn", "deepspeed", "bitsandbytes"))
+PYTORCH_INDEX = "https://download.pytorch.org/whl/"
+_FREEZE_SKIPS = frozenset(canonical(n) for n in ("pip", "setuptools", "wheel", "distribute", "envdoctor"))
+
+FORMATS = ("requirements", "constraints", "pip")
+
+
+@dataclass(frozen=True)
+class PinLine:
+    name: NormalizedName
+    text: str | None  # None: left out (the comment says why)
+    comment: str = ""
+    moved: bool = False
+
+
+@dataclass(frozen=True)
+class PinSet:
+    lines: tuple[PinLine, ...]
+    options: tuple[str, ...] = ()  # index lines the file needs, e.g. --extra-index-url
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def requirements(self) -> list[str]:
+        """The pip-installable lines (no comments), e.g. for a dry run."""
+        return [line.text for line in self.lines if line.text is not None]
+
+
+def stack(inv: Inventory, watched: Collection[str], *, everything: bool = False) -> list[Dist]:
+    """The installed distributions a pin file names, in name order (see the module's docstring)."""
+    names = {canonical(w) for w in watched} | TORCH_FAMILY | COMPANIONS
+    if everything:
+        names |= {n for n in inv.winners if n not in _FREEZE_SKIPS}
+    env = inv.marker_env
+    todo: list[str] = [n for n in names if n in inv.winners]
+    chosen: set[NormalizedName] = set()
+    while todo:
+        name = canonical(todo.pop())
+        dist = inv.winners.get(name)
+        if dist is None or name in chosen:
+            continue
+        chosen.add(name)
+        todo.extend(r.name for r in dist.requires if env.holds(r.marker))
+    return sorted((inv.winners[n] for n in chosen), key=lambda d: d.name)
+
+
+def pin_set(
+    inv: Inventory,
+    plan: Plan,
+    watched: Collection[str],
+    *,
+    pip: PipConfig,
+    changes_only: bool = False,
+    everything: bool = False,
+) -> PinSet:
+    moves = {m.name: m for m in plan.moves}
+    lines: list[PinLine] = []
+    options: list[str] = []
+    notes: list[str] = []
+    dists = [] if changes_only else stack(inv, watched, everything=everything)
+    present = {d.name for d in dists}
+    for dist in dists:
+        move = moves.get(dist.name)
+        if move is not None:
+            lines.append(_moved(move))
+            continue
+        line, option = _installed(dist, pip)
+        lines.append(line)
+        if option and option not in options:
+            options.append(option)
+    for name, move in sorted(moves.items()):
+        if name not in present:
+            lines.append(_moved(move))
+    if changes_only and not moves:
+        notes.append("nothing to change")
+    return PinSet(tuple(lines), tuple(options), tuple(notes))
+
+
+def _moved(move: Move) -> PinLine:
+    why = "; ".join(r.split(":", 1)[0] for r in move.reasons) or "planned"
+    before = move.before or "not installed"
+    picks = "" if move.after is not None else ", pip picks the release"
+    return PinLine(move.name, move.line, f"was {before}; fixes {why}{picks}", moved=True)
+
+
+def _installed(dist: Dist, pip: PipConfig) -> tuple[PinLine, str | None]:
+    version = dist.raw_version or ""
+    direct = dist.direct_url or {}
+    url = str(direct.get("url", "")) if isinstance(direct, dict) else ""
+    if url:
+        return _direct(dist, direct, url), None
+    if not version:
+        return PinLine(dist.name, None, f"{dist.display_name}: no version in its metadata; left out"), None
+    if "+" not in version:
+        return PinLine(dist.name, f"{dist.display_name}=={version}"), None
+    tag = version.split("+", 1)[1]
+    if dist.name in TORCH_FAMILY and (tag == "cpu" or tag.startswith(("cu", "rocm"))):
+        text = f"{dist.display_name}=={version}"
+        wheel = f"{dist.name.replace('-', '_')}-{version}-"
+        local = pip.local_wheel(wheel)
+        index = PYTORCH_INDEX + tag
+        if local is not None:
+            return PinLine(
+                dist.name,
+                text,
+                f"a PyTorch {tag} build: your pip finds it in {local}; elsewhere add --extra-index-url {index}",
+            ), None
+        if any(u.rstrip("/") == index for u in (pip.index_url or "", *pip.extra_index_urls)):
+            return PinLine(dist.name, text, f"a PyTorch {tag} build, from your configured index {index}"), None
+        return PinLine(dist.name, text, f"a PyTorch {tag} build, only on {index}"), f"--extra-index-url {index}"
+    return (
+        PinLine(
+            dist.name,
+            None,
+            f"{dist.display_name}=={version}: a local build (+{tag}) that no index serves; left out, install it "
+            "the way it was built",
+        ),
+        None,
+    )
+
+
+def _direct(dist: Dist, direct: Mapping[str, Any], url: str) -> PinLine:
+    shown = redact(url)
+    dir_info = direct.get("dir_info")
+    if isinstance(dir_info, dict) or url.startswith("file:"):
+        how = "an editable install of" if isinstance(dir_info, dict) and dir_info.get("editable") else "installed from"
+        return PinLine(
+            dist.name,
+            None,
+            f"{dist.display_name} {dist.raw_version}: {how} {shown}; left out: a local path is not there on "
+            "another machine",
+        )
+    vcs = direct.get("vcs_info")
+    if isinstance(vcs, dict) and vcs.get("vcs"):
+        commit = str(vcs.get("commit_id", ""))
+        target = f"{vcs['vcs']}+{url}" + (f"@{commit}" if commit else "")
+        return PinLine(
+            dist.name, f"{dist.display_name} @ {redact(target)}", "from version control, at the installed commit"
+        )
+    return PinLine(dist.name, f"{dist.display_name} @ {shown}", "installed from this URL")
+
+
+def render(pins: PinSet, fmt: str, header: Iterable[str] = ()) -> str:
+    """The pin set as a requirements file, a constraints file, or one ``pip install`` command."""
+    if fmt == "pip":
+        args = [*_split_options(pins.options), *pins.requirements()]
+        return "pip install " + " ".join(shlex.quote(a) for a in args) + "\n" if args else "\n"
+    out = [f"# {h}" if h else "#" for h in header]
+    out += list(pins.options)
+    for line in pins.lines:
+        text, comment = line.text, line.comment
+        if fmt == "constraints" and text is not None and " @ " in text:
+            text, comment = None, f"{text}: {comment}; a direct URL is not allowed in a constraints file"
+        if text is None:
+            out.append(f"# {comment}")
+        else:
+            out.append(f"{text}  # {comment}" if comment else text)
+    return "\n".join(out) + "\n"
+
+
+def _split_options(options: Iterable[str]) -> list[str]:
+    return [part for option in options for part in option.split(" ", 1)]

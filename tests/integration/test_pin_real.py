@@ -1,0 +1,101 @@
+"""`envdoctor pin` on copies of real broken venvs: the file it writes, installed with pip, fixes what was
+broken (the user's failing import really runs afterwards, `pip check` is clean) and moves only what it
+had to. Needs the package index (pip's resolver and the install)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from envdoctor.inventory import Inventory
+from envdoctor.target import Target
+from tests import beds
+from tests.peers import envdoctor_report, pip_check
+
+pytestmark = [pytest.mark.venv, pytest.mark.online]
+
+
+def versions(bed: beds.Bed) -> dict[str, str]:
+    inv = Inventory.from_payload(Target.resolve(bed.python).probe("inventory", {}, timeout=120))
+    return {name: d.raw_version or "" for name, d in inv.winners.items()}
+
+
+def envdoctor(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "envdoctor", *args], capture_output=True, text=True, timeout=900, check=False
+    )
+
+
+def runs(bed: beds.Bed, code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(bed.python), "-c", code], capture_output=True, text=True, timeout=600, check=False)
+
+
+def pin_and_install(bed: beds.Bed, tmp_path: Path, *extra: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    before = versions(bed)
+    out = envdoctor("pin", "--python", str(bed.python), *extra)
+    assert out.returncode == 0, out.stderr
+    req = tmp_path / "requirements.txt"
+    req.write_text(out.stdout, encoding="utf-8")
+    beds.pip("install", "-r", str(req), python=bed.python)
+    return out.stdout, before, versions(bed)
+
+
+def moved(before: dict[str, str], after: dict[str, str]) -> set[str]:
+    return {n for n in set(before) | set(after) if before.get(n) != after.get(n)}
+
+
+def test_pin_fixes_clear_device_cache_moving_only_accelerate(peft_old_accelerate: beds.Bed, tmp_path: Path) -> None:
+    bed = beds.copy(peft_old_accelerate, tmp_path / "venv")
+    assert runs(bed, "from transformers import Trainer").returncode != 0  # broken, as the user saw it
+    text, before, after = pin_and_install(bed, tmp_path)
+    assert "# verified: pip" in text
+    assert "accelerate==0.32.1  # was 0.31.0; fixes symbol-missing" in text
+    assert "# alternative: peft==0.14.0" in text
+    assert moved(before, after) == {"accelerate"}
+    assert after["torch"] == before["torch"] and after["transformers"] == before["transformers"]
+    fixed = runs(bed, "from transformers import Trainer; import peft")
+    assert fixed.returncode == 0, fixed.stderr[-2000:]
+    assert pip_check(bed.python)[0] == 0
+    rc, report = envdoctor_report(bed.python)
+    assert rc == 0, report
+
+
+def test_pin_fixes_numpy2_abi_break_by_moving_numpy_only(numpy2_abi_break: beds.Bed, tmp_path: Path) -> None:
+    bed = beds.copy(numpy2_abi_break, tmp_path / "venv")
+    assert runs(bed, "import bottleneck").returncode != 0
+    text, before, after = pin_and_install(bed, tmp_path)
+    assert "numpy==1.26.4  # was 2.0.2; fixes numpy1-extension-under-numpy2" in text
+    assert moved(before, after) == {"numpy"}
+    assert runs(bed, "import bottleneck, h5py").returncode == 0
+    assert pip_check(bed.python)[0] == 0
+
+
+def test_pin_fixes_what_pip_check_reports(conflict_bed: beds.Bed, tmp_path: Path) -> None:
+    bed = beds.copy(conflict_bed, tmp_path / "venv")
+    assert pip_check(bed.python)[0] != 0
+    text, before, after = pin_and_install(bed, tmp_path)
+    assert moved(before, after) == {"tokenizers", "safetensors"}
+    assert after["transformers"] == before["transformers"]
+    assert pip_check(bed.python)[0] == 0
+    assert runs(bed, "import transformers, tokenizers, safetensors").returncode == 0
+
+
+def test_pin_of_a_healthy_venv_reproduces_it_in_a_fresh_venv(hf_stack_2024: beds.Bed, tmp_path: Path) -> None:
+    out = envdoctor("pin", "--python", str(hf_stack_2024.python))
+    assert out.returncode == 0, out.stderr
+    assert "no error found: the pins are the current versions, unchanged" in out.stderr
+    req = tmp_path / "requirements.txt"
+    req.write_text(out.stdout, encoding="utf-8")
+    fresh = beds.Bed("fresh", tmp_path / "fresh")
+    beds.venv.EnvBuilder(with_pip=False, symlinks=True).create(fresh.root)
+    beds.link_torch(fresh)  # torch comes preinstalled, as on Colab
+    beds.pip("install", "-r", str(req), python=fresh.python)
+    original, copy = versions(hf_stack_2024), versions(fresh)
+    pinned = {line.split("==")[0].lower() for line in out.stdout.splitlines() if "==" in line and line[0] != "#"}
+    assert pinned, out.stdout
+    for name in copy:
+        assert copy[name] == original.get(name), name
+    assert pip_check(fresh.python)[0] == 0
