@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from envdoctor.cache import Cache, default_dir
@@ -51,6 +51,94 @@ def check(
     return redacted(report, Redactor.from_environment())
 
 
+def what_if(
+    *,
+    python: str | os.PathLike[str] | None = None,
+    install: Sequence[str] = (),
+    requirements: Sequence[str | os.PathLike[str]] = (),
+    timeout: float = DEFAULT_TIMEOUT,
+    resolve_timeout: float = 600.0,
+    progress: Progress | None = None,
+) -> Report:
+    """Check the environment ``python`` would have after ``pip install INSTALL... -r REQUIREMENTS...``,
+    without installing: pip's resolver says what would change (``pip install --dry-run --report`` in the
+    target), the new releases' wheels are downloaded into envdoctor's cache and read like installed ones
+    (envdoctor.materialize), and the static checks run on that future environment.
+
+    Raises RequirementsError (a bad requirements line, with file and line), UsageError (nothing to
+    install), TargetError, and ResolveError when the index cannot be reached (``offline``). When pip
+    itself refuses the install (conflicting requirements) the report says so as an error finding.
+    """
+    from envdoctor.errors import UsageError
+    from envdoctor.materialize import materialize
+    from envdoctor.reqfile import parse_requirements_text, read_requirements
+    from envdoctor.resolve import ResolveError, dry_run, future_inventory
+
+    if not install and not requirements:
+        raise UsageError("nothing to check: give --install SPEC or --requirements FILE")
+    for path in requirements:
+        read_requirements(path)  # a bad line is a clear error with its file and line, before pip runs
+    for i, spec in enumerate(install, 1):
+        parse_requirements_text(spec, file=f"--install #{i}")
+    progress = progress if progress is not None else Silent()
+    target = Target.resolve(python)
+    progress.step(f"reading the environment of {target.python}")
+    inv = Inventory.from_payload(target.probe("inventory", {}, timeout=timeout))
+    args = [*install, *(a for path in requirements for a in ("-r", os.fspath(path)))]
+    shown = " ".join(args)
+    progress.step(f"asking pip what `pip install {shown}` would do (nothing is installed)")
+    try:
+        resolution = dry_run(target.python, args, timeout=resolve_timeout)
+    except ResolveError as exc:
+        if exc.offline:
+            raise
+        refused = Finding(
+            id="install-unresolvable",
+            severity=Severity.ERROR,
+            title=f"pip would refuse `pip install {shown}`: {exc.message}",
+            detail="pip's resolver found no set of releases that satisfies everything; nothing was installed.",
+            evidence=exc.details,
+            check="what-if",
+        )
+        return redacted(Report.build([refused], summary=_summary(inv), checks=["what-if"]), Redactor.from_environment())
+    future = future_inventory(inv, resolution)
+    progress.step(f"reading the {len(resolution.installs)} new releases' wheels")
+    future, notes = materialize(target.python, future, default_dir())
+    report = check_inventory(future, cache=Cache(default_dir()))
+    changes = [f"{_label(inv, r.name, r.display_name)} -> {r.version}" for r in resolution.installs]
+    summary = Finding(
+        id="what-if",
+        severity=Severity.INFO,
+        title=f"after `pip install {shown}`: "
+        + (
+            f"{len(changes)} distribution{'s' if len(changes) > 1 else ''} would change"
+            if changes
+            else "nothing changes"
+        ),
+        detail="; ".join(changes) or "everything asked for is already installed",
+        evidence=tuple(notes),
+        check="what-if",
+    )
+    report = Report.build(
+        [*report.findings, summary], skipped=report.skipped, summary=report.summary, checks=["what-if", *report.checks]
+    )
+    return redacted(report, Redactor.from_environment())
+
+
+def _label(inv: Inventory, name: str, display: str) -> str:
+    dist = inv.get(name)
+    return dist.label if dist is not None else f"{display} (new)"
+
+
+def _summary(inv: Inventory) -> Summary:
+    return Summary(
+        python=inv.python.executable,
+        python_version=inv.python.version,
+        distributions=len(inv.winners),
+        paths=inv.sys_path,
+    )
+
+
 def check_inventory(inv: Inventory, *, symbols: bool = True, cache: Cache | None = None) -> Report:
     """Run the static checks on an Inventory. Reads installed files, starts no process."""
     findings = check_metadata(inv)
@@ -71,13 +159,7 @@ def check_inventory(inv: Inventory, *, symbols: bool = True, cache: Cache | None
     except Exception as exc:
         logger.debug("the matrix check failed", exc_info=True)
         skipped.append(Skipped("matrix", f"internal error: {type(exc).__name__}: {exc}"))
-    summary = Summary(
-        python=inv.python.executable,
-        python_version=inv.python.version,
-        distributions=len(inv.winners),
-        paths=inv.sys_path,
-    )
-    return Report.build(findings, skipped=skipped, summary=summary, checks=checks)
+    return Report.build(findings, skipped=skipped, summary=_summary(inv), checks=checks)
 
 
 def load_matrix(cache: Cache | None = None) -> Matrix | MatrixError:

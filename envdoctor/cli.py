@@ -15,6 +15,7 @@ from envdoctor import __version__, exitcodes
 from envdoctor.errors import EnvdoctorError, TargetError, UsageError
 from envdoctor.redact import Redactor
 from envdoctor.report import Severity
+from envdoctor.resolve import ResolveError
 
 if TYPE_CHECKING:
     from envdoctor.render import Format
@@ -32,6 +33,8 @@ examples:
   envdoctor check                                  this Python's environment
   envdoctor check --python ~/venvs/train           another interpreter or venv folder
   envdoctor check --format json > report.json      machine-readable, for a CI gate
+  envdoctor check --install "accelerate==0.31.0"   what-if: would this install break something?
+  envdoctor check -r requirements.txt              what-if for a requirements file
 """
 
 
@@ -100,6 +103,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-cache",
         action="store_true",
         help="do not read or write envdoctor's cache of extracted imports (see ENVDOCTOR_CACHE_DIR)",
+    )
+    check.add_argument(
+        "--install",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="what-if: check the environment as it would be after `pip install SPEC` (repeatable); pip's "
+        "resolver is asked in the target, nothing is installed",
+    )
+    check.add_argument(
+        "--requirements",
+        "-r",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="what-if: check the environment as it would be after `pip install -r FILE` (repeatable)",
     )
     check.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     check.add_argument("--quiet", "-q", action="store_true", help="no progress messages on stderr")
@@ -188,6 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, TargetError) as exc:
         _error(redact(str(exc)))
         return exitcodes.USAGE
+    except ResolveError as exc:  # pip could not be asked (the index is unreachable, no pip at all)
+        _error(redact(f"cannot tell what pip would install: {exc.message}"))
+        return exitcodes.USAGE
     except EnvdoctorError as exc:
         _error(redact(str(exc)))
         return exitcodes.INTERNAL
@@ -208,13 +230,23 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     if args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds")
     quiet = args.quiet or not sys.stderr.isatty()
-    report = api.check(
-        python=args.python,
-        timeout=args.timeout,
-        symbols=not args.no_symbols,
-        cache=not args.no_cache,
-        progress=Silent() if quiet else StderrProgress(),
-    )
+    progress = Silent() if quiet else StderrProgress()
+    if args.install or args.requirements:
+        report = api.what_if(
+            python=args.python,
+            install=args.install,
+            requirements=args.requirements,
+            timeout=args.timeout,
+            progress=progress,
+        )
+    else:
+        report = api.check(
+            python=args.python,
+            timeout=args.timeout,
+            symbols=not args.no_symbols,
+            cache=not args.no_cache,
+            progress=progress,
+        )
     fmt, color = _choose_format(args.format, to_file=args.output is not None)
     width = shutil.get_terminal_size((100, 24)).columns if fmt is Format.TERMINAL else 100
     text = redact(render(report, fmt, RenderOptions(width=width, color=color)))
@@ -241,10 +273,7 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
         verify=not args.no_verify,
         timeout=args.timeout,
     )
-    if args.format == "json":
-        text = json.dumps(result.to_dict(), indent=2) + "\n"
-    else:
-        text = result.text(args.format)
+    text = json.dumps(result.to_dict(), indent=2) + "\n" if args.format == "json" else result.text(args.format)
     _write(redact(text), args.output)
     if not quiet:
         for line in result.summary():

@@ -139,7 +139,7 @@ class ResolveError(EnvdoctorError):
 
 
 @dataclass(frozen=True)
-class _Pip:
+class Pip:
     argv: tuple[str, ...]  # the interpreter and options that run pip ("python -m pip [--python T]")
     version: str
 
@@ -169,7 +169,7 @@ def dry_run(
     env["PYTHONIOENCODING"] = "utf-8"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     scrub = Redactor([*secret_values(), *secret_values(env)])
-    pip = _choose_pip(python, env, scrub)
+    pip = choose_pip(python, env, scrub)
     workdir = Path(tempfile.mkdtemp(prefix="envdoctor-resolve-"))
     try:
         report, log = workdir / "report.json", workdir / "pip.log"
@@ -283,12 +283,12 @@ def _main_location(inv: Inventory) -> str:
 # -- which pip ----------------------------------------------------------------------------------
 
 
-def _choose_pip(python: str, env: Mapping[str, str], scrub: Redactor) -> _Pip:
+def choose_pip(python: str, env: Mapping[str, str], scrub: Redactor) -> Pip:
     """The target's pip when it has a recent enough one, else ours with ``--python``."""
     own = runner.run_command([python, "-m", "pip", "--version"], timeout=VERSION_TIMEOUT, env=env)
     own_version = _pip_version(own.stdout) if own.outcome is runner.Outcome.OK else None
     if own_version is not None and _at_least(own_version, MIN_PIP_DRY_RUN):
-        return _Pip((python, "-m", "pip"), own_version)
+        return Pip((python, "-m", "pip"), own_version)
     if own.outcome is runner.Outcome.TIMEOUT:
         raise ResolveError(f"{python} -m pip --version did not finish within {VERSION_TIMEOUT:g} s")
     if own_version is not None:
@@ -312,7 +312,7 @@ def _choose_pip(python: str, env: Mapping[str, str], scrub: Redactor) -> _Pip:
             f"cannot ask pip what an install would do: {python}: {why}, and envdoctor's pip is {our_version}, "
             f"older than {MIN_PIP_PYTHON_OPTION} (needed for --python): `{here} -m pip install -U pip`"
         )
-    return _Pip((here, "-m", "pip", "--python", python), our_version)
+    return Pip((here, "-m", "pip", "--python", python), our_version)
 
 
 def _pip_version(text: str) -> str | None:

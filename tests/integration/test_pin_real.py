@@ -77,6 +77,7 @@ def test_pin_fixes_what_pip_check_reports(conflict_bed: beds.Bed, tmp_path: Path
     bed = beds.copy(conflict_bed, tmp_path / "venv")
     assert pip_check(bed.python)[0] != 0
     text, before, after = pin_and_install(bed, tmp_path)
+    assert "tokenizers==0.23.3  # was 0.22.2; fixes requirement-conflict" in text
     assert moved(before, after) == {"tokenizers", "safetensors"}
     assert after["transformers"] == before["transformers"]
     assert pip_check(bed.python)[0] == 0
