@@ -18,6 +18,7 @@ from envdoctor.report import Severity
 from envdoctor.resolve import ResolveError
 
 if TYPE_CHECKING:
+    from envdoctor.pinning import PinResult
     from envdoctor.render import Format
 
 _FORMATS = ("auto", "terminal", "text", "json")
@@ -50,6 +51,7 @@ examples:
   envdoctor pin --changes-only                     only what must move
   envdoctor pin --format pip                       one `pip install ...` command
   envdoctor pin --keep peft --allow-move torch     constrain the plan
+  envdoctor pin --apply                            install it (asks first; writes a rollback file)
 """
 
 
@@ -175,6 +177,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not ask pip's resolver (offline); the output then says it is not verified",
     )
+    pin.add_argument(
+        "--apply",
+        action="store_true",
+        help="install the verified plan into the target: shows it, asks, writes a rollback file first, runs pip, "
+        "checks again and reports what changed",
+    )
+    pin.add_argument("--yes", "-y", action="store_true", help="with --apply: do not ask")
+    pin.add_argument(
+        "--rollback-file",
+        metavar="FILE",
+        help="with --apply: where to write the versions before the change (default: "
+        "envdoctor-rollback-<time>.txt in the current folder)",
+    )
     pin.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
     pin.add_argument(
         "--timeout", type=float, default=60.0, metavar="SECONDS", help="limit for each probe (default: 60)"
@@ -273,12 +288,47 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
         verify=not args.no_verify,
         timeout=args.timeout,
     )
+    if args.apply:
+        return _apply(result, args, redact)
     text = json.dumps(result.to_dict(), indent=2) + "\n" if args.format == "json" else result.text(args.format)
     _write(redact(text), args.output)
     if not quiet:
         for line in result.summary():
             print(redact(f"envdoctor: {line}"), file=sys.stderr)
     return exitcodes.FINDINGS if result.plan.remaining else exitcodes.OK
+
+
+def _apply(result: PinResult, args: argparse.Namespace, redact: Redactor) -> int:
+    import time
+
+    from envdoctor.apply import apply
+
+    def say(line: str) -> None:
+        print(redact(line), flush=True)
+
+    def confirm(question: str) -> bool:
+        if args.yes:
+            return True
+        if not sys.stdin.isatty():
+            raise UsageError("--apply asks before changing anything; without a terminal, pass --yes")
+        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+    if result.plan.healthy:
+        say("nothing to apply: the environment has no error")
+        return exitcodes.OK
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    rollback = Path(args.rollback_file or f"envdoctor-rollback-{stamp}.txt").resolve()
+    done = apply(result, rollback_file=rollback, confirm=confirm, say=say)
+    for line in done.changed:
+        say(f"  changed: {line}")
+    say(done.message)
+    if done.restart_runtime:
+        say(
+            "restart the runtime (Jupyter/Colab: Runtime > Restart): this kernel has already imported "
+            + ", ".join(done.restart_runtime)
+            + ", and keeps the old code until it restarts"
+        )
+    return exitcodes.OK if done.ok else exitcodes.FINDINGS
 
 
 def _names(values: Sequence[str]) -> list[str]:

@@ -100,3 +100,39 @@ def test_pin_of_a_healthy_venv_reproduces_it_in_a_fresh_venv(hf_stack_2024: beds
     for name in copy:
         assert copy[name] == original.get(name), name
     assert pip_check(fresh.python)[0] == 0
+
+
+def test_apply_fixes_a_copy_and_the_rollback_file_restores_the_broken_set(
+    peft_old_accelerate: beds.Bed, tmp_path: Path
+) -> None:
+    bed = beds.copy(peft_old_accelerate, tmp_path / "venv")
+    before = versions(bed)
+    rollback = tmp_path / "rollback.txt"
+    out = envdoctor("pin", "--python", str(bed.python), "--apply", "--yes", "--rollback-file", str(rollback))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "changed: accelerate 0.31.0 -> 0.32.1" in out.stdout
+    assert moved(before, versions(bed)) == {"accelerate"}
+    assert runs(bed, "from transformers import Trainer").returncode == 0
+    assert rollback.read_text().splitlines()[2:] == ["accelerate==0.31.0"]
+    [command] = [line.removeprefix("to undo: ") for line in out.stdout.splitlines() if line.startswith("to undo: ")]
+    subprocess.run(command, shell=True, check=True, capture_output=True, timeout=600)
+    assert versions(bed) == before  # exactly the broken set again
+    assert runs(bed, "from transformers import Trainer").returncode != 0
+
+
+def test_apply_without_a_terminal_or_yes_changes_nothing(peft_old_accelerate: beds.Bed, tmp_path: Path) -> None:
+    bed = beds.copy(peft_old_accelerate, tmp_path / "venv")
+    before = versions(bed)
+    out = subprocess.run(
+        [sys.executable, "-m", "envdoctor", "pin", "--python", str(bed.python), "--apply"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 2
+    assert "pass --yes" in out.stderr
+    assert versions(bed) == before
+    assert list(tmp_path.glob("envdoctor-rollback-*")) == []
