@@ -51,7 +51,8 @@ def rollback_lines(result: PinResult) -> tuple[list[str], list[str]]:
     inv = result.inventory
     names = {m.name for m in result.plan.moves}
     names |= {canonical(c.split(" ", 1)[0]) for c in result.verification.also_moved}
-    lines, added = [], []
+    lines: list[str] = []
+    added: list[str] = []
     for name in sorted(names):
         dist = inv.get(name)
         if dist is None:
