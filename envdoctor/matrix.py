@@ -3,6 +3,11 @@
 Validation collects every problem (an unknown key, a malformed specifier, a rule without evidence
 or without a test, a duplicate id), each with its file and line, and raises them together as one
 MatrixError: an editor fixes all of them in one pass.
+
+Besides rules, a file may hold ``[[fact]]`` tables (matrix/hardware.toml): hardware and precision
+facts (the compute capability a precision check asks for, the CUDA driver a CUDA runtime needs),
+validated the same way and exposed as ``Matrix.hardware``. No rule fires on them; the precision
+probe reads them.
 """
 
 from __future__ import annotations
@@ -53,8 +58,29 @@ EVIDENCE_KEYS = {
     "wheel": {"kind", "wheel", "sha256", "path", "line", "match", "note"},
     "issue": {"kind", "url", "note"},
 }
+FACT_KEYS = {
+    "id",
+    "feature",
+    "package",
+    "versions",
+    "check",
+    "min_compute_capability",
+    "cuda_runtime",
+    "min_driver_cuda",
+    "below",
+    "fallback",
+    "symptom",
+    "why",
+    "test",
+    "evidence",
+}
+FACT_REQUIRED = ("id", "feature", "package", "versions", "check", "below", "why", "test", "evidence")
+FEATURES = ("bf16", "tf32", "fp8", "cuda-driver")
+BELOW = ("false", "error", "fallback", "emulated")  # what the check does under the threshold
+FALLBACKS = ("fp32", "fp16", "bf16")
 _KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_MAJOR_MINOR = re.compile(r"^(\d+)\.(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -94,6 +120,34 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class HardwareFact:
+    """What a precision or CUDA check in ``package`` (releases ``versions``) asks of the hardware.
+
+    Capability facts (bf16, tf32, fp8) carry ``min_compute_capability``; driver facts carry the CUDA
+    runtimes they are about (``cuda_runtime``) and the CUDA version the driver must support
+    (``min_driver_cuda``, as the driver reports it: cudaDriverGetVersion, nvidia-smi's "CUDA Version").
+    ``below`` says what happens under the threshold: "false" (the check answers False), "error",
+    "fallback" (it warns and runs ``fallback`` instead) or "emulated" (it passes; the dtype is emulated).
+    """
+
+    id: str
+    feature: str
+    package: str
+    versions: SpecifierSet
+    check: str
+    below: str
+    why: str
+    test: str
+    evidence: tuple[Evidence, ...]
+    min_compute_capability: tuple[int, int] | None = None
+    cuda_runtime: SpecifierSet | None = None
+    min_driver_cuda: tuple[int, int] | None = None
+    fallback: str = ""
+    symptom: str = ""
+    source: str = ""  # file:line, for messages
+
+
+@dataclass(frozen=True)
 class MatrixIssue:
     file: str
     line: int
@@ -112,12 +166,18 @@ class MatrixError(EnvdoctorError):
 @dataclass(frozen=True)
 class Matrix:
     rules: tuple[Rule, ...]
+    hardware: tuple[HardwareFact, ...] = ()
 
     def get(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
 
     def families(self) -> tuple[str, ...]:
         return tuple(sorted({r.family for r in self.rules}))
+
+    def facts(self, feature: str, package: str | None = None) -> tuple[HardwareFact, ...]:
+        """The hardware facts about ``feature`` ("bf16", "tf32", "fp8", "cuda-driver"), optionally of one package."""
+        name = canonical(package) if package is not None else None
+        return tuple(f for f in self.hardware if f.feature == feature and name in (None, f.package))
 
 
 def load(root: Path, signals: Iterable[str] = (), cache: Cache | None = None) -> Matrix:
@@ -128,30 +188,47 @@ def load(root: Path, signals: Iterable[str] = (), cache: Cache | None = None) ->
     """
     issues: list[MatrixIssue] = []
     rules: list[Rule] = []
+    facts: list[HardwareFact] = []
     for path in sorted(root.glob("*.toml")):
-        rules.extend(_cached_file(path, issues, set(signals), cache or Cache(None)))
-    seen: dict[str, str] = {}
-    for rule in rules:
-        if rule.id in seen:
-            file, line = rule.source.rsplit(":", 1)
-            issues.append(MatrixIssue(file, int(line), f"duplicate rule id {rule.id!r} (first at {seen[rule.id]})"))
-        seen.setdefault(rule.id, rule.source)
+        file_rules, file_facts = _cached_file(path, issues, set(signals), cache or Cache(None))
+        rules.extend(file_rules)
+        facts.extend(file_facts)
+    for kind, items in (("rule", rules), ("fact", facts)):
+        seen: dict[str, str] = {}
+        for item in items:
+            if item.id in seen:
+                file, line = item.source.rsplit(":", 1)
+                issues.append(
+                    MatrixIssue(file, int(line), f"duplicate {kind} id {item.id!r} (first at {seen[item.id]})")
+                )
+            seen.setdefault(item.id, item.source)
     if issues:
         raise MatrixError(issues)
-    return Matrix(tuple(rules))
+    return Matrix(tuple(rules), tuple(facts))
 
 
-def _cached_file(path: Path, issues: list[MatrixIssue], signals: set[str], cache: Cache) -> list[Rule]:
+def _cached_file(
+    path: Path, issues: list[MatrixIssue], signals: set[str], cache: Cache
+) -> tuple[list[Rule], list[HardwareFact]]:
     text = path.read_text(encoding="utf-8")
     key = f"matrix-{path.stem}-{hashlib.sha256((text + repr(sorted(signals))).encode()).hexdigest()[:24]}"
     stored = cache.get(key)
     if stored is not None:
-        return [_from_json(r) for r in stored["rules"]]
+        return [_from_json(r) for r in stored["rules"]], [_fact_from_json(f) for f in stored.get("facts", [])]
     before = len(issues)
-    rules = list(_read_file(path, text, issues, signals))
+    rules: list[Rule] = []
+    facts: list[HardwareFact] = []
+    for item in _read_file(path, text, issues, signals):
+        if isinstance(item, Rule):
+            rules.append(item)
+        else:
+            facts.append(item)
     if len(issues) == before:
-        cache.put(key, {"rules": [_to_json(r) for r in rules]})
-    return rules
+        entry: dict[str, Any] = {"rules": [_to_json(r) for r in rules]}
+        if facts:
+            entry["facts"] = [_fact_to_json(f) for f in facts]
+        cache.put(key, entry)
+    return rules, facts
 
 
 def _to_json(rule: Rule) -> dict[str, Any]:
@@ -181,7 +258,7 @@ def _from_json(raw: dict[str, Any]) -> Rule:
     )
 
 
-def _read_file(path: Path, text: str, issues: list[MatrixIssue], signals: set[str]) -> Iterator[Rule]:
+def _read_file(path: Path, text: str, issues: list[MatrixIssue], signals: set[str]) -> Iterator[Rule | HardwareFact]:
     name = path.name
     try:
         data = tomllib.loads(text)
@@ -189,21 +266,31 @@ def _read_file(path: Path, text: str, issues: list[MatrixIssue], signals: set[st
         line = int(m.group(1)) if (m := re.search(r"line (\d+)", str(exc))) else 1
         issues.append(MatrixIssue(name, line, f"not valid TOML: {exc}"))
         return
-    for key in sorted(set(data) - {"family", "rule"}):
+    for key in sorted(set(data) - {"family", "rule", "fact"}):
         issues.append(MatrixIssue(name, _line_of(text, key), f"unknown top-level key {key!r}"))
     family = data.get("family", path.stem)
     if family != path.stem:
         issues.append(MatrixIssue(name, _line_of(text, "family"), f"family {family!r} must match the file name"))
-    starts = [m.start() for m in re.finditer(r"(?m)^\[\[rule\]\]", text)]
+    for raw, line, block in _tables(text, "rule", data.get("rule", [])):
+        rule = _rule(raw, family, name, line, block, issues, signals)
+        if rule is not None:
+            yield rule
+    for raw, line, block in _tables(text, "fact", data.get("fact", [])):
+        fact = _fact(raw, name, line, block, issues)
+        if fact is not None:
+            yield fact
+
+
+def _tables(text: str, table: str, raws: list[Any]) -> Iterator[tuple[Any, int, str]]:
+    """Each ``[[table]]`` entry with the line it starts on and its text (for the lines of its keys)."""
+    starts = [m.start() for m in re.finditer(rf"(?m)^\[\[{table}\]\]", text)]
     line, counted = 1, 0
-    for index, raw in enumerate(data.get("rule", [])):
+    for index, raw in enumerate(raws):
         offset = starts[index] if index < len(starts) else 0
         end = starts[index + 1] if index + 1 < len(starts) else len(text)
         line += text.count("\n", counted, offset)
         counted = offset
-        rule = _rule(raw, family, name, line, text[offset:end], issues, signals)
-        if rule is not None:
-            yield rule
+        yield raw, line, text[offset:end]
 
 
 def _line_of(text: str, key: str, base: int = 1) -> int:
@@ -278,6 +365,116 @@ def _rule(  # noqa: PLR0917 - one call site, every argument a different piece of
         signal=signal,
         breaks=str(raw.get("breaks", "")),
         source=f"{file}:{line}",
+    )
+
+
+def _fact(raw: Mapping[str, Any], file: str, line: int, block: str, issues: list[MatrixIssue]) -> HardwareFact | None:
+    before = len(issues)
+
+    def bad(key: str, message: str) -> None:
+        issues.append(MatrixIssue(file, _line_of(block, key, line) if key else line, message))
+
+    for key in sorted(set(raw) - FACT_KEYS):
+        bad(key, f"unknown key {key!r} in a fact")
+    fact_id = str(raw.get("id", ""))
+    for key in FACT_REQUIRED:
+        if not raw.get(key):
+            bad("", f"fact {fact_id or '?'!r} has no {key}")
+    if fact_id and not _KEBAB.match(fact_id):
+        bad("id", f"fact id {fact_id!r} is not kebab-case")
+    feature = str(raw.get("feature", ""))
+    if feature and feature not in FEATURES:
+        bad("feature", f"unknown feature {feature!r} (expected one of: {', '.join(FEATURES)})")
+
+    def spec(key: str) -> SpecifierSet | None:
+        if key not in raw:
+            return None
+        try:
+            return parse_specifier(str(raw[key]))
+        except InvalidSpecifier:
+            bad(key, f"malformed specifier {raw[key]!r} in {key}")
+            return None
+
+    def major_minor(key: str) -> tuple[int, int] | None:
+        if key not in raw:
+            return None
+        if not (m := _MAJOR_MINOR.match(str(raw[key]))):
+            bad(key, f'{key} {raw[key]!r} is not MAJOR.MINOR (like "8.9")')
+            return None
+        return int(m.group(1)), int(m.group(2))
+
+    versions, cuda_runtime = spec("versions"), spec("cuda_runtime")
+    capability, driver = major_minor("min_compute_capability"), major_minor("min_driver_cuda")
+    if feature == "cuda-driver":
+        for key in ("cuda_runtime", "min_driver_cuda"):
+            if key not in raw:
+                bad("", f"fact {fact_id!r}: a cuda-driver fact needs {key}")
+        if "min_compute_capability" in raw:
+            bad("min_compute_capability", f"fact {fact_id!r}: a cuda-driver fact has no min_compute_capability")
+    elif feature:
+        if "min_compute_capability" not in raw:
+            bad("", f"fact {fact_id!r}: a {feature} fact needs min_compute_capability")
+        for key in ("cuda_runtime", "min_driver_cuda"):
+            if key in raw:
+                bad(key, f"fact {fact_id!r}: {key} is only for cuda-driver facts")
+    below, fallback = str(raw.get("below", "")), str(raw.get("fallback", ""))
+    if below and below not in BELOW:
+        bad("below", f"unknown below {below!r} (expected one of: {', '.join(BELOW)})")
+    if below == "fallback" and fallback not in FALLBACKS:
+        bad("fallback" if fallback else "below", f"below = 'fallback' needs fallback, one of: {', '.join(FALLBACKS)}")
+    if fallback and below != "fallback":
+        bad("fallback", "fallback is only for below = 'fallback'")
+    evidence = tuple(_evidence(raw.get("evidence", []), bad))
+    if evidence and not any(e.kind in {"run", "wheel"} for e in evidence):
+        bad("", f"fact {fact_id!r}: an upstream reference is not evidence by itself; add a wheel or a run")
+    test = str(raw.get("test", ""))
+    if test and "::" not in test:
+        bad("test", f"test {test!r} must name a test as path::function")
+    if len(issues) > before or versions is None:
+        return None
+    return HardwareFact(
+        id=fact_id,
+        feature=feature,
+        package=canonical(str(raw["package"])),
+        versions=versions,
+        check=str(raw["check"]),
+        below=below,
+        why=str(raw["why"]),
+        test=test,
+        evidence=evidence,
+        min_compute_capability=capability,
+        cuda_runtime=cuda_runtime,
+        min_driver_cuda=driver,
+        fallback=fallback,
+        symptom=str(raw.get("symptom", "")),
+        source=f"{file}:{line}",
+    )
+
+
+def _fact_to_json(fact: HardwareFact) -> dict[str, Any]:
+    return {
+        **{k: getattr(fact, k) for k in ("id", "feature", "package", "check", "below", "why", "test", "fallback")},
+        **{k: getattr(fact, k) for k in ("symptom", "source")},
+        "versions": str(fact.versions),
+        "evidence": [{"kind": e.kind, **e.fields} for e in fact.evidence],
+        "min_compute_capability": fact.min_compute_capability,
+        "cuda_runtime": str(fact.cuda_runtime) if fact.cuda_runtime is not None else None,
+        "min_driver_cuda": fact.min_driver_cuda,
+    }
+
+
+def _fact_from_json(raw: dict[str, Any]) -> HardwareFact:
+    def pair(value: Any) -> tuple[int, int] | None:
+        return (int(value[0]), int(value[1])) if value is not None else None
+
+    keys = ("id", "feature", "package", "check", "below", "why", "test", "fallback", "symptom", "source")
+    return HardwareFact(
+        **{k: raw[k] for k in keys},
+        versions=parse_specifier(raw["versions"]),
+        evidence=tuple(Evidence(e["kind"], e) for e in raw["evidence"]),
+        min_compute_capability=pair(raw["min_compute_capability"]),
+        cuda_runtime=parse_specifier(raw["cuda_runtime"]) if raw["cuda_runtime"] is not None else None,
+        min_driver_cuda=pair(raw["min_driver_cuda"]),
     )
 
 
