@@ -173,6 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow moving a package envdoctor keeps by default (torch)",
     )
     pin.add_argument(
+        "--constraint",
+        "-c",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a constraints (or requirements) file whose ranges every moved package must stay in (repeatable)",
+    )
+    pin.add_argument(
         "--no-verify",
         action="store_true",
         help="do not ask pip's resolver (offline); the output then says it is not verified",
@@ -286,6 +294,7 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
         changes_only=args.changes_only,
         everything=args.everything,
         verify=not args.no_verify,
+        constraints=args.constraint,
         timeout=args.timeout,
     )
     if args.apply:

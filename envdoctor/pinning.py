@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,7 @@ from envdoctor.pipconfig import PipConfig
 from envdoctor.planner import Move, Plan, Planner
 from envdoctor.report import Finding, Report
 from envdoctor.target import Target
+from envdoctor.versions import SpecifierSet
 
 if TYPE_CHECKING:
     from envdoctor.resolve import Resolved
@@ -132,31 +133,53 @@ def pin(
     changes_only: bool = False,
     everything: bool = False,
     verify: bool = True,
+    constraints: Sequence[str | os.PathLike[str]] = (),
     timeout: float = DEFAULT_TIMEOUT,
     resolve_timeout: float = 300.0,
 ) -> PinResult:
     """Check ``python``'s environment, plan the smallest fix, and return the pin set (verified by pip's
-    resolver unless ``verify`` is False). Writes nothing."""
+    resolver unless ``verify`` is False). ``constraints``: constraints / requirements files whose ranges
+    a moved package must stay in (read as pip reads them; given to pip's resolver too). Writes nothing."""
+    ranges = _constraint_ranges(constraints)
     target = Target.resolve(python)
     inv = Inventory.from_payload(target.probe("inventory", {}, timeout=timeout))
     report = check_inventory(inv, cache=Cache(default_dir()))
     facts = Facts.shipped()
     matrix = load_matrix()
     planner = Planner(inv, report.findings, facts=facts, matrix=matrix)
-    plan = planner.plan(keep=keep, allow=allow)
+    plan = planner.plan(keep=keep, allow=allow, constraints=ranges)
     pip = PipConfig.load(inv.python.prefix)
     names = watched(facts.root, inv)
     pins = pin_set(inv, plan, names, pip=pip, changes_only=changes_only, everything=everything)
     if not verify:
         verification = Verification(False, "verification skipped (--no-verify)")
     else:
-        verification, plan = _verify(target.python, inv, planner, plan, pins, timeout=resolve_timeout)
+        extra = [a for path in constraints for a in ("-c", os.fspath(path))]
+        verification, plan = _verify(target.python, inv, planner, plan, pins, extra=extra, timeout=resolve_timeout)
         pins = pin_set(inv, plan, names, pip=pip, changes_only=changes_only, everything=everything)
     return PinResult(inv, report, plan, pins, verification)
 
 
+def _constraint_ranges(files: Sequence[str | os.PathLike[str]]) -> dict[str, SpecifierSet]:
+    from envdoctor.reqfile import read_requirements
+
+    ranges: dict[str, SpecifierSet] = {}
+    for path in files:
+        for line in read_requirements(path).lines:
+            if line.requirement is not None and line.name is not None:
+                ranges[line.name] = ranges.get(line.name, SpecifierSet()) & line.requirement.specifier
+    return ranges
+
+
 def _verify(
-    python: str, inv: Inventory, planner: Planner, plan: Plan, pins: PinSet, *, timeout: float
+    python: str,
+    inv: Inventory,
+    planner: Planner,
+    plan: Plan,
+    pins: PinSet,
+    *,
+    extra: Sequence[str],
+    timeout: float,
 ) -> tuple[Verification, Plan]:
     """Ask pip to resolve the pin set; re-check the resolved set. Returns the verification and the plan
     with exact releases filled in where pip picked them."""
@@ -166,7 +189,7 @@ def _verify(
         req = Path(tmp) / "requirements.txt"
         req.write_text(render(pins, "requirements"), encoding="utf-8")
         try:
-            resolution = dry_run(python, ["-r", str(req)], timeout=timeout)
+            resolution = dry_run(python, ["-r", str(req), *extra], timeout=timeout)
         except ResolveError as exc:
             why = "the package index cannot be reached" if exc.offline else "pip does not accept the set"
             detail = "; ".join(exc.details[:3])

@@ -29,7 +29,7 @@ then says), and every package in ``keep``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from envdoctor.cache import Cache
@@ -144,11 +144,22 @@ class Planner:
         self.files = Files(Cache(None))
         self._evaluated: dict[tuple[tuple[str, str], ...], list[Finding]] = {}
         self._python = _version(inv.python.version)
+        self._constraints: dict[str, SpecifierSet] = {}
         self._symbol_errors = [f for f in self.findings if f.id in _SYMBOL_IDS and f.severity >= Severity.ERROR]
 
     # -- the search ---------------------------------------------------------------------------
 
-    def plan(self, *, keep: Collection[str] = (), allow: Collection[str] = ()) -> Plan:
+    def plan(
+        self,
+        *,
+        keep: Collection[str] = (),
+        allow: Collection[str] = (),
+        constraints: Mapping[str, SpecifierSet] | None = None,
+    ) -> Plan:
+        """``keep``: never move these; ``allow``: may move these despite NEVER_MOVED; ``constraints``: a
+        moved package's release must be in its range (the user's constraints file)."""
+        self._constraints = {canonical(k): v for k, v in (constraints or {}).items()}
+        self._evaluated.clear()
         keep_names = frozenset(canonical(k) for k in keep)
         frozen = keep_names | (NEVER_MOVED - {canonical(a) for a in allow})
         errors = [f for f in self.findings if f.severity >= Severity.ERROR]
@@ -302,6 +313,8 @@ class Planner:
         for version in self.facts.versions(alt.package):
             v = _version(version)
             if v is None or (installed is not None and v == installed) or not in_range(v, alt.spec):
+                continue
+            if alt.package in self._constraints and not in_range(v, self._constraints[alt.package]):
                 continue
             if v.is_prerelease and not (installed is not None and installed.is_prerelease):
                 continue

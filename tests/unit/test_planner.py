@@ -158,3 +158,14 @@ def test_a_healthy_environment_needs_no_plan(tmp_path: Path) -> None:
     inv = scan(make_site(tmp_path / "site", {"a": Fake("1.0")}))
     plan = plan_for(inv, [], facts(tmp_path, {}))
     assert plan.healthy and plan.complete
+
+
+def test_the_users_constraints_bound_every_moved_release(tmp_path: Path) -> None:
+    from envdoctor.versions import SpecifierSet
+
+    inv = scan(make_site(tmp_path / "site", {"accelerate": Fake("0.31.0"), "numpy": Fake("1.26.4")}))
+    f = facts(tmp_path, {"accelerate": ACCELERATE})
+    found = [symbol_break("peft", "accelerate", "accelerate>=0.32.0")]
+    planner = Planner(inv, found, facts=f, matrix=load_matrix())
+    plan = planner.plan(constraints={"accelerate": SpecifierSet(">=0.34")})
+    assert [m.after for m in plan.moves] == ["0.34.2"]
