@@ -25,7 +25,7 @@ from envdoctor.inventory import Inventory
 from envdoctor.pins import PinSet, pin_set, render
 from envdoctor.pipconfig import PipConfig
 from envdoctor.planner import Move, Plan, Planner
-from envdoctor.report import Finding, Report
+from envdoctor.report import Finding, Report, Severity
 from envdoctor.target import Target
 from envdoctor.versions import SpecifierSet
 
@@ -155,7 +155,7 @@ def pin(
         verification = Verification(False, "verification skipped (--no-verify)")
     else:
         extra = [a for path in constraints for a in ("-c", os.fspath(path))]
-        verification, plan = _verify(target.python, inv, planner, plan, pins, extra=extra, timeout=resolve_timeout)
+        verification, plan = _verify(target.python, inv, plan, pins, extra=extra, timeout=resolve_timeout)
         pins = pin_set(inv, plan, names, pip=pip, changes_only=changes_only, everything=everything)
     return PinResult(inv, report, plan, pins, verification)
 
@@ -174,7 +174,6 @@ def _constraint_ranges(files: Sequence[str | os.PathLike[str]]) -> dict[str, Spe
 def _verify(
     python: str,
     inv: Inventory,
-    planner: Planner,
     plan: Plan,
     pins: PinSet,
     *,
@@ -183,6 +182,7 @@ def _verify(
 ) -> tuple[Verification, Plan]:
     """Ask pip to resolve the pin set; re-check the resolved set. Returns the verification and the plan
     with exact releases filled in where pip picked them."""
+    from envdoctor.materialize import materialize
     from envdoctor.resolve import ResolveError, dry_run, future_inventory
 
     with tempfile.TemporaryDirectory(prefix="envdoctor-pin-") as tmp:
@@ -203,10 +203,10 @@ def _verify(
         for r in resolution.installs
         if r.name not in planned
     )
-    state_moves = tuple(
-        Move(r.name, r.display_name, _installed(inv, r.name), r.version, r.label) for r in resolution.installs
-    )
-    problems = planner.errors_after(state_moves, future)
+    future, unread = materialize(python, future, default_dir())
+    left = {(f.id, *f.packages) for f in plan.remaining}
+    found = check_inventory(future, cache=Cache(default_dir())).at_least(Severity.ERROR)
+    problems = [f for f in found if (f.id, *f.packages) not in left]
     pip_said = f"pip {resolution.pip_version} resolves it ({len(resolution.installs)} to install)"
     if problems:
         listed = "; ".join(f"[{f.id}] {f.title}" for f in problems[:3])
@@ -218,6 +218,8 @@ def _verify(
             resolution.pip_version,
         ), plan
     summary = f"{pip_said}; envdoctor's checks of the resolved set find no error"
+    if unread:
+        summary += f" ({len(unread)} checked from metadata only: {'; '.join(unread)})"
     return Verification(True, summary, also, (), resolution.pip_version), plan
 
 
