@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import runpy
+import struct
 import sys
 import venv
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ class Fake:
     version: str = "1.0"
     requires: list[str] = field(default_factory=list)
     requires_python: str | None = None
-    files: Mapping[str, str] = field(default_factory=dict)
+    files: Mapping[str, str | bytes] = field(default_factory=dict)  # bytes: written as they are (ELF files)
     metadata: str | bytes | None = None
     no_metadata: bool = False
     record: bool = True
@@ -46,7 +47,10 @@ def write_dist(site: Path, name: str, fake: Fake) -> Path:
     for rel, text in fake.files.items():
         target = site / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
+        if isinstance(text, bytes):
+            target.write_bytes(text)
+        else:
+            target.write_text(text)
     if fake.record:  # what an installer writes: every file, the dist-info's own included
         listed = [*fake.files, *(f"{folder.name}/{p.name}" for p in sorted(folder.iterdir()))]
         lines = "".join(f"{rel},{fake.record_hashes.get(rel, '')},\n" for rel in listed)
@@ -60,6 +64,41 @@ def _metadata(name: str, fake: Fake) -> str:
         lines.append(f"Requires-Python: {fake.requires_python}")
     lines += [f"Requires-Dist: {r}" for r in fake.requires]
     return "\n".join(lines) + "\n\nA description.\n"
+
+
+def elf_so(
+    needed: Sequence[str] = (), undefined: Sequence[str] = (), defined: Sequence[str] = (), weak: Sequence[str] = ()
+) -> bytes:
+    """A minimal 64-bit little-endian ELF shared object: section headers, .dynstr, .dynsym and .dynamic only
+    (what the dynamic loader reads to bind an extension), with these DT_NEEDED entries and symbols."""
+    strtab = bytearray(b"\0")
+
+    def name(text: str) -> int:
+        strtab.extend(text.encode() + b"\0")
+        return len(strtab) - len(text) - 1
+
+    global_func, weak_func = (1 << 4) | 2, (2 << 4) | 2
+    symbols = [struct.pack("<IBBHQQ", 0, 0, 0, 0, 0, 0)]
+    symbols += [struct.pack("<IBBHQQ", name(n), global_func, 0, 0, 0, 0) for n in undefined]
+    symbols += [struct.pack("<IBBHQQ", name(n), weak_func, 0, 0, 0, 0) for n in weak]
+    symbols += [struct.pack("<IBBHQQ", name(n), global_func, 0, 5, 0x1000, 8) for n in defined]
+    dynamic = b"".join(struct.pack("<qQ", 1, name(n)) for n in needed) + struct.pack("<qQ", 0, 0)
+    dynsym = b"".join(symbols)
+    body = [bytes(strtab), dynsym, dynamic]
+    offsets, at = [], 64
+    for part in body:
+        offsets.append(at)
+        at += len(part)
+    shoff = at
+    sections = [
+        struct.pack("<IIQQQQIIQQ", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+        struct.pack("<IIQQQQIIQQ", 0, 3, 2, 0, offsets[0], len(strtab), 0, 0, 1, 0),  # .dynstr
+        struct.pack("<IIQQQQIIQQ", 0, 11, 2, 0, offsets[1], len(dynsym), 1, 1, 8, 24),  # .dynsym
+        struct.pack("<IIQQQQIIQQ", 0, 6, 3, 0, offsets[2], len(dynamic), 1, 0, 8, 16),  # .dynamic
+    ]
+    ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
+    header = ident + struct.pack("<HHIQQQIHHHHHH", 3, 62, 1, 0, 0, shoff, 0, 64, 0, 0, 64, len(sections), 0)
+    return header + b"".join(body) + b"".join(sections)
 
 
 def make_site(root: Path, dists: Mapping[str, Fake]) -> Path:

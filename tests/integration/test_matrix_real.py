@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 from envdoctor.api import load_matrix
-from envdoctor.matrix import Evidence, Matrix
+from envdoctor.cache import Cache
+from envdoctor.checks import rules
+from envdoctor.inventory import Dist
+from envdoctor.matrix import Evidence, HardwareFact, Matrix, Rule
 from tests import beds, peers
 
 
@@ -33,34 +36,111 @@ def test_torchvision_cuda_build_beside_cpu_torch(torchvision_cuda_on_cpu: beds.B
     assert "operator torchvision::nms does not exist" in proc.stderr  # ... and it does fail
 
 
+def _errors(data: dict[str, object]) -> list[dict[str, object]]:
+    return [f for f in data["findings"] if f["severity"] == "error"]  # type: ignore[union-attr, index]
+
+
+@pytest.mark.venv
+def test_torchaudio_cuda_build_beside_cpu_torch(torchaudio_cuda_on_cpu: beds.Bed) -> None:
+    bed = torchaudio_cuda_on_cpu
+    assert peers.pip_check(bed.python)[0] == 0  # torchaudio 2.11.0 declares nothing: pip has nothing to check
+    [f] = _errors(_report(bed.python))
+    assert f["id"] == "torchaudio-cuda-build-on-cpu-torch"
+    assert f["title"] == "torchaudio 2.11.0 is a CUDA build, but torch 2.13.0+cpu is a CPU build"
+    assert any("torchaudio/lib/_torchaudio.abi3.so needs libc10_cuda.so" in e for e in f["evidence"])  # type: ignore[attr-defined]
+    proc = subprocess.run([str(bed.python), "-c", "import torchaudio"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1
+    assert "libc10_cuda.so: cannot open shared object file" in proc.stderr
+    assert "OSError: Could not load this library" in proc.stderr and "_torchaudio.abi3.so" in proc.stderr
+
+
+@pytest.mark.venv
+def test_xformers_cuda_build_beside_cpu_torch(xformers_cuda_on_cpu: beds.Bed) -> None:
+    bed = xformers_cuda_on_cpu
+    assert peers.pip_check(bed.python)[0] == 0
+    data = _report(bed.python)
+    assert _errors(data) == []  # import works: a warning, not an error
+    [f] = [f for f in data["findings"] if f["id"] == "xformers-cuda-build-on-cpu-torch"]  # type: ignore[union-attr, index]
+    assert f["severity"] == "warning"
+    assert f["title"] == (
+        "xformers 0.0.35 was built for torch 2.10.0+cu128 (CUDA 12.8), you have torch 2.13.0+cpu, a CPU build"
+    )
+    assert f["fix"] == ["torch==2.10.0"]
+    proc = subprocess.run([str(bed.python), "-c", "import xformers"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0
+    assert "PyTorch 2.10.0+cu128 with CUDA 1208 (you have 2.13.0+cpu)" in proc.stderr  # xformers says the same
+    code = "import torch, xformers.ops as x; q = torch.randn(1, 8, 2, 16); x.memory_efficient_attention(q, q, q)"
+    proc = subprocess.run([str(bed.python), "-c", code], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1
+    assert "NotImplementedError: No operator found for `memory_efficient_attention_forward`" in proc.stderr
+    assert "operator wasn't built" in proc.stderr
+
+
+@pytest.mark.venv
+def test_torchtext_built_for_older_torch(torchtext_newer_torch: beds.Bed) -> None:
+    bed = torchtext_newer_torch
+    assert peers.pip_check(bed.python)[0] == 0  # torchtext 0.18.0 declares torch>=2.3.0
+    [f] = _errors(_report(bed.python))
+    assert f["id"] == "extension-built-for-another-torch"
+    assert f["title"] == (
+        "torchtext 0.18.0 was built for another torch (it declares torch>=2.3.0): torch 2.13.0+cpu lacks 17 C++ "
+        "symbols its extensions link to"
+    )
+    assert f["fix"] == ["torch==2.3.0"]
+    proc = subprocess.run([str(bed.python), "-c", "import torchtext"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1
+    # the symbol the loader names is one envdoctor counted (it names the first it cannot bind)
+    symbol = proc.stderr.split("undefined symbol: ", 1)[1].split()[0]
+    assert symbol == "_ZN5torch6detail10class_baseC2ERKSsS3_SsRKSt9type_infoS6_"
+    links = rules._torch_links(_dist(bed, "torchtext"), rules.Files(Cache(None)))
+    assert symbol in links["torchtext/lib/libtorchtext.so"]["undefined"]
+    assert "OSError: Could not load this library" in proc.stderr
+
+
+def _dist(bed: beds.Bed, name: str) -> Dist:
+    from tests.fakes import scan
+
+    dist = scan(bed.site).get(name)
+    assert dist is not None
+    return dist
+
+
 def wheel_evidence() -> list[tuple[str, Evidence]]:
+    """Every wheel a rule or a hardware fact cites (the torch ones are the local CPU build, never a CUDA download)."""
     matrix = load_matrix()
     assert isinstance(matrix, Matrix), matrix
-    return [(r.id, e) for r in matrix.rules for e in r.evidence if e.kind == "wheel"]
+    items: list[Rule | HardwareFact] = [*matrix.rules, *matrix.hardware]
+    return [(item.id, e) for item in items for e in item.evidence if e.kind == "wheel"]
+
+
+@pytest.fixture(scope="module")
+def wheel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("wheels")
 
 
 @pytest.mark.online
 @pytest.mark.parametrize(("rule_id", "evidence"), wheel_evidence(), ids=lambda x: x if isinstance(x, str) else "")
-def test_wheel_evidence_is_in_the_real_wheel(rule_id: str, evidence: Evidence, tmp_path: Path) -> None:
+def test_wheel_evidence_is_in_the_real_wheel(rule_id: str, evidence: Evidence, wheel_dir: Path) -> None:
     f = evidence.fields
-    name, version = f["wheel"].split("-")[:2]
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--only-binary=:all:",
-            "-q",
-            "-d",
-            str(tmp_path),
-            f"{name}=={version}",
-        ],
-        check=True,
-        timeout=900,
-    )
-    wheel = tmp_path / f["wheel"]
+    wheel = wheel_dir / f["wheel"]
+    if not wheel.exists():  # a wheel cited several times is fetched once
+        name, version = f["wheel"].split("-")[:2]
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "-q",
+                "-d",
+                str(wheel_dir),
+                f"{name}=={version}",
+            ],
+            check=True,
+            timeout=900,
+        )
     assert hashlib.sha256(wheel.read_bytes()).hexdigest() == f["sha256"], rule_id
     data = zipfile.ZipFile(wheel).read(f["path"])
     if f.get("line"):

@@ -10,7 +10,8 @@ from envdoctor.api import load_matrix
 from envdoctor.cache import Cache
 from envdoctor.checks.rules import Files, check_rules
 from envdoctor.matrix import Matrix
-from tests.fakes import Fake, make_site, scan
+from envdoctor.report import Finding, Severity
+from tests.fakes import Fake, elf_so, make_site, scan
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +155,134 @@ def test_tensorboard_old_protos(
     tmp_path: Path, matrix: Matrix, tensorboard: str, protobuf: str, expected: list[str]
 ) -> None:
     assert fired(tmp_path, matrix, {"tensorboard": Fake(tensorboard), "protobuf": Fake(protobuf)}) == expected
+
+
+def findings(tmp_path: Path, matrix: Matrix, dists: dict[str, Fake]) -> list[Finding]:
+    inv = scan(make_site(tmp_path, dists))
+    return check_rules(inv, matrix, Files(Cache(tmp_path / "cache")))
+
+
+def test_torchaudio_cuda_build_on_cpu_torch(tmp_path: Path, matrix: Matrix) -> None:
+    def torchaudio(needs: bytes) -> Fake:  # 2.11.0 declares no requirement at all
+        lib = (b"\x7fELF" + needs).decode("latin-1")
+        return Fake("2.11.0", files={"torchaudio/__init__.py": "", "torchaudio/lib/_torchaudio.abi3.so": lib})
+
+    cuda_ta = torchaudio(b"\x00libc10_cuda.so\x00libtorch_cuda.so\x00libcudart.so.13\x00")
+    cpu_ta = torchaudio(b"\x00libc10.so\x00libtorch_cpu.so\x00")
+    rule = ["torchaudio-cuda-build-on-cpu-torch"]
+    assert fired(tmp_path / "a", matrix, {"torch": torch_build("2.13.0+cpu", "None"), "torchaudio": cuda_ta}) == rule
+    assert fired(tmp_path / "b", matrix, {"torch": torch_build("2.13.0", "None"), "torchaudio": cuda_ta}) == rule
+    # must not fire: a CUDA torch with the same torchaudio, or a CPU torchaudio beside the CPU torch
+    assert fired(tmp_path / "c", matrix, {"torch": torch_build("2.13.0", "'13.0'"), "torchaudio": cuda_ta}) == []
+    assert fired(tmp_path / "d", matrix, {"torch": torch_build("2.13.0+cpu", "None"), "torchaudio": cpu_ta}) == []
+
+
+XFORMERS_0_0_35 = '{"version": {"cuda": 1208, "hip": null, "torch": "2.10.0+cu128", "python": "3.10.19"}, "env": {}}'
+
+
+def xformers_build(record: str | None) -> Fake:
+    files = {"xformers/__init__.py": "", "xformers/_cpp_lib.py": ""}
+    if record is not None:
+        files["xformers/cpp_lib.json"] = record
+    return Fake("0.0.35", ["torch>=2.10", "numpy"], files=files)
+
+
+def test_xformers_cuda_build_on_cpu_torch(tmp_path: Path, matrix: Matrix) -> None:
+    cpu_torch = torch_build("2.13.0+cpu", "None")
+    [f] = findings(tmp_path / "a", matrix, {"torch": cpu_torch, "xformers": xformers_build(XFORMERS_0_0_35)})
+    assert f.id == "xformers-cuda-build-on-cpu-torch"
+    assert f.severity == Severity.WARNING
+    assert f.title == (
+        "xformers 0.0.35 was built for torch 2.10.0+cu128 (CUDA 12.8), you have torch 2.13.0+cpu, a CPU build"
+    )
+    assert f.fix == ("torch==2.10.0",)
+    assert any(e.endswith("xformers/cpp_lib.json: torch '2.10.0+cu128', cuda 1208") for e in f.evidence)
+    # must not fire: a CUDA torch; a build without CUDA (ROCm: "cuda": null); no record, or one that is not JSON
+    cuda_torch = torch_build("2.13.0", "'13.0'")
+    assert fired(tmp_path / "b", matrix, {"torch": cuda_torch, "xformers": xformers_build(XFORMERS_0_0_35)}) == []
+    rocm = XFORMERS_0_0_35.replace('"cuda": 1208, "hip": null', '"cuda": null, "hip": 60200')
+    assert fired(tmp_path / "c", matrix, {"torch": cpu_torch, "xformers": xformers_build(rocm)}) == []
+    assert fired(tmp_path / "d", matrix, {"torch": cpu_torch, "xformers": xformers_build(None)}) == []
+    assert fired(tmp_path / "e", matrix, {"torch": cpu_torch, "xformers": xformers_build("{not json")}) == []
+
+
+# torch 2.13 exports the cxx11-ABI names; torchtext 0.18.0's extensions ask for the old-ABI (`Ss`) ones
+CXX11_ERROR = "_ZN3c105ErrorC2ENS_14SourceLocationENSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEEE"
+OLD_ERROR = "_ZN3c105ErrorC2ENS_14SourceLocationESs"
+OLD_CLASS_BASE = "_ZN5torch6detail10class_baseC2ERKSsS3_SsRKSt9type_infoS6_"
+DEVICE_TYPE_NAME = "_ZN3c1014DeviceTypeNameENS_10DeviceTypeEb"
+
+
+def torch_with_libs(version: str = "2.13.0+cpu", cuda: str = "None", exports: tuple[str, ...] = ()) -> Fake:
+    fake = torch_build(version, cuda)
+    return Fake(
+        version,
+        files={
+            **fake.files,
+            "torch/lib/libc10.so": elf_so(["libstdc++.so.6"], defined=[CXX11_ERROR, DEVICE_TYPE_NAME, *exports]),
+            "torch/lib/libtorch_cpu.so": elf_so(
+                ["libc10.so"], undefined=[CXX11_ERROR], defined=["aoti_torch_abi_version"]
+            ),
+            "torch/lib/libtorch_python.so": elf_so(["libtorch_cpu.so"]),
+        },
+    )
+
+
+def torchtext_build(
+    *undefined: str, needed: tuple[str, ...] = ("libc10.so", "libtorch_cpu.so"), weak: tuple[str, ...] = ()
+) -> Fake:
+    return Fake(
+        "0.18.0",
+        ["tqdm", "requests", "torch (>=2.3.0)", "numpy"],
+        files={
+            "torchtext/__init__.py": "",
+            "torchtext/lib/libtorchtext.so": elf_so(
+                needed, undefined=list(undefined), defined=["_ZN9torchtext5VocabC1Ev"], weak=list(weak)
+            ),
+            # the Python module: links to the package's own library and to libtorch_python
+            "torchtext/_torchtext.cpython-311-x86_64-linux-gnu.so": elf_so(
+                ["libtorchtext.so", "libtorch_python.so"], undefined=["_ZN9torchtext5VocabC1Ev"]
+            ),
+        },
+    )
+
+
+def test_extension_built_for_another_torch(tmp_path: Path, matrix: Matrix) -> None:
+    torch = torch_with_libs()
+    old = torchtext_build(OLD_ERROR, OLD_CLASS_BASE, DEVICE_TYPE_NAME, "aoti_torch_abi_version")
+    [f] = findings(tmp_path / "a", matrix, {"torch": torch, "torchtext": old})
+    assert f.id == "extension-built-for-another-torch"
+    assert f.title == (
+        "torchtext 0.18.0 was built for another torch (it declares torch>=2.3.0): torch 2.13.0+cpu lacks 2 C++ "
+        "symbols its extensions link to"
+    )
+    assert f.packages == ("torchtext", "torch")
+    assert f.fix == ("torch==2.3.0",)
+    assert any(
+        e.endswith(f"torchtext/lib/libtorchtext.so needs {OLD_ERROR} and 1 more torch symbols") for e in f.evidence
+    )
+    # a package built from source that declares torch without a version (flash-attn): no torch to name as the fix
+    flash = Fake(
+        "2.8.3",
+        ["torch", "einops"],
+        files={"flash_attn_2_cuda.cpython-311-x86_64-linux-gnu.so": elf_so(["libc10.so"], undefined=[OLD_ERROR])},
+    )
+    [f] = findings(tmp_path / "b", matrix, {"torch": torch, "flash-attn": flash})
+    assert f.title.startswith("flash-attn 2.8.3 was built for another torch (it declares torch, with no version)")
+    assert f.fix == ()
+    # must not fire: every torch symbol it needs is exported (a build for this torch) ...
+    ok = torchtext_build(CXX11_ERROR, DEVICE_TYPE_NAME, "aoti_torch_abi_version")
+    assert fired(tmp_path / "c", matrix, {"torch": torch, "torchtext": ok}) == []
+    # ... the missing names are weak (the loader leaves them unbound) ...
+    weak = torchtext_build(CXX11_ERROR, weak=(OLD_ERROR,))
+    assert fired(tmp_path / "d", matrix, {"torch": torch, "torchtext": weak}) == []
+    # ... or the extension needs a library this torch lacks (a CUDA build beside a CPU torch: the loader stops
+    # there, and the CUDA rules say why) ...
+    cuda = torchtext_build(OLD_ERROR, needed=("libc10.so", "libc10_cuda.so"))
+    assert fired(tmp_path / "e", matrix, {"torch": torch, "torchtext": cuda}) == []
+    # ... or torch's own files are not listed (no RECORD): nothing to compare with
+    unlisted = Fake(torch.version, files=torch.files, record=False)
+    assert fired(tmp_path / "f", matrix, {"torch": unlisted, "torchtext": old}) == []
+    # a later torch that exports the old name again clears it
+    both = torch_with_libs(exports=(OLD_ERROR, OLD_CLASS_BASE))
+    assert fired(tmp_path / "g", matrix, {"torch": both, "torchtext": old}) == []
