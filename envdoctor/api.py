@@ -88,7 +88,7 @@ def what_if(
     shown = " ".join(args)
     progress.step(f"asking pip what `pip install {shown}` would do (nothing is installed)")
     try:
-        resolution = dry_run(target.python, args, timeout=resolve_timeout)
+        resolution = dry_run(target.python, args, timeout=resolve_timeout, known=inv)
     except ResolveError as exc:
         if exc.offline:
             raise
@@ -103,7 +103,7 @@ def what_if(
         return redacted(Report.build([refused], summary=_summary(inv), checks=["what-if"]), Redactor.from_environment())
     future = future_inventory(inv, resolution)
     progress.step(f"reading the {len(resolution.installs)} new releases' wheels")
-    future, notes = materialize(target.python, future, default_dir())
+    future, notes = materialize(target.python, future, default_dir(), known=inv)
     report = check_inventory(future, cache=Cache(default_dir()))
     changes = [f"{_label(inv, r.name, r.display_name)} -> {r.version}" for r in resolution.installs]
     summary = Finding(

@@ -90,7 +90,7 @@ def apply(
     env = runner.child_environment()
     scrub = Redactor([*secret_values(), *secret_values(env)])
     try:
-        pip = choose_pip(python, env, scrub)
+        pip = choose_pip(python, env, scrub, result.inventory)
     except ResolveError as exc:
         raise UsageError(f"cannot run pip for {python}: {exc.message}") from None
     lines, added = rollback_lines(result)

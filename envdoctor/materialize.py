@@ -36,7 +36,7 @@ MAX_UNPACKED_BYTES = 512 * 1024 * 1024
 
 
 def materialize(
-    python: str, future: Inventory, cache_dir: Path, *, timeout: float = 600.0
+    python: str, future: Inventory, cache_dir: Path, *, timeout: float = 600.0, known: Inventory | None = None
 ) -> tuple[Inventory, list[str]]:
     """``future`` with each planned distribution replaced by its unpacked wheel, where one could be had;
     and one note per distribution that stays metadata-only."""
@@ -59,7 +59,7 @@ def materialize(
         env = runner.child_environment()
         scrub = Redactor([*secret_values(), *secret_values(env)])
         try:
-            pip = choose_pip(python, env, scrub)
+            pip = choose_pip(python, env, scrub, known)
         except ResolveError as exc:
             notes.append(f"wheels not downloaded: {exc.message}")
             fetch = []

@@ -143,10 +143,11 @@ def pin(
     ranges = _constraint_ranges(constraints)
     target = Target.resolve(python)
     inv = Inventory.from_payload(target.probe("inventory", {}, timeout=timeout))
-    report = check_inventory(inv, cache=Cache(default_dir()))
+    cache = Cache(default_dir())
+    report = check_inventory(inv, cache=cache)
     facts = Facts.shipped()
     matrix = load_matrix()
-    planner = Planner(inv, report.findings, facts=facts, matrix=matrix)
+    planner = Planner(inv, report.findings, facts=facts, matrix=matrix, cache=cache)
     plan = planner.plan(keep=keep, allow=allow, constraints=ranges)
     pip = PipConfig.load(inv.python.prefix)
     names = watched(facts.root, inv)
@@ -189,7 +190,7 @@ def _verify(
         req = Path(tmp) / "requirements.txt"
         req.write_text(render(pins, "requirements"), encoding="utf-8")
         try:
-            resolution = dry_run(python, ["-r", str(req), *extra], timeout=timeout)
+            resolution = dry_run(python, ["-r", str(req), *extra], timeout=timeout, known=inv)
         except ResolveError as exc:
             why = "the package index cannot be reached" if exc.offline else "pip does not accept the set"
             detail = "; ".join(exc.details[:3])
@@ -203,7 +204,7 @@ def _verify(
         for r in resolution.installs
         if r.name not in planned
     )
-    future, unread = materialize(python, future, default_dir())
+    future, unread = materialize(python, future, default_dir(), known=inv)
     left = {(f.id, *f.packages) for f in plan.remaining}
     found = check_inventory(future, cache=Cache(default_dir())).at_least(Severity.ERROR)
     problems = [f for f in found if (f.id, *f.packages) not in left]

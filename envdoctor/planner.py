@@ -136,12 +136,20 @@ class _State:
 class Planner:
     """Plans for one Inventory; reuse it to plan with different keep/allow sets."""
 
-    def __init__(self, inv: Inventory, findings: Iterable[Finding], *, facts: Facts, matrix: Matrix | MatrixError):
+    def __init__(
+        self,
+        inv: Inventory,
+        findings: Iterable[Finding],
+        *,
+        facts: Facts,
+        matrix: Matrix | MatrixError,
+        cache: Cache | None = None,
+    ):
         self.inv = inv
         self.facts = facts
         self.matrix = matrix
         self.findings = tuple(findings)
-        self.files = Files(Cache(None))
+        self.files = Files(cache or Cache(None))  # the check's cache: the signals' reads are already in it
         self._evaluated: dict[tuple[tuple[str, str], ...], list[Finding]] = {}
         self._python = _version(inv.python.version)
         self._constraints: dict[str, SpecifierSet] = {}
@@ -371,7 +379,9 @@ class Planner:
         for name, move in moved.items():
             if name not in placed and self.inv.get(name) is None:
                 dists.append(self._planned(move, None))
-        return dataclasses.replace(self.inv, dists=tuple(dists))
+        future = dataclasses.replace(self.inv, dists=tuple(dists))
+        future.__dict__["marker_env"] = self.inv.marker_env  # same interpreter: share the evaluated markers
+        return future
 
     def _planned(self, move: Move, installed: Dist | None) -> Dist:
         release = (self.facts.release(move.name, move.after) if move.after is not None else None) or {}

@@ -150,6 +150,7 @@ def dry_run(
     *,
     timeout: float = 300.0,
     environ: Mapping[str, str] | None = None,
+    known: Inventory | None = None,
 ) -> Resolution:
     """What ``pip install ARGS`` would install into interpreter ``python``, without installing anything.
 
@@ -169,16 +170,21 @@ def dry_run(
     env["PYTHONIOENCODING"] = "utf-8"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     scrub = Redactor([*secret_values(), *secret_values(env)])
-    pip = choose_pip(python, env, scrub)
+    pip = choose_pip(python, env, scrub, known)
     workdir = Path(tempfile.mkdtemp(prefix="envdoctor-resolve-"))
     try:
         report, log = workdir / "report.json", workdir / "pip.log"
-        argv = [*pip.argv, "install", "--dry-run", "--quiet", "--report", str(report), "--log", str(log)]
-        argv += [*PIP_OPTIONS, *args]
+        argv = [*pip.argv, "install", "--dry-run", "--quiet", "--report", str(report), *PIP_OPTIONS, *args]
         shown = tuple(scrub(a) for a in argv)
         result = runner.run_command(argv, timeout=timeout, env=env)
         if result.outcome is not runner.Outcome.OK:
-            raise _failure(result, _log_lines(log), scrub, shown, timeout)
+            # pip's debug log tells an unreachable index from a conflict, but writing it costs about 0.3 s:
+            # it is asked for only to explain a failure, by running pip again.
+            if result.outcome is not runner.Outcome.TIMEOUT:
+                logged = [*argv[: len(pip.argv) + 1], "--log", str(log), *argv[len(pip.argv) + 1 :]]
+                result = runner.run_command(logged, timeout=timeout, env=env)
+            if result.outcome is not runner.Outcome.OK:  # (a second run that succeeds is simply used)
+                raise _failure(result, _log_lines(log), scrub, shown, timeout)
         try:
             data = json.loads(report.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -283,8 +289,15 @@ def _main_location(inv: Inventory) -> str:
 # -- which pip ----------------------------------------------------------------------------------
 
 
-def choose_pip(python: str, env: Mapping[str, str], scrub: Redactor) -> Pip:
-    """The target's pip when it has a recent enough one, else ours with ``--python``."""
+def choose_pip(python: str, env: Mapping[str, str], scrub: Redactor, known: Inventory | None = None) -> Pip:
+    """The target's pip when it has a recent enough one, else ours with ``--python``.
+
+    With ``known`` (the target's inventory, already read) the choice is made from the installed pip
+    versions, without starting a process (two `pip --version` runs cost about 0.3 s); without it, or when
+    that does not settle it, by running them."""
+    fast = _from_metadata(python, known) if known is not None else None
+    if fast is not None:
+        return fast
     own = runner.run_command([python, "-m", "pip", "--version"], timeout=VERSION_TIMEOUT, env=env)
     own_version = _pip_version(own.stdout) if own.outcome is runner.Outcome.OK else None
     if own_version is not None and _at_least(own_version, MIN_PIP_DRY_RUN):
@@ -313,6 +326,22 @@ def choose_pip(python: str, env: Mapping[str, str], scrub: Redactor) -> Pip:
             f"older than {MIN_PIP_PYTHON_OPTION} (needed for --python): `{here} -m pip install -U pip`"
         )
     return Pip((here, "-m", "pip", "--python", python), our_version)
+
+
+def _from_metadata(python: str, inv: Inventory) -> Pip | None:
+    target = inv.get("pip")
+    if target is not None and target.raw_version and _at_least(target.raw_version, MIN_PIP_DRY_RUN):
+        return Pip((python, "-m", "pip"), target.raw_version)
+    here = sys.executable
+    if target is not None or not here or os.path.abspath(here) == os.path.abspath(python):
+        return None  # an old pip in the target, or no other Python: let the slow path explain
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        ours = version("pip")  # reads pip's metadata; pip itself is not imported
+    except (PackageNotFoundError, ValueError):
+        return None
+    return Pip((here, "-m", "pip", "--python", python), ours) if _at_least(ours, MIN_PIP_PYTHON_OPTION) else None
 
 
 def _pip_version(text: str) -> str | None:

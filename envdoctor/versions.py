@@ -71,17 +71,20 @@ class MarkerEnvironment:
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = dict(env)
-        self._cache: dict[tuple[str, str], bool] = {}
+        self._cache: dict[tuple[int, str], tuple[Marker, bool]] = {}
 
     def holds(self, marker: Marker | None, extra: str = "") -> bool:
         if marker is None:
             return True
-        key = (str(marker), extra)
+        # Keyed by the object: parsed requirements are shared (parse_requirement is cached), and formatting
+        # a marker to text costs more than evaluating it. The entry keeps the marker alive, so its id stays
+        # its own.
+        key = (id(marker), extra)
         hit = self._cache.get(key)
         if hit is None:
             try:
-                hit = bool(marker.evaluate({**self.env, "extra": extra}))
+                value = bool(marker.evaluate({**self.env, "extra": extra}))
             except Exception:  # an undefined variable or a bad comparison in someone's METADATA
-                hit = False
-            self._cache[key] = hit
-        return hit
+                value = False
+            hit = self._cache[key] = (marker, value)
+        return hit[1]

@@ -84,14 +84,14 @@ class Files:
             return self._memo[memo]
         try:
             st = os.stat(os.path.join(dist.path, "RECORD"))
-            stamp = f"{st.st_size}-{st.st_mtime_ns}"
+            key: str | None = f"{kind}-{dist.name}-{dist.raw_version}-{st.st_size}-{st.st_mtime_ns}"
         except OSError:
-            return compute()
-        key = f"{kind}-{dist.name}-{dist.raw_version}-{stamp}"
-        hit = self.cache.get(key)
+            key = None  # no RECORD to stamp it by: not stored across runs, but still read once in this one
+        hit = self.cache.get(key) if key is not None else None
         if hit is None:
             hit = compute()
-            self.cache.put(key, hit)
+            if key is not None:
+                self.cache.put(key, hit)
         self._memo[memo] = hit
         return hit
 
