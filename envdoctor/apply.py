@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from envdoctor import runner
+from envdoctor import atomic, runner
 from envdoctor.api import check_inventory
 from envdoctor.cache import Cache, default_dir
 from envdoctor.errors import UsageError
@@ -155,9 +155,7 @@ def _loaded_modules(result: PinResult, python: str) -> tuple[str, ...]:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
     try:
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, path)
+        atomic.write_text(path, text)
     except OSError as exc:
         raise UsageError(f"cannot write the rollback file {path}: {exc.strerror or exc}") from exc

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envdoctor import __version__, exitcodes
+from envdoctor import __version__, atomic, exitcodes
 from envdoctor.errors import EnvdoctorError, TargetError, UsageError
 from envdoctor.redact import Redactor
 from envdoctor.report import Severity
@@ -417,11 +417,8 @@ def _write(text: str, output: str | None) -> None:
         except BrokenPipeError:  # `envdoctor check | head`: the reader left, nothing to say
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
-    path = Path(output)
-    partial = path.with_name(path.name + ".partial")
     try:
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, path)
+        atomic.write_text(Path(output), text)
     except OSError as exc:
         raise UsageError(f"--output {output}: {exc.strerror or exc}") from exc
 

@@ -16,7 +16,6 @@ from envdoctor.errors import ProbeError
 from envdoctor.versions import (
     InvalidRequirement,
     InvalidSpecifier,
-    InvalidVersion,
     MarkerEnvironment,
     NormalizedName,
     Requirement,
@@ -25,7 +24,7 @@ from envdoctor.versions import (
     canonical,
     parse_requirement,
     parse_specifier,
-    parse_version,
+    version_or_none,
 )
 
 SCHEMA = "envdoctor.inventory/1"
@@ -164,7 +163,7 @@ def _dist(raw: Mapping[str, Any]) -> Dist:
         name=canonical(str(display)),
         display_name=str(display),
         raw_version=raw_version,
-        version=_version(raw_version),
+        version=version_or_none(raw_version),
         requires=requires,
         invalid_requires=invalid,
         raw_requires_python=rp_raw,
@@ -197,7 +196,7 @@ def planned_dist(
         name=canonical(display_name),
         display_name=display_name,
         raw_version=version,
-        version=_version(version),
+        version=version_or_none(version),
         requires=requires,
         invalid_requires=invalid,
         raw_requires_python=requires_python,
@@ -208,15 +207,6 @@ def planned_dist(
         direct_url=direct_url,
         planned=True,
     )
-
-
-def _version(text: str | None) -> Version | None:
-    if not text:
-        return None
-    try:
-        return parse_version(text)
-    except InvalidVersion:
-        return None
 
 
 def _specifier(text: str | None) -> SpecifierSet | None:

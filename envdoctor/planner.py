@@ -42,7 +42,6 @@ from envdoctor.report import Finding, Severity
 from envdoctor.versions import (
     InvalidRequirement,
     InvalidSpecifier,
-    InvalidVersion,
     NormalizedName,
     Requirement,
     SpecifierSet,
@@ -50,7 +49,7 @@ from envdoctor.versions import (
     canonical,
     in_range,
     parse_requirement,
-    parse_version,
+    version_or_none,
 )
 
 NEVER_MOVED = frozenset({canonical("torch")})
@@ -151,7 +150,7 @@ class Planner:
         self.findings = tuple(findings)
         self.files = Files(cache or Cache(None))  # the check's cache: the signals' reads are already in it
         self._evaluated: dict[tuple[tuple[str, str], ...], list[Finding]] = {}
-        self._python = _version(inv.python.version)
+        self._python = version_or_none(inv.python.version)
         self._constraints: dict[str, SpecifierSet] = {}
         self._symbol_errors = [f for f in self.findings if f.id in _SYMBOL_IDS and f.severity >= Severity.ERROR]
 
@@ -316,10 +315,10 @@ class Planner:
 
     def _ordered(self, alt: _Alternative, before: str | None) -> list[str]:
         """Releases in the range the target's Python can install, nearest series first, newest patch first."""
-        installed = _version(before) if before else None
+        installed = version_or_none(before) if before else None
         ok = []
         for version in self.facts.versions(alt.package):
-            v = _version(version)
+            v = version_or_none(version)
             if v is None or (installed is not None and v == installed) or not in_range(v, alt.spec):
                 continue
             if alt.package in self._constraints and not in_range(v, self._constraints[alt.package]):
@@ -331,7 +330,7 @@ class Planner:
             if rp and self._python is not None and not _admits(rp, self._python):
                 continue
             ok.append(version)
-        ok.sort(key=lambda text: _version(text) or Version("0"))
+        ok.sort(key=lambda text: version_or_none(text) or Version("0"))
         position = {text: i for i, text in enumerate(ok)}
         series = _series_list([*ok, *([before] if before else [])])
         here = _series(before)
@@ -444,7 +443,7 @@ def _cleared(finding: Finding, state: _State) -> bool:
         move = state.get(canonical(req.name))
         if move is None:
             continue
-        v = _version(move.after) if move.after is not None else None
+        v = version_or_none(move.after) if move.after is not None else None
         if v is not None and in_range(v, req.specifier):
             return True
         if move.after is None and str(req.specifier) in move.spec:
@@ -456,15 +455,6 @@ def _key(f: Finding) -> tuple[str, ...]:
     return (f.id, *f.packages)
 
 
-def _version(text: str | None) -> Version | None:
-    if not text:
-        return None
-    try:
-        return parse_version(text)
-    except InvalidVersion:
-        return None
-
-
 def _admits(requires_python: str, python: Version) -> bool:
     try:
         return in_range(python, SpecifierSet(requires_python))
@@ -473,7 +463,7 @@ def _admits(requires_python: str, python: Version) -> bool:
 
 
 def _series(text: str | None) -> tuple[int, int] | None:
-    v = _version(text)
+    v = version_or_none(text)
     if v is None:
         return None
     rel = (*v.release, 0)

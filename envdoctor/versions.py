@@ -30,6 +30,7 @@ __all__ = [
     "parse_requirement",
     "parse_specifier",
     "parse_version",
+    "version_or_none",
 ]
 
 
@@ -42,6 +43,16 @@ def canonical(name: str) -> NormalizedName:
 def parse_version(text: str) -> Version:
     """Version of ``text``; raises InvalidVersion."""
     return Version(text)
+
+
+def version_or_none(text: str | None) -> Version | None:
+    """Version of ``text``, or None when it is empty or not PEP 440."""
+    if not text:
+        return None
+    try:
+        return parse_version(text)
+    except InvalidVersion:
+        return None
 
 
 @lru_cache(maxsize=65536)
