@@ -198,3 +198,50 @@ def test_help_explains_exit_codes() -> None:
     proc = envdoctor("check", "--help")
     assert proc.returncode == 0
     assert "exit codes:" in proc.stdout and "--fail-on" in proc.stdout and "--python" in proc.stdout
+
+
+def test_pin_of_a_healthy_venv_writes_its_versions_and_says_so(fake_venv: tuple[Path, Path]) -> None:
+    python, site = fake_venv
+    write_dist(site, "peft", Fake("0.15.0", ["accelerate>=0.21"]))
+    write_dist(site, "accelerate", Fake("1.2.0"))
+    proc = envdoctor("pin", "--python", str(python), "--no-verify")
+    assert proc.returncode == exitcodes.OK, proc.stderr
+    assert [x for x in proc.stdout.splitlines() if not x.startswith("#")] == ["accelerate==1.2.0", "peft==0.15.0"]
+    assert "no error found: the pins are the current versions, unchanged" in proc.stderr
+
+
+def test_pin_offline_plans_by_range_and_says_it_is_not_verified(fake_venv: tuple[Path, Path]) -> None:
+    python, site = fake_venv
+    write_dist(site, "a", Fake("1.0", ["b>=2"]))
+    write_dist(site, "b", Fake("1.2"))
+    proc = envdoctor("pin", "--python", str(python), "--no-verify", "--changes-only")
+    assert proc.returncode == exitcodes.OK, proc.stderr
+    assert "# NOT verified: verification skipped (--no-verify)" in proc.stdout
+    assert "b>=2  # was 1.2; fixes requirement-conflict, pip picks the release" in proc.stdout.splitlines()
+    data = json.loads(envdoctor("pin", "--python", str(python), "--no-verify", "--format", "json").stdout)
+    assert data["schema"] == "envdoctor.pin/1" and data["verified"] is False
+    assert [(m["name"], m["from"], m["to"], m["requirement"]) for m in data["moves"]] == [("b", "1.2", None, "b>=2")]
+
+
+def test_pin_with_an_error_it_cannot_plan_exits_1(fake_venv: tuple[Path, Path]) -> None:
+    python, site = fake_venv
+    write_dist(site, "old", Fake("1.0", wheel_tags=["cp27-cp27mu-manylinux1_x86_64"]))
+    proc = envdoctor("pin", "--python", str(python), "--no-verify")
+    assert proc.returncode == exitcodes.FINDINGS
+    assert "NOT fixed: [wheel-unsupported]" in proc.stderr
+
+
+def test_pin_bad_input_is_one_line_and_exit_2(fake_venv: tuple[Path, Path], tmp_path: Path) -> None:
+    python, site = fake_venv
+    write_dist(site, "a", Fake("1.0", ["b>=2"]))
+    write_dist(site, "b", Fake("1.2"))
+    missing = one_line_error(envdoctor("pin", "--python", str(python), "-c", str(tmp_path / "nope.txt"), "-q"))
+    assert "nope.txt: no such file" in missing
+    bad = tmp_path / "c.txt"
+    bad.write_text("b<3\nb>=>2\n")
+    assert f"{bad}:2:" in one_line_error(envdoctor("pin", "--python", str(python), "-c", str(bad), "-q"))
+    unverified = envdoctor("pin", "--python", str(python), "--no-verify", "--apply", "--yes", "-q")
+    assert unverified.returncode == exitcodes.USAGE
+    assert "not applying a plan pip has not verified" in unverified.stderr
+    what_if = envdoctor("check", "--python", str(python), "--install", "torch>=>2")
+    assert what_if.returncode == exitcodes.USAGE and "--install #1:1:" in what_if.stderr
