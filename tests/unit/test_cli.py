@@ -245,3 +245,14 @@ def test_pin_bad_input_is_one_line_and_exit_2(fake_venv: tuple[Path, Path], tmp_
     assert "not applying a plan pip has not verified" in unverified.stderr
     what_if = envdoctor("check", "--python", str(python), "--install", "torch>=>2")
     assert what_if.returncode == exitcodes.USAGE and "--install #1:1:" in what_if.stderr
+
+
+def test_pin_with_an_unreachable_index_is_marked_unverified_never_verified(fake_venv: tuple[Path, Path]) -> None:
+    python, site = fake_venv
+    write_dist(site, "a", Fake("1.0", ["b>=2"]))
+    write_dist(site, "b", Fake("1.2"))
+    offline = {"PIP_CONFIG_FILE": os.devnull, "PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_FIND_LINKS": ""}
+    proc = envdoctor("pin", "--python", str(python), "--changes-only", env=offline, timeout=300)
+    assert proc.returncode == exitcodes.OK, proc.stderr
+    assert "# NOT verified: the package index cannot be reached" in proc.stdout
+    assert "# verified" not in proc.stdout
