@@ -299,6 +299,12 @@ def import_sites(source: bytes) -> list[ImportSite] | None:
     ]
 
 
+def version_test(test: ast.expr) -> bool:
+    """Whether an ``if`` tests a package's version (``if not np_version_gte1p24:``, ``if is_torch_lt_2_1:``):
+    its branches are compatibility code that runs only on some releases. ``sys.version_info`` is not one."""
+    return bool(_VERSIONISH.search(ast.unparse(test).replace("version_info", "")))
+
+
 def _walk_sites(body: list[ast.stmt], ctx: Context, gated: bool, out: list[ImportSite]) -> None:
     for node in body:
         if isinstance(node, ast.Import):
@@ -314,7 +320,7 @@ def _walk_sites(body: list[ast.stmt], ctx: Context, gated: bool, out: list[Impor
             _walk_sites(node.body, ctx, gated, out)  # a class body runs at import time
         elif isinstance(node, ast.If):
             inner = _deeper(ctx, Context.TYPE_CHECKING) if _is_type_checking(node.test) else ctx
-            versioned = gated or bool(_VERSIONISH.search(ast.unparse(node.test).replace("version_info", "")))
+            versioned = gated or version_test(node.test)
             _walk_sites(node.body, inner, versioned, out)
             _walk_sites(node.orelse, ctx, versioned, out)
         elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":

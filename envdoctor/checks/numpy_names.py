@@ -24,6 +24,7 @@ from functools import cache
 from envdoctor.checks.rules import Files, Match, requires
 from envdoctor.inventory import Dist, Inventory
 from envdoctor.matrix import Rule
+from envdoctor.pysource import version_test
 
 FACT = "numpy-2.0-removed.json"
 
@@ -138,6 +139,9 @@ class _Scan:
                 for part in inner:
                     self.node(part, False)
             return
+        if isinstance(node, ast.If) and version_test(node.test):
+            self.node(node.test, at_import)  # its branches are compatibility code for some numpy releases
+            return
         if isinstance(node, ast.AnnAssign) and self.lazy:
             self.node(node.target, at_import)
             if node.value is not None:
@@ -194,7 +198,7 @@ def _dist_uses(dist: Dist, files: Files) -> list[Use]:
                 found.append([rel, line, name, at_import])
         return {"uses": found}
 
-    raw = files.remembered("numpy2-names", dist, compute)["uses"]
+    raw = files.remembered("numpy2-names-2", dist, compute)["uses"]  # -2: version-gated branches skipped
     return [Use(str(r[0]), int(r[1]), str(r[2]), bool(r[3])) for r in raw] if isinstance(raw, list) else []
 
 

@@ -125,6 +125,13 @@ def test_numpy2_removed_names(tmp_path: Path, matrix: Matrix) -> None:
     )
     text = {"nib/__init__.py": in_string}
     assert fired(tmp_path / "d", matrix, {"numpy": Fake("2.0.2"), "nib": Fake("1.0", ["numpy"], files=text)}) == []
+    # pandas 2.2.3, pandas/core/common.py:245: compatibility code that runs only under an older numpy
+    gated = (
+        "import numpy as np\nnp_version_gte1p24 = True\n\ndef asarray(v):\n"
+        "    if not np_version_gte1p24:\n        warn(np.VisibleDeprecationWarning)\n    return v\n"
+    )
+    compat = {"pd/__init__.py": "", "pd/common.py": gated}
+    assert fired(tmp_path / "e", matrix, {"numpy": Fake("2.1.3"), "pd": Fake("2.2.3", ["numpy"], files=compat)}) == []
 
 
 @pytest.mark.parametrize(
