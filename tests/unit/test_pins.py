@@ -131,3 +131,20 @@ def test_pip_configuration_is_read_like_pip_reads_it(tmp_path: Path) -> None:
     over = PipConfig.load(None, {**env, "PIP_INDEX_URL": "https://env.example/simple"})
     assert over.index_url == "https://env.example/simple"
     assert PipConfig.load(None, {**env, "PIP_CONFIG_FILE": "/dev/null"}).index_url is None
+
+
+def test_apply_in_a_kernel_names_moved_modules_it_has_already_imported(tmp_path: Path) -> None:
+    import sys
+
+    from envdoctor.apply import _loaded_modules
+    from envdoctor.pinning import PinResult, Verification
+    from envdoctor.pins import PinSet
+    from envdoctor.report import Report
+
+    inv = scan(site_with(tmp_path, {"pytest": Fake("8.0"), "never-imported": Fake("1.0")}))
+    moves = tuple(
+        Move(canonical(n), n, "1.0", "2.0", f"{n}==2.0") for n in ("pytest", "never-imported")
+    )  # pytest runs this test: it is in sys.modules
+    result = PinResult(inv, Report(), Plan(moves=moves), PinSet(()), Verification(True, ""))
+    assert _loaded_modules(result, sys.executable) == ("pytest",)
+    assert _loaded_modules(result, str(tmp_path / "other-python")) == ()  # another interpreter: nothing stale here
