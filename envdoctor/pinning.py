@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from envdoctor.resolve import Resolved
 
 
+_EMPTY = "nothing to pin: none of the packages envdoctor watches is installed (--all pins every distribution)"
+
+
 @dataclass(frozen=True)
 class Verification:
     verified: bool
@@ -64,7 +67,7 @@ class PinResult:
             head = "plan: " + ", ".join(m.describe() for m in self.plan.moves)
         else:
             head = "no plan clears the errors"
-        lines = [head]
+        lines = [head] + ([_EMPTY] if not self.pins.lines else [])
         lines += [f"NOT fixed: [{f.id}] {f.title}" for f in self.plan.remaining]
         if self.plan.moves or not self.plan.healthy:
             lines.append(("verified: " if v.verified else "NOT verified: ") + v.summary)
@@ -103,6 +106,8 @@ class PinResult:
         ]
         if not self.plan.moves and not self.plan.remaining:
             lines.append("the environment has no error: these are its current versions, unchanged")
+        if not self.pins.lines:
+            lines.append(_EMPTY)
         for move in self.plan.moves:
             lines.append(f"moves {move.describe()}")
         for alt in self.plan.alternatives:
