@@ -31,6 +31,7 @@ whose wheel and sha256 are the evidence.
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import subprocess
@@ -74,10 +75,37 @@ IMPORT_NAMES = {  # distribution -> its top-level import name, where they differ
 }
 FACTS = ROOT / "matrix" / "facts"
 USER_FACING_MODULES = {  # modules user code imports from, whose names change by release (for the user-code scan)
+    "accelerate": {"accelerate", "accelerate.utils"},
+    "datasets": {"datasets"},
+    "huggingface-hub": {
+        "huggingface_hub",
+        "huggingface_hub.file_download",
+        "huggingface_hub.hf_api",
+        "huggingface_hub.inference_api",
+        "huggingface_hub.repository",
+        "huggingface_hub.utils",
+    },
     "transformers": {"transformers.file_utils"},
+    "trl": {"trl", "trl.trainer"},
 }
-USER_FACING_SIGNATURES = {  # callables user code calls with keywords that change by release
-    "transformers": [("transformers.Trainer.__init__", "transformers/trainer.py")],
+USER_FACING_SIGNATURES = {  # callables user code calls with keywords that change by release:
+    # PKG.Class.method, PKG.function, or PKG.Class for a dataclass (its __init__ is its fields)
+    "accelerate": [("accelerate.Accelerator.__init__", "accelerate/accelerator.py")],
+    "datasets": [("datasets.load_dataset", "datasets/load.py")],
+    "huggingface-hub": [
+        ("huggingface_hub.hf_hub_download", "huggingface_hub/file_download.py"),
+        ("huggingface_hub.snapshot_download", "huggingface_hub/_snapshot_download.py"),
+    ],
+    "transformers": [
+        ("transformers.Trainer.__init__", "transformers/trainer.py"),
+        ("transformers.TrainingArguments", "transformers/training_args.py"),
+    ],
+    "trl": [
+        ("trl.DPOConfig", "trl/trainer/dpo_config.py"),
+        ("trl.DPOTrainer.__init__", "trl/trainer/dpo_trainer.py"),
+        ("trl.SFTConfig", "trl/trainer/sft_config.py"),
+        ("trl.SFTTrainer.__init__", "trl/trainer/sft_trainer.py"),
+    ],
 }
 WHEELS = Path.home() / ".cache" / "envdoctor-harvest" / "wheels"
 
@@ -215,47 +243,184 @@ def harvest(packages: list[str], since: str, jobs: int) -> None:
 
 def write_signatures(package: str, rels: list[Release]) -> None:
     """facts/signatures/PKG.json: for the user-facing callables in USER_FACING_SIGNATURES, which releases
-    accept which keyword arguments, which accept any (**kwargs), and which rename one through a
-    ``deprecate_kwarg(old, new_name=...)`` decorator (transformers' Trainer: tokenizer -> processing_class)."""
-    import ast
-
+    accept which keyword arguments (``params``; for a dataclass its init fields, with those of its bases in
+    the same wheel), which accept any (``var_keyword``, **kwargs), which rename one (``renamed``: through a
+    ``deprecate_kwarg(old, new_name=...)`` decorator, as transformers' Trainer and trl's trainers do for
+    tokenizer -> processing_class, or huggingface_hub's ``validate_hf_hub_args``, which maps use_auth_token to
+    token where it calls ``smoothly_deprecate_use_auth_token``); where any: which take a keyword that is not a
+    parameter out of **kwargs by name (``popped``: a ``kwargs.pop("x")`` in the body, or the legacy arguments
+    that ``validate_hf_hub_args`` drops with a warning), which parameters the body never reads (``unused``: the
+    value is silently dropped, as accelerate 1.x does with ``Accelerator(split_batches=...)``), and which
+    dataclass bases outside the wheel add fields not listed here (``inherits``, such as
+    transformers.TrainingArguments)."""
     versions = [r.version for r in rels]
     table: dict[str, object] = {}
     for target, path in USER_FACING_SIGNATURES[package]:
-        cls_name, func_name = target.rsplit(".", 2)[-2:]
-        params: dict[str, set[str]] = {}
+        qual = target.split(".")[1:]  # after the top-level package: [Class, method], [function] or [Class]
+        facts: dict[str, dict[str, set[str]]] = {}
         var_kw: set[str] = set()
         renamed: dict[str, dict[str, set[str]]] = {}
         for r in rels:
             with zipfile.ZipFile(r.wheel) as zf:
                 if path not in zf.namelist():
                     continue
-                tree = ast.parse(zf.read(path))
-            cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls_name), None)
-            fn = next(
-                (n for n in (cls.body if cls else []) if isinstance(n, ast.FunctionDef) and n.name == func_name), None
-            )
-            if fn is None:
+                sig = _signature(zf, path, ast.parse(zf.read(path)), qual)
+            if sig is None:
                 continue
-            args = fn.args
-            for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
-                params.setdefault(a.arg, set()).add(r.version)
-            if args.kwarg is not None:
-                var_kw.add(r.version)
-            for deco in fn.decorator_list:
-                if isinstance(deco, ast.Call) and getattr(deco.func, "id", "") == "deprecate_kwarg" and deco.args:
-                    old = ast.literal_eval(deco.args[0])
-                    new = next((ast.literal_eval(k.value) for k in deco.keywords if k.arg == "new_name"), "")
-                    renamed.setdefault(str(old), {}).setdefault(str(new), set()).add(r.version)
-        table[target] = {
+            for kind, names in sig.items():
+                for n in names:
+                    if kind == "var_keyword":
+                        var_kw.add(r.version)
+                    elif kind == "renamed":
+                        old, new = n.split(" ", 1)
+                        renamed.setdefault(old, {}).setdefault(new, set()).add(r.version)
+                    else:
+                        facts.setdefault(kind, {}).setdefault(n, set()).add(r.version)
+        entry: dict[str, object] = {
             "path": path,
-            "params": {n: ranges(versions, vs) for n, vs in sorted(params.items())},
+            "params": {n: ranges(versions, vs) for n, vs in sorted(facts.get("params", {}).items())},
             "var_keyword": ranges(versions, var_kw),
             "renamed": {
                 o: {n: ranges(versions, vs) for n, vs in sorted(m.items())} for o, m in sorted(renamed.items())
             },
         }
+        for kind in ("popped", "unused", "inherits"):  # only where there are any, as the files had them before
+            if facts.get(kind):
+                entry[kind] = {n: ranges(versions, vs) for n, vs in sorted(facts[kind].items())}
+        table[target] = entry
     write(FACTS / "signatures" / f"{package}.json", {"package": package, "versions": versions, "callables": table})
+
+
+def _named(body: list[ast.stmt], name: str) -> ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The last class or function ``name`` defined in ``body``, skipping ``@overload`` stubs."""
+    found = [
+        n
+        for n in body
+        if isinstance(n, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and n.name == name
+        and not any(ast.unparse(d).split(".")[-1] == "overload" for d in n.decorator_list)
+    ]
+    return found[-1] if found else None
+
+
+def _signature(zf: zipfile.ZipFile, path: str, tree: ast.Module, qual: list[str]) -> dict[str, set[str]] | None:
+    """What one release's callable accepts: params, var_keyword, renamed ("old new"), popped, unused, inherits."""
+    node: ast.AST | None = tree
+    for part in qual:
+        node = _named(node.body, part) if isinstance(node, (ast.Module, ast.ClassDef)) else None
+        if node is None:
+            return None
+    out: dict[str, set[str]] = {k: set() for k in ("params", "var_keyword", "renamed", "popped", "unused", "inherits")}
+    if isinstance(node, ast.ClassDef):
+        _dataclass_fields(zf, path, tree, node, out)
+        return out
+    assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    args = node.args
+    out["params"] = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+    read = {
+        n.id for stmt in node.body for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
+    if not read & {"locals", "vars"}:  # a parameter the body never reads: its value is silently dropped
+        out["unused"] = out["params"] - read - {"self", "cls"}
+    if args.kwarg is not None:
+        out["var_keyword"].add("**" + args.kwarg.arg)
+        out["popped"] |= _pops(node, args.kwarg.arg)
+    for deco in node.decorator_list:
+        name = ast.unparse(deco.func if isinstance(deco, ast.Call) else deco).split(".")[-1]
+        if name == "deprecate_kwarg" and isinstance(deco, ast.Call) and deco.args:
+            old = ast.literal_eval(deco.args[0])
+            new = next((k.value for k in deco.keywords if k.arg == "new_name"), None)
+            if new is None and len(deco.args) > 2:  # deprecate_kwarg(old, version, new_name, ...)
+                new = deco.args[2]
+            out["renamed"].add(f"{old} {ast.literal_eval(new) if new is not None else ''}")
+        elif name == "validate_hf_hub_args" and "huggingface_hub/utils/_validators.py" in zf.namelist():
+            validators = ast.parse(zf.read("huggingface_hub/utils/_validators.py"))
+            validate = _named(validators.body, "validate_hf_hub_args")
+            calls = {ast.unparse(c.func) for c in ast.walk(validate) if isinstance(c, ast.Call)} if validate else set()
+            has_token = "token" in out["params"] and "use_auth_token" not in out["params"]
+            if has_token and "smoothly_deprecate_use_auth_token" in calls:  # as the decorator's own test
+                out["renamed"].add("use_auth_token token")
+            legacy = _named(validators.body, "smoothly_deprecate_legacy_arguments")
+            if "smoothly_deprecate_legacy_arguments" in calls and legacy is not None:
+                out["popped"] |= _pops(legacy, None) - out["params"]
+    return out
+
+
+def _pops(fn: ast.AST, var: str | None) -> set[str]:
+    """The string keys ``fn`` takes out with ``VAR.pop("key", ...)`` (any variable where ``var`` is None)."""
+    return {
+        c.args[0].value
+        for c in ast.walk(fn)
+        if isinstance(c, ast.Call)
+        and isinstance(c.func, ast.Attribute)
+        and c.func.attr == "pop"
+        and isinstance(c.func.value, ast.Name)
+        and (var is None or c.func.value.id == var)
+        and c.args
+        and isinstance(c.args[0], ast.Constant)
+        and isinstance(c.args[0].value, str)
+    }
+
+
+def _dataclass_fields(
+    zf: zipfile.ZipFile, path: str, tree: ast.Module, cls: ast.ClassDef, out: dict[str, set[str]], *, depth: int = 0
+) -> None:
+    """The init fields of dataclass ``cls`` and of its dataclass bases found in the same wheel; a base
+    imported from elsewhere goes to ``inherits`` (as module.Name)."""
+    decorators = {ast.unparse(d.func if isinstance(d, ast.Call) else d).split(".")[-1] for d in cls.decorator_list}
+    if depth > 8 or "dataclass" not in decorators:
+        return
+    for stmt in cls.body:
+        if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
+            continue
+        if ast.unparse(stmt.annotation).split("[")[0].split(".")[-1] in ("ClassVar", "KW_ONLY", "InitVar"):
+            continue
+        value = stmt.value
+        if (
+            isinstance(value, ast.Call)
+            and ast.unparse(value.func).split(".")[-1] == "field"
+            and any(
+                k.arg == "init" and isinstance(k.value, ast.Constant) and k.value.value is False for k in value.keywords
+            )
+        ):
+            continue
+        out["params"].add(stmt.target.id)
+    own_top = path.split("/", maxsplit=1)[0]
+    for base in cls.bases:
+        name = ast.unparse(base)
+        local = _named(tree.body, name)
+        if isinstance(local, ast.ClassDef):
+            _dataclass_fields(zf, path, tree, local, out, depth=depth + 1)
+            continue
+        source = next(
+            (
+                imp
+                for imp in tree.body
+                if isinstance(imp, ast.ImportFrom) and any((a.asname or a.name) == name for a in imp.names)
+            ),
+            None,
+        )
+        if source is None:
+            out["inherits"].add(name)
+            continue
+        module = source.module or ""
+        if source.level:  # relative: from the package that holds ``path``
+            package = path.split("/")[:-1]
+            package = package[: len(package) - (source.level - 1)]
+            module = ".".join([*package, *([module] if module else [])])
+        original = next(a.name for a in source.names if (a.asname or a.name) == name)
+        if module.split(".")[0] == own_top:
+            for candidate in (module.replace(".", "/") + ".py", module.replace(".", "/") + "/__init__.py"):
+                if candidate in zf.namelist():
+                    other = ast.parse(zf.read(candidate))
+                    found = _named(other.body, original)
+                    if isinstance(found, ast.ClassDef):
+                        _dataclass_fields(zf, candidate, other, found, out, depth=depth + 1)
+                        break
+            else:
+                out["inherits"].add(f"{module}.{original}")
+            continue
+        out["inherits"].add(f"{module}.{original}")
 
 
 def write_releases(package: str, rels: list[Release]) -> None:
