@@ -164,6 +164,51 @@ def test_tensorboard_old_protos(
     assert fired(tmp_path, matrix, {"tensorboard": Fake(tensorboard), "protobuf": Fake(protobuf)}) == expected
 
 
+@pytest.mark.parametrize(
+    ("protos", "protobuf", "expected"),
+    [
+        ("1.56.0", "4.21.12", ["googleapis-common-protos-old-protos-under-protobuf4"]),
+        ("1.52.0", "6.33.6", ["googleapis-common-protos-old-protos-under-protobuf4"]),
+        ("1.56.0", "3.20.3", []),  # pure-Python protobuf 3 still accepts the old code
+        ("1.56.1", "4.21.12", []),  # the first regenerated release
+        ("1.70.0", "5.29.5", []),
+    ],
+)
+def test_googleapis_common_protos_old_protos(
+    tmp_path: Path, matrix: Matrix, protos: str, protobuf: str, expected: list[str]
+) -> None:
+    world = {"googleapis-common-protos": Fake(protos, ["protobuf>=3.12.0"]), "protobuf": Fake(protobuf)}
+    assert fired(tmp_path, matrix, world) == expected
+    if expected:
+        [f] = findings(tmp_path / "f", matrix, world)
+        assert f.severity == Severity.ERROR
+        assert f.title == f"googleapis-common-protos {protos} ships protobuf code too old for protobuf {protobuf}"
+        assert f.fix == ("googleapis-common-protos>=1.56.1", "protobuf<4")
+
+
+@pytest.mark.parametrize(
+    ("sentencepiece", "protobuf", "expected"),
+    [
+        ("0.1.99", "5.28.3", ["sentencepiece-old-protos-under-protobuf4"]),
+        ("0.1.94", "4.21.0", ["sentencepiece-old-protos-under-protobuf4"]),
+        ("0.1.99", "3.20.3", []),
+        ("0.2.0", "5.28.3", []),  # regenerated
+        ("0.1.91", "5.28.3", []),  # ships no _pb2 file
+    ],
+)
+def test_sentencepiece_old_protos(
+    tmp_path: Path, matrix: Matrix, sentencepiece: str, protobuf: str, expected: list[str]
+) -> None:
+    assert fired(tmp_path, matrix, {"sentencepiece": Fake(sentencepiece), "protobuf": Fake(protobuf)}) == expected
+    if expected:  # a warning with the versions in its title, and the upgrade first among the fixes
+        [f] = findings(tmp_path / "f", matrix, {"sentencepiece": Fake(sentencepiece), "protobuf": Fake(protobuf)})
+        assert f.severity == Severity.WARNING
+        assert f.title == (
+            f"sentencepiece {sentencepiece} ships a sentencepiece_model_pb2 too old for protobuf {protobuf}"
+        )
+        assert f.fix == ("sentencepiece>=0.2.0", "protobuf<4")
+
+
 def findings(tmp_path: Path, matrix: Matrix, dists: dict[str, Fake]) -> list[Finding]:
     inv = scan(make_site(tmp_path, dists))
     return check_rules(inv, matrix, Files(Cache(tmp_path / "cache")))
