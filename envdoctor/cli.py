@@ -18,6 +18,7 @@ from envdoctor.report import Severity
 from envdoctor.resolve import ResolveError
 
 if TYPE_CHECKING:
+    from envdoctor.matrix import HardwareFact, Matrix
     from envdoctor.pinning import PinResult
     from envdoctor.render import Format
 
@@ -131,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
         "finds. Every rule carries evidence from a real wheel or a real run; `envdoctor explain ID` shows it.",
     )
     matrix.add_argument("--family", help="only the rules of this family (for example: numpy, torch, transformers)")
+    matrix.add_argument(
+        "--hardware",
+        action="store_true",
+        help="list the hardware and precision facts (matrix/hardware.toml) instead of the rules",
+    )
     matrix.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     pin = sub.add_parser(
         "pin",
@@ -353,6 +359,8 @@ def _matrix(args: argparse.Namespace) -> int:
     matrix = load_matrix()
     if isinstance(matrix, MatrixError):
         raise matrix
+    if args.hardware:
+        return _hardware(matrix, args.format)
     rules = [r for r in matrix.rules if args.family in (None, r.family)]
     if args.family is not None and not rules:
         raise UsageError(f"no family {args.family!r} (families: {', '.join(matrix.families())})")
@@ -363,6 +371,37 @@ def _matrix(args: argparse.Namespace) -> int:
         width = max((len(r.id) for r in rules), default=10)
         lines = [f"{r.id:<{width}}  {r.severity!s:<7}  {r.family:<12}  {r.title}" for r in rules]
         _write("\n".join(lines) + f"\n{len(rules)} rules\n", None)
+    return exitcodes.OK
+
+
+def _hardware(matrix: Matrix, fmt: str) -> int:
+    import json
+
+    def threshold(f: HardwareFact) -> str:
+        if f.min_compute_capability is not None:
+            return "compute capability >= {}.{}".format(*f.min_compute_capability)
+        if f.min_driver_cuda is not None:
+            return "driver supporting CUDA >= {}.{} (runtime {})".format(*f.min_driver_cuda, f.cuda_runtime)
+        return ""
+
+    rows = [
+        {
+            "id": f.id,
+            "feature": f.feature,
+            "package": f.package,
+            "versions": str(f.versions),
+            "needs": threshold(f),
+            "below": f.below + (f" ({f.fallback})" if f.fallback else ""),
+            "source": f.source,
+        }
+        for f in matrix.hardware
+    ]
+    if fmt == "json":
+        _write(json.dumps({"schema": "envdoctor.hardware/1", "facts": rows}, indent=2) + "\n", None)
+        return exitcodes.OK
+    width = max((len(r["id"]) for r in rows), default=10)
+    lines = [f"{r['id']:<{width}}  {r['package']}{r['versions']}: {r['needs']}; below: {r['below']}" for r in rows]
+    _write("\n".join(lines) + f"\n{len(rows)} facts\n", None)
     return exitcodes.OK
 
 

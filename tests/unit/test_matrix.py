@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -134,6 +135,13 @@ def test_matrix_and_explain_commands() -> None:
     unknown = run("explain", "no-such-rule")
     assert unknown.returncode == 2 and "no rule 'no-such-rule'" in unknown.stderr
     assert run("matrix", "--family", "no-such-family").returncode == 2
+    hardware = run("matrix", "--hardware")
+    assert "bf16-torch-native                     torch==2.13.0: compute capability >= 8.0; below: false" in (
+        hardware.stdout.splitlines()
+    )
+    facts = json.loads(run("matrix", "--hardware", "--format", "json").stdout)["facts"]
+    fp8 = {f["id"]: f["needs"] for f in facts if f["id"].startswith("fp8-accelerate")}
+    assert fp8 == {"fp8-accelerate-0-17": "compute capability >= 9.0", "fp8-accelerate": "compute capability >= 8.9"}
 
 
 def test_a_failing_signal_is_reported_as_could_not_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
