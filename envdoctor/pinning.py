@@ -213,6 +213,17 @@ def _verify(
     left = {(f.id, *f.packages) for f in plan.remaining}
     found = check_inventory(future, cache=Cache(default_dir())).at_least(Severity.ERROR)
     problems = [f for f in found if (f.id, *f.packages) not in left]
+    # An error the planner could not act on may still be gone in the resolved set (a module-missing
+    # whose fix is prose, cleared by a move made for another finding): the real check decides.
+    still = {(f.id, *f.packages) for f in found}
+    gone = tuple(f for f in plan.remaining if (f.id, *f.packages) not in still)
+    if gone:
+        plan = dataclasses.replace(
+            plan,
+            remaining=tuple(f for f in plan.remaining if f not in gone),
+            cleared=plan.cleared + gone,
+            notes=tuple(n for n in plan.notes if not n.startswith("some errors have no fix")),
+        )
     pip_said = f"pip {resolution.pip_version} resolves it ({len(resolution.installs)} to install)"
     if problems:
         listed = "; ".join(f"[{f.id}] {f.title}" for f in problems[:3])

@@ -109,7 +109,7 @@ def pin_set(
 
 
 def _moved(move: Move) -> PinLine:
-    why = "; ".join(r.split(":", 1)[0] for r in move.reasons) or "planned"
+    why = ", ".join(dict.fromkeys(r.split(":", 1)[0] for r in move.reasons)) or "planned"
     before = move.before or "not installed"
     picks = "" if move.after is not None else ", pip picks the release"
     return PinLine(move.name, move.line, f"was {before}; fixes {why}{picks}", moved=True)

@@ -29,7 +29,7 @@ then says), and every package in ``keep``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from envdoctor.cache import Cache
@@ -198,7 +198,7 @@ class Planner:
         if remaining:
             notes.append("some errors have no fix envdoctor can plan (see remaining); the plan clears the others")
         return Plan(
-            moves=best.moves,
+            moves=tuple(_with_reasons(m, cleared) for m in best.moves),
             alternatives=tuple(alternatives),
             cleared=cleared,
             remaining=remaining,
@@ -212,26 +212,27 @@ class Planner:
         seen: set[tuple[tuple[str, str], ...]] = set()
         for _size in range(MAX_MOVES + 1):
             solutions: list[_State] = []
-            grown: list[_State] = []
+            pending: list[tuple[_State, Finding, list[_Alternative]]] = []
             for state in frontier:
                 problems = [f for f in self._evaluate(state) if _key(f) not in unplannable]
-                actionable = [(f, alts) for f in problems if (alts := self._alternatives(f, state, frozen))]
                 for f in problems:
                     if not self._alternatives(f, state, frozenset()):
                         unplannable.add(_key(f))
-                if not actionable:
-                    if all(_key(f) in unplannable for f in problems) and state.moves:
-                        solutions.append(state)
-                    continue
-                finding, alts = actionable[0]
+                actionable = [(f, alts) for f in problems if (alts := self._alternatives(f, state, frozen))]
+                if actionable:
+                    pending.append((state, *actionable[0]))
+                elif state.moves and all(_key(f) in unplannable for f in problems):
+                    solutions.append(state)
+            if solutions:  # the smallest size wins: no larger plan is even tried
+                return sorted(solutions, key=self._cost), unplannable
+            grown: list[_State] = []
+            for state, finding, alts in pending:
                 for alt in alts:
                     for move in self._candidates(alt, state, finding):
                         nxt = state.plus(move)
                         if nxt.key() not in seen:
                             seen.add(nxt.key())
                             grown.append(nxt)
-            if solutions:
-                return sorted(solutions, key=self._cost), unplannable
             frontier = grown
             if not frontier:
                 break
@@ -301,10 +302,20 @@ class Planner:
             return [Move(alt.package, display, before, None, f"{display}{alt.spec}", (reason,))]
         clean: list[Move] = []
         fallback: Move | None = None
-        for version in self._ordered(alt, before):
+        ordered = self._ordered(alt, before)
+        # Releases every installed dependent accepts are tried first (a cheap test that spares a full
+        # evaluation per rejected series); the others only if none of those is clean.
+        accepted = self._accepted_by_dependents(alt.package, state)
+        ordered = [v for v in ordered if accepted(v)] + [v for v in ordered if not accepted(v)]
+        before_keys = {_key(f) for f in self._evaluate(state)} - {_key(finding)}
+        for version in ordered:
             move = Move(alt.package, display, before, version, f"{display}=={version}", (reason,))
             trial = state.plus(move)
-            new = [f for f in self._evaluate(trial) if f.packages and alt.package in f.packages]
+            new = [
+                f
+                for f in self._evaluate(trial)
+                if _key(f) == _key(finding) or (alt.package in f.packages and _key(f) not in before_keys)
+            ]  # clean: it clears the finding and opens nothing new around the moved package
             if not new:
                 clean.append(move)
                 if len(clean) >= CANDIDATES_PER_ALTERNATIVE:
@@ -312,6 +323,34 @@ class Planner:
             elif fallback is None:
                 fallback = move
         return clean or ([fallback] if fallback is not None else [])
+
+    def _accepted_by_dependents(self, package: str, state: _State) -> Callable[[str], bool]:
+        """Whether ``package`` at a version fits by declared requirements alone: every distribution staying
+        where it is accepts it, and it accepts what is installed (markers of the target, no extras)."""
+        env = self.inv.marker_env
+        specs = [
+            r.specifier
+            for d in self.inv.winners.values()
+            if state.get(d.name) is None and d.name != package
+            for r in d.requires
+            if r.specifier and canonical(r.name) == package and env.holds(r.marker)
+        ]
+
+        def accepted(version: str) -> bool:
+            v = version_or_none(version)
+            if v is None or not all(in_range(v, spec) for spec in specs):
+                return False
+            for req in self._release_requires(package, version) or ():  # and it accepts what is there
+                if req.marker is not None and not env.holds(req.marker):
+                    continue
+                moved = state.get(canonical(req.name))
+                dep = self.inv.get(req.name)
+                have = version_or_none(moved.after) if moved is not None else (dep.version if dep else None)
+                if req.specifier and (have is None or not in_range(have, req.specifier)):
+                    return False
+            return True
+
+        return accepted
 
     def _ordered(self, alt: _Alternative, before: str | None) -> list[str]:
         """Releases in the range the target's Python can install, nearest series first, newest patch first."""
@@ -449,6 +488,13 @@ def _cleared(finding: Finding, state: _State) -> bool:
         if move.after is None and str(req.specifier) in move.spec:
             return True
     return False
+
+
+def _with_reasons(move: Move, cleared: Sequence[Finding]) -> Move:
+    """Every cleared finding that names the moved package is a reason for the move, not only the first."""
+    more = tuple(f"{f.id}: {f.title}" for f in cleared if move.name in f.packages)
+    reasons = tuple(dict.fromkeys((*move.reasons, *more)))
+    return dataclasses.replace(move, reasons=reasons)
 
 
 def _key(f: Finding) -> tuple[str, ...]:
