@@ -589,12 +589,29 @@ def _requirement_line(
 ) -> Line:
     """pip's parse_req_from_line, judged by appearance (local paths need not exist yet)."""
     req, url, marker, extras = _classify(text)
+    return _line(text, frame, lineno, req, url, hashes=hashes, marker=marker, extras=extras, options=options)
+
+
+def _line(
+    text: str,
+    frame: _Frame,
+    lineno: int,
+    req: Requirement | None,
+    url: str | None,
+    *,
+    options: tuple[str, ...],
+    extras: frozenset[str],
+    hashes: tuple[str, ...] = (),
+    marker: Marker | None = None,
+    editable: bool = False,
+) -> Line:
     return Line(
         text=text,
         file=frame.file,
         lineno=lineno,
         requirement=req,
         url=url,
+        editable=editable,
         hashes=hashes,
         constraint=frame.constraint,
         marker=marker,
@@ -656,17 +673,7 @@ def _editable_line(text: str, frame: _Frame, lineno: int, *, options: tuple[str,
         if req is None:
             raise _LineError(f"cannot tell the project name of {_show(text)}; add #egg=NAME to the URL")
         extras = _extras(req)
-    return Line(
-        text=text,
-        file=frame.file,
-        lineno=lineno,
-        requirement=req,
-        url=url,
-        editable=True,
-        constraint=frame.constraint,
-        extras=extras,
-        options=options,
-    )
+    return _line(text, frame, lineno, req, url, editable=True, extras=extras, options=options)
 
 
 def _named_from_url(url: str, extras: frozenset[str], marker: Marker | None) -> Requirement | None:
