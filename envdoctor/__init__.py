@@ -1,7 +1,7 @@
 """envdoctor: an environment doctor for the PyTorch / Hugging Face training stack.
 
 ``import envdoctor`` is cheap: it loads neither rich nor anything it diagnoses. The public API
-(``check``, ``assert_compatible``, ``Report``, ``Finding``, ``Severity`` and the errors) is loaded
+(``check``, ``assert_compatible``, ``what_if``, ``pin``, ``Report``, ``Finding``, ``Severity`` and the errors) is loaded
 on first use.
 """
 
@@ -20,11 +20,15 @@ __all__ = [
     "__version__",
     "assert_compatible",
     "check",
+    "pin",
+    "what_if",
 ]
 
 _LAZY = {
     "check": "envdoctor.api",
     "assert_compatible": "envdoctor.api",
+    "what_if": "envdoctor.api",
+    "pin": "envdoctor.pinning",
     "Report": "envdoctor.report",
     "Finding": "envdoctor.report",
     "Severity": "envdoctor.report",
@@ -33,8 +37,9 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from envdoctor.api import assert_compatible, check
+    from envdoctor.api import assert_compatible, check, what_if
     from envdoctor.errors import EnvdoctorError, IncompatibleEnvironmentError
+    from envdoctor.pinning import pin
     from envdoctor.report import Finding, Report, Severity
 
 

@@ -107,9 +107,6 @@ class Plan:
         """Every error is cleared by the plan."""
         return not self.remaining
 
-    def moved(self) -> frozenset[NormalizedName]:
-        return frozenset(m.name for m in self.moves)
-
 
 @dataclass(frozen=True)
 class _Alternative:
@@ -451,24 +448,6 @@ class Planner:
             elif not self._alternatives(f, _State(()), frozen):
                 notes.append(f"{f.id}: every fix moves a package you asked to keep")
         return tuple(notes)
-
-
-def plan_fix(
-    inv: Inventory,
-    findings: Iterable[Finding],
-    *,
-    facts: Facts | None = None,
-    matrix: Matrix | MatrixError | None = None,
-    keep: Collection[str] = (),
-    allow: Collection[str] = (),
-) -> Plan:
-    """The smallest plan that clears every error finding of ``inv`` (see the module's docstring)."""
-    if matrix is None:
-        from envdoctor.api import load_matrix
-
-        matrix = load_matrix()
-    planner = Planner(inv, findings, facts=facts if facts is not None else Facts.shipped(), matrix=matrix)
-    return planner.plan(keep=keep, allow=allow)
 
 
 def _cleared(finding: Finding, state: _State) -> bool:
