@@ -106,3 +106,48 @@ def test_sentencepiece_old_protos(
     assert [f for f in data if f["id"].startswith("sentencepiece-")] == []  # type: ignore[attr-defined]
     proc = convert(ok)
     assert proc.returncode == 0 and int(proc.stdout.strip().splitlines()[-1]) > 1, proc.stderr[-2000:]
+
+
+# What a tensorboardX user runs first: one scalar into an event file.
+WRITE = """
+import glob, sys
+from tensorboardX import SummaryWriter
+w = SummaryWriter(sys.argv[1])
+w.add_scalar("loss", 0.5, 1)
+w.close()
+print(len(glob.glob(sys.argv[1] + "/events.out.tfevents.*")))
+"""
+
+
+@pytest.mark.venv
+def test_tensorboardx_old_protos(
+    tensorboardx_protobuf4: beds.Bed, tensorboardx_protobuf4_ok: beds.Bed, tmp_path: Path
+) -> None:
+    def write(bed: beds.Bed) -> subprocess.CompletedProcess[str]:
+        logdir = str(tmp_path / bed.name)
+        return subprocess.run(
+            [str(bed.python), "-c", WRITE, logdir],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={"PATH": "/usr/bin:/bin"},
+        )
+
+    bed = tensorboardx_protobuf4
+    _checkers_clean(bed)  # tensorboardX 2.5 asks for protobuf>=3.8.0: nothing to see in metadata
+    errors = [f for f in _findings(bed.python) if f["severity"] == "error"]
+    assert [f["id"] for f in errors] == ["tensorboardx-old-protos-under-protobuf4"]
+    assert errors[0]["title"] == "tensorboardX 2.5 ships protobuf code too old for protobuf 4.21.12"
+    assert errors[0]["fix"] == ["tensorboardX>=2.6.2.2", "protobuf<4"]
+    proc = _run(bed, "import tensorboardX")  # the package itself does not import
+    assert proc.returncode == 1
+    assert "TypeError: Descriptors cannot not be created directly." in proc.stderr and OLD_CODE in proc.stderr
+    assert 'tensorboardX/proto/resource_handle_pb2.py", line 36' in proc.stderr
+    proc = write(bed)
+    assert proc.returncode == 1 and "Descriptors cannot not be created directly" in proc.stderr
+    # the control: the first regenerated release that accepts protobuf 4.21.12, same protobuf and numpy
+    ok = tensorboardx_protobuf4_ok
+    _checkers_clean(ok)
+    assert [f for f in _findings(ok.python) if f["severity"] == "error"] == []
+    proc = write(ok)
+    assert proc.returncode == 0 and proc.stdout.strip() == "1", proc.stderr[-2000:]

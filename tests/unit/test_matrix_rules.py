@@ -209,6 +209,31 @@ def test_sentencepiece_old_protos(
         assert f.fix == ("sentencepiece>=0.2.0", "protobuf<4")
 
 
+@pytest.mark.parametrize(
+    ("tensorboardx", "protobuf", "expected"),
+    [
+        ("2.5", "4.21.12", ["tensorboardx-old-protos-under-protobuf4"]),
+        ("0.6.9", "6.33.6", ["tensorboardx-old-protos-under-protobuf4"]),  # the first release on PyPI
+        ("2.0", "4.21.0", ["tensorboardx-old-protos-under-protobuf4"]),
+        ("2.5", "3.20.3", []),  # pure-Python protobuf 3 still accepts the old code
+        ("2.5.1", "4.21.12", []),  # the same code, but it caps protobuf<=3.20.1: pip check's to report
+        ("2.6", "4.21.12", []),  # caps protobuf<4
+        ("2.6.1", "4.22.3", []),  # regenerated
+        ("2.6.2.2", "4.21.12", []),
+    ],
+)
+def test_tensorboardx_old_protos(
+    tmp_path: Path, matrix: Matrix, tensorboardx: str, protobuf: str, expected: list[str]
+) -> None:
+    world = {"tensorboardX": Fake(tensorboardx, ["protobuf>=3.8.0"]), "protobuf": Fake(protobuf)}
+    assert fired(tmp_path, matrix, world) == expected
+    if expected:
+        [f] = findings(tmp_path / "f", matrix, world)
+        assert f.severity == Severity.ERROR
+        assert f.title == f"tensorboardX {tensorboardx} ships protobuf code too old for protobuf {protobuf}"
+        assert f.fix == ("tensorboardX>=2.6.2.2", "protobuf<4")
+
+
 def findings(tmp_path: Path, matrix: Matrix, dists: dict[str, Fake]) -> list[Finding]:
     inv = scan(make_site(tmp_path, dists))
     return check_rules(inv, matrix, Files(Cache(tmp_path / "cache")))
