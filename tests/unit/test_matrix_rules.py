@@ -164,74 +164,67 @@ def test_tensorboard_old_protos(
     assert fired(tmp_path, matrix, {"tensorboard": Fake(tensorboard), "protobuf": Fake(protobuf)}) == expected
 
 
+# The three old-protoc rules: (package, requirement it declares, first regenerated release, severity, what
+# the title calls the old code); per rule, the releases and protobufs that must and must not fire.
+OLD_PROTOS = {
+    "googleapis-common-protos-old-protos-under-protobuf4": (
+        "googleapis-common-protos",
+        ["protobuf>=3.12.0"],
+        "1.56.1",
+        Severity.ERROR,
+        "protobuf code",
+    ),
+    "sentencepiece-old-protos-under-protobuf4": (
+        "sentencepiece",
+        [],
+        "0.2.0",
+        Severity.WARNING,
+        "a sentencepiece_model_pb2",
+    ),
+    "tensorboardx-old-protos-under-protobuf4": (
+        "tensorboardX",
+        ["protobuf>=3.8.0"],
+        "2.6.2.2",
+        Severity.ERROR,
+        "protobuf code",
+    ),
+}
+
+
 @pytest.mark.parametrize(
-    ("protos", "protobuf", "expected"),
+    ("rule_id", "version", "protobuf", "fires"),
     [
-        ("1.56.0", "4.21.12", ["googleapis-common-protos-old-protos-under-protobuf4"]),
-        ("1.52.0", "6.33.6", ["googleapis-common-protos-old-protos-under-protobuf4"]),
-        ("1.56.0", "3.20.3", []),  # pure-Python protobuf 3 still accepts the old code
-        ("1.56.1", "4.21.12", []),  # the first regenerated release
-        ("1.70.0", "5.29.5", []),
+        ("googleapis-common-protos-old-protos-under-protobuf4", "1.56.0", "4.21.12", True),
+        ("googleapis-common-protos-old-protos-under-protobuf4", "1.52.0", "6.33.6", True),
+        ("googleapis-common-protos-old-protos-under-protobuf4", "1.56.0", "3.20.3", False),  # protobuf 3 accepts it
+        ("googleapis-common-protos-old-protos-under-protobuf4", "1.56.1", "4.21.12", False),  # regenerated
+        ("googleapis-common-protos-old-protos-under-protobuf4", "1.70.0", "5.29.5", False),
+        ("sentencepiece-old-protos-under-protobuf4", "0.1.99", "5.28.3", True),
+        ("sentencepiece-old-protos-under-protobuf4", "0.1.94", "4.21.0", True),
+        ("sentencepiece-old-protos-under-protobuf4", "0.1.99", "3.20.3", False),
+        ("sentencepiece-old-protos-under-protobuf4", "0.2.0", "5.28.3", False),  # regenerated
+        ("sentencepiece-old-protos-under-protobuf4", "0.1.91", "5.28.3", False),  # ships no _pb2 file
+        ("tensorboardx-old-protos-under-protobuf4", "2.5", "4.21.12", True),
+        ("tensorboardx-old-protos-under-protobuf4", "0.6.9", "6.33.6", True),  # the first release on PyPI
+        ("tensorboardx-old-protos-under-protobuf4", "2.0", "4.21.0", True),
+        ("tensorboardx-old-protos-under-protobuf4", "2.5", "3.20.3", False),
+        ("tensorboardx-old-protos-under-protobuf4", "2.5.1", "4.21.12", False),  # caps protobuf<=3.20.1: pip check's
+        ("tensorboardx-old-protos-under-protobuf4", "2.6", "4.21.12", False),  # caps protobuf<4
+        ("tensorboardx-old-protos-under-protobuf4", "2.6.1", "4.22.3", False),  # regenerated
+        ("tensorboardx-old-protos-under-protobuf4", "2.6.2.2", "4.21.12", False),
     ],
 )
-def test_googleapis_common_protos_old_protos(
-    tmp_path: Path, matrix: Matrix, protos: str, protobuf: str, expected: list[str]
+def test_old_protoc_modules_under_protobuf4(
+    tmp_path: Path, matrix: Matrix, rule_id: str, version: str, protobuf: str, fires: bool
 ) -> None:
-    world = {"googleapis-common-protos": Fake(protos, ["protobuf>=3.12.0"]), "protobuf": Fake(protobuf)}
-    assert fired(tmp_path, matrix, world) == expected
-    if expected:
+    package, requires, fixed, severity, what = OLD_PROTOS[rule_id]
+    world = {package: Fake(version, requires), "protobuf": Fake(protobuf)}
+    assert fired(tmp_path, matrix, world) == ([rule_id] if fires else [])
+    if fires:  # the versions in the title, the upgrade first among the fixes
         [f] = findings(tmp_path / "f", matrix, world)
-        assert f.severity == Severity.ERROR
-        assert f.title == f"googleapis-common-protos {protos} ships protobuf code too old for protobuf {protobuf}"
-        assert f.fix == ("googleapis-common-protos>=1.56.1", "protobuf<4")
-
-
-@pytest.mark.parametrize(
-    ("sentencepiece", "protobuf", "expected"),
-    [
-        ("0.1.99", "5.28.3", ["sentencepiece-old-protos-under-protobuf4"]),
-        ("0.1.94", "4.21.0", ["sentencepiece-old-protos-under-protobuf4"]),
-        ("0.1.99", "3.20.3", []),
-        ("0.2.0", "5.28.3", []),  # regenerated
-        ("0.1.91", "5.28.3", []),  # ships no _pb2 file
-    ],
-)
-def test_sentencepiece_old_protos(
-    tmp_path: Path, matrix: Matrix, sentencepiece: str, protobuf: str, expected: list[str]
-) -> None:
-    assert fired(tmp_path, matrix, {"sentencepiece": Fake(sentencepiece), "protobuf": Fake(protobuf)}) == expected
-    if expected:  # a warning with the versions in its title, and the upgrade first among the fixes
-        [f] = findings(tmp_path / "f", matrix, {"sentencepiece": Fake(sentencepiece), "protobuf": Fake(protobuf)})
-        assert f.severity == Severity.WARNING
-        assert f.title == (
-            f"sentencepiece {sentencepiece} ships a sentencepiece_model_pb2 too old for protobuf {protobuf}"
-        )
-        assert f.fix == ("sentencepiece>=0.2.0", "protobuf<4")
-
-
-@pytest.mark.parametrize(
-    ("tensorboardx", "protobuf", "expected"),
-    [
-        ("2.5", "4.21.12", ["tensorboardx-old-protos-under-protobuf4"]),
-        ("0.6.9", "6.33.6", ["tensorboardx-old-protos-under-protobuf4"]),  # the first release on PyPI
-        ("2.0", "4.21.0", ["tensorboardx-old-protos-under-protobuf4"]),
-        ("2.5", "3.20.3", []),  # pure-Python protobuf 3 still accepts the old code
-        ("2.5.1", "4.21.12", []),  # the same code, but it caps protobuf<=3.20.1: pip check's to report
-        ("2.6", "4.21.12", []),  # caps protobuf<4
-        ("2.6.1", "4.22.3", []),  # regenerated
-        ("2.6.2.2", "4.21.12", []),
-    ],
-)
-def test_tensorboardx_old_protos(
-    tmp_path: Path, matrix: Matrix, tensorboardx: str, protobuf: str, expected: list[str]
-) -> None:
-    world = {"tensorboardX": Fake(tensorboardx, ["protobuf>=3.8.0"]), "protobuf": Fake(protobuf)}
-    assert fired(tmp_path, matrix, world) == expected
-    if expected:
-        [f] = findings(tmp_path / "f", matrix, world)
-        assert f.severity == Severity.ERROR
-        assert f.title == f"tensorboardX {tensorboardx} ships protobuf code too old for protobuf {protobuf}"
-        assert f.fix == ("tensorboardX>=2.6.2.2", "protobuf<4")
+        assert f.severity == severity
+        assert f.title == f"{package} {version} ships {what} too old for protobuf {protobuf}"
+        assert f.fix == (f"{package}>={fixed}", "protobuf<4")
 
 
 def findings(tmp_path: Path, matrix: Matrix, dists: dict[str, Fake]) -> list[Finding]:
