@@ -27,7 +27,6 @@ from envdoctor.pins import render
 from envdoctor.redact import Redactor, secret_values
 from envdoctor.report import Report, Severity
 from envdoctor.target import Target
-from envdoctor.versions import canonical
 
 INSTALL_TIMEOUT = 3600.0
 
@@ -49,8 +48,7 @@ def rollback_lines(result: PinResult) -> tuple[list[str], list[str]]:
     """The rollback file's lines (the exact installed versions of what will change) and the names the
     fix adds, which rolling back uninstalls."""
     inv = result.inventory
-    names = {m.name for m in result.plan.moves}
-    names |= {canonical(c.split(" ", 1)[0]) for c in result.verification.also_moved}
+    names = {m.name for m in result.plan.moves} | set(result.verification.changed)
     lines: list[str] = []
     added: list[str] = []
     for name in sorted(names):

@@ -15,7 +15,6 @@ from envdoctor import __version__, atomic, exitcodes
 from envdoctor.errors import EnvdoctorError, TargetError, UsageError
 from envdoctor.redact import Redactor
 from envdoctor.report import Severity
-from envdoctor.resolve import ResolveError
 
 if TYPE_CHECKING:
     from envdoctor.matrix import HardwareFact, Matrix
@@ -236,9 +235,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, TargetError) as exc:
         _error(redact(str(exc)))
         return exitcodes.USAGE
-    except ResolveError as exc:  # pip could not be asked (the index is unreachable, no pip at all)
-        _error(redact(f"cannot tell what pip would install: {exc.message}"))
-        return exitcodes.USAGE
     except EnvdoctorError as exc:
         _error(redact(str(exc)))
         return exitcodes.INTERNAL
@@ -261,13 +257,18 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     quiet = args.quiet or not sys.stderr.isatty()
     progress = Silent() if quiet else StderrProgress()
     if args.install or args.requirements:
-        report = api.what_if(
-            python=args.python,
-            install=args.install,
-            requirements=args.requirements,
-            timeout=args.timeout,
-            progress=progress,
-        )
+        from envdoctor.resolve import ResolveError
+
+        try:
+            report = api.what_if(
+                python=args.python,
+                install=args.install,
+                requirements=args.requirements,
+                timeout=args.timeout,
+                progress=progress,
+            )
+        except ResolveError as exc:  # pip could not be asked (the index is unreachable, no pip at all)
+            raise UsageError(f"cannot tell what pip would install: {exc.message}") from None
     else:
         report = api.check(
             python=args.python,

@@ -110,7 +110,7 @@ class Inventory:
 
     @cached_property
     def marker_env(self) -> MarkerEnvironment:
-        return MarkerEnvironment(self.markers)
+        return MarkerEnvironment.shared(self.markers)
 
     def get(self, name: str) -> Dist | None:
         return self.winners.get(canonical(name))

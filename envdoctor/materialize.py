@@ -119,11 +119,9 @@ def _unpack(cache_dir: Path, dist: Dist, wheel: Path) -> Dist | None:
 
 def _read_dist(folder: Path, dist: Dist) -> Dist | None:
     """The distribution in an unpacked wheel, read by the inventory probe's own code (stdlib only)."""
-    from envdoctor.inventory import Inventory as Inv
-
     probe = runpy.run_path(str(data_dir("probes") / "inventory.py"), run_name="envdoctor_probe")
     payload: Mapping[str, Any] = probe["main"]({"path": [str(folder)]})
-    found = [d for d in Inv.from_payload(payload).dists if d.name == dist.name]
+    found = [d for d in Inventory.from_payload(payload).dists if d.name == dist.name]
     return found[0] if found else None
 
 

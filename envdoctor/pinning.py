@@ -1,10 +1,10 @@
 """``envdoctor pin``: check, plan, write the pin set, and have pip's own resolver confirm it.
 
 Verification: the requirements file is given to ``pip install --dry-run --report`` in the target
-(envdoctor.resolve; nothing is installed). The set pip resolves is then checked again by envdoctor's
-static checks (metadata of every distribution, the matrix rules, and the facts behind each import
-finding). A plan is "verified" only when pip resolves it and that re-check finds no error; offline, or
-when pip cannot run, the plan is marked unverified and says why.
+(envdoctor.resolve; nothing is installed). The set pip resolves, with its new releases' wheels read from
+envdoctor's cache (envdoctor.materialize), is then checked again by every static check. A plan is
+"verified" only when pip resolves it and that re-check finds no error; offline, or when pip cannot run,
+the plan is marked unverified and says why.
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ from envdoctor.api import DEFAULT_TIMEOUT, check_inventory, load_matrix
 from envdoctor.cache import Cache, default_dir
 from envdoctor.facts import Facts
 from envdoctor.inventory import Inventory
+from envdoctor.matrix import Matrix, MatrixError
 from envdoctor.pins import PinSet, pin_set, render
 from envdoctor.pipconfig import PipConfig
-from envdoctor.planner import Move, Plan, Planner
+from envdoctor.planner import Move, Plan, Planner, finding_key
 from envdoctor.report import Finding, Report, Severity
 from envdoctor.target import Target
-from envdoctor.versions import SpecifierSet
+from envdoctor.versions import NormalizedName, SpecifierSet
 
 if TYPE_CHECKING:
     from envdoctor.resolve import Resolved
@@ -43,6 +44,8 @@ class Verification:
     """One line: what pip said, and what envdoctor found in the resolved set."""
     also_moved: tuple[str, ...] = ()
     """Changes pip makes beyond the plan (a dependency it upgrades), ``name old -> new``."""
+    changed: tuple[NormalizedName, ...] = ()
+    """Every distribution pip would install or replace (the plan's and the others)."""
     problems: tuple[Finding, ...] = ()
     pip_version: str = ""
 
@@ -119,12 +122,11 @@ class PinResult:
         return lines
 
 
-def watched(facts_root: Path | None, inv: Inventory) -> set[str]:
+def watched(facts: Facts, matrix: Matrix | MatrixError) -> set[str]:
     """The packages the pin set is built around: those with harvested facts or matrix rules."""
     names: set[str] = set()
-    if facts_root is not None and (facts_root / "releases").is_dir():
-        names |= {p.stem for p in (facts_root / "releases").glob("*.json")}
-    matrix = load_matrix()
+    if facts.root is not None and (facts.root / "releases").is_dir():
+        names |= {p.stem for p in (facts.root / "releases").glob("*.json")}
     for rule in getattr(matrix, "rules", ()):
         names |= set(rule.applies)
     return names
@@ -155,7 +157,7 @@ def pin(
     planner = Planner(inv, report.findings, facts=facts, matrix=matrix, cache=cache)
     plan = planner.plan(keep=keep, allow=allow, constraints=ranges)
     pip = PipConfig.load(inv.python.prefix)
-    names = watched(facts.root, inv)
+    names = watched(facts, matrix)
     pins = pin_set(inv, plan, names, pip=pip, changes_only=changes_only, everything=everything)
     if not verify:
         verification = Verification(False, "verification skipped (--no-verify)")
@@ -210,20 +212,18 @@ def _verify(
         if r.name not in planned
     )
     future, unread = materialize(python, future, default_dir(), known=inv)
-    left = {(f.id, *f.packages) for f in plan.remaining}
+    left = {finding_key(f) for f in plan.remaining}
     found = check_inventory(future, cache=Cache(default_dir())).at_least(Severity.ERROR)
-    problems = [f for f in found if (f.id, *f.packages) not in left]
+    problems = [f for f in found if finding_key(f) not in left]
     # An error the planner could not act on may still be gone in the resolved set (a module-missing
     # whose fix is prose, cleared by a move made for another finding): the real check decides.
-    still = {(f.id, *f.packages) for f in found}
-    gone = tuple(f for f in plan.remaining if (f.id, *f.packages) not in still)
+    still = {finding_key(f) for f in found}
+    gone = tuple(f for f in plan.remaining if finding_key(f) not in still)
     if gone:
         plan = dataclasses.replace(
-            plan,
-            remaining=tuple(f for f in plan.remaining if f not in gone),
-            cleared=plan.cleared + gone,
-            notes=tuple(n for n in plan.notes if not n.startswith("some errors have no fix")),
+            plan, remaining=tuple(f for f in plan.remaining if f not in gone), cleared=plan.cleared + gone
         )
+    changed = tuple(r.name for r in resolution.installs)
     pip_said = f"pip {resolution.pip_version} resolves it ({len(resolution.installs)} to install)"
     if problems:
         listed = "; ".join(f"[{f.id}] {f.title}" for f in problems[:3])
@@ -231,13 +231,14 @@ def _verify(
             False,
             f"{pip_said}, but envdoctor finds errors in that set: {listed}",
             also,
+            changed,
             tuple(problems),
             resolution.pip_version,
         ), plan
     summary = f"{pip_said}; envdoctor's checks of the resolved set find no error"
     if unread:
         summary += f" ({len(unread)} checked from metadata only: {'; '.join(unread)})"
-    return Verification(True, summary, also, (), resolution.pip_version), plan
+    return Verification(True, summary, also, changed, (), resolution.pip_version), plan
 
 
 def _exact(move: Move, got: Resolved | None) -> Move:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from envdoctor.inventory import Dist, Inventory
@@ -51,7 +51,6 @@ class PinLine:
 class PinSet:
     lines: tuple[PinLine, ...]
     options: tuple[str, ...] = ()  # index lines the file needs, e.g. --extra-index-url
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     def requirements(self) -> list[str]:
         """The pip-installable lines (no comments), e.g. for a dry run."""
@@ -88,7 +87,6 @@ def pin_set(
     moves = {m.name: m for m in plan.moves}
     lines: list[PinLine] = []
     options: list[str] = []
-    notes: list[str] = []
     dists = [] if changes_only else stack(inv, watched, everything=everything)
     present = {d.name for d in dists}
     for dist in dists:
@@ -103,9 +101,7 @@ def pin_set(
     for name, move in sorted(moves.items()):
         if name not in present:
             lines.append(_moved(move))
-    if changes_only and not moves:
-        notes.append("nothing to change")
-    return PinSet(tuple(lines), tuple(options), tuple(notes))
+    return PinSet(tuple(lines), tuple(options))
 
 
 def _moved(move: Move) -> PinLine:

@@ -112,7 +112,6 @@ class Plan:
 class _Alternative:
     package: NormalizedName
     spec: SpecifierSet
-    text: str
 
 
 @dataclass(frozen=True)
@@ -188,12 +187,10 @@ class Planner:
             if shape not in shapes:  # one alternative per set of moved packages, its best release
                 shapes.add(shape)
                 alternatives.append(other.moves)
-        before = {_key(f) for f in errors}
-        after = {_key(f) for f in self._evaluate(best)}
-        cleared = tuple(f for f in errors if _key(f) not in after)
-        remaining = tuple(f for f in self._evaluate(best) if _key(f) in before or _key(f) in unplannable)
-        if remaining:
-            notes.append("some errors have no fix envdoctor can plan (see remaining); the plan clears the others")
+        before = {finding_key(f) for f in errors}
+        after = {finding_key(f) for f in self._evaluate(best)}
+        cleared = tuple(f for f in errors if finding_key(f) not in after)
+        remaining = tuple(f for f in self._evaluate(best) if finding_key(f) in before or finding_key(f) in unplannable)
         return Plan(
             moves=tuple(_with_reasons(m, cleared) for m in best.moves),
             alternatives=tuple(alternatives),
@@ -211,14 +208,14 @@ class Planner:
             solutions: list[_State] = []
             pending: list[tuple[_State, Finding, list[_Alternative]]] = []
             for state in frontier:
-                problems = [f for f in self._evaluate(state) if _key(f) not in unplannable]
+                problems = [f for f in self._evaluate(state) if finding_key(f) not in unplannable]
                 for f in problems:
                     if not self._alternatives(f, state, frozenset()):
-                        unplannable.add(_key(f))
+                        unplannable.add(finding_key(f))
                 actionable = [(f, alts) for f in problems if (alts := self._alternatives(f, state, frozen))]
                 if actionable:
                     pending.append((state, *actionable[0]))
-                elif state.moves and all(_key(f) in unplannable for f in problems):
+                elif state.moves and all(finding_key(f) in unplannable for f in problems):
                     solutions.append(state)
             if solutions:  # the smallest size wins: no larger plan is even tried
                 return sorted(solutions, key=self._cost), unplannable
@@ -259,7 +256,7 @@ class Planner:
             name = canonical(req.name)
             if name in frozen or state.get(name) is not None:
                 continue
-            out.append(_Alternative(name, req.specifier, text))
+            out.append(_Alternative(name, req.specifier))
         for other in self._requirer_alternatives(finding, state, frozen):
             out.append(other)
         return out
@@ -287,7 +284,7 @@ class Planner:
         if not accepting:
             return []
         spec = SpecifierSet(",".join(f"!={v}" for v in self.facts.versions(requirer) if v not in accepting))
-        return [_Alternative(requirer, spec, f"a release of {requirer} that accepts {dep.label}")]
+        return [_Alternative(requirer, spec)]
 
     def _candidates(self, alt: _Alternative, state: _State, finding: Finding) -> list[Move]:
         dist = self.inv.get(alt.package)
@@ -304,14 +301,16 @@ class Planner:
         # evaluation per rejected series); the others only if none of those is clean.
         accepted = self._accepted_by_dependents(alt.package, state)
         ordered = [v for v in ordered if accepted(v)] + [v for v in ordered if not accepted(v)]
-        before_keys = {_key(f) for f in self._evaluate(state)} - {_key(finding)}
+        target = finding_key(finding)
+        before_keys = {finding_key(f) for f in self._evaluate(state)} - {target}
         for version in ordered:
             move = Move(alt.package, display, before, version, f"{display}=={version}", (reason,))
             trial = state.plus(move)
             new = [
                 f
                 for f in self._evaluate(trial)
-                if _key(f) == _key(finding) or (alt.package in f.packages and _key(f) not in before_keys)
+                if finding_key(f) == finding_key(finding)
+                or (alt.package in f.packages and finding_key(f) not in before_keys)
             ]  # clean: it clears the finding and opens nothing new around the moved package
             if not new:
                 clean.append(move)
@@ -414,9 +413,7 @@ class Planner:
         for name, move in moved.items():
             if name not in placed and self.inv.get(name) is None:
                 dists.append(self._planned(move, None))
-        future = dataclasses.replace(self.inv, dists=tuple(dists))
-        future.__dict__["marker_env"] = self.inv.marker_env  # same interpreter: share the evaluated markers
-        return future
+        return dataclasses.replace(self.inv, dists=tuple(dists))
 
     def _planned(self, move: Move, installed: Dist | None) -> Dist:
         release = (self.facts.release(move.name, move.after) if move.after is not None else None) or {}
@@ -476,7 +473,8 @@ def _with_reasons(move: Move, cleared: Sequence[Finding]) -> Move:
     return dataclasses.replace(move, reasons=reasons)
 
 
-def _key(f: Finding) -> tuple[str, ...]:
+def finding_key(f: Finding) -> tuple[str, ...]:
+    """What makes two findings the same problem: the id and the packages (titles carry versions)."""
     return (f.id, *f.packages)
 
 

@@ -84,6 +84,12 @@ class MarkerEnvironment:
         self.env = dict(env)
         self._cache: dict[tuple[int, str], tuple[Marker, bool]] = {}
 
+    @classmethod
+    def shared(cls, env: Mapping[str, str]) -> MarkerEnvironment:
+        """One instance per distinct environment, so inventories of one interpreter (a plan's trial
+        futures) share the markers already evaluated."""
+        return _shared(tuple(sorted(env.items())))
+
     def holds(self, marker: Marker | None, extra: str = "") -> bool:
         if marker is None:
             return True
@@ -99,3 +105,8 @@ class MarkerEnvironment:
                 value = False
             hit = self._cache[key] = (marker, value)
         return hit[1]
+
+
+@lru_cache(maxsize=16)
+def _shared(items: tuple[tuple[str, str], ...]) -> MarkerEnvironment:
+    return MarkerEnvironment(dict(items))
