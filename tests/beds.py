@@ -8,12 +8,15 @@ install, so CI downloads and unpacks torch once. Beds are cached under ``ENVDOCT
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import venv
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +51,19 @@ def pip(*args: str, python: Path) -> None:
     subprocess.run(cmd, check=True, timeout=1800)
 
 
+@contextlib.contextmanager
+def _locked(name: str) -> Iterator[None]:
+    """One builder per bed at a time, across processes (parallel test runs share the bed cache)."""
+    root = beds_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f".{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _fresh_venv(path: Path) -> Bed:
     if path.exists():
         shutil.rmtree(path)
@@ -58,11 +74,12 @@ def _fresh_venv(path: Path) -> Bed:
 def torch_base() -> Bed:
     """One venv holding only torch 2.13.0 (no dependencies), shared by symlinks."""
     base = Bed("torchbase", beds_root() / "torchbase")
-    if (base.root / ".complete").exists():
-        return base
-    base = _fresh_venv(base.root)
-    pip("install", "--no-deps", "--no-compile", TORCH, python=base.python)
-    (base.root / ".complete").write_text(TORCH)
+    with _locked(base.name):
+        if (base.root / ".complete").exists():
+            return base
+        base = _fresh_venv(base.root)
+        pip("install", "--no-deps", "--no-compile", TORCH, python=base.python)
+        (base.root / ".complete").write_text(TORCH)
     return base
 
 
@@ -77,21 +94,22 @@ def build(name: str) -> Bed:
     digest = hashlib.sha256((HARNESS + text + (TORCH if needs_torch else "")).encode()).hexdigest()[:16]
     bed = Bed(name, beds_root() / name)
     stamp = bed.root / ".complete"
-    if stamp.exists() and stamp.read_text() == digest:
-        return bed
-    bed = _fresh_venv(bed.root)
-    if needs_torch:
-        link_torch(bed)
-    pip(
-        "install",
-        "--no-deps",
-        "--no-compile",
-        "--only-binary=:all:",
-        "-r",
-        str(LOCKS / f"{name}.txt"),
-        python=bed.python,
-    )
-    stamp.write_text(digest)
+    with _locked(name):
+        if stamp.exists() and stamp.read_text() == digest:
+            return bed
+        bed = _fresh_venv(bed.root)
+        if needs_torch:
+            link_torch(bed)
+        pip(
+            "install",
+            "--no-deps",
+            "--no-compile",
+            "--only-binary=:all:",
+            "-r",
+            str(LOCKS / f"{name}.txt"),
+            python=bed.python,
+        )
+        stamp.write_text(digest)
     return bed
 
 
