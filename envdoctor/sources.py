@@ -23,6 +23,10 @@ from envdoctor.pytext import ImportLine, defined_at_top, literal_all, scan_impor
 
 _SKIP_DIRS = {"tests", "test", "testing", "__pycache__", "_vendor", "vendored", "_vendored", "benchmarks", "examples"}
 _EXT_SUFFIXES = (".so", ".pyd")
+_ADDS_HOOK = re.compile(
+    rb"\bsys\.(?:meta_path|path_hooks)\s*(?:\.(?:insert|append|extend)\s*\(|\+?=(?!=)|\[[^\]\n]*\]\s*=(?!=))"
+)
+"""``sys.meta_path.insert(0, finder)``, ``sys.path_hooks.append(hook)``, ``sys.meta_path[:0] = [...]``."""
 
 
 @dataclass(frozen=True)
@@ -294,6 +298,25 @@ class SourceIndex:
             if word.encode() in data:
                 count += len(pattern.findall(data))
         return count
+
+    def installs_finder(self, files: DistFiles) -> bool:
+        """Whether the distribution's code adds an import hook (a ``sys.meta_path`` or ``sys.path_hooks``
+        entry): module paths under its packages may then be served without a file of their own
+        (sentence-transformers 6 serves ``sentence_transformers.losses`` that way). Read only when a
+        module or name of the distribution seems to be missing; cached with the distribution."""
+        stored = self._stored.get(files.dist.name)
+        if stored is not None and "finder" in stored:
+            return bool(stored["finder"])
+        found = False
+        for _module, rel in files.scannable():
+            data = _read_bytes(os.path.join(files.dist.location, rel)) or b""
+            if (b"meta_path" in data or b"path_hooks" in data) and _ADDS_HOOK.search(data):
+                found = True
+                break
+        if stored is not None:
+            stored["finder"] = found
+            self._dirty.add(files.dist.name)
+        return found
 
     def save(self) -> None:
         """Write what this run extracted to the on-disk cache."""

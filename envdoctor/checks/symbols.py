@@ -122,6 +122,8 @@ class Resolver:
             child = imp.module[len(parent) + 1 :].split(".")[0]
             if info is None or info.dynamic or info.lazy or child in info.names:
                 return None  # an attribute, or a submodule made on first access
+            if self._served_by_hook(ploc):
+                return None
             return Break(files, rel, imp, ploc, (), missing_module=f"{parent}.{child}")
         return None
 
@@ -130,8 +132,17 @@ class Resolver:
         key = (module, name)
         hit = self._names.get(key)
         if hit is None:
-            hit = self._names[key] = self._has(module, name)
+            hit = self._has(module, name)
+            if hit is Found.NO:  # `from pkg import name` also imports a submodule pkg.name, which a hook may serve
+                loc = self.index.locate(module)
+                hit = Found.UNKNOWN if loc is not None and self._served_by_hook(loc) else hit
+            self._names[key] = hit
         return hit
+
+    def _served_by_hook(self, package: Located) -> bool:
+        """Whether submodules of ``package`` may come from an import hook its distribution installs."""
+        files = self.index.files.get(package.dist.name)
+        return package.kind == "package" and files is not None and self.index.installs_finder(files)
 
     def _has(self, module: str, name: str) -> Found:
         loc = self.index.locate(module)
