@@ -245,7 +245,8 @@ def test_module_getattr_beside_an_all_is_still_unknown(tmp_path: Path) -> None:
 
 
 FINDER = (
-    "import importlib.abc, sys\nclass _Old(importlib.abc.MetaPathFinder):\n"
+    "import importlib.abc, sys\nOLD = {'prov.losses': 'prov.new.losses', 'prov.models': 'prov.new.modules'}\n"
+    "class _Old(importlib.abc.MetaPathFinder):\n"
     "    def find_spec(self, fullname, path=None, target=None):\n        return None\n"
     "def setup():\n    sys.meta_path.insert(0, _Old())\n"
 )
@@ -272,6 +273,7 @@ def test_module_paths_of_a_distribution_with_an_import_hook_are_unknown(tmp_path
         ("", "from prov import losses\n"),  # no hook: still an error
         ("", "import prov.losses\n"),
         ("sys.meta_path.insert(0, _Old())", "from prov.plain import Gone\n"),  # a plain module: a hook adds no names
+        ("sys.meta_path.insert(0, _Old())", "from prov import Gone\n"),  # the hook's table does not name prov.Gone
         ("for f in sys.meta_path:\n    pass", "import prov.losses\n"),  # reads meta_path, adds nothing
     ],
 )
