@@ -119,7 +119,7 @@ class Inventory:
     def from_payload(cls, payload: Mapping[str, Any]) -> Inventory:
         """Build from the inventory probe's JSON; raises ProbeError if it is not that."""
         if payload.get("schema") != SCHEMA:
-            raise ProbeError(f"unexpected inventory schema {payload.get('schema')!r}")
+            raise ProbeError(f"could not check: unexpected inventory schema {payload.get('schema')!r}")
         try:
             py = payload["python"]
             interpreter = Interpreter(
@@ -134,8 +134,8 @@ class Inventory:
             markers = {str(k): str(v) for k, v in payload["markers"].items()}
             dists = tuple(_dist(raw) for raw in payload["distributions"])
             sys_path = tuple(str(p) for p in payload.get("sys_path", ()))
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ProbeError(f"malformed inventory: {exc!r}") from exc
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise ProbeError(f"could not check: the inventory probe's result has the wrong shape ({exc!r})") from exc
         return cls(python=interpreter, markers=markers, sys_path=sys_path, dists=dists)
 
 
