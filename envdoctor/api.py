@@ -211,6 +211,8 @@ def check_inventory(inv: Inventory, *, symbols: bool = True, cache: Cache | None
     except Exception as exc:
         logger.debug("the matrix check failed", exc_info=True)
         skipped.append(Skipped("matrix", f"internal error: {type(exc).__name__}: {exc}"))
+    if cache is not None:
+        cache.trim()
     return Report.build(findings, skipped=skipped, summary=_summary(inv), checks=checks)
 
 

@@ -67,6 +67,8 @@ class Dist:
     wheel_tags: tuple[str, ...] = ()
     has_record: bool = True
     missing_metadata: bool = False
+    unreadable: str | None = None
+    """Why the metadata folder cannot be read (permissions), when it cannot; then nothing in it is known."""
     problems: tuple[str, ...] = ()
     planned: bool = False
     """Not on disk: what an install would put there (envdoctor.resolve.future_inventory). Its metadata
@@ -150,7 +152,7 @@ def _dist(raw: Mapping[str, Any]) -> Dist:
     guess = _DIR_NAME.match(folder)
     display = raw.get("name") or (guess.group("name") if guess else folder)
     raw_version = raw.get("version")
-    if not raw.get("missing_metadata"):
+    if not raw.get("missing_metadata") and not raw.get("unreadable"):
         if not raw.get("name"):
             problems.append(f"{raw.get('metadata_file', 'METADATA')} has no Name field")
         if not raw_version:
@@ -177,6 +179,7 @@ def _dist(raw: Mapping[str, Any]) -> Dist:
         wheel_tags=tuple(raw.get("wheel_tags") or ()),
         has_record=bool(raw.get("has_record", True)),
         missing_metadata=bool(raw.get("missing_metadata", False)),
+        unreadable=str(raw["unreadable"]) if raw.get("unreadable") else None,
         problems=tuple(problems),
     )
 
