@@ -251,8 +251,10 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
         return exitcodes.INTERNAL
     except KeyboardInterrupt as exc:
         signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
-        _error(f"interrupted ({signal.Signals(signum).name}); every process envdoctor started was stopped, "
-               "and nothing in the target was changed")
+        _error(
+            f"interrupted ({signal.Signals(signum).name}); every process envdoctor started was stopped, "
+            "and nothing in the target was changed"
+        )
         return 128 + signum
     except Exception:
         print(redact(traceback.format_exc()), file=sys.stderr)

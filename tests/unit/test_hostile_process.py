@@ -21,8 +21,8 @@ from tests.hostile import (
     leftovers,
     one_line_error,
     pth,
-    reaper,
     read_fifo_line,
+    reaper,
     snapshot,
     start,
 )
