@@ -32,6 +32,7 @@ exit codes:
   1  findings at or above --fail-on (a check that could not run counts as a warning)
   2  usage error, or an interpreter / file that cannot be read
   3  envdoctor itself failed (a bug: please report it with the traceback)
+  130, 143  interrupted (Ctrl-C, SIGTERM): every process envdoctor started is stopped
 
 examples:
   envdoctor check                                  this Python's environment
@@ -48,6 +49,7 @@ exit codes:
   1  some errors have no fix envdoctor can plan (listed in the header and on stderr)
   2  usage error, or an interpreter / file that cannot be read
   3  envdoctor itself failed
+  130, 143  interrupted (Ctrl-C, SIGTERM); during --apply, the message lists what pip had changed
 
 examples:
   envdoctor pin > requirements.txt                 the fixed stack, exact pins
