@@ -105,8 +105,9 @@ def test_a_device_node_is_written_as_it_is(venv: Path, tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".null")] == []
 
 
-def test_dev_stdout_is_stdout(venv: Path) -> None:
-    res = check_to(venv, "/dev/stdout")
+def test_dev_fd_1_is_stdout(venv: Path) -> None:
+    # /dev/fd/1, not /dev/stdout: a regression that replaced the path (as root) could not damage this machine
+    res = check_to(venv, "/dev/fd/1")
     assert res.returncode == 1, res.stderr
     assert "not-installed" in res.stdout
 
