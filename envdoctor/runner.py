@@ -3,7 +3,9 @@
 ``run_probe`` runs probes/<name>.py in the target interpreter, through probes/_launch.py, with a
 JSON request and a time limit. ``run_command`` runs any other command (``python -m pip ...``) the
 same guarded way. Neither lets a hang, a segfault, a flood of output or garbage become a traceback
-of envdoctor: each ending is an ``Outcome`` in the returned value.
+of envdoctor: each ending is an ``Outcome`` in the returned value. On every way out, an interrupt
+(KeyboardInterrupt, the CLI's SIGTERM) included, the child's process group is killed, and so is any
+process that left the group but still holds the child's stdout or stderr (found by that pipe).
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ class _Tail:
 
     def __init__(self, stream: IO[bytes], limit: int) -> None:
         self._stream = stream
-        self._fd = stream.fileno()
+        self.fd = stream.fileno()
         self._limit = limit
         self._buf = bytearray()
         self.total = 0
@@ -109,7 +111,7 @@ class _Tail:
 
     def _drain(self) -> None:
         with selectors.DefaultSelector() as sel:
-            sel.register(self._fd, selectors.EVENT_READ)
+            sel.register(self.fd, selectors.EVENT_READ)
             sel.register(self._wake_r, selectors.EVENT_READ)
             try:
                 while True:
@@ -117,7 +119,7 @@ class _Tail:
                     if self._wake_r in ready:
                         self._take_what_is_there()
                         return
-                    chunk = os.read(self._fd, 65536)
+                    chunk = os.read(self.fd, 65536)
                     if not chunk:
                         return
                     self._add(chunk)
@@ -126,11 +128,11 @@ class _Tail:
 
     def _take_what_is_there(self) -> None:
         """After stop(): what is already in the pipe, without waiting for more (at most a few limits)."""
-        os.set_blocking(self._fd, False)
+        os.set_blocking(self.fd, False)
         taken = 0
         while taken < 4 * self._limit:
             try:
-                chunk = os.read(self._fd, 65536)
+                chunk = os.read(self.fd, 65536)
             except (BlockingIOError, OSError):
                 return
             if not chunk:
@@ -141,7 +143,7 @@ class _Tail:
     def hung_up(self) -> bool:
         """True when no process holds the pipe's write end any more."""
         poller = select.poll()
-        poller.register(self._fd, select.POLLIN)
+        poller.register(self.fd, select.POLLIN)
         return any(ev & select.POLLHUP for _, ev in poller.poll(0))
 
     def stop(self) -> None:
@@ -212,7 +214,7 @@ def _end(proc: subprocess.Popen[bytes], tails: Sequence[_Tail]) -> None:
     with contextlib.suppress(OSError):
         proc.wait()
     if not all(t.hung_up() for t in tails):
-        _kill_and_wait(_pipe_holders([t._fd for t in tails]))
+        _kill_and_wait(_pipe_holders([t.fd for t in tails]))
     for t in tails:
         t.stop()
 
