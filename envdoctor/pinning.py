@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envdoctor import __version__
-from envdoctor.api import DEFAULT_TIMEOUT, check_inventory, load_matrix
+from envdoctor.api import DEFAULT_TIMEOUT, check_inventory, listed, load_matrix
 from envdoctor.cache import Cache, default_dir
 from envdoctor.facts import Facts
 from envdoctor.inventory import Inventory
@@ -147,6 +147,11 @@ def pin(
     """Check ``python``'s environment, plan the smallest fix, and return the pin set (verified by pip's
     resolver unless ``verify`` is False). ``constraints``: constraints / requirements files whose ranges
     a moved package must stay in (read as pip reads them; given to pip's resolver too). Writes nothing."""
+    from envdoctor.runner import check_timeout
+
+    check_timeout(timeout)
+    check_timeout(resolve_timeout, "resolve_timeout")
+    keep, allow, constraints = listed(keep), listed(allow), listed(constraints)
     ranges = _constraint_ranges(constraints)
     target = Target.resolve(python)
     inv = Inventory.from_payload(target.probe("inventory", {}, timeout=timeout))

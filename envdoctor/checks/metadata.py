@@ -56,6 +56,18 @@ def _finding(id: str, severity: Severity, title: str, **kw: object) -> Finding:
 
 
 def _metadata_health(dist: Dist) -> Iterator[Finding]:
+    if dist.unreadable:
+        yield _finding(
+            "metadata-corrupt",
+            Severity.WARNING,
+            f"{dist.display_name}'s metadata folder cannot be read",
+            detail=f"{dist.unreadable}. Nothing about this distribution can be checked (its requirements, its "
+            "files) until its permissions let this user read it.",
+            packages=(dist.name,),
+            evidence=(dist.path,),
+            fix=(f"ls -ld {dist.path}", f"pip install --force-reinstall --no-deps {dist.display_name}"),
+        )
+        return
     if dist.missing_metadata:
         yield _finding(
             "metadata-missing",
