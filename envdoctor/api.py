@@ -16,6 +16,7 @@ from envdoctor.progress import Progress, Silent
 from envdoctor.redact import Redactor
 from envdoctor.report import Finding, Report, Severity, Skipped, Summary
 from envdoctor.target import Target
+from envdoctor.torchbuild import TORCH_FAMILY
 
 if TYPE_CHECKING:
     from envdoctor.matrix import Matrix, MatrixError
@@ -136,6 +137,7 @@ def _summary(inv: Inventory) -> Summary:
         python_version=inv.python.version,
         distributions=len(inv.winners),
         paths=inv.sys_path,
+        torch_builds=tuple((n, d.raw_version or "") for n, d in sorted(inv.winners.items()) if n in TORCH_FAMILY),
     )
 
 
@@ -231,6 +233,7 @@ def redacted(report: Report, redact: Callable[[str], str]) -> Report:
             detail=redact(f.detail),
             evidence=tuple(redact(e) for e in f.evidence),
             fix=tuple(redact(x) for x in f.fix),
+            advice=tuple(redact(x) for x in f.advice),
         )
 
     summary = dataclasses.replace(

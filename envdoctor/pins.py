@@ -29,11 +29,10 @@ from envdoctor.inventory import Dist, Inventory
 from envdoctor.pipconfig import PipConfig
 from envdoctor.planner import Move, Plan
 from envdoctor.redact import redact
+from envdoctor.torchbuild import PYTORCH_INDEX, TORCH_FAMILY, pytorch_tag
 from envdoctor.versions import NormalizedName, canonical
 
-TORCH_FAMILY = frozenset(canonical(n) for n in ("torch", "torchvision", "torchaudio", "torchtext", "triton"))
 COMPANIONS = frozenset(canonical(n) for n in ("xformers", "flash-attn", "deepspeed", "bitsandbytes"))
-PYTORCH_INDEX = "https://download.pytorch.org/whl/"
 _FREEZE_SKIPS = frozenset(canonical(n) for n in ("pip", "setuptools", "wheel", "distribute", "envdoctor"))
 
 FORMATS = ("requirements", "constraints", "pip")
@@ -122,7 +121,7 @@ def _installed(dist: Dist, pip: PipConfig) -> tuple[PinLine, str | None]:
     if "+" not in version:
         return PinLine(dist.name, f"{dist.display_name}=={version}"), None
     tag = version.split("+", 1)[1]
-    if dist.name in TORCH_FAMILY and (tag == "cpu" or tag.startswith(("cu", "rocm"))):
+    if dist.name in TORCH_FAMILY and pytorch_tag(version) is not None:
         text = f"{dist.display_name}=={version}"
         wheel = f"{dist.name.replace('-', '_')}-{version}-"
         local = pip.local_wheel(wheel)
