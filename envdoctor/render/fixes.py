@@ -21,6 +21,7 @@ from envdoctor.versions import (
     SpecifierSet,
     canonical,
     parse_requirement,
+    tightest,
     version_or_none,
 )
 
@@ -33,23 +34,7 @@ class _Merged:
 
     def line(self) -> str:
         extras = f"[{','.join(sorted(self.extras))}]" if self.extras else ""
-        return f"{self.display}{extras}{_tightest(self.spec)}"
-
-
-def _tightest(spec: SpecifierSet) -> SpecifierSet:
-    """Only the tightest bound of each kind (``>=1.10.0,>=1.13.0`` is ``>=1.13.0``)."""
-    bounds: dict[str, str] = {}
-    rest: list[str] = []
-    for one in spec:
-        version = version_or_none(one.version)
-        if one.operator not in (">=", ">", "<=", "<") or version is None:
-            rest.append(str(one))
-            continue
-        held = version_or_none(bounds.get(one.operator))
-        upper = one.operator.startswith("<")
-        if held is None or (version < held if upper else version > held):
-            bounds[one.operator] = one.version
-    return SpecifierSet(",".join([*rest, *(op + v for op, v in bounds.items())]))
+        return f"{self.display}{extras}{tightest(self.spec)}"
 
 
 def merged_fixes(report: Report) -> dict[NormalizedName, _Merged]:

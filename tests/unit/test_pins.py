@@ -180,3 +180,38 @@ def test_apply_when_pip_fails_says_what_changed_and_how_to_roll_back(
     assert done.message.endswith(f"To roll back: {done.rollback_command}")
     assert rollback.read_text().splitlines()[-1] == "accelerate==0.31.0"  # written before pip ran
     assert any(line.startswith("to undo: ") for line in said)
+
+
+def test_with_nothing_watched_the_file_is_every_top_level_distribution_and_its_closure(tmp_path: Path) -> None:
+    """No watched package installed (a requests venv): the file still names the whole set, so that
+    `envdoctor pin > requirements.txt` never leaves a file of comments or of the moved lines only."""
+    inv = scan(
+        site_with(
+            tmp_path,
+            {
+                "requests": Fake("2.34.2", ["idna<4,>=2.5", "urllib3"]),
+                "idna": Fake("3.20"),
+                "urllib3": Fake("2.8.0"),
+                "lonely": Fake("1.0"),
+                "ring-a": Fake("1.0", ["ring-b"]),  # two that only require each other
+                "ring-b": Fake("1.0", ["ring-a"]),
+                "pip": Fake("23.2.1"),
+            },
+        )
+    )
+    pins = pin_set(inv, Plan(), ["peft", "accelerate"], pip=NO_CONFIG)
+    assert lines(render(pins, "requirements")) == [
+        "idna==3.20",
+        "lonely==1.0",
+        "requests==2.34.2",
+        "ring-a==1.0",
+        "ring-b==1.0",
+        "urllib3==2.8.0",
+    ]
+    assert pins.scope == (
+        "none of the packages envdoctor watches is installed: the file pins the 3 distributions nothing else "
+        "requires (lonely, requests, ring-a) and what they require: 6 distributions"
+    )
+    move = Move(canonical("idna"), "idna", "3.20", None, "idna<4,>=2.5", ("requirement-conflict: x",))
+    moved = lines(render(pin_set(inv, Plan(moves=(move,)), [], pip=NO_CONFIG), "requirements"))
+    assert len(moved) == 6 and moved[0].startswith("idna<4,>=2.5  # was 3.20")
