@@ -146,24 +146,35 @@ def pin_set(
     present = {d.name for d in dists}
     for dist in dists:
         move = moves.get(dist.name)
-        if move is not None:
-            lines.append(_moved(move))
-            continue
-        line, option = _installed(dist, pip)
+        line, option = _moved(move, pip) if move is not None else _installed(dist, pip)
         lines.append(line)
         if option and option not in options:
             options.append(option)
     for name, move in sorted(moves.items()):
         if name not in present:
-            lines.append(_moved(move))
+            line, option = _moved(move, pip)
+            lines.append(line)
+            if option and option not in options:
+                options.append(option)
     return PinSet(tuple(lines), tuple(options), said)
 
 
-def _moved(move: Move) -> PinLine:
+def _moved(move: Move, pip: PipConfig) -> tuple[PinLine, str | None]:
     why = ", ".join(dict.fromkeys(r.split(":", 1)[0] for r in move.reasons)) or "planned"
     before = move.before or "not installed"
     picks = "" if move.after is not None else ", pip picks the release"
-    return PinLine(move.name, move.line, f"was {before}; fixes {why}{picks}", moved=True)
+    # A moved torch-family package stays on the installed build's index: from PyPI alone, a range (or a
+    # release without its tag) is PyPI's build, on Linux the CUDA one.
+    tag = (pytorch_tag(move.after) or pytorch_tag(move.before)) if move.name in TORCH_FAMILY else None
+    option = None
+    if tag is not None:
+        picks += f"; the PyTorch {tag} build, from {PYTORCH_INDEX}{tag}"
+        option = None if _configured(pip, PYTORCH_INDEX + tag) else f"--extra-index-url {PYTORCH_INDEX}{tag}"
+    return PinLine(move.name, move.line, f"was {before}; fixes {why}{picks}", moved=True), option
+
+
+def _configured(pip: PipConfig, index: str) -> bool:
+    return any(u.rstrip("/") == index for u in (pip.index_url or "", *pip.extra_index_urls))
 
 
 def _installed(dist: Dist, pip: PipConfig) -> tuple[PinLine, str | None]:
@@ -188,7 +199,7 @@ def _installed(dist: Dist, pip: PipConfig) -> tuple[PinLine, str | None]:
                 text,
                 f"a PyTorch {tag} build: your pip finds it in {local}; elsewhere add --extra-index-url {index}",
             ), None
-        if any(u.rstrip("/") == index for u in (pip.index_url or "", *pip.extra_index_urls)):
+        if _configured(pip, index):
             return PinLine(dist.name, text, f"a PyTorch {tag} build, from your configured index {index}"), None
         return PinLine(dist.name, text, f"a PyTorch {tag} build, only on {index}"), f"--extra-index-url {index}"
     return (

@@ -215,3 +215,13 @@ def test_with_nothing_watched_the_file_is_every_top_level_distribution_and_its_c
     move = Move(canonical("idna"), "idna", "3.20", None, "idna<4,>=2.5", ("requirement-conflict: x",))
     moved = lines(render(pin_set(inv, Plan(moves=(move,)), [], pip=NO_CONFIG), "requirements"))
     assert len(moved) == 6 and moved[0].startswith("idna<4,>=2.5  # was 3.20")
+
+
+def test_a_moved_cpu_torch_stays_on_its_index(tmp_path: Path) -> None:
+    """torch moved by range (no plan without it): `torch>=2.1` from PyPI alone is the CUDA build; the file
+    keeps the installed build's index."""
+    inv = scan(site_with(tmp_path, {"torch": Fake("2.0.1+cpu"), "transformers": Fake("4.53.0")}))
+    move = Move(canonical("torch"), "torch", "2.0.1+cpu", None, "torch>=2.1", ("transformers-floor: x",))
+    text = render(pin_set(inv, Plan(moves=(move,)), ["transformers"], pip=NO_CONFIG), "requirements")
+    assert lines(text)[0] == "--extra-index-url https://download.pytorch.org/whl/cpu"
+    assert "torch>=2.1  # was 2.0.1+cpu; fixes transformers-floor, pip picks the release; the PyTorch cpu build" in text
