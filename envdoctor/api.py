@@ -14,7 +14,7 @@ from envdoctor.errors import IncompatibleEnvironmentError
 from envdoctor.inventory import Inventory
 from envdoctor.progress import Progress, Silent
 from envdoctor.redact import Redactor
-from envdoctor.report import Finding, Report, Severity, Skipped, Summary
+from envdoctor.report import SCHEMA, Finding, Report, Severity, Skipped, Summary
 from envdoctor.target import Target
 from envdoctor.torchbuild import TORCH_FAMILY
 
@@ -189,7 +189,7 @@ def _symbols(inv: Inventory, cache: Cache) -> tuple[list[Finding], SourceIndex |
     from envdoctor.facts import Facts
     from envdoctor.sources import SourceIndex, fingerprint
 
-    key = "symbols-" + fingerprint(inv)
+    key = f"symbols-{fingerprint(inv)}-{SCHEMA}"  # findings stored in an older form are not reused
     stored = cache.get(key)
     if stored is not None:
         try:
