@@ -225,3 +225,24 @@ def test_a_moved_cpu_torch_stays_on_its_index(tmp_path: Path) -> None:
     text = render(pin_set(inv, Plan(moves=(move,)), ["transformers"], pip=NO_CONFIG), "requirements")
     assert lines(text)[0] == "--extra-index-url https://download.pytorch.org/whl/cpu"
     assert "torch>=2.1  # was 2.0.1+cpu; fixes transformers-floor, pip picks the release; the PyTorch cpu build" in text
+
+
+def test_the_header_has_one_verdict_and_it_names_what_is_left(tmp_path: Path) -> None:
+    from envdoctor.pinning import PinResult, Verification
+    from envdoctor.report import Finding, Report, Severity
+
+    inv = scan(site_with(tmp_path, {"requests": Fake("2.34.2", ["idna"]), "idna": Fake("2.4")}))
+    left = Finding("wheel-unsupported", Severity.ERROR, "idna 2.4 was built for another Python", packages=("idna",))
+    plan = Plan(remaining=(left,))
+    pins = pin_set(inv, plan, [], pip=NO_CONFIG)
+    said = (
+        "pip 23.2.1 resolves it (0 to install); envdoctor's checks of the resolved set find no error but the 1 listed"
+    )
+    header = PinResult(inv, Report(), plan, pins, Verification(True, said)).header()
+    verdicts = [h for h in header if h.startswith(("verified", "NOT verified"))]
+    assert verdicts == [f"verified, but NOT a complete fix (1 error NOT fixed, below): {said}"]
+    assert "NOT fixed: [wheel-unsupported] idna 2.4 was built for another Python" in header
+    healthy = PinResult(inv, Report(), Plan(), pins, Verification(True, "pip resolves it")).header()
+    assert [h for h in healthy if h.startswith(("verified", "NOT verified", "the environment"))] == [
+        "verified: the environment has no error, these are its current versions; pip resolves it"
+    ]
