@@ -17,8 +17,9 @@ from envdoctor.errors import IncompatibleEnvironmentError, UsageError
 from envdoctor.inventory import Inventory
 from envdoctor.progress import Progress, Silent
 from envdoctor.redact import Redactor
-from envdoctor.report import Finding, Report, Severity, Skipped, Summary
+from envdoctor.report import SCHEMA, Finding, Report, Severity, Skipped, Summary
 from envdoctor.target import Target
+from envdoctor.torchbuild import TORCH_FAMILY
 
 if TYPE_CHECKING:
     from envdoctor.matrix import Matrix, MatrixError
@@ -188,6 +189,7 @@ def _summary(inv: Inventory) -> Summary:
         python_version=inv.python.version,
         distributions=len(inv.winners),
         paths=inv.sys_path,
+        torch_builds=tuple((n, d.raw_version or "") for n, d in sorted(inv.winners.items()) if n in TORCH_FAMILY),
     )
 
 
@@ -241,7 +243,7 @@ def _symbols(inv: Inventory, cache: Cache) -> tuple[list[Finding], SourceIndex |
     from envdoctor.facts import Facts
     from envdoctor.sources import SourceIndex, fingerprint
 
-    key = "symbols-" + fingerprint(inv)
+    key = f"symbols-{fingerprint(inv)}-{SCHEMA}"  # findings stored in an older form are not reused
     stored = cache.get(key)
     if stored is not None:
         try:
@@ -285,6 +287,7 @@ def redacted(report: Report, redact: Callable[[str], str]) -> Report:
             detail=redact(f.detail),
             evidence=tuple(redact(e) for e in f.evidence),
             fix=tuple(redact(x) for x in f.fix),
+            advice=tuple(redact(x) for x in f.advice),
         )
 
     summary = dataclasses.replace(

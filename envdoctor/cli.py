@@ -45,8 +45,9 @@ examples:
 
 _PIN_EPILOG = """\
 exit codes:
-  0  a plan clears every error (or there was none); see its header for whether pip verified it
-  1  some errors have no fix envdoctor can plan (listed in the header and on stderr)
+  0  a plan clears every error (or there was none); the header's verdict says whether pip verified it
+  1  some errors are left NOT fixed: no fix envdoctor can plan, every fix moves a --keep package, or a -c
+     file contradicts it (listed with the reason in the header and on stderr; the other errors are fixed)
   2  usage error, or an interpreter / file that cannot be read
   3  envdoctor itself failed
   130, 143  interrupted (Ctrl-C, SIGTERM); during --apply, the message lists what pip had changed
@@ -148,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check an environment, plan the smallest set of version moves that clears every error "
         "(checked against every declared requirement, the matrix and the facts of each release), confirm it "
         "with pip's own resolver (`pip install --dry-run --report` in the target: nothing is installed) and "
-        "write the result to stdout: by default the exact pins of the whole stack as it will be after the fix, "
+        "write the result to stdout: always a complete file, by default the exact pins of the whole stack as it "
+        "will be after the fix (with nothing watched installed: every top-level distribution and what it requires), "
         "each moved line commented with the reason. torch is never moved unless you allow it. Nothing on disk "
         "changes unless you pass --apply.",
         epilog=_PIN_EPILOG,

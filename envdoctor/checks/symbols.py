@@ -267,7 +267,7 @@ class Resolver:
             return finding
         text, fixes, evidence = planned
         return dataclasses.replace(
-            finding, detail=f"{finding.detail} {text}", fix=fixes, evidence=finding.evidence + evidence
+            finding, detail=f"{finding.detail} {text}", fix=fixes, advice=(), evidence=finding.evidence + evidence
         )
 
     def reached_by(self, importer: DistFiles, target: str) -> tuple[str, list[str]] | None:
@@ -432,7 +432,7 @@ def _finding(
         detail=detail,
         packages=(a.name, b.name),
         evidence=(f"{where}: {statement}", f"{provider_file}: {b.label} has no {what}"),
-        fix=(
+        advice=(
             f"a release of {b.display_name} that provides {what} (usually newer than {b.raw_version})",
             f"or a release of {a.display_name} that does not import it (usually older than {a.raw_version})",
         ),
