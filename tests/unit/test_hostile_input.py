@@ -219,14 +219,16 @@ def test_the_cache_is_bounded_least_recently_used_first(tmp_path: Path, monkeypa
 
     monkeypatch.setenv("ENVDOCTOR_CACHE_MAX_MB", "1")
     cache = Cache(tmp_path)
+    assert cache.directory is not None
+    folder = cache.directory
     blob = "x" * 200_000
     for i in range(8):  # 1.6 MB, one environment change after another
         cache.put(f"entry-{i}", {"data": blob})
-        os.utime(tmp_path / "v1" / f"entry-{i}.json", (1_000_000 + i, 1_000_000 + i))
+        os.utime(folder / f"entry-{i}.json", (1_000_000 + i, 1_000_000 + i))
     assert cache.get("entry-0") is not None  # read just now: the most recently used
     cache.trim()
-    left = sorted(p.name for p in (tmp_path / "v1").iterdir())
-    assert sum(p.stat().st_size for p in (tmp_path / "v1").iterdir()) <= 1024 * 1024
+    left = sorted(p.name for p in (folder).iterdir())
+    assert sum(p.stat().st_size for p in (folder).iterdir()) <= 1024 * 1024
     assert "entry-0.json" in left and "entry-7.json" in left and "entry-1.json" not in left
 
 
