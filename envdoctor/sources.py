@@ -295,6 +295,17 @@ class SourceIndex:
                 count += len(pattern.findall(data))
         return count
 
+    def defining(self, files: DistFiles, function: str) -> bytes | None:
+        """The source of the first of the distribution's .py files that holds ``def function(`` at column 0
+        (transformers' ``is_accelerate_available`` in utils/import_utils.py); read only for the rare
+        broken import under an ``if is_X_available():``."""
+        needle = f"\ndef {function}(".encode()
+        for rel in files.py.values():
+            data = _read_bytes(os.path.join(files.dist.location, rel)) or b""
+            if needle in data:
+                return data
+        return None
+
     def save(self) -> None:
         """Write what this run extracted to the on-disk cache."""
         for name in sorted(self._dirty):

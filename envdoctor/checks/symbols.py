@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import os
+import sys
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,13 +34,11 @@ from dataclasses import dataclass
 from envdoctor.checks.fixes import computed_fix
 from envdoctor.facts import Facts
 from envdoctor.inventory import Dist
-from envdoctor.pysource import Context, ImportSite
+from envdoctor.pysource import Context, ImportSite, min_version_default
 from envdoctor.pytext import ImportLine
 from envdoctor.report import Finding, Severity
 from envdoctor.sources import DistFiles, Located, SourceIndex, dotted_parent
-from envdoctor.versions import (
-    canonical,
-)
+from envdoctor.versions import InvalidVersion, canonical, parse_version
 
 CHECK = "symbols"
 
@@ -96,6 +95,7 @@ class Resolver:
         self.facts = facts
         self._names: dict[tuple[str, str], Found] = {}
         self._reach: dict[tuple[str, str], dict[str, str | None]] = {}
+        self._floors: dict[tuple[str, str], str] = {}
 
     # -- is the link broken? ---------------------------------------------------------------
 
@@ -243,11 +243,17 @@ class Resolver:
         site = _site_at(self.index.sites(path), brk.imp)
         if site is None or site.context in {Context.TYPE_CHECKING, Context.GUARDED}:
             return None  # inside a string, or a failure the package handles
+        fallback = ""
+        if site.context is Context.FALLBACK:
+            first = self.primary_fails(brk, site)
+            if first is False:
+                return None  # the import it stands in for works here: this line never runs
+            fallback = f"line {site.primary[0].line}" + (", which fails too" if first else "")
         chain: tuple[str, list[str]] | None = None
-        if site.context is Context.MODULE:
+        if site.context in {Context.MODULE, Context.FALLBACK}:
             chain = self.reached_by(brk.importer, _module_of(brk.rel))
         dead = site.function.startswith("_") and self.index.mentions(brk.importer, site.function) <= 1
-        finding = _finding(brk, path, site, chain, dead=dead)
+        finding = _finding(brk, path, site, chain, dead=dead, fallback=fallback, skipped=self.skipped_by(brk, site))
         planned = computed_fix(self.facts, self.index.inv, brk)
         if planned is None:
             return finding
@@ -255,6 +261,51 @@ class Resolver:
         return dataclasses.replace(
             finding, detail=f"{finding.detail} {text}", fix=fixes, evidence=finding.evidence + evidence
         )
+
+    def primary_fails(self, brk: Break, site: ImportSite) -> bool | None:
+        """For a fallback import: whether the imports it stands in for fail in the installed set (True),
+        all work (False: the fallback never runs), or cannot be known (None)."""
+        here = _module_of(brk.rel)
+        unknown = False
+        for first in site.primary:
+            module = _absolute(here, brk.rel.endswith("__init__.py"), first.module, first.level)
+            if self.index.locate(module) is None:
+                top = module.split(".")[0]
+                if self.index.owner(module) is None and top not in sys.stdlib_module_names:
+                    return True  # not installed at all: the ImportError the fallback is for
+                unknown = True
+                continue
+            found = {self.has(module, n) for n in first.names if n != "*"}
+            if Found.NO in found:
+                return True
+            unknown = unknown or Found.UNKNOWN in found
+        return None if unknown else False
+
+    def skipped_by(self, brk: Break, site: ImportSite) -> str:
+        """Why the ``if is_X_available(...):`` branch holding the import is skipped with the installed
+        versions (the function asks for a minimum version the installed X misses), or "" when it runs or
+        cannot be known."""
+        for gate in site.available:
+            loc = self.index.locate(gate.package)
+            dist = loc.dist if loc is not None else None
+            if dist is None or dist.version is None:
+                continue
+            floor = gate.min_version or self._default_floor(brk.importer, gate.function)
+            try:
+                below = bool(floor) and dist.version < parse_version(floor)
+            except InvalidVersion:
+                continue
+            if below:
+                how = f'{gate.function}("{gate.min_version}")' if gate.min_version else f"{gate.function}()"
+                return f"{how} asks for {dist.display_name}>={floor}, and {dist.raw_version} is installed"
+        return ""
+
+    def _default_floor(self, importer: DistFiles, function: str) -> str:
+        key = (f"def {function}", importer.dist.name)
+        if key not in self._floors:
+            source = self.index.defining(importer, function)
+            self._floors[key] = (min_version_default(source, function) if source is not None else None) or ""
+        return self._floors[key]
 
     def reached_by(self, importer: DistFiles, target: str) -> tuple[str, list[str]] | None:
         """The first root (an ``import A`` or an entry point) whose module-level imports reach ``target``."""
@@ -372,7 +423,14 @@ def unverified(index: SourceIndex) -> list[Finding]:
 
 
 def _finding(
-    brk: Break, path: str, site: ImportSite, chain: tuple[str, list[str]] | None, *, dead: bool = False
+    brk: Break,
+    path: str,
+    site: ImportSite,
+    chain: tuple[str, list[str]] | None,
+    *,
+    dead: bool = False,
+    fallback: str = "",
+    skipped: str = "",
 ) -> Finding:
     a, b = brk.importer.dist, brk.provider.dist
     imp = brk.imp
@@ -406,10 +464,22 @@ def _finding(
         # chose this branch by version; it runs only where the version test says so.
         severity = Severity(max(Severity.INFO, severity - 10))
         when += " (in a branch taken only for some versions)"
+    if fallback and not fallback.endswith("fails too"):  # scikit-learn's `except ImportError:` for an old scipy
+        severity = Severity.INFO
+        when = f"only if the import it falls back from ({fallback}) fails, and then {when}"
+    elif fallback:
+        when += f" (it is the fallback for the import at {fallback})"
     detail = (
         f"Fails {when}, with {seen}. {_declared(a, b)}, so pip check is satisfied; the installed "
         f"{b.display_name} {b.raw_version} lacks {what}."
     )
+    if skipped:  # `if is_accelerate_available("0.28.0"):` under accelerate 0.25.0: the branch does not run
+        severity = Severity.INFO
+        detail = (
+            f"Does not fail here: the import is in a branch the installed versions skip ({skipped}), so it "
+            f"never runs and {a.display_name} goes on as if that optional part were absent. {_declared(a, b)}; "
+            f"the installed {b.display_name} {b.raw_version} lacks {what}."
+        )
     provider_file = brk.provider.path or brk.provider.module
     return Finding(
         id="module-missing" if brk.missing_module else "symbol-missing",
