@@ -21,7 +21,7 @@ from envdoctor.inventory import Dist, Inventory
 from envdoctor.pysource import ImportSite, ModuleInfo, import_sites, parse_module
 from envdoctor.pytext import ImportLine, defined_at_top, literal_all, scan_imports
 
-_SKIP_DIRS = {"tests", "test", "testing", "__pycache__", "_vendor", "vendored", "_vendored", "benchmarks", "examples"}
+SKIP_DIRS = {"tests", "test", "testing", "__pycache__", "_vendor", "vendored", "_vendored", "benchmarks", "examples"}
 _EXT_SUFFIXES = (".so", ".pyd")
 
 
@@ -96,7 +96,7 @@ class DistFiles:
     def scannable(self) -> Iterator[tuple[str, str]]:
         """(module, relative path) of the .py files worth scanning for imports (no tests, no vendored copies)."""
         for module, rel in self.py.items():
-            if not _SKIP_DIRS.intersection(module.split(".")[1:]):
+            if not SKIP_DIRS.intersection(module.split(".")[1:]):
                 yield module, rel
 
 

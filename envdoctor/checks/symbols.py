@@ -14,8 +14,11 @@ Severity: error when the import runs at module level and the module is reached (
 module-level imports) from ``import A`` or a well-known entry point such as
 ``from transformers import Trainer``; warning when it is reached by nothing we know of, or sits
 in a function. Imports guarded by ``try/except ImportError`` and ``TYPE_CHECKING`` imports are
-not findings. A module whose names cannot be known statically (a module ``__getattr__``, writes
-to ``globals()``, a compiled extension) is "unknown": never reported as broken.
+not findings; the ``except ImportError:`` fallback is one only when the import it stands in for fails
+too (info when that cannot be known); an import under ``if is_X_available(...)`` whose minimum version
+the installed X misses never runs (info, and the detail says so). A module whose names cannot be
+known statically (a module ``__getattr__``, writes to ``globals()``, a compiled extension) is
+"unknown": never reported as broken.
 
 The text pass over every file is cheap; ast runs only on modules something imports from and on
 files with a suspicious import. Reads files through SourceIndex; starts no process.
@@ -30,6 +33,7 @@ import sys
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from envdoctor.checks.fixes import computed_fix
 from envdoctor.facts import Facts
@@ -39,6 +43,9 @@ from envdoctor.pytext import ImportLine
 from envdoctor.report import Finding, Severity
 from envdoctor.sources import DistFiles, Located, SourceIndex, dotted_parent
 from envdoctor.versions import InvalidVersion, canonical, parse_version
+
+if TYPE_CHECKING:
+    from envdoctor.importers import Lookup
 
 CHECK = "symbols"
 
@@ -74,9 +81,10 @@ class Break:
     missing_module: str = ""
 
 
-def check_symbols(index: SourceIndex, facts: Facts | None = None) -> list[Finding]:
-    """Findings for every broken cross-package import; fixes computed from ``facts`` where they cover the case."""
-    resolver = Resolver(index, facts or Facts(None))
+def check_symbols(index: SourceIndex, facts: Facts | None = None, releases: Lookup | None = None) -> list[Finding]:
+    """Findings for every broken cross-package import; fixes computed from ``facts`` where they cover the case,
+    else, for an error, from the importer's release wheels read by ``releases`` (envdoctor.importers)."""
+    resolver = Resolver(index, facts or Facts(None), releases)
     findings: list[Finding] = []
     for files in index.files.values():
         for rel, imp in index.imports(files):
@@ -90,9 +98,10 @@ def check_symbols(index: SourceIndex, facts: Facts | None = None) -> list[Findin
 
 
 class Resolver:
-    def __init__(self, index: SourceIndex, facts: Facts) -> None:
+    def __init__(self, index: SourceIndex, facts: Facts, releases: Lookup | None = None) -> None:
         self.index = index
         self.facts = facts
+        self.releases = releases
         self._names: dict[tuple[str, str], Found] = {}
         self._reach: dict[tuple[str, str], dict[str, str | None]] = {}
         self._floors: dict[tuple[str, str], str] = {}
@@ -256,10 +265,23 @@ class Resolver:
         finding = _finding(brk, path, site, chain, dead=dead, fallback=fallback, skipped=self.skipped_by(brk, site))
         planned = computed_fix(self.facts, self.index.inv, brk)
         if planned is None:
-            return finding
+            return self._read_fix(finding, brk)
         text, fixes, evidence = planned
         return dataclasses.replace(
             finding, detail=f"{finding.detail} {text}", fix=fixes, evidence=finding.evidence + evidence
+        )
+
+    def _read_fix(self, finding: Finding, brk: Break) -> Finding:
+        """Where the facts do not cover the pair: for an error, the importer's nearest releases on each side
+        that do not import the name, read from their wheels; else the fix says plainly that was not checked."""
+        if self.releases is None or finding.severity < Severity.ERROR or not brk.missing:
+            return finding
+        from envdoctor.importers import describe  # pin's path only: it starts pip
+
+        nearest = self.releases(brk.importer.dist, brk.imp.module, brk.missing[0])
+        text, lines = describe(nearest, brk.importer.dist, brk.missing[0])
+        return dataclasses.replace(
+            finding, detail=f"{finding.detail} Read from wheels: {text}.", fix=(*finding.fix[:1], *lines)
         )
 
     def primary_fails(self, brk: Break, site: ImportSite) -> bool | None:
@@ -488,9 +510,10 @@ def _finding(
         detail=detail,
         packages=(a.name, b.name),
         evidence=(f"{where}: {statement}", f"{provider_file}: {b.label} has no {what}"),
-        fix=(
-            f"a release of {b.display_name} that provides {what} (usually newer than {b.raw_version})",
-            f"or a release of {a.display_name} that does not import it (usually older than {a.raw_version})",
+        fix=(  # no direction is guessed: a newer release may have dropped a name, or the import
+            f"a release of {b.display_name} that provides {what} (which ones was not checked)",
+            f"or a release of {a.display_name} that does not import it (which ones was not checked; "
+            "`envdoctor pin` reads its releases' wheels)",
         ),
         check=CHECK,
     )
