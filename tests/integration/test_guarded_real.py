@@ -3,7 +3,9 @@ an `if is_X_available(...):` branch that the installed versions skip."""
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 
 import pytest
 
@@ -46,3 +48,17 @@ def test_import_in_a_skipped_is_available_branch_is_not_said_to_fail(transformer
     assert str(f["evidence"][0]).endswith(  # type: ignore[index]
         "transformers/trainer.py:235: from accelerate.utils import DataLoaderConfiguration"
     )
+
+
+@pytest.mark.online
+def test_pin_moves_nothing_on_the_healthy_scikit_learn_bed(sklearn_scipy_numpy2: beds.Bed) -> None:
+    # before: the two fallback "errors" left pin with "NOT fixed" lines and exit 1 on a stack that works
+    proc = subprocess.run(
+        [sys.executable, "-m", "envdoctor", "pin", "--python", str(sklearn_scipy_numpy2.python), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr
+    pinned = json.loads(proc.stdout)
+    assert pinned["moves"] == [] and pinned["remaining"] == [] and pinned["cleared"] == []
