@@ -384,7 +384,16 @@ def _walk_try(node: ast.stmt, scope: _Scope, out: list[ImportSite]) -> None:
             )
         else:
             _walk_sites(h.body, scope, out)
-    _walk_sites(node.orelse, scope, out)  # type: ignore[attr-defined]
+    # transformers' and diffusers' `try: if not is_torch_available(): raise OptionalDependencyNotAvailable()
+    # except OptionalDependencyNotAvailable: ... else: <imports>`: the else runs only when the tests hold
+    required = tuple(
+        g
+        for stmt in node.body  # type: ignore[attr-defined]
+        if isinstance(stmt, ast.If) and isinstance(stmt.test, ast.UnaryOp) and isinstance(stmt.test.op, ast.Not)
+        if stmt.body and all(isinstance(b, ast.Raise) for b in stmt.body)
+        for g in availability_gates(stmt.test.operand)
+    )
+    _walk_sites(node.orelse, dataclasses.replace(scope, available=scope.available + required), out)  # type: ignore[attr-defined]
     _walk_sites(node.finalbody, scope, out)  # type: ignore[attr-defined]
 
 

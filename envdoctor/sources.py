@@ -295,15 +295,23 @@ class SourceIndex:
                 count += len(pattern.findall(data))
         return count
 
-    def defining(self, files: DistFiles, function: str) -> bytes | None:
-        """The source of the first of the distribution's .py files that holds ``def function(`` at column 0
-        (transformers' ``is_accelerate_available`` in utils/import_utils.py); read only for the rare
-        broken import under an ``if is_X_available():``."""
-        needle = f"\ndef {function}(".encode()
-        for rel in files.py.values():
-            data = _read_bytes(os.path.join(files.dist.location, rel)) or b""
-            if needle in data:
+    def defining(self, path: str, module: str, function: str) -> bytes | None:
+        """The source of the file that holds ``def function(`` at column 0, found by following the import
+        that binds ``function`` in the file at ``path`` (module ``module``) through re-exports
+        (transformers' ``from .utils import is_accelerate_available`` -> utils/import_utils.py); None
+        when that chain leaves the text. Read only for imports under an ``if is_X_available():``."""
+        head = f"def {function}(".encode()
+        for _ in range(6):
+            data = _read_bytes(path)
+            if data is None:
+                return None
+            if data.startswith(head) or b"\n" + head in data:
                 return data
+            site = next((s for s in self.sites(path) or () if function in s.names), None)
+            loc = self.locate(absolute(module, path.endswith("__init__.py"), site.module, site.level)) if site else None
+            if loc is None or loc.path is None:
+                return None
+            path, module = loc.path, loc.module
         return None
 
     def save(self) -> None:
@@ -353,6 +361,16 @@ def _info_from_json(raw: dict[str, Any]) -> ModuleInfo:
         stub=raw["stub"],
         lazy=raw["lazy"],
     )
+
+
+def absolute(module: str, is_package: bool, target: str, level: int) -> str:
+    """The absolute name of ``from <level dots><target> import ...`` written in ``module``."""
+    if level == 0:
+        return target
+    parts = module.split(".") if is_package else module.split(".")[:-1]
+    if level > 1:
+        parts = parts[: len(parts) - (level - 1)]
+    return ".".join([*parts, target] if target else parts)
 
 
 def _read_bytes(path: str) -> bytes | None:

@@ -38,10 +38,10 @@ from typing import TYPE_CHECKING
 from envdoctor.checks.fixes import computed_fix
 from envdoctor.facts import Facts
 from envdoctor.inventory import Dist
-from envdoctor.pysource import Context, ImportSite, min_version_default
+from envdoctor.pysource import Context, Gate, ImportSite, min_version_default
 from envdoctor.pytext import ImportLine
 from envdoctor.report import Finding, Severity
-from envdoctor.sources import DistFiles, Located, SourceIndex, dotted_parent
+from envdoctor.sources import DistFiles, Located, SourceIndex, absolute, dotted_parent
 from envdoctor.versions import InvalidVersion, canonical, parse_version
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ class Resolver:
         self.releases = releases
         self._names: dict[tuple[str, str], Found] = {}
         self._reach: dict[tuple[str, str], dict[str, str | None]] = {}
-        self._floors: dict[tuple[str, str], str] = {}
+        self._gates: dict[tuple[str, Gate], str] = {}
 
     # -- is the link broken? ---------------------------------------------------------------
 
@@ -175,7 +175,7 @@ class Resolver:
         *`` and then ``from .auto import *``, without walking the other few hundred model packages."""
         unknown = False
         for star, level in stars:
-            found = self._star_gives(_absolute(loc.module, loc.kind == "package", star, level), name)
+            found = self._star_gives(absolute(loc.module, loc.kind == "package", star, level), name)
             if found is Found.YES:
                 return Found.YES
             unknown = unknown or found is Found.UNKNOWN
@@ -192,7 +192,7 @@ class Resolver:
         names: set[str] = set()
         unknown = False
         for star, level in info.stars:
-            sub, sub_unknown = self._star_set(_absolute(module, loc.kind == "package", star, level), set())
+            sub, sub_unknown = self._star_set(absolute(module, loc.kind == "package", star, level), set())
             names |= sub
             unknown = unknown or sub_unknown
         return frozenset(names), unknown
@@ -215,7 +215,7 @@ class Resolver:
         names = {n for n in info.names if not n.startswith("_")}
         unknown = bool(info.dynamic)
         for star, level in info.stars:
-            sub, sub_unknown = self._star_set(_absolute(module, loc.kind == "package", star, level), seen)
+            sub, sub_unknown = self._star_set(absolute(module, loc.kind == "package", star, level), seen)
             names |= sub
             unknown = unknown or sub_unknown
         return names, unknown
@@ -262,7 +262,7 @@ class Resolver:
         if site.context in {Context.MODULE, Context.FALLBACK}:
             chain = self.reached_by(brk.importer, _module_of(brk.rel))
         dead = site.function.startswith("_") and self.index.mentions(brk.importer, site.function) <= 1
-        finding = _finding(brk, path, site, chain, dead=dead, fallback=fallback, skipped=self.skipped_by(brk, site))
+        finding = _finding(brk, path, site, chain, dead=dead, fallback=fallback, skipped=self._skipped_at(brk, site))
         planned = computed_fix(self.facts, self.index.inv, brk)
         if planned is None:
             return self._read_fix(finding, brk)
@@ -290,7 +290,7 @@ class Resolver:
         here = _module_of(brk.rel)
         unknown = False
         for first in site.primary:
-            module = _absolute(here, brk.rel.endswith("__init__.py"), first.module, first.level)
+            module = absolute(here, brk.rel.endswith("__init__.py"), first.module, first.level)
             if self.index.locate(module) is None:
                 top = module.split(".")[0]
                 if self.index.owner(module) is None and top not in sys.stdlib_module_names:
@@ -303,31 +303,41 @@ class Resolver:
             unknown = unknown or Found.UNKNOWN in found
         return None if unknown else False
 
-    def skipped_by(self, brk: Break, site: ImportSite) -> str:
-        """Why the ``if is_X_available(...):`` branch holding the import is skipped with the installed
-        versions (the function asks for a minimum version the installed X misses), or "" when it runs or
-        cannot be known."""
+    def _skipped_at(self, brk: Break, site: ImportSite) -> str:
+        here = self.index.locate(_module_of(brk.rel)) if site.available else None
+        return self.skipped_by(here, site) if here is not None else ""
+
+    def skipped_by(self, loc: Located, site: ImportSite) -> str:
+        """Why the ``if is_X_available(...):`` branch holding an import in ``loc`` is skipped with the
+        installed versions, or "" when it runs or that cannot be known."""
         for gate in site.available:
-            loc = self.index.locate(gate.package)
-            dist = loc.dist if loc is not None else None
-            if dist is None or dist.version is None:
-                continue
-            floor = gate.min_version or self._default_floor(brk.importer, gate.function)
-            try:
-                below = bool(floor) and dist.version < parse_version(floor)
-            except InvalidVersion:
-                continue
-            if below:
-                how = f'{gate.function}("{gate.min_version}")' if gate.min_version else f"{gate.function}()"
-                return f"{how} asks for {dist.display_name}>={floor}, and {dist.raw_version} is installed"
+            key = (loc.module, gate)
+            if key not in self._gates:
+                self._gates[key] = self._gate_false(loc, gate)
+            if self._gates[key]:
+                return self._gates[key]
         return ""
 
-    def _default_floor(self, importer: DistFiles, function: str) -> str:
-        key = (f"def {function}", importer.dist.name)
-        if key not in self._floors:
-            source = self.index.defining(importer, function)
-            self._floors[key] = (min_version_default(source, function) if source is not None else None) or ""
-        return self._floors[key]
+    def _gate_false(self, where: Located, gate: Gate) -> str:
+        """Two cases are known: X is installed below the minimum the call asks for (its literal, or the
+        function's ``min_version`` default read from its source); X is not installed at all and the
+        function's file names it as a string (``find_spec("torch")``), so the test looks for X itself."""
+        how = f'{gate.function}("{gate.min_version}")' if gate.min_version else f"{gate.function}()"
+        source = self.index.defining(where.path, where.module, gate.function) if where.path else None
+        loc = self.index.locate(gate.package)
+        if loc is None:
+            named = source is not None and any(q + gate.package.encode() + q in source for q in (b'"', b"'"))
+            if named and self.index.inv.get(gate.package) is None:
+                return f"{how} is false: {gate.package} is not installed"
+            return ""
+        dist = loc.dist
+        default = min_version_default(source, gate.function) if source is not None else None
+        floor = gate.min_version or default or ""
+        try:
+            below = bool(floor) and dist.version is not None and dist.version < parse_version(floor)
+        except InvalidVersion:
+            return ""
+        return f"{how} asks for {dist.display_name}>={floor}, and {dist.raw_version} is installed" if below else ""
 
     def reached_by(self, importer: DistFiles, target: str) -> tuple[str, list[str]] | None:
         """The first root (an ``import A`` or an entry point) whose module-level imports reach ``target``."""
@@ -368,7 +378,9 @@ class Resolver:
         for site in self.index.sites(loc.path) or ():
             if site.context is not Context.MODULE:
                 continue
-            target = _absolute(loc.module, loc.kind == "package", site.module, site.level)
+            if site.available and self.skipped_by(loc, site):
+                continue  # diffusers' `if is_torch_available(): from .pipeline_utils import ...` without torch
+            target = absolute(loc.module, loc.kind == "package", site.module, site.level)
             if not target:
                 continue
             yield from dotted_parent(target)
@@ -384,15 +396,6 @@ def _site_at(sites: list[ImportSite] | None, imp: ImportLine) -> ImportSite | No
         if site.line == imp.line and site.level == 0 and site.module == imp.module:
             return site
     return None
-
-
-def _absolute(module: str, is_package: bool, target: str, level: int) -> str:
-    if level == 0:
-        return target
-    parts = module.split(".") if is_package else module.split(".")[:-1]
-    if level > 1:
-        parts = parts[: len(parts) - (level - 1)]
-    return ".".join([*parts, target] if target else parts)
 
 
 def _module_of(rel: str) -> str:

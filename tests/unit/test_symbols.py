@@ -427,3 +427,41 @@ def test_import_in_a_branch_the_installed_versions_skip_does_not_fail(
         assert "Fails at" not in f.detail and "import peft" not in f.detail
     else:
         assert "Fails at `import peft`" in f.detail
+
+
+TORCH_UTILS = (
+    'import importlib.util\n_torch_available = importlib.util.find_spec("torch") is not None\n\n'
+    "def is_torch_available():\n    return _torch_available\n"
+)
+
+
+@pytest.mark.parametrize(
+    "gate",
+    [
+        "if is_torch_available():\n    from .utils import loftq_utils\n",
+        # diffusers 0.11.1 / transformers: the else of `try: if not ...: raise` runs only when the test holds
+        "try:\n    if not is_torch_available():\n        raise OptionalDependencyNotAvailable()\n"
+        "except OptionalDependencyNotAvailable:\n    pass\nelse:\n    from .utils import loftq_utils\n",
+    ],
+)
+@pytest.mark.parametrize("torch_installed", [False, True])
+def test_a_chain_through_a_branch_for_a_package_that_is_not_installed_is_not_followed(
+    tmp_path: Path, gate: str, torch_installed: bool
+) -> None:
+    # diffusers 0.11.1 without torch: `import diffusers` works although dynamic_modules_utils would fail
+    lib = peft(HEADLINE)
+    lib.files = {
+        **lib.files,
+        "peft/__init__.py": "from .import_utils import is_torch_available\n" + gate,
+        "peft/utils/__init__.py": "",
+        "peft/import_utils.py": TORCH_UTILS,
+    }
+    del lib.files["peft/tuners/unused.py"]
+    dists = {"accelerate": accelerate(), "peft": lib}
+    if torch_installed:
+        dists["torch"] = Fake("2.13.0", files={"torch/__init__.py": ""})
+    [f] = symbols(tmp_path, dists)
+    if torch_installed:
+        assert f.severity is Severity.ERROR and "Fails at `import peft`: peft -> peft.utils.loftq_utils" in f.detail
+    else:  # the branch is skipped: nothing known reaches the module
+        assert f.severity is Severity.WARNING and "nothing well-known imports it" in f.detail
