@@ -350,15 +350,18 @@ def _walk_sites(body: list[ast.stmt], scope: _Scope, out: list[ImportSite]) -> N
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             # A try around a def does not guard the call: the body starts afresh.
             inner = Context.TYPE_CHECKING if scope.ctx is Context.TYPE_CHECKING else Context.FUNCTION
-            _walk_sites(node.body, dataclasses.replace(scope, ctx=inner, primary=()), out)
+            _walk_sites(node.body, _Scope(inner, scope.gated, (), scope.available), out)
         elif isinstance(node, ast.ClassDef):
             _walk_sites(node.body, scope, out)  # a class body runs at import time
         elif isinstance(node, ast.If):
             inner = _deeper(scope.ctx, Context.TYPE_CHECKING) if _is_type_checking(node.test) else scope.ctx
             versioned = scope.gated or version_test(node.test)
-            gates = scope.available + availability_gates(node.test)
-            _walk_sites(node.body, dataclasses.replace(scope, ctx=inner, gated=versioned, available=gates), out)
-            _walk_sites(node.orelse, dataclasses.replace(scope, gated=versioned), out)
+            gates = availability_gates(node.test)
+            outer = scope if versioned == scope.gated else dataclasses.replace(scope, gated=versioned)
+            same = inner is scope.ctx and not gates
+            taken = outer if same else _Scope(inner, versioned, scope.primary, scope.available + gates)
+            _walk_sites(node.body, taken, out)
+            _walk_sites(node.orelse, outer, out)
         elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
             _walk_try(node, scope, out)
         elif isinstance(node, (ast.With, ast.AsyncWith, ast.For, ast.AsyncFor, ast.While)):
@@ -413,16 +416,17 @@ def availability_gates(test: ast.expr) -> tuple[Gate, ...]:
     return (Gate(name, match.group(1), literal),)
 
 
-def min_version_default(source: bytes, function: str) -> str | None:
-    """The minimum version ``def is_X_available(min_version=ACCELERATE_MIN_VERSION)`` checks by default,
-    when the text says it plainly: a parameter whose default is a string, or a module-level name bound to
-    one, and which the body reads. None otherwise (a function that only checks presence)."""
+def min_version_defaults(source: bytes) -> dict[str, str]:
+    """For each function of ``source`` like ``def is_accelerate_available(min_version=ACCELERATE_MIN_VERSION)``,
+    the minimum version it checks by default, when the text says it plainly: a parameter named like a
+    version whose default is a string, or a module-level name bound to one, and which the body reads.
+    Functions that only check presence are absent."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tree = ast.parse(source)
     except (SyntaxError, ValueError):
-        return None
+        return {}
     constants = {
         t.id: n.value.value
         for n in tree.body
@@ -430,8 +434,9 @@ def min_version_default(source: bytes, function: str) -> str | None:
         for t in n.targets
         if isinstance(t, ast.Name)
     }
+    found: dict[str, str] = {}
     for node in tree.body:
-        if not isinstance(node, ast.FunctionDef) or node.name != function:
+        if not isinstance(node, ast.FunctionDef) or not node.args.defaults:
             continue
         params = node.args.args[len(node.args.args) - len(node.args.defaults) :]
         for param, default in zip(params, node.args.defaults, strict=True):
@@ -440,8 +445,9 @@ def min_version_default(source: bytes, function: str) -> str | None:
                 value = constants.get(default.id)
             used = any(isinstance(n, ast.Name) and n.id == param.arg for n in ast.walk(node))
             if isinstance(value, str) and used and "version" in param.arg:
-                return value
-    return None
+                found[node.name] = value
+                break
+    return found
 
 
 _RANK = {Context.MODULE: 0, Context.FUNCTION: 1, Context.FALLBACK: 2, Context.GUARDED: 3, Context.TYPE_CHECKING: 4}

@@ -295,8 +295,8 @@ class SourceIndex:
                 count += len(pattern.findall(data))
         return count
 
-    def defining(self, path: str, module: str, function: str) -> bytes | None:
-        """The source of the file that holds ``def function(`` at column 0, found by following the import
+    def defining(self, path: str, module: str, function: str) -> tuple[str, bytes] | None:
+        """The path and source of the file that holds ``def function(`` at column 0, found by following the import
         that binds ``function`` in the file at ``path`` (module ``module``) through re-exports
         (transformers' ``from .utils import is_accelerate_available`` -> utils/import_utils.py); None
         when that chain leaves the text. Read only for imports under an ``if is_X_available():``."""
@@ -306,7 +306,7 @@ class SourceIndex:
             if data is None:
                 return None
             if data.startswith(head) or b"\n" + head in data:
-                return data
+                return path, data
             site = next((s for s in self.sites(path) or () if function in s.names), None)
             loc = self.locate(absolute(module, path.endswith("__init__.py"), site.module, site.level)) if site else None
             if loc is None or loc.path is None:

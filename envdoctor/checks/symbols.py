@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 from envdoctor.checks.fixes import computed_fix
 from envdoctor.facts import Facts
 from envdoctor.inventory import Dist
-from envdoctor.pysource import Context, Gate, ImportSite, min_version_default
+from envdoctor.pysource import Context, Gate, ImportSite, min_version_defaults
 from envdoctor.pytext import ImportLine
 from envdoctor.report import Finding, Severity
 from envdoctor.sources import DistFiles, Located, SourceIndex, absolute, dotted_parent
@@ -105,6 +105,7 @@ class Resolver:
         self._names: dict[tuple[str, str], Found] = {}
         self._reach: dict[tuple[str, str], dict[str, str | None]] = {}
         self._gates: dict[tuple[str, Gate], str] = {}
+        self._floors: dict[str, dict[str, str]] = {}  # per file: each is_X_available's default minimum version
 
     # -- is the link broken? ---------------------------------------------------------------
 
@@ -311,7 +312,7 @@ class Resolver:
         """Why the ``if is_X_available(...):`` branch holding an import in ``loc`` is skipped with the
         installed versions, or "" when it runs or that cannot be known."""
         for gate in site.available:
-            key = (loc.module, gate)
+            key = (loc.dist.name, gate)  # one definition of is_X_available per distribution
             if key not in self._gates:
                 self._gates[key] = self._gate_false(loc, gate)
             if self._gates[key]:
@@ -323,7 +324,8 @@ class Resolver:
         function's ``min_version`` default read from its source); X is not installed at all and the
         function's file names it as a string (``find_spec("torch")``), so the test looks for X itself."""
         how = f'{gate.function}("{gate.min_version}")' if gate.min_version else f"{gate.function}()"
-        source = self.index.defining(where.path, where.module, gate.function) if where.path else None
+        found = self.index.defining(where.path, where.module, gate.function) if where.path else None
+        source = found[1] if found is not None else None
         loc = self.index.locate(gate.package)
         if loc is None:
             named = source is not None and any(q + gate.package.encode() + q in source for q in (b'"', b"'"))
@@ -331,7 +333,9 @@ class Resolver:
                 return f"{how} is false: {gate.package} is not installed"
             return ""
         dist = loc.dist
-        default = min_version_default(source, gate.function) if source is not None else None
+        if found is not None and found[0] not in self._floors:
+            self._floors[found[0]] = min_version_defaults(found[1])
+        default = self._floors[found[0]].get(gate.function) if found is not None else None
         floor = gate.min_version or default or ""
         try:
             below = bool(floor) and dist.version is not None and dist.version < parse_version(floor)
