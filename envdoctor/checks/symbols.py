@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import os
+import re
 import sys
 from collections import deque
 from collections.abc import Iterator
@@ -322,13 +323,13 @@ class Resolver:
     def _gate_false(self, where: Located, gate: Gate) -> str:
         """Two cases are known: X is installed below the minimum the call asks for (its literal, or the
         function's ``min_version`` default read from its source); X is not installed at all and the
-        function's file names it as a string (``find_spec("torch")``), so the test looks for X itself."""
+        function's file looks X up by name (``find_spec("torch")``), so the test looks for X itself."""
         how = f'{gate.function}("{gate.min_version}")' if gate.min_version else f"{gate.function}()"
         found = self.index.defining(where.path, where.module, gate.function) if where.path else None
         source = found[1] if found is not None else None
         loc = self.index.locate(gate.package)
         if loc is None:
-            named = source is not None and any(q + gate.package.encode() + q in source for q in (b'"', b"'"))
+            named = source is not None and _looks_up(source, gate.package)
             if named and self.index.inv.get(gate.package) is None:
                 return f"{how} is false: {gate.package} is not installed"
             return ""
@@ -400,6 +401,17 @@ def _site_at(sites: list[ImportSite] | None, imp: ImportLine) -> ImportSite | No
         if site.line == imp.line and site.level == 0 and site.module == imp.module:
             return site
     return None
+
+
+def _looks_up(source: bytes, package: str) -> bool:
+    """Whether ``source`` asks for ``package`` by name: ``find_spec("torch")``, transformers'
+    ``_is_package_available("torch")``, ``importlib.metadata.version("torch")``. A bare string is not
+    enough: transformers' BACKENDS_MAPPING has ``("vision", ...)`` for Pillow."""
+    name = re.escape(package.encode())
+    return (
+        re.search(rb"(?:find_spec|_is_package_available|import_module|version)\(\s*[\"']" + name + rb"[\"']", source)
+        is not None
+    )
 
 
 def _module_of(rel: str) -> str:

@@ -465,3 +465,22 @@ def test_a_chain_through_a_branch_for_a_package_that_is_not_installed_is_not_fol
         assert f.severity is Severity.ERROR and "Fails at `import peft`: peft -> peft.utils.loftq_utils" in f.detail
     else:  # the branch is skipped: nothing known reaches the module
         assert f.severity is Severity.WARNING and "nothing well-known imports it" in f.detail
+
+
+def test_a_gate_named_for_a_feature_not_a_package_is_followed(tmp_path: Path) -> None:
+    # transformers: is_vision_available() looks up "PIL"; BACKENDS_MAPPING's ("vision", ...) is not a lookup
+    utils = (
+        '_pil = _is_package_available("PIL")\nBACKENDS_MAPPING = [("vision", (1, 2))]\n\n'
+        "def is_vision_available():\n    return _pil\n"
+    )
+    lib = peft(HEADLINE)
+    lib.files = {
+        **lib.files,
+        "peft/__init__.py": "from .import_utils import is_vision_available\n"
+        "if is_vision_available():\n    from .utils import loftq_utils\n",
+        "peft/utils/__init__.py": "",
+        "peft/import_utils.py": utils,
+    }
+    del lib.files["peft/tuners/unused.py"]
+    [f] = symbols(tmp_path, {"accelerate": accelerate(), "peft": lib})
+    assert f.severity is Severity.ERROR  # "vision" is no installed package, yet nothing says the branch is skipped
