@@ -73,6 +73,8 @@ class ReleaseReader:
             return Nearest(reason=listed)
         older = sorted((v for v in listed if v < dist.version), reverse=True)
         newer = sorted(v for v in listed if v > dist.version)
+        if not older and not newer:
+            return Nearest(reason=f"the index lists no other release of {dist.display_name}")
         read: list[str] = []
 
         def imports(version: Version) -> bool | None:
@@ -81,7 +83,7 @@ class ReleaseReader:
 
         below = _first_without(older, imports)
         above = _first_without(newer, imports)
-        if not read or all(self._imports.get((dist.name, v, module, name)) is None for v in read):
+        if all(self._imports.get((dist.name, v, module, name)) is None for v in read):
             return Nearest(reason=f"no wheel of {dist.display_name} could be downloaded or read", read=tuple(read))
         return Nearest(str(below) if below else None, str(above) if above else None, tuple(read))
 
