@@ -22,6 +22,7 @@ from envdoctor.target import Target
 from envdoctor.torchbuild import TORCH_FAMILY
 
 if TYPE_CHECKING:
+    from envdoctor.importers import Lookup
     from envdoctor.matrix import Matrix, MatrixError
     from envdoctor.resolve import Resolution
     from envdoctor.sources import SourceIndex
@@ -193,8 +194,12 @@ def _summary(inv: Inventory) -> Summary:
     )
 
 
-def check_inventory(inv: Inventory, *, symbols: bool = True, cache: Cache | None = None) -> Report:
-    """Run the static checks on an Inventory. Reads installed files, starts no process."""
+def check_inventory(
+    inv: Inventory, *, symbols: bool = True, cache: Cache | None = None, releases: Lookup | None = None
+) -> Report:
+    """Run the static checks on an Inventory. Reads installed files, starts no process, unless ``releases``
+    is given: then an error's fix that the facts do not cover is read from the importer's release wheels
+    (pip lists and downloads them; envdoctor.importers)."""
     findings = check_metadata(inv)
     checks = ["metadata"]
     skipped: list[Skipped] = []
@@ -202,7 +207,7 @@ def check_inventory(inv: Inventory, *, symbols: bool = True, cache: Cache | None
     if symbols:
         checks.append("symbols")
         try:
-            found, index = _symbols(inv, cache or Cache(None))
+            found, index = _symbols(inv, cache or Cache(None), releases)
             findings += found
         except Exception as exc:  # a bug in one check must not hide the others' findings
             logger.debug("the symbols check failed", exc_info=True)
@@ -236,15 +241,16 @@ def _rules(inv: Inventory, cache: Cache, index: SourceIndex | None) -> list[Find
     return check_rules(inv, load_matrix(cache), Files(cache, index.importing if index is not None else None))
 
 
-def _symbols(inv: Inventory, cache: Cache) -> tuple[list[Finding], SourceIndex | None]:
-    """The symbols check, or its stored result when no distribution changed since it last ran; and the
-    SourceIndex it built (None when the stored result answered)."""
+def _symbols(inv: Inventory, cache: Cache, releases: Lookup | None = None) -> tuple[list[Finding], SourceIndex | None]:
+    """The symbols check, or its stored result when no distribution changed since it last ran (not with
+    ``releases``: what the index answers may change); and the SourceIndex it built (None when the stored
+    result answered)."""
     from envdoctor.checks.symbols import check_symbols, unverified
     from envdoctor.facts import Facts
     from envdoctor.sources import SourceIndex, fingerprint
 
     key = f"symbols-{fingerprint(inv)}-{SCHEMA}"  # findings stored in an older form are not reused
-    stored = cache.get(key)
+    stored = cache.get(key) if releases is None else None
     if stored is not None:
         try:
             return [Finding.from_dict(f) for f in stored["findings"]], None
@@ -252,9 +258,10 @@ def _symbols(inv: Inventory, cache: Cache) -> tuple[list[Finding], SourceIndex |
             pass  # an unreadable entry is recomputed and overwritten
     facts = Facts.shipped()
     index = SourceIndex(inv, cache, facts)
-    found = check_symbols(index, facts) + unverified(index)
+    found = check_symbols(index, facts, releases) + unverified(index)
     index.save()
-    cache.put(key, {"findings": [f.to_dict() for f in found]})
+    if releases is None:
+        cache.put(key, {"findings": [f.to_dict() for f in found]})
     return found, index
 
 

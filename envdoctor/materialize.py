@@ -20,7 +20,7 @@ import runpy
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,13 +66,10 @@ def materialize(
             fetch = []
         with tempfile.TemporaryDirectory(prefix="envdoctor-wheels-") as tmp:
             for dist in fetch:  # one by one: one release without a wheel must not cost the others
-                argv = [*pip.argv, "download", "--no-deps", "--only-binary=:all:", "--quiet", "-d", tmp]
-                argv += ["--disable-pip-version-check", "--no-input", "--retries", "1", "--timeout", "15"]
-                result = runner.run_command(
-                    [*argv, f"{dist.display_name}=={dist.raw_version}"], timeout=timeout, env=env
+                wheel = download_wheel(
+                    pip.argv, env, dist.display_name, dist.raw_version or "", Path(tmp), timeout=timeout
                 )
-                wheel = next((p for p in Path(tmp).glob("*.whl") if _wheel_of(p, dist)), None)
-                if result.outcome is not runner.Outcome.OK or wheel is None:
+                if wheel is None:
                     notes.append(f"{dist.label}: no wheel could be downloaded (checked from its metadata only)")
                     continue
                 got = _unpack(cache_dir, dist, wheel)
@@ -84,13 +81,30 @@ def materialize(
     return dataclasses.replace(future, dists=dists), notes
 
 
-def _folder(cache_dir: Path, dist: Dist) -> Path:
-    return cache_dir / "unpacked" / f"{dist.name}-{dist.raw_version}"
+def download_wheel(
+    pip: Sequence[str], env: Mapping[str, str], name: str, version: str, into: Path, *, timeout: float
+) -> Path | None:
+    """``name==version``'s wheel for the target (``pip download --no-deps --only-binary=:all:``), or None."""
+    argv = [*pip, "download", "--no-deps", "--only-binary=:all:", "--quiet", "-d", str(into)]
+    argv += ["--disable-pip-version-check", "--no-input", "--retries", "1", "--timeout", "15"]
+    result = runner.run_command([*argv, f"{name}=={version}"], timeout=timeout, env=env)
+    if result.outcome is not runner.Outcome.OK:
+        return None
+    return next((p for p in into.glob("*.whl") if _wheel_of(p, canonical(name))), None)
+
+
+def unpacked(cache_dir: Path, name: str, version: str, wheel: Path | None = None) -> Path | None:
+    """The folder holding ``name==version``'s unpacked wheel in envdoctor's cache: already there, or
+    unpacked from ``wheel``; None when neither."""
+    folder = cache_dir / "unpacked" / f"{canonical(name)}-{version}"
+    if (folder / ".complete").exists():
+        return folder
+    return _extract(folder, wheel) if wheel is not None else None
 
 
 def _unpacked(cache_dir: Path, dist: Dist) -> Dist | None:
-    folder = _folder(cache_dir, dist)
-    if not (folder / ".complete").exists():
+    folder = unpacked(cache_dir, dist.name, dist.raw_version or "")
+    if folder is None:
         return None
     with contextlib.suppress(OSError):
         os.utime(folder)  # recently used: the cache's trim removes it last
@@ -98,7 +112,11 @@ def _unpacked(cache_dir: Path, dist: Dist) -> Dist | None:
 
 
 def _unpack(cache_dir: Path, dist: Dist, wheel: Path) -> Dist | None:
-    folder = _folder(cache_dir, dist)
+    folder = unpacked(cache_dir, dist.name, dist.raw_version or "", wheel)
+    return _read_dist(folder, dist) if folder is not None else None
+
+
+def _extract(folder: Path, wheel: Path) -> Path | None:
     partial = folder.with_name(folder.name + f".partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     try:
@@ -117,7 +135,7 @@ def _unpack(cache_dir: Path, dist: Dist, wheel: Path) -> Dist | None:
     except (OSError, zipfile.BadZipFile, ValueError):
         shutil.rmtree(partial, ignore_errors=True)
         return None
-    return _read_dist(folder, dist)
+    return folder
 
 
 def _read_dist(folder: Path, dist: Dist) -> Dist | None:
@@ -128,6 +146,6 @@ def _read_dist(folder: Path, dist: Dist) -> Dist | None:
     return found[0] if found else None
 
 
-def _wheel_of(path: Path, dist: Dist) -> bool:
+def _wheel_of(path: Path, name: str) -> bool:
     stem = path.name.split("-", 2)
-    return len(stem) >= 2 and canonical(stem[0]) == dist.name
+    return len(stem) >= 2 and canonical(stem[0]) == name

@@ -165,7 +165,12 @@ def pin(
     target = Target.resolve(python)
     inv = Inventory.from_payload(target.probe("inventory", {}, timeout=timeout))
     cache = Cache(default_dir())
-    report = check_inventory(inv, cache=cache)
+    releases = None
+    if verify:  # online: an error's fix the facts do not cover is read from the importer's release wheels
+        from envdoctor.importers import ReleaseReader
+
+        releases = ReleaseReader(target.python, default_dir(), inv)
+    report = check_inventory(inv, cache=cache, releases=releases)
     facts = Facts.shipped()
     matrix = load_matrix()
     planner = Planner(inv, report.findings, facts=facts, matrix=matrix, cache=cache)

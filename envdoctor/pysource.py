@@ -255,6 +255,7 @@ def _is_sys_modules(node: ast.expr) -> bool:
 
 class Context(enum.Enum):
     MODULE = "module"  # runs when the module is imported (if-branches included)
+    FALLBACK = "fallback"  # in the `except ImportError:` of a handled import: runs only if that one fails
     GUARDED = "guarded"  # inside try: ... except ImportError (or broader): a failure is handled
     TYPE_CHECKING = "type-checking"  # never runs
     FUNCTION = "function"  # runs only when the function (or method) is called
@@ -269,8 +270,31 @@ class ImportSite:
     context: Context
     gated: bool = False  # under an `if` that tests a version: runs only on some releases
     function: str = ""  # the innermost function holding it ("" at module or class level)
+    primary: tuple[Primary, ...] = ()  # FALLBACK: the imports of the `try:` it falls back from
+    available: tuple[Gate, ...] = ()  # under `if is_X_available(...)`: every such test must hold for it to run
 
 
+@dataclass(frozen=True)
+class Primary:
+    """An import in the ``try:`` body whose failure a FALLBACK import stands in for."""
+
+    module: str
+    level: int
+    names: tuple[str, ...]
+    line: int
+
+
+@dataclass(frozen=True)
+class Gate:
+    """``if is_accelerate_available("0.28.0"):``: the function called and its literal minimum version ("" when
+    the call passes none, so the function's own default applies)."""
+
+    function: str
+    package: str  # the X of is_X_available
+    min_version: str = ""
+
+
+_AVAILABLE = re.compile(r"is_(\w+?)_available$")
 _VERSIONISH = re.compile(r"version|_lt_|_le_|_gt_|_ge_|_eq_", re.IGNORECASE)
 _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException", "OptionalDependencyNotAvailable"}
 
@@ -284,7 +308,7 @@ def import_sites(source: bytes) -> list[ImportSite] | None:
     except (SyntaxError, ValueError):
         return None
     sites: list[ImportSite] = []
-    _walk_sites(tree.body, Context.MODULE, False, sites)
+    _walk_sites(tree.body, _Scope(Context.MODULE), sites)
     spans = sorted(
         (
             (n.lineno, n.end_lineno or n.lineno, n.name)
@@ -307,38 +331,128 @@ def version_test(test: ast.expr) -> bool:
     return bool(_VERSIONISH.search(ast.unparse(test).replace("version_info", "")))
 
 
-def _walk_sites(body: list[ast.stmt], ctx: Context, gated: bool, out: list[ImportSite]) -> None:
+@dataclass(frozen=True)
+class _Scope:
+    ctx: Context
+    gated: bool = False
+    primary: tuple[Primary, ...] = ()
+    available: tuple[Gate, ...] = ()
+
+    def site(self, module: str, level: int, names: tuple[str, ...], line: int) -> ImportSite:
+        primary = self.primary if self.ctx is Context.FALLBACK else ()
+        return ImportSite(module, level, names, line, self.ctx, self.gated, "", primary, self.available)
+
+
+def _walk_sites(body: list[ast.stmt], scope: _Scope, out: list[ImportSite]) -> None:
     for node in body:
         if isinstance(node, ast.Import):
-            out.extend(ImportSite(a.name, 0, (), node.lineno, ctx, gated) for a in node.names)
+            out.extend(scope.site(a.name, 0, (), node.lineno) for a in node.names)
         elif isinstance(node, ast.ImportFrom):
-            names = tuple(a.name for a in node.names)
-            out.append(ImportSite(node.module or "", node.level, names, node.lineno, ctx, gated))
+            out.append(scope.site(node.module or "", node.level, tuple(a.name for a in node.names), node.lineno))
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             # A try around a def does not guard the call: the body starts afresh.
-            inner = Context.TYPE_CHECKING if ctx is Context.TYPE_CHECKING else Context.FUNCTION
-            _walk_sites(node.body, inner, gated, out)
+            inner = Context.TYPE_CHECKING if scope.ctx is Context.TYPE_CHECKING else Context.FUNCTION
+            _walk_sites(node.body, _Scope(inner, scope.gated, (), scope.available), out)
         elif isinstance(node, ast.ClassDef):
-            _walk_sites(node.body, ctx, gated, out)  # a class body runs at import time
+            _walk_sites(node.body, scope, out)  # a class body runs at import time
         elif isinstance(node, ast.If):
-            inner = _deeper(ctx, Context.TYPE_CHECKING) if _is_type_checking(node.test) else ctx
-            versioned = gated or version_test(node.test)
-            _walk_sites(node.body, inner, versioned, out)
-            _walk_sites(node.orelse, ctx, versioned, out)
+            inner = _deeper(scope.ctx, Context.TYPE_CHECKING) if _is_type_checking(node.test) else scope.ctx
+            versioned = scope.gated or version_test(node.test)
+            gates = availability_gates(node.test)
+            outer = scope if versioned == scope.gated else dataclasses.replace(scope, gated=versioned)
+            same = inner is scope.ctx and not gates
+            taken = outer if same else _Scope(inner, versioned, scope.primary, scope.available + gates)
+            _walk_sites(node.body, taken, out)
+            _walk_sites(node.orelse, outer, out)
         elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
-            handled = any(_catches_import_error(h) for h in node.handlers)  # type: ignore[attr-defined]
-            inner = _deeper(ctx, Context.GUARDED) if handled else ctx
-            _walk_sites(node.body, inner, gated, out)  # type: ignore[attr-defined]
-            for h in node.handlers:  # type: ignore[attr-defined]
-                _walk_sites(h.body, ctx, gated, out)
-            _walk_sites(node.orelse, ctx, gated, out)  # type: ignore[attr-defined]
-            _walk_sites(node.finalbody, ctx, gated, out)  # type: ignore[attr-defined]
+            _walk_try(node, scope, out)
         elif isinstance(node, (ast.With, ast.AsyncWith, ast.For, ast.AsyncFor, ast.While)):
-            _walk_sites(node.body, ctx, gated, out)
-            _walk_sites(getattr(node, "orelse", []), ctx, gated, out)
+            _walk_sites(node.body, scope, out)
+            _walk_sites(getattr(node, "orelse", []), scope, out)
 
 
-_RANK = {Context.MODULE: 0, Context.FUNCTION: 1, Context.GUARDED: 2, Context.TYPE_CHECKING: 3}
+def _walk_try(node: ast.stmt, scope: _Scope, out: list[ImportSite]) -> None:
+    """The ``try:`` body of a handled import is GUARDED; the ``except ImportError:`` body is its FALLBACK,
+    which runs only when the body failed (scikit-learn's ``except ImportError: from scipy.integrate import
+    trapz`` for an old scipy)."""
+    handlers: list[ast.ExceptHandler] = node.handlers  # type: ignore[attr-defined]
+    handled = any(_catches_import_error(h) for h in handlers)
+    body: list[ImportSite] = []
+    inner = dataclasses.replace(scope, ctx=_deeper(scope.ctx, Context.GUARDED)) if handled else scope
+    _walk_sites(node.body, inner, body)  # type: ignore[attr-defined]
+    out.extend(body)
+    primary = tuple(Primary(s.module, s.level, s.names, s.line) for s in body)
+    for h in handlers:
+        if _catches_import_error(h) and primary:
+            _walk_sites(
+                h.body, dataclasses.replace(scope, ctx=_deeper(scope.ctx, Context.FALLBACK), primary=primary), out
+            )
+        else:
+            _walk_sites(h.body, scope, out)
+    # transformers' and diffusers' `try: if not is_torch_available(): raise OptionalDependencyNotAvailable()
+    # except OptionalDependencyNotAvailable: ... else: <imports>`: the else runs only when the tests hold
+    required = tuple(
+        g
+        for stmt in node.body  # type: ignore[attr-defined]
+        if isinstance(stmt, ast.If) and isinstance(stmt.test, ast.UnaryOp) and isinstance(stmt.test.op, ast.Not)
+        if stmt.body and all(isinstance(b, ast.Raise) for b in stmt.body)
+        for g in availability_gates(stmt.test.operand)
+    )
+    _walk_sites(node.orelse, dataclasses.replace(scope, available=scope.available + required), out)  # type: ignore[attr-defined]
+    _walk_sites(node.finalbody, scope, out)  # type: ignore[attr-defined]
+
+
+def availability_gates(test: ast.expr) -> tuple[Gate, ...]:
+    """The ``is_X_available(...)`` calls an ``if`` requires (alone or joined by ``and``)."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return tuple(g for value in test.values for g in availability_gates(value))
+    if not isinstance(test, ast.Call):
+        return ()
+    func = test.func
+    name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+    match = _AVAILABLE.match(name)
+    if match is None:
+        return ()
+    given = [*test.args[:1], *(k.value for k in test.keywords if k.arg == "min_version")]
+    literal = next((g.value for g in given if isinstance(g, ast.Constant) and isinstance(g.value, str)), "")
+    return (Gate(name, match.group(1), literal),)
+
+
+def min_version_defaults(source: bytes) -> dict[str, str]:
+    """For each function of ``source`` like ``def is_accelerate_available(min_version=ACCELERATE_MIN_VERSION)``,
+    the minimum version it checks by default, when the text says it plainly: a parameter named like a
+    version whose default is a string, or a module-level name bound to one, and which the body reads.
+    Functions that only check presence are absent."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return {}
+    constants = {
+        t.id: n.value.value
+        for n in tree.body
+        if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    }
+    found: dict[str, str] = {}
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef) or not node.args.defaults:
+            continue
+        params = node.args.args[len(node.args.args) - len(node.args.defaults) :]
+        for param, default in zip(params, node.args.defaults, strict=True):
+            value = default.value if isinstance(default, ast.Constant) else None
+            if isinstance(default, ast.Name):
+                value = constants.get(default.id)
+            used = any(isinstance(n, ast.Name) and n.id == param.arg for n in ast.walk(node))
+            if isinstance(value, str) and used and "version" in param.arg:
+                found[node.name] = value
+                break
+    return found
+
+
+_RANK = {Context.MODULE: 0, Context.FUNCTION: 1, Context.FALLBACK: 2, Context.GUARDED: 3, Context.TYPE_CHECKING: 4}
 
 
 def _deeper(outer: Context, inner: Context) -> Context:

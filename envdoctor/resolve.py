@@ -56,7 +56,7 @@ VERSION_TIMEOUT = 60.0
 _PIP_VERSION = re.compile(r"^pip (\S+) from ", re.MULTILINE)
 _NO_PIP = re.compile(r"No module named '?pip'?\s*$|No module named pip\b", re.MULTILINE)
 _LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[,.]\d+ ")
-_CONNECTION = (
+CONNECTION_MARKERS = (
     "Failed to establish a new connection",
     "NewConnectionError",
     ": connection error:",  # "Could not fetch URL ...: connection error: ..." (not its "404 Client Error")
@@ -399,7 +399,7 @@ def _failure(
             "(or a requirement has no --hash in --require-hashes mode)",
             details=[*errors, *hashes],
         )
-    connection = list(dict.fromkeys(line for line in everything if any(m in line for m in _CONNECTION)))
+    connection = list(dict.fromkeys(line for line in everything if any(m in line for m in CONNECTION_MARKERS)))
     if connection:
         first = _short_connection(next((c for c in connection if "host='" in c), connection[0]))
         return error(
@@ -488,7 +488,7 @@ def _log_lines(path: Path) -> list[str]:
         line = _LOG_PREFIX.sub("", raw).rstrip()
         if line.strip().startswith(_CAUSES):
             inside = True
-        if inside or any(m in line for m in _CONNECTION):
+        if inside or any(m in line for m in CONNECTION_MARKERS):
             keep.append(line)
         if inside and not line.strip():
             inside = False

@@ -21,7 +21,7 @@ from envdoctor.inventory import Dist, Inventory
 from envdoctor.pysource import ImportSite, ModuleInfo, import_sites, parse_module
 from envdoctor.pytext import ImportLine, defined_at_top, literal_all, scan_imports
 
-_SKIP_DIRS = {"tests", "test", "testing", "__pycache__", "_vendor", "vendored", "_vendored", "benchmarks", "examples"}
+SKIP_DIRS = {"tests", "test", "testing", "__pycache__", "_vendor", "vendored", "_vendored", "benchmarks", "examples"}
 _EXT_SUFFIXES = (".so", ".pyd")
 _ADDS_HOOK = re.compile(
     rb"\bsys\.(?:meta_path|path_hooks)\s*(?:\.(?:insert|append|extend)\s*\(|\+?=(?!=)|\[[^\]\n]*\]\s*=(?!=))"
@@ -100,7 +100,7 @@ class DistFiles:
     def scannable(self) -> Iterator[tuple[str, str]]:
         """(module, relative path) of the .py files worth scanning for imports (no tests, no vendored copies)."""
         for module, rel in self.py.items():
-            if not _SKIP_DIRS.intersection(module.split(".")[1:]):
+            if not SKIP_DIRS.intersection(module.split(".")[1:]):
                 yield module, rel
 
 
@@ -323,6 +323,25 @@ class SourceIndex:
             self._dirty.add(files.dist.name)
         return paths
 
+    def defining(self, path: str, module: str, function: str) -> tuple[str, bytes] | None:
+        """The path and source of the file that holds ``def function(`` at column 0, found by following the import
+        that binds ``function`` in the file at ``path`` (module ``module``) through re-exports
+        (transformers' ``from .utils import is_accelerate_available`` -> utils/import_utils.py); None
+        when that chain leaves the text. Read only for imports under an ``if is_X_available():``."""
+        head = f"def {function}(".encode()
+        for _ in range(6):
+            data = _read_bytes(path)
+            if data is None:
+                return None
+            if data.startswith(head) or b"\n" + head in data:
+                return path, data
+            site = next((s for s in self.sites(path) or () if function in s.names), None)
+            loc = self.locate(absolute(module, path.endswith("__init__.py"), site.module, site.level)) if site else None
+            if loc is None or loc.path is None:
+                return None
+            path, module = loc.path, loc.module
+        return None
+
     def save(self) -> None:
         """Write what this run extracted to the on-disk cache."""
         for name in sorted(self._dirty):
@@ -370,6 +389,16 @@ def _info_from_json(raw: dict[str, Any]) -> ModuleInfo:
         stub=raw["stub"],
         lazy=raw["lazy"],
     )
+
+
+def absolute(module: str, is_package: bool, target: str, level: int) -> str:
+    """The absolute name of ``from <level dots><target> import ...`` written in ``module``."""
+    if level == 0:
+        return target
+    parts = module.split(".") if is_package else module.split(".")[:-1]
+    if level > 1:
+        parts = parts[: len(parts) - (level - 1)]
+    return ".".join([*parts, target] if target else parts)
 
 
 def _read_bytes(path: str) -> bytes | None:

@@ -14,10 +14,13 @@ Severity: error when the import runs at module level and the module is reached (
 module-level imports) from ``import A`` or a well-known entry point such as
 ``from transformers import Trainer``; warning when it is reached by nothing we know of, or sits
 in a function. Imports guarded by ``try/except ImportError`` and ``TYPE_CHECKING`` imports are
-not findings. A module whose names cannot be known statically (a module ``__getattr__``, writes
-to ``globals()``, a compiled extension) is "unknown": never reported as broken; so are the missing
-module paths of a distribution that installs an import hook (``sys.meta_path``), and the names
-of its packages that the hook's table spells as module paths.
+not findings; the ``except ImportError:`` fallback is one only when the import it stands in for fails
+too (info when that cannot be known); an import under ``if is_X_available(...)`` whose minimum version
+the installed X misses never runs (info, and the detail says so). A module whose names cannot be
+known statically (a module ``__getattr__``, writes to ``globals()``, a compiled extension) is
+"unknown": never reported as broken; so are the missing module paths of a distribution that installs
+an import hook (``sys.meta_path``), and the names of its packages that the hook's table spells as
+module paths.
 
 The text pass over every file is cheap; ast runs only on modules something imports from and on
 files with a suspicious import. Reads files through SourceIndex; starts no process.
@@ -28,20 +31,24 @@ from __future__ import annotations
 import dataclasses
 import enum
 import os
+import re
+import sys
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from envdoctor.checks.fixes import computed_fix
 from envdoctor.facts import Facts
 from envdoctor.inventory import Dist
-from envdoctor.pysource import Context, ImportSite
+from envdoctor.pysource import Context, Gate, ImportSite, min_version_defaults
 from envdoctor.pytext import ImportLine
 from envdoctor.report import Finding, Severity
-from envdoctor.sources import DistFiles, Located, SourceIndex, dotted_parent
-from envdoctor.versions import (
-    canonical,
-)
+from envdoctor.sources import DistFiles, Located, SourceIndex, absolute, dotted_parent
+from envdoctor.versions import InvalidVersion, canonical, parse_version
+
+if TYPE_CHECKING:
+    from envdoctor.importers import Lookup
 
 CHECK = "symbols"
 
@@ -77,9 +84,10 @@ class Break:
     missing_module: str = ""
 
 
-def check_symbols(index: SourceIndex, facts: Facts | None = None) -> list[Finding]:
-    """Findings for every broken cross-package import; fixes computed from ``facts`` where they cover the case."""
-    resolver = Resolver(index, facts or Facts(None))
+def check_symbols(index: SourceIndex, facts: Facts | None = None, releases: Lookup | None = None) -> list[Finding]:
+    """Findings for every broken cross-package import; fixes computed from ``facts`` where they cover the case,
+    else, for an error, from the importer's release wheels read by ``releases`` (envdoctor.importers)."""
+    resolver = Resolver(index, facts or Facts(None), releases)
     findings: list[Finding] = []
     for files in index.files.values():
         for rel, imp in index.imports(files):
@@ -93,11 +101,14 @@ def check_symbols(index: SourceIndex, facts: Facts | None = None) -> list[Findin
 
 
 class Resolver:
-    def __init__(self, index: SourceIndex, facts: Facts) -> None:
+    def __init__(self, index: SourceIndex, facts: Facts, releases: Lookup | None = None) -> None:
         self.index = index
         self.facts = facts
+        self.releases = releases
         self._names: dict[tuple[str, str], Found] = {}
         self._reach: dict[tuple[str, str], dict[str, str | None]] = {}
+        self._gates: dict[tuple[str, Gate], str] = {}
+        self._floors: dict[str, dict[str, str]] = {}  # per file: each is_X_available's default minimum version
 
     # -- is the link broken? ---------------------------------------------------------------
 
@@ -180,7 +191,7 @@ class Resolver:
         *`` and then ``from .auto import *``, without walking the other few hundred model packages."""
         unknown = False
         for star, level in stars:
-            found = self._star_gives(_absolute(loc.module, loc.kind == "package", star, level), name)
+            found = self._star_gives(absolute(loc.module, loc.kind == "package", star, level), name)
             if found is Found.YES:
                 return Found.YES
             unknown = unknown or found is Found.UNKNOWN
@@ -197,7 +208,7 @@ class Resolver:
         names: set[str] = set()
         unknown = False
         for star, level in info.stars:
-            sub, sub_unknown = self._star_set(_absolute(module, loc.kind == "package", star, level), set())
+            sub, sub_unknown = self._star_set(absolute(module, loc.kind == "package", star, level), set())
             names |= sub
             unknown = unknown or sub_unknown
         return frozenset(names), unknown
@@ -220,7 +231,7 @@ class Resolver:
         names = {n for n in info.names if not n.startswith("_")}
         unknown = bool(info.dynamic)
         for star, level in info.stars:
-            sub, sub_unknown = self._star_set(_absolute(module, loc.kind == "package", star, level), seen)
+            sub, sub_unknown = self._star_set(absolute(module, loc.kind == "package", star, level), seen)
             names |= sub
             unknown = unknown or sub_unknown
         return names, unknown
@@ -257,18 +268,98 @@ class Resolver:
         site = _site_at(self.index.sites(path), brk.imp)
         if site is None or site.context in {Context.TYPE_CHECKING, Context.GUARDED}:
             return None  # inside a string, or a failure the package handles
+        fallback = ""
+        if site.context is Context.FALLBACK:
+            first = self.primary_fails(brk, site)
+            if first is False:
+                return None  # the import it stands in for works here: this line never runs
+            fallback = f"line {site.primary[0].line}" + (", which fails too" if first else "")
         chain: tuple[str, list[str]] | None = None
-        if site.context is Context.MODULE:
+        if site.context in {Context.MODULE, Context.FALLBACK}:
             chain = self.reached_by(brk.importer, _module_of(brk.rel))
         dead = site.function.startswith("_") and self.index.mentions(brk.importer, site.function) <= 1
-        finding = _finding(brk, path, site, chain, dead=dead)
+        finding = _finding(brk, path, site, chain, dead=dead, fallback=fallback, skipped=self._skipped_at(brk, site))
         planned = computed_fix(self.facts, self.index.inv, brk)
         if planned is None:
-            return finding
+            return self._read_fix(finding, brk)
         text, fixes, evidence = planned
         return dataclasses.replace(
             finding, detail=f"{finding.detail} {text}", fix=fixes, advice=(), evidence=finding.evidence + evidence
         )
+
+    def _read_fix(self, finding: Finding, brk: Break) -> Finding:
+        """Where the facts do not cover the pair: for an error, the importer's nearest releases on each side
+        that do not import the name, read from their wheels; else the fix says plainly that was not checked."""
+        if self.releases is None or finding.severity < Severity.ERROR or not brk.missing:
+            return finding
+        from envdoctor.importers import describe  # pin's path only: it starts pip
+
+        nearest = self.releases(brk.importer.dist, brk.imp.module, brk.missing[0])
+        text, lines, advice = describe(nearest, brk.importer.dist, brk.missing[0])
+        return dataclasses.replace(  # the importer's side of the advice is replaced by what was read
+            finding,
+            detail=f"{finding.detail} Read from wheels: {text}.",
+            fix=(*finding.fix, *lines),
+            advice=(*finding.advice[:1], *advice),
+        )
+
+    def primary_fails(self, brk: Break, site: ImportSite) -> bool | None:
+        """For a fallback import: whether the imports it stands in for fail in the installed set (True),
+        all work (False: the fallback never runs), or cannot be known (None)."""
+        here = _module_of(brk.rel)
+        unknown = False
+        for first in site.primary:
+            module = absolute(here, brk.rel.endswith("__init__.py"), first.module, first.level)
+            if self.index.locate(module) is None:
+                top = module.split(".")[0]
+                if self.index.owner(module) is None and top not in sys.stdlib_module_names:
+                    return True  # not installed at all: the ImportError the fallback is for
+                unknown = True
+                continue
+            found = {self.has(module, n) for n in first.names if n != "*"}
+            if Found.NO in found:
+                return True
+            unknown = unknown or Found.UNKNOWN in found
+        return None if unknown else False
+
+    def _skipped_at(self, brk: Break, site: ImportSite) -> str:
+        here = self.index.locate(_module_of(brk.rel)) if site.available else None
+        return self.skipped_by(here, site) if here is not None else ""
+
+    def skipped_by(self, loc: Located, site: ImportSite) -> str:
+        """Why the ``if is_X_available(...):`` branch holding an import in ``loc`` is skipped with the
+        installed versions, or "" when it runs or that cannot be known."""
+        for gate in site.available:
+            key = (loc.dist.name, gate)  # one definition of is_X_available per distribution
+            if key not in self._gates:
+                self._gates[key] = self._gate_false(loc, gate)
+            if self._gates[key]:
+                return self._gates[key]
+        return ""
+
+    def _gate_false(self, where: Located, gate: Gate) -> str:
+        """Two cases are known: X is installed below the minimum the call asks for (its literal, or the
+        function's ``min_version`` default read from its source); X is not installed at all and the
+        function's file looks X up by name (``find_spec("torch")``), so the test looks for X itself."""
+        how = f'{gate.function}("{gate.min_version}")' if gate.min_version else f"{gate.function}()"
+        found = self.index.defining(where.path, where.module, gate.function) if where.path else None
+        source = found[1] if found is not None else None
+        loc = self.index.locate(gate.package)
+        if loc is None:
+            named = source is not None and _looks_up(source, gate.package)
+            if named and self.index.inv.get(gate.package) is None:
+                return f"{how} is false: {gate.package} is not installed"
+            return ""
+        dist = loc.dist
+        if found is not None and found[0] not in self._floors:
+            self._floors[found[0]] = min_version_defaults(found[1])
+        default = self._floors[found[0]].get(gate.function) if found is not None else None
+        floor = gate.min_version or default or ""
+        try:
+            below = bool(floor) and dist.version is not None and dist.version < parse_version(floor)
+        except InvalidVersion:
+            return ""
+        return f"{how} asks for {dist.display_name}>={floor}, and {dist.raw_version} is installed" if below else ""
 
     def reached_by(self, importer: DistFiles, target: str) -> tuple[str, list[str]] | None:
         """The first root (an ``import A`` or an entry point) whose module-level imports reach ``target``."""
@@ -309,7 +400,9 @@ class Resolver:
         for site in self.index.sites(loc.path) or ():
             if site.context is not Context.MODULE:
                 continue
-            target = _absolute(loc.module, loc.kind == "package", site.module, site.level)
+            if site.available and self.skipped_by(loc, site):
+                continue  # diffusers' `if is_torch_available(): from .pipeline_utils import ...` without torch
+            target = absolute(loc.module, loc.kind == "package", site.module, site.level)
             if not target:
                 continue
             yield from dotted_parent(target)
@@ -327,13 +420,15 @@ def _site_at(sites: list[ImportSite] | None, imp: ImportLine) -> ImportSite | No
     return None
 
 
-def _absolute(module: str, is_package: bool, target: str, level: int) -> str:
-    if level == 0:
-        return target
-    parts = module.split(".") if is_package else module.split(".")[:-1]
-    if level > 1:
-        parts = parts[: len(parts) - (level - 1)]
-    return ".".join([*parts, target] if target else parts)
+def _looks_up(source: bytes, package: str) -> bool:
+    """Whether ``source`` asks for ``package`` by name: ``find_spec("torch")``, transformers'
+    ``_is_package_available("torch")``, ``importlib.metadata.version("torch")``. A bare string is not
+    enough: transformers' BACKENDS_MAPPING has ``("vision", ...)`` for Pillow."""
+    name = re.escape(package.encode())
+    return (
+        re.search(rb"(?:find_spec|_is_package_available|import_module|version)\(\s*[\"']" + name + rb"[\"']", source)
+        is not None
+    )
 
 
 def _module_of(rel: str) -> str:
@@ -386,7 +481,14 @@ def unverified(index: SourceIndex) -> list[Finding]:
 
 
 def _finding(
-    brk: Break, path: str, site: ImportSite, chain: tuple[str, list[str]] | None, *, dead: bool = False
+    brk: Break,
+    path: str,
+    site: ImportSite,
+    chain: tuple[str, list[str]] | None,
+    *,
+    dead: bool = False,
+    fallback: str = "",
+    skipped: str = "",
 ) -> Finding:
     a, b = brk.importer.dist, brk.provider.dist
     imp = brk.imp
@@ -420,10 +522,22 @@ def _finding(
         # chose this branch by version; it runs only where the version test says so.
         severity = Severity(max(Severity.INFO, severity - 10))
         when += " (in a branch taken only for some versions)"
+    if fallback and not fallback.endswith("fails too"):  # scikit-learn's `except ImportError:` for an old scipy
+        severity = Severity.INFO
+        when = f"only if the import it falls back from ({fallback}) fails, and then {when}"
+    elif fallback:
+        when += f" (it is the fallback for the import at {fallback})"
     detail = (
         f"Fails {when}, with {seen}. {_declared(a, b)}, so pip check is satisfied; the installed "
         f"{b.display_name} {b.raw_version} lacks {what}."
     )
+    if skipped:  # `if is_accelerate_available("0.28.0"):` under accelerate 0.25.0: the branch does not run
+        severity = Severity.INFO
+        detail = (
+            f"Does not fail here: the import is in a branch the installed versions skip ({skipped}), so it "
+            f"never runs and {a.display_name} goes on as if that optional part were absent. {_declared(a, b)}; "
+            f"the installed {b.display_name} {b.raw_version} lacks {what}."
+        )
     provider_file = brk.provider.path or brk.provider.module
     return Finding(
         id="module-missing" if brk.missing_module else "symbol-missing",
@@ -432,9 +546,10 @@ def _finding(
         detail=detail,
         packages=(a.name, b.name),
         evidence=(f"{where}: {statement}", f"{provider_file}: {b.label} has no {what}"),
-        advice=(
-            f"a release of {b.display_name} that provides {what} (usually newer than {b.raw_version})",
-            f"or a release of {a.display_name} that does not import it (usually older than {a.raw_version})",
+        advice=(  # no direction is guessed: a newer release may have dropped a name, or the import
+            f"a release of {b.display_name} that provides {what} (which ones was not checked)",
+            f"or a release of {a.display_name} that does not import it (which ones was not checked; "
+            "`envdoctor pin` reads its releases' wheels)",
         ),
         check=CHECK,
     )

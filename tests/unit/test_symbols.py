@@ -417,3 +417,118 @@ def test_import_in_a_private_function_nothing_calls_is_a_note(tmp_path: Path) ->
         ("module-missing", "info"),
         ("module-missing", "warning"),
     ]
+
+
+def _only_loftq(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if "loftq_utils.py" in f.evidence[0]]
+
+
+@pytest.mark.parametrize(
+    ("first", "expected"),
+    [
+        # scikit-learn 1.5.2 `try: from scipy.integrate import trapezoid / except ImportError: ... trapz`
+        ("from accelerate.utils.memory import release_memory", []),  # works here: the fallback never runs
+        ("from accelerate.utils.memory import gone", ["error"]),  # fails too: the fallback runs, and fails
+        ("import not_installed_anywhere", ["error"]),
+        ("from dynamic_provider import anything", ["info"]),  # cannot be known: only if it fails
+    ],
+)
+def test_fallback_of_a_handled_import_runs_only_when_the_first_fails(
+    tmp_path: Path, first: str, expected: list[str]
+) -> None:
+    source = f"try:\n    {first}\nexcept ImportError:\n    from accelerate.utils.memory import clear_device_cache\n"
+    dynamic = Fake(files={"dynamic_provider/__init__.py": "def __getattr__(name):\n    return name\n"})
+    findings = _only_loftq(symbols(tmp_path, {"accelerate": accelerate(), "peft": peft(source), "dyn": dynamic}))
+    assert [str(f.severity) for f in findings] == expected
+    for f in findings:
+        assert "line 2" in f.detail  # which import it falls back from
+        if expected == ["info"]:
+            assert f.detail.startswith("Fails only if the import it falls back from (line 2) fails")
+
+
+GATE_UTILS = 'ACCELERATE_MIN_VERSION = "0.21.0"\n\ndef is_accelerate_available(min_version: str = ACCELERATE_MIN_VERSION):\n    return _available and version.parse(_version) >= version.parse(min_version)\n'
+
+
+@pytest.mark.parametrize(
+    ("test", "installed", "expected"),
+    [
+        # transformers 4.40.2 trainer.py:234 `if is_accelerate_available("0.28.0"): from accelerate.utils import
+        # DataLoaderConfiguration`, under accelerate 0.25.0
+        ('is_accelerate_available("0.28.0")', "0.25.0", "info"),
+        ("is_accelerate_available()", "0.20.3", "info"),  # the function's own default, 0.21.0
+        ("is_torch_available() and is_accelerate_available()", "0.20.3", "info"),
+        ("is_accelerate_available()", "0.25.0", "error"),  # the branch runs: the import fails
+        ('is_accelerate_available("0.28.0")', "0.31.0", "error"),
+    ],
+)
+def test_import_in_a_branch_the_installed_versions_skip_does_not_fail(
+    tmp_path: Path, test: str, installed: str, expected: str
+) -> None:
+    source = f"from .import_utils import is_accelerate_available\n\nif {test}:\n    {HEADLINE.splitlines()[2]}\n"
+    lib = peft(source)
+    lib.files = {**lib.files, "peft/utils/import_utils.py": GATE_UTILS}
+    [f] = _only_loftq(symbols(tmp_path, {"accelerate": accelerate(version=installed), "peft": lib}))
+    assert str(f.severity) == expected
+    if expected == "info":
+        assert f.detail.startswith("Does not fail here: the import is in a branch the installed versions skip")
+        assert f"and {installed} is installed" in f.detail
+        assert "Fails at" not in f.detail and "import peft" not in f.detail
+    else:
+        assert "Fails at `import peft`" in f.detail
+
+
+TORCH_UTILS = (
+    'import importlib.util\n_torch_available = importlib.util.find_spec("torch") is not None\n\n'
+    "def is_torch_available():\n    return _torch_available\n"
+)
+
+
+@pytest.mark.parametrize(
+    "gate",
+    [
+        "if is_torch_available():\n    from .utils import loftq_utils\n",
+        # diffusers 0.11.1 / transformers: the else of `try: if not ...: raise` runs only when the test holds
+        "try:\n    if not is_torch_available():\n        raise OptionalDependencyNotAvailable()\n"
+        "except OptionalDependencyNotAvailable:\n    pass\nelse:\n    from .utils import loftq_utils\n",
+    ],
+)
+@pytest.mark.parametrize("torch_installed", [False, True])
+def test_a_chain_through_a_branch_for_a_package_that_is_not_installed_is_not_followed(
+    tmp_path: Path, gate: str, torch_installed: bool
+) -> None:
+    # diffusers 0.11.1 without torch: `import diffusers` works although dynamic_modules_utils would fail
+    lib = peft(HEADLINE)
+    lib.files = {
+        **lib.files,
+        "peft/__init__.py": "from .import_utils import is_torch_available\n" + gate,
+        "peft/utils/__init__.py": "",
+        "peft/import_utils.py": TORCH_UTILS,
+    }
+    del lib.files["peft/tuners/unused.py"]
+    dists = {"accelerate": accelerate(), "peft": lib}
+    if torch_installed:
+        dists["torch"] = Fake("2.13.0", files={"torch/__init__.py": ""})
+    [f] = symbols(tmp_path, dists)
+    if torch_installed:
+        assert f.severity is Severity.ERROR and "Fails at `import peft`: peft -> peft.utils.loftq_utils" in f.detail
+    else:  # the branch is skipped: nothing known reaches the module
+        assert f.severity is Severity.WARNING and "nothing well-known imports it" in f.detail
+
+
+def test_a_gate_named_for_a_feature_not_a_package_is_followed(tmp_path: Path) -> None:
+    # transformers: is_vision_available() looks up "PIL"; BACKENDS_MAPPING's ("vision", ...) is not a lookup
+    utils = (
+        '_pil = _is_package_available("PIL")\nBACKENDS_MAPPING = [("vision", (1, 2))]\n\n'
+        "def is_vision_available():\n    return _pil\n"
+    )
+    lib = peft(HEADLINE)
+    lib.files = {
+        **lib.files,
+        "peft/__init__.py": "from .import_utils import is_vision_available\n"
+        "if is_vision_available():\n    from .utils import loftq_utils\n",
+        "peft/utils/__init__.py": "",
+        "peft/import_utils.py": utils,
+    }
+    del lib.files["peft/tuners/unused.py"]
+    [f] = symbols(tmp_path, {"accelerate": accelerate(), "peft": lib})
+    assert f.severity is Severity.ERROR  # "vision" is no installed package, yet nothing says the branch is skipped
