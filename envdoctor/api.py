@@ -180,6 +180,12 @@ def _rules(inv: Inventory, cache: Cache, index: SourceIndex | None) -> list[Find
     return check_rules(inv, load_matrix(cache), Files(cache, index.importing if index is not None else None))
 
 
+_STORED_FINDING = {
+    **dict.fromkeys(("id", "severity", "check", "title", "detail"), str),
+    **{key: [str] for key in ("packages", "evidence", "fix")},
+}
+
+
 def _symbols(inv: Inventory, cache: Cache) -> tuple[list[Finding], SourceIndex | None]:
     """The symbols check, or its stored result when no distribution changed since it last ran; and the
     SourceIndex it built (None when the stored result answered)."""
@@ -188,7 +194,7 @@ def _symbols(inv: Inventory, cache: Cache) -> tuple[list[Finding], SourceIndex |
     from envdoctor.sources import SourceIndex, fingerprint
 
     key = "symbols-" + fingerprint(inv)
-    stored = cache.get(key)
+    stored = cache.get(key, {"findings": [_STORED_FINDING]})
     if stored is not None:
         try:
             return [Finding.from_dict(f) for f in stored["findings"]], None

@@ -9,7 +9,6 @@ Pure functions: bytes in, values out; nothing here opens a file.
 from __future__ import annotations
 
 import ast
-import dataclasses
 import enum
 import re
 import warnings
@@ -44,16 +43,33 @@ class ModuleInfo:
 _LAZY_STRUCTURE_CALLS = {"_LazyModule", "LazyModule", "define_import_structure", "attach", "_attach", "attach_stub"}
 
 
-def parse_module(source: bytes) -> ModuleInfo:
-    """The names ``source`` binds at module level; never raises (a syntax error is reported in the result)."""
+class Unparsable(Exception):
+    """The parser or the walk over its tree ran out of stack or memory on this source (a 200,000-deep
+    expression): the file is unknown, and the caller says so."""
+
+
+def parse(source: bytes) -> ast.Module:
+    """``ast.parse``, with the warnings of old packages silenced; raises SyntaxError/ValueError or Unparsable."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarning for invalid escapes in old packages
-            tree = ast.parse(source)
+            return ast.parse(source)
+    except (RecursionError, MemoryError) as exc:
+        raise Unparsable(f"could not be parsed ({type(exc).__name__})") from None
+
+
+def parse_module(source: bytes) -> ModuleInfo:
+    """The names ``source`` binds at module level; a syntax error is reported in the result. Raises
+    Unparsable when the source is too deep to parse or walk."""
+    try:
+        tree = parse(source)
     except (SyntaxError, ValueError) as exc:
         return ModuleInfo(frozenset(), dynamic=f"cannot be parsed here ({type(exc).__name__})")
     collector = _Collector()
-    collector.block(tree.body)
+    try:
+        collector.block(tree.body)
+    except (RecursionError, MemoryError) as exc:
+        raise Unparsable(f"could not be parsed ({type(exc).__name__})") from None
     return collector.result()
 
 
@@ -274,29 +290,18 @@ _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseExcept
 
 
 def import_sites(source: bytes) -> list[ImportSite] | None:
-    """Every import statement with the context it runs in; None when the source does not parse."""
+    """Every import statement with the context it runs in; None when the source does not parse. Raises
+    Unparsable when the source is too deep to parse or walk."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tree = ast.parse(source)
+        tree = parse(source)
     except (SyntaxError, ValueError):
         return None
     sites: list[ImportSite] = []
-    _walk_sites(tree.body, Context.MODULE, False, sites)
-    spans = sorted(
-        (
-            (n.lineno, n.end_lineno or n.lineno, n.name)
-            for n in ast.walk(tree)
-            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-        ),
-        key=lambda span: span[1] - span[0],
-    )
-    return [
-        dataclasses.replace(site, function=next((name for a, b, name in spans if a <= site.line <= b), ""))
-        if site.context is Context.FUNCTION
-        else site
-        for site in sites
-    ]
+    try:
+        _walk_sites(tree.body, Context.MODULE, False, sites)
+    except (RecursionError, MemoryError) as exc:
+        raise Unparsable(f"could not be parsed ({type(exc).__name__})") from None
+    return sites
 
 
 def version_test(test: ast.expr) -> bool:
@@ -305,35 +310,37 @@ def version_test(test: ast.expr) -> bool:
     return bool(_VERSIONISH.search(ast.unparse(test).replace("version_info", "")))
 
 
-def _walk_sites(body: list[ast.stmt], ctx: Context, gated: bool, out: list[ImportSite]) -> None:
+def _walk_sites(body: list[ast.stmt], ctx: Context, gated: bool, out: list[ImportSite], function: str = "") -> None:
+    """Collect the import sites of ``body``; ``function``: the innermost def around it ("" at module level)."""
     for node in body:
+        fn = function if ctx is Context.FUNCTION else ""
         if isinstance(node, ast.Import):
-            out.extend(ImportSite(a.name, 0, (), node.lineno, ctx, gated) for a in node.names)
+            out.extend(ImportSite(a.name, 0, (), node.lineno, ctx, gated, fn) for a in node.names)
         elif isinstance(node, ast.ImportFrom):
             names = tuple(a.name for a in node.names)
-            out.append(ImportSite(node.module or "", node.level, names, node.lineno, ctx, gated))
+            out.append(ImportSite(node.module or "", node.level, names, node.lineno, ctx, gated, fn))
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             # A try around a def does not guard the call: the body starts afresh.
             inner = Context.TYPE_CHECKING if ctx is Context.TYPE_CHECKING else Context.FUNCTION
-            _walk_sites(node.body, inner, gated, out)
+            _walk_sites(node.body, inner, gated, out, node.name)
         elif isinstance(node, ast.ClassDef):
-            _walk_sites(node.body, ctx, gated, out)  # a class body runs at import time
+            _walk_sites(node.body, ctx, gated, out, function)  # a class body runs at import time
         elif isinstance(node, ast.If):
             inner = _deeper(ctx, Context.TYPE_CHECKING) if _is_type_checking(node.test) else ctx
             versioned = gated or version_test(node.test)
-            _walk_sites(node.body, inner, versioned, out)
-            _walk_sites(node.orelse, ctx, versioned, out)
+            _walk_sites(node.body, inner, versioned, out, function)
+            _walk_sites(node.orelse, ctx, versioned, out, function)
         elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
             handled = any(_catches_import_error(h) for h in node.handlers)  # type: ignore[attr-defined]
             inner = _deeper(ctx, Context.GUARDED) if handled else ctx
-            _walk_sites(node.body, inner, gated, out)  # type: ignore[attr-defined]
+            _walk_sites(node.body, inner, gated, out, function)  # type: ignore[attr-defined]
             for h in node.handlers:  # type: ignore[attr-defined]
-                _walk_sites(h.body, ctx, gated, out)
-            _walk_sites(node.orelse, ctx, gated, out)  # type: ignore[attr-defined]
-            _walk_sites(node.finalbody, ctx, gated, out)  # type: ignore[attr-defined]
+                _walk_sites(h.body, ctx, gated, out, function)
+            _walk_sites(node.orelse, ctx, gated, out, function)  # type: ignore[attr-defined]
+            _walk_sites(node.finalbody, ctx, gated, out, function)  # type: ignore[attr-defined]
         elif isinstance(node, (ast.With, ast.AsyncWith, ast.For, ast.AsyncFor, ast.While)):
-            _walk_sites(node.body, ctx, gated, out)
-            _walk_sites(getattr(node, "orelse", []), ctx, gated, out)
+            _walk_sites(node.body, ctx, gated, out, function)
+            _walk_sites(getattr(node, "orelse", []), ctx, gated, out, function)
 
 
 _RANK = {Context.MODULE: 0, Context.FUNCTION: 1, Context.GUARDED: 2, Context.TYPE_CHECKING: 3}

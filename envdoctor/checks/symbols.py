@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from envdoctor.checks.fixes import computed_fix
 from envdoctor.facts import Facts
+from envdoctor.installed import unread_note
 from envdoctor.inventory import Dist
 from envdoctor.pysource import Context, ImportSite
 from envdoctor.pytext import ImportLine
@@ -240,7 +241,7 @@ class Resolver:
 
     def confirm(self, brk: Break) -> Finding | None:
         path = os.path.join(brk.importer.dist.location, brk.rel)
-        site = _site_at(self.index.sites(path), brk.imp)
+        site = _site_at(self.index.sites(brk.importer.dist, path), brk.imp)
         if site is None or site.context in {Context.TYPE_CHECKING, Context.GUARDED}:
             return None  # inside a string, or a failure the package handles
         chain: tuple[str, list[str]] | None = None
@@ -292,7 +293,7 @@ class Resolver:
 
     def _edges(self, loc: Located) -> Iterator[str]:
         assert loc.path is not None
-        for site in self.index.sites(loc.path) or ():
+        for site in self.index.sites(loc.dist, loc.path) or ():
             if site.context is not Context.MODULE:
                 continue
             target = _absolute(loc.module, loc.kind == "package", site.module, site.level)
@@ -353,9 +354,11 @@ def _declared(importer: Dist, provider: Dist) -> str:
 
 def unverified(index: SourceIndex) -> list[Finding]:
     """One note naming the distributions whose files are not listed (no RECORD: egg-info, some
-    system or editable installs): their imports were not checked."""
+    system or editable installs): their imports were not checked; and one naming the files that
+    could not be read or parsed."""
+    unread = unread_note(index.unread, CHECK)
     if not index.uncovered:
-        return []
+        return unread
     names = sorted(d.name for d in index.uncovered)
     return [
         Finding(
@@ -367,7 +370,8 @@ def unverified(index: SourceIndex) -> list[Finding]:
             packages=tuple(names),
             evidence=tuple(d.path for d in index.uncovered[:20]),
             check=CHECK,
-        )
+        ),
+        *unread,
     ]
 
 

@@ -73,7 +73,7 @@ def test_json_schema_is_stable(sample_report: Report) -> None:
 def test_text_has_verdict_fix_and_no_escape_codes(sample_report: Report) -> None:
     out = render(sample_report, Format.TEXT, RenderOptions(color=False))
     assert "\x1b[" not in out
-    assert 'pip install "tokenizers<0.21,>=0.20"' in out
+    assert "pip install 'tokenizers<0.21,>=0.20'" in out
     assert out.rstrip().splitlines()[-1].startswith("BROKEN: 1 error, 1 warning; 1 check could not run")
     assert "Could not check:" in out
 
