@@ -141,7 +141,8 @@ class SourceIndex:
         key = self._key(files)
         stored = self.cache.get(key, _STORED) or {"imports": None, "modules": {}, "all": {}, "unread": {}}
         self._stored[dist.name] = stored
-        self.reader.unread.update(stored["unread"])  # what an earlier run could not read is still unread
+        # what an earlier run could not read is still unread (stored relative: an entry serves every copy)
+        self.reader.unread.update({os.path.join(dist.location, rel): why for rel, why in stored["unread"].items()})
 
     def _read(self, dist: Dist, path: str) -> bytes | None:
         """A source file of ``dist``, bounded; why it could not be read is kept with the distribution's entry."""
@@ -154,8 +155,9 @@ class SourceIndex:
     def _unread(self, dist: Dist, path: str, reason: str) -> None:
         self.reader.note(path, reason)
         stored = self._stored.get(dist.name)
-        if stored is not None and stored["unread"].get(path) != reason:
-            stored["unread"][path] = reason
+        rel = os.path.relpath(path, dist.location)
+        if stored is not None and stored["unread"].get(rel) != reason:
+            stored["unread"][rel] = reason
             self._dirty.add(dist.name)
 
     @property

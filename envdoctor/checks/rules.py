@@ -101,14 +101,13 @@ class Files:
         if hit is None:
             outer, self.reader = self.reader, Reader()
             try:
-                hit = {**compute(), "unread": self.reader.unread}
+                found = compute()
             finally:
-                outer.unread.update(self.reader.unread)
-                self.reader = outer
+                unread, self.reader = self.reader.unread, outer
+            hit = {**found, "unread": {os.path.relpath(p, dist.location): why for p, why in unread.items()}}
             if key is not None:
                 self.cache.put(key, hit)
-        else:
-            self.reader.unread.update(hit["unread"])
+        self.reader.unread.update({os.path.join(dist.location, rel): why for rel, why in hit["unread"].items()})
         self._memo[memo] = hit
         return hit
 
