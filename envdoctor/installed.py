@@ -38,8 +38,9 @@ class Unread(Exception):
         self.missing = missing
 
 
-def open_regular(path: str) -> int:
-    """A file descriptor for ``path``, opened without blocking, when it is a regular file; raises Unread."""
+def open_regular(path: str) -> tuple[int, int]:
+    """A file descriptor for ``path``, opened without blocking, and its size, when it is a regular file;
+    raises Unread."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
@@ -49,32 +50,36 @@ def open_regular(path: str) -> int:
     except ValueError:  # an embedded NUL byte in a name from RECORD
         raise Unread("has an invalid name", missing=True) from None
     try:
-        mode = os.fstat(fd).st_mode
+        st = os.fstat(fd)
     except OSError as exc:
         os.close(fd)
         raise Unread(f"cannot be read ({_reason(exc)})") from None
-    if not stat.S_ISREG(mode):
+    if not stat.S_ISREG(st.st_mode):
         os.close(fd)
-        raise Unread(f"is not a regular file ({_kind(mode)})")
-    return fd
+        raise Unread(f"is not a regular file ({_kind(st.st_mode)})")
+    return fd, st.st_size
 
 
 def read_bytes(path: str, limit: int) -> bytes:
     """The whole of the regular file ``path`` when it is at most ``limit`` bytes; raises Unread."""
-    fd = open_regular(path)
+    fd, size = open_regular(path)
     try:
-        size = os.fstat(fd).st_size
         if size > limit:
             raise Unread(f"is larger than {_size(limit)} ({_size(size)})")
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(limit + 1)
+        parts, got = [], 0
+        while got <= limit:  # usually two reads: the file, then the end
+            chunk = os.read(fd, min(limit + 1 - got, max(size + 1 - got, 65536)))
+            if not chunk:
+                break
+            parts.append(chunk)
+            got += len(chunk)
     except OSError as exc:
         raise Unread(f"cannot be read ({_reason(exc)})") from None
     finally:
         os.close(fd)
-    if len(data) > limit:  # it grew while being read
+    if got > limit:  # it grew while being read
         raise Unread(f"is larger than {_size(limit)}")
-    return data
+    return b"".join(parts)
 
 
 class Reader:
@@ -131,8 +136,10 @@ def record_entries(record: str) -> Iterator[tuple[str, str]]:
 
 def inside_site(rel: str) -> str | None:
     """``rel`` normalised when it names a file below the site folder, else None."""
-    if not rel or "\0" in rel or rel.startswith(("/", "\\")) or (len(rel) > 1 and rel[1] == ":"):
+    if not rel or "\0" in rel or rel.startswith(("/", "\\")) or rel[1:2] == ":":
         return None
+    if ".." not in rel and "\\" not in rel:
+        return rel  # the common case: nothing to normalise
     norm = posixpath.normpath(rel.replace("\\", "/"))
     if norm in (".", "..") or norm.startswith("../") or norm.startswith("/"):
         return None

@@ -46,14 +46,14 @@ def read_dynamic(
     """DT_NEEDED and the dynamic symbols of ``path`` whose names ``keep`` accepts; None if not ELF (or not a
     regular file: then ``reader`` notes why)."""
     try:
-        fd = open_regular(path)
+        fd, size = open_regular(path)
     except Unread as exc:
         if reader is not None and not exc.missing:
             reader.note(path, exc.reason)
         return None
     try:
         with os.fdopen(fd, "rb") as fh:
-            return _read(fh, os.fstat(fh.fileno()).st_size, keep)
+            return _read(fh, size, keep)
     except (OSError, ValueError, struct.error, IndexError):
         return None
 
