@@ -333,3 +333,21 @@ def test_fifo_in_place_of_metadata_does_not_hang_the_probe(world: tuple[Path, Pa
     damaged = [f for f in data["findings"] if f["id"] == "metadata-corrupt"]
     assert damaged and "not a regular file" in damaged[0]["detail"]
     assert stat.S_ISFIFO(os.lstat(folder / "METADATA").st_mode)
+
+
+def test_a_url_from_direct_url_json_never_adds_a_line_to_the_pin_file(world: tuple[Path, Path]) -> None:
+    python, site = world
+    folder = write_dist(site, "vcs-thing", Fake("1.0"))
+    url = "https://example.com/x.git\n--index-url https://evil.example/simple"
+    (folder / "direct_url.json").write_text(json.dumps({"url": url, "vcs_info": {"vcs": "git", "commit_id": "abc"}}))
+    proc = subprocess.run(
+        [sys.executable, "-m", "envdoctor", "pin", "--python", str(python), "--no-verify", "--all"],
+        capture_output=True,
+        timeout=TIMEOUT,
+        cwd=ROOT,
+        preexec_fn=_limits,
+    )
+    assert b"Traceback" not in proc.stderr
+    out = proc.stdout.decode()
+    assert not [line for line in out.splitlines() if line.startswith("--index-url")]
+    assert "vcs-thing @ git+https://example.com/x.git\\n--index-url https://evil.example/simple@abc" in out
