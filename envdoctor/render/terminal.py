@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from envdoctor.render import RenderOptions, printable
-from envdoctor.render.fixes import install_command
+from envdoctor.render.fixes import first_step
 from envdoctor.report import Finding, Report, Severity
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -47,12 +47,11 @@ def render(report: Report, options: RenderOptions) -> str:
         console.print("[bold]Could not check[/bold]")
         for sk in report.skipped:
             console.print(Padding(Text(f"• {sk.check}: {printable(sk.reason)}"), (0, 0, 0, 2), expand=False))
-    command = install_command(report)
-    if command:
+    step = first_step(report)
+    if step:
         console.print()
-        console.print(
-            Panel(Text(printable(command)), title="Fix (first step)", title_align="left", border_style="green")
-        )
+        shown = Text("\n".join(printable(line) for line in step))
+        console.print(Panel(shown, title="Fix (first step)", title_align="left", border_style="green"))
     worst = report.worst
     style = _STYLE[worst] if worst is not None and worst >= Severity.WARNING else "bold green"
     console.print()
@@ -74,5 +73,5 @@ def _finding(f: Finding) -> Group:
     if f.detail:
         body.append(Text(printable(f.detail)))
     body.extend(Text.assemble(("evidence ", "dim"), printable(e)) for e in f.evidence)
-    body.extend(Text.assemble(("fix      ", "green"), printable(x)) for x in f.fix)
+    body.extend(Text.assemble(("fix      ", "green"), printable(x)) for x in (*f.fix, *f.advice))
     return Group(head, Padding(Group(*body), (0, 0, 0, 2), expand=False))

@@ -305,7 +305,7 @@ def test_hostile_names_are_escaped_quoted_and_never_a_line_of_their_own(world: t
 
     code, data = report(python)
     assert_real_error_reported(code, data)
-    fixes = [x for f in data["findings"] for x in f["fix"] if "evil" in x]
+    fixes = [x for f in data["findings"] for x in f["advice"] if "evil" in x]
     assert fixes == ["pip install --force-reinstall --no-deps 'evil$(id)==1.0'"]
     assert shlex.split(fixes[0])[-1] == "evil$(id)==1.0"
 
