@@ -241,6 +241,12 @@ def _rules(inv: Inventory, cache: Cache, index: SourceIndex | None) -> list[Find
     return check_rules(inv, load_matrix(cache), Files(cache, index.importing if index is not None else None))
 
 
+_STORED_FINDING = {
+    **dict.fromkeys(("id", "severity", "check", "title", "detail"), str),
+    **{key: [str] for key in ("packages", "evidence", "fix", "advice")},
+}
+
+
 def _symbols(inv: Inventory, cache: Cache, releases: Lookup | None = None) -> tuple[list[Finding], SourceIndex | None]:
     """The symbols check, or its stored result when no distribution changed since it last ran (not with
     ``releases``: what the index answers may change); and the SourceIndex it built (None when the stored
@@ -250,7 +256,7 @@ def _symbols(inv: Inventory, cache: Cache, releases: Lookup | None = None) -> tu
     from envdoctor.sources import SourceIndex, fingerprint
 
     key = f"symbols-{fingerprint(inv)}-{SCHEMA}"  # findings stored in an older form are not reused
-    stored = cache.get(key) if releases is None else None
+    stored = cache.get(key, {"findings": [_STORED_FINDING]}) if releases is None else None
     if stored is not None:
         try:
             return [Finding.from_dict(f) for f in stored["findings"]], None

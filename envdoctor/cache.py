@@ -1,8 +1,9 @@
 """A small on-disk cache of what envdoctor extracted from installed files, keyed by content.
 
 One JSON file per (distribution, version, RECORD hash). Writes go through a temporary file and
-``os.replace``, so two checks running at once never see half a file; a file that does not parse
-is ignored and rewritten. Deleting the folder is always safe. Location: ``$ENVDOCTOR_CACHE_DIR``,
+``os.replace``, so two checks running at once never see half a file; a file that does not parse,
+is not a regular file, is larger than ``ENTRY_LIMIT`` or is not of the shape its reader expects
+(``get(key, shape)``) is ignored and rewritten. Deleting the folder is always safe. Location: ``$ENVDOCTOR_CACHE_DIR``,
 else the platform's user cache folder (``$XDG_CACHE_HOME/envdoctor`` or ``~/.cache/envdoctor`` on
 Linux, ``~/Library/Caches/envdoctor`` on macOS, ``%LOCALAPPDATA%\\envdoctor\\Cache`` on Windows). An
 empty or relative ``$HOME`` is not used: the home of the password database is, else a folder of the
@@ -21,10 +22,42 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
+
+from envdoctor.installed import MiB, Unread, read_bytes
 
 FORMAT = 2
 """Bump when what is stored changes: older entries are then simply not found."""
+ENTRY_LIMIT = 64 * MiB
+
+Shape = Union[type, None, list[Any], tuple[Any, ...], dict[Any, Any], "OneOf"]
+"""What a stored value must look like: ``str``/``int``/``bool`` (that type), ``None`` (null), ``[S]`` (a list
+of S), ``(S1, S2, ...)`` (a list of exactly those), ``{str: S}`` (an object of S), ``{"k": S, ...}`` (an
+object with at least these keys), ``OneOf(S1, S2)`` (either)."""
+
+
+class OneOf:
+    def __init__(self, *shapes: Shape) -> None:
+        self.shapes = shapes
+
+
+def conforms(value: object, shape: Shape) -> bool:
+    """Whether the JSON ``value`` has ``shape``."""
+    if shape is None:
+        return value is None
+    if isinstance(shape, OneOf):
+        return any(conforms(value, s) for s in shape.shapes)
+    if isinstance(shape, type):
+        return isinstance(value, shape) and (shape is not int or not isinstance(value, bool))
+    if isinstance(shape, list):
+        return isinstance(value, list) and all(conforms(v, shape[0]) for v in value)
+    if isinstance(shape, tuple):
+        return isinstance(value, list) and len(value) == len(shape) and all(map(conforms, value, shape))
+    if not isinstance(value, dict):
+        return False
+    if list(shape) == [str]:
+        return all(isinstance(k, str) and conforms(v, shape[str]) for k, v in value.items())
+    return all(k in value and conforms(value[k], s) for k, s in shape.items())
 
 
 def default_dir() -> Path:
@@ -135,15 +168,17 @@ class Cache:
         safe = "".join(c if c.isalnum() or c in "-_.+" else "_" for c in key)
         return self.directory / f"{safe}.json"
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def get(self, key: str, shape: Shape = dict) -> dict[str, Any] | None:
+        """The entry stored under ``key`` when it is there and has ``shape``; else None (the caller computes
+        it again, and its ``put`` replaces the bad entry)."""
         path = self._path(key)
         if path is None:
             return None
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = json.loads(read_bytes(str(path), ENTRY_LIMIT))
+        except (Unread, ValueError, RecursionError):
             return None
-        if not isinstance(data, dict) or data.get("key") != key:
+        if not isinstance(data, dict) or data.get("key") != key or not conforms(data, shape):
             return None
         with contextlib.suppress(OSError):
             os.utime(path)  # recently used: trimmed last

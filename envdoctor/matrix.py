@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envdoctor.cache import Cache
+from envdoctor.cache import Cache, OneOf
 from envdoctor.errors import EnvdoctorError
 from envdoctor.report import Severity
 from envdoctor.versions import (
@@ -212,9 +212,12 @@ def _cached_file(
 ) -> tuple[list[Rule], list[HardwareFact]]:
     text = path.read_text(encoding="utf-8")
     key = f"matrix-{path.stem}-{hashlib.sha256((text + repr(sorted(signals))).encode()).hexdigest()[:24]}"
-    stored = cache.get(key)
+    stored = cache.get(key, _STORED)
     if stored is not None:
-        return [_from_json(r) for r in stored["rules"]], [_fact_from_json(f) for f in stored.get("facts", [])]
+        try:
+            return [_from_json(r) for r in stored["rules"]], [_fact_from_json(f) for f in stored.get("facts", [])]
+        except (KeyError, TypeError, ValueError, IndexError):
+            pass  # an entry of another shape: validated again from the file, and rewritten
     before = len(issues)
     rules: list[Rule] = []
     facts: list[HardwareFact] = []
@@ -224,11 +227,25 @@ def _cached_file(
         else:
             facts.append(item)
     if len(issues) == before:
-        entry: dict[str, Any] = {"rules": [_to_json(r) for r in rules]}
-        if facts:
-            entry["facts"] = [_fact_to_json(f) for f in facts]
+        entry: dict[str, Any] = {"rules": [_to_json(r) for r in rules], "facts": [_fact_to_json(f) for f in facts]}
         cache.put(key, entry)
     return rules, facts
+
+
+_TEXT_KEYS = ("id", "family", "title", "symptom", "why", "test", "signal", "breaks", "source", "severity")
+_STORED_RULE = {
+    **dict.fromkeys(_TEXT_KEYS, str),
+    "fix": [str],
+    "evidence": [{"kind": str}],
+    "applies": {str: str},
+    "python": OneOf(str, None),
+    "platform": [str],
+}
+_STORED_FACT = {
+    **dict.fromkeys(("id", "feature", "package", "check", "below", "why", "test", "versions"), str),
+    "evidence": [{"kind": str}],
+}
+_STORED = {"rules": [_STORED_RULE], "facts": [_STORED_FACT]}
 
 
 def _to_json(rule: Rule) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from envdoctor.inventory import Dist, Inventory
 from envdoctor.pipconfig import PipConfig
 from envdoctor.planner import Move, Plan
 from envdoctor.redact import redact
+from envdoctor.render import printable
 from envdoctor.torchbuild import PYTORCH_INDEX, TORCH_FAMILY, pytorch_tag
 from envdoctor.versions import NormalizedName, canonical
 
@@ -239,10 +240,13 @@ def render(pins: PinSet, fmt: str, header: Iterable[str] = ()) -> str:
     if fmt == "pip":
         args = [*_split_options(pins.options), *pins.requirements()]
         return "pip install " + " ".join(shlex.quote(a) for a in args) + "\n" if args else "\n"
-    out = [f"# {h}" if h else "#" for h in header]
-    out += list(pins.options)
+    # a name, URL or comment from the target never starts a line of its own (``--index-url`` in a
+    # direct_url.json "url" after a line break): control characters and line breaks are escaped
+    out = [f"# {printable(h)}" if h else "#" for h in header]
+    out += [printable(o) for o in pins.options]
     for line in pins.lines:
-        text, comment = line.text, line.comment
+        text = printable(line.text) if line.text is not None else None
+        comment = printable(line.comment)
         if fmt == "constraints" and text is not None and " @ " in text:
             text, comment = None, f"{text}: {comment}; a direct URL is not allowed in a constraints file"
         if text is None:

@@ -44,16 +44,33 @@ class ModuleInfo:
 _LAZY_STRUCTURE_CALLS = {"_LazyModule", "LazyModule", "define_import_structure", "attach", "_attach", "attach_stub"}
 
 
-def parse_module(source: bytes) -> ModuleInfo:
-    """The names ``source`` binds at module level; never raises (a syntax error is reported in the result)."""
+class Unparsable(Exception):
+    """The parser or the walk over its tree ran out of stack or memory on this source (a 200,000-deep
+    expression): the file is unknown, and the caller says so."""
+
+
+def parse(source: bytes) -> ast.Module:
+    """``ast.parse``, with the warnings of old packages silenced; raises SyntaxError/ValueError or Unparsable."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarning for invalid escapes in old packages
-            tree = ast.parse(source)
+            return ast.parse(source)
+    except (RecursionError, MemoryError) as exc:
+        raise Unparsable(f"could not be parsed ({type(exc).__name__})") from None
+
+
+def parse_module(source: bytes) -> ModuleInfo:
+    """The names ``source`` binds at module level; a syntax error is reported in the result. Raises
+    Unparsable when the source is too deep to parse or walk."""
+    try:
+        tree = parse(source)
     except (SyntaxError, ValueError) as exc:
         return ModuleInfo(frozenset(), dynamic=f"cannot be parsed here ({type(exc).__name__})")
     collector = _Collector()
-    collector.block(tree.body)
+    try:
+        collector.block(tree.body)
+    except (RecursionError, MemoryError) as exc:
+        raise Unparsable(f"could not be parsed ({type(exc).__name__})") from None
     return collector.result()
 
 
@@ -300,29 +317,18 @@ _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseExcept
 
 
 def import_sites(source: bytes) -> list[ImportSite] | None:
-    """Every import statement with the context it runs in; None when the source does not parse."""
+    """Every import statement with the context it runs in; None when the source does not parse. Raises
+    Unparsable when the source is too deep to parse or walk."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tree = ast.parse(source)
+        tree = parse(source)
     except (SyntaxError, ValueError):
         return None
     sites: list[ImportSite] = []
-    _walk_sites(tree.body, _Scope(Context.MODULE), sites)
-    spans = sorted(
-        (
-            (n.lineno, n.end_lineno or n.lineno, n.name)
-            for n in ast.walk(tree)
-            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-        ),
-        key=lambda span: span[1] - span[0],
-    )
-    return [
-        dataclasses.replace(site, function=next((name for a, b, name in spans if a <= site.line <= b), ""))
-        if site.context is Context.FUNCTION
-        else site
-        for site in sites
-    ]
+    try:
+        _walk_sites(tree.body, _Scope(Context.MODULE), sites)
+    except (RecursionError, MemoryError) as exc:
+        raise Unparsable(f"could not be parsed ({type(exc).__name__})") from None
+    return sites
 
 
 def version_test(test: ast.expr) -> bool:
@@ -337,10 +343,12 @@ class _Scope:
     gated: bool = False
     primary: tuple[Primary, ...] = ()
     available: tuple[Gate, ...] = ()
+    function: str = ""  # the innermost def around it ("" at module level)
 
     def site(self, module: str, level: int, names: tuple[str, ...], line: int) -> ImportSite:
         primary = self.primary if self.ctx is Context.FALLBACK else ()
-        return ImportSite(module, level, names, line, self.ctx, self.gated, "", primary, self.available)
+        function = self.function if self.ctx is Context.FUNCTION else ""
+        return ImportSite(module, level, names, line, self.ctx, self.gated, function, primary, self.available)
 
 
 def _walk_sites(body: list[ast.stmt], scope: _Scope, out: list[ImportSite]) -> None:
@@ -352,7 +360,7 @@ def _walk_sites(body: list[ast.stmt], scope: _Scope, out: list[ImportSite]) -> N
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             # A try around a def does not guard the call: the body starts afresh.
             inner = Context.TYPE_CHECKING if scope.ctx is Context.TYPE_CHECKING else Context.FUNCTION
-            _walk_sites(node.body, _Scope(inner, scope.gated, (), scope.available), out)
+            _walk_sites(node.body, _Scope(inner, scope.gated, (), scope.available, node.name), out)
         elif isinstance(node, ast.ClassDef):
             _walk_sites(node.body, scope, out)  # a class body runs at import time
         elif isinstance(node, ast.If):

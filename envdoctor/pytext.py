@@ -145,6 +145,10 @@ def literal_all(data: bytes) -> tuple[str, ...] | None:
     return tuple(n.decode() for n in names)
 
 
+_MAX_PREFIX = 4096
+"""How far back a binding line's start is looked for: ``from x import a, b, ..., name`` is never longer."""
+
+
 def defined_at_top(data: bytes, name: str) -> bool:
     """True when a line at column 0 binds ``name``: ``def name``, ``class name``, ``name =``,
     ``name: T =``, or a one-line import that binds it. A shortcut that saves parsing big modules
@@ -159,8 +163,9 @@ def defined_at_top(data: bytes, name: str) -> bool:
         before = data[pos - 1 : pos]
         after = data[end : end + 1]
         if not (before.isalnum() or before == b"_") and not (after.isalnum() or after == b"_"):
-            start = data.rfind(b"\n", 0, pos) + 1
-            if _binds(data[start:pos], data[end : end + 6]):
+            floor = max(0, pos - _MAX_PREFIX)  # bounded: one huge line costs no more than a short one
+            newline = data.rfind(b"\n", floor, pos)
+            if (newline >= 0 or floor == 0) and _binds(data[newline + 1 : pos], data[end : end + 6]):
                 return True
         pos = data.find(word, end)
     return False

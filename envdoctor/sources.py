@@ -3,7 +3,8 @@
 Built from each distribution's RECORD (the list of files the installer wrote), so no directory
 is walked and nothing is imported. Everything extracted is cached in memory for the run and on
 disk (envdoctor.cache) per (distribution, version, RECORD hash), so an unchanged environment is
-not read again.
+not read again. Files are read bounded (envdoctor.installed): a file that cannot be read or parsed is
+unknown, and ``unread`` says which and why.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from envdoctor.cache import Cache
+from envdoctor.cache import Cache, OneOf, conforms
 from envdoctor.facts import Facts
+from envdoctor.installed import RECORD_LIMIT, SOURCE_LIMIT, Reader, decode_record, record_entries
 from envdoctor.inventory import Dist, Inventory
-from envdoctor.pysource import ImportSite, ModuleInfo, import_sites, parse_module
+from envdoctor.pysource import ImportSite, ModuleInfo, Unparsable, import_sites, parse_module
 from envdoctor.pytext import ImportLine, defined_at_top, literal_all, scan_imports
 
 SKIP_DIRS = {"tests", "test", "testing", "__pycache__", "_vendor", "vendored", "_vendored", "benchmarks", "examples"}
@@ -44,19 +46,17 @@ class DistFiles:
 
     def __init__(self, dist: Dist, record: str) -> None:
         self.dist = dist
-        self.record_hash = hashlib.sha256(record.encode("utf-8", "replace")).hexdigest()[:20]
+        self.record_hash = hashlib.sha256(record.encode("utf-8", "surrogateescape")).hexdigest()[:20]
         self.py: dict[str, str] = {}  # module -> relative path of its .py file
         self.packages: set[str] = set()
         self.extensions: set[str] = set()
         self.folders: set[str] = set()
         self.hashes: dict[str, str] = {}  # relative path -> "sha256=..." as the installer wrote it
-        for line in record.splitlines():
-            parts = line.rsplit(",", 2)
-            rel = parts[0].strip().strip('"')
-            if rel.startswith(("..", "/")) or ".dist-info/" in rel or ".egg-info/" in rel:
+        for rel, digest in record_entries(record):  # only files inside the site folder
+            if ".dist-info/" in rel or ".egg-info/" in rel:
                 continue
-            if len(parts) == 3 and parts[1]:
-                self.hashes[rel] = parts[1]
+            if digest:
+                self.hashes[rel] = digest
             self._add(rel)
 
     def _add(self, rel: str) -> None:
@@ -121,6 +121,7 @@ class SourceIndex:
         self._infos: dict[str, ModuleInfo] = {}
         self._sites: dict[str, list[ImportSite] | None] = {}
         self._text: dict[str, bytes] = {}
+        self.reader = Reader()
         for dist in inv.winners.values():
             self._load(dist)
 
@@ -128,7 +129,8 @@ class SourceIndex:
         if dist.planned:
             self.planned.append(dist)
             return
-        record = _read_text(os.path.join(dist.path, "RECORD")) if dist.kind == "dist-info" else None
+        data = self.reader.read(os.path.join(dist.path, "RECORD"), RECORD_LIMIT) if dist.kind == "dist-info" else None
+        record = decode_record(data) if data is not None else None
         if not record:
             self.uncovered.append(dist)
             return
@@ -141,7 +143,31 @@ class SourceIndex:
         for top in files.top_level:
             self.by_top.setdefault(top, []).append(files)
         key = self._key(files)
-        self._stored[dist.name] = self.cache.get(key) or {"imports": None, "modules": {}, "all": {}}
+        stored = self.cache.get(key, _STORED) or {"imports": None, "modules": {}, "all": {}, "unread": {}}
+        self._stored[dist.name] = stored
+        # what an earlier run could not read is still unread (stored relative: an entry serves every copy)
+        self.reader.unread.update({os.path.join(dist.location, rel): why for rel, why in stored["unread"].items()})
+
+    def _read(self, dist: Dist, path: str) -> bytes | None:
+        """A source file of ``dist``, bounded; why it could not be read is kept with the distribution's entry."""
+        before = len(self.reader.unread)
+        data = self.reader.read(path, SOURCE_LIMIT)
+        if len(self.reader.unread) != before:
+            self._unread(dist, path, self.reader.unread[path])
+        return data
+
+    def _unread(self, dist: Dist, path: str, reason: str) -> None:
+        self.reader.note(path, reason)
+        stored = self._stored.get(dist.name)
+        rel = os.path.relpath(path, dist.location)
+        if stored is not None and stored["unread"].get(rel) != reason:
+            stored["unread"][rel] = reason
+            self._dirty.add(dist.name)
+
+    @property
+    def unread(self) -> dict[str, str]:
+        """Files that could not be read or parsed (path -> why): what they define or import is unknown."""
+        return self.reader.unread
 
     @staticmethod
     def _key(files: DistFiles) -> str:
@@ -174,7 +200,7 @@ class SourceIndex:
             wanted = frozenset(t.encode() for t in self.by_top if t not in own)
             found = []
             for _module, rel in files.scannable():
-                data = _read_bytes(os.path.join(files.dist.location, rel))
+                data = self._read(files.dist, os.path.join(files.dist.location, rel))
                 for imp in scan_imports(data, wanted) if data else ():
                     if imp.module.split(".")[0] not in own:
                         found.append([rel, imp.module, list(imp.names), imp.line, imp.indented])
@@ -247,7 +273,7 @@ class SourceIndex:
         if loc.path not in self._text:
             if len(self._text) > 256:
                 self._text.clear()
-            self._text[loc.path] = _read_bytes(loc.path) or b""
+            self._text[loc.path] = self._read(loc.dist, loc.path) or b""
         return defined_at_top(self._text[loc.path], name)
 
     def star_names(self, loc: Located) -> tuple[str, ...] | None:
@@ -258,7 +284,7 @@ class SourceIndex:
         if loc.module in stored:
             cached = stored[loc.module]
             return tuple(cached) if cached is not None else None
-        data = _read_bytes(loc.path)
+        data = self._read(loc.dist, loc.path)
         found = literal_all(data) if data is not None else None
         if loc.dist.name in self._stored:
             stored[loc.module] = list(found) if found is not None else None
@@ -267,24 +293,39 @@ class SourceIndex:
 
     def _parse(self, loc: Located) -> ModuleInfo:
         assert loc.path is not None
-        data = _read_bytes(loc.path)
+        data = self._read(loc.dist, loc.path)
         if data is None:
             return ModuleInfo(frozenset(), dynamic="cannot be read")
-        info = parse_module(data)
+        try:
+            info = parse_module(data)
+        except Unparsable as exc:
+            self._unread(loc.dist, loc.path, str(exc))
+            return ModuleInfo(frozenset(), dynamic=str(exc))
         if info.stub:  # lazy_loader.attach_stub: the names are in the .pyi beside it
-            stub = _read_bytes(loc.path[:-3] + ".pyi")
-            if stub is not None:
-                s = parse_module(stub)
+            stub_path = loc.path[:-3] + ".pyi"
+            stub = self._read(loc.dist, stub_path)
+            why = "lazy stub file is missing"
+            try:
+                s = parse_module(stub) if stub is not None else None
+            except Unparsable as exc:
+                self._unread(loc.dist, stub_path, str(exc))
+                s, why = None, f"lazy stub file {exc}"
+            if s is not None:
                 info = ModuleInfo(info.names | s.names, info.stars + s.stars, s.all, info.dynamic, True, True)
             else:
-                info = ModuleInfo(info.names, info.stars, info.all, "lazy stub file is missing", True, True)
+                info = ModuleInfo(info.names, info.stars, info.all, why, True, True)
         return info
 
-    def sites(self, path: str) -> list[ImportSite] | None:
-        """Import statements of the file at ``path`` with their contexts (ast; cached for the run)."""
+    def sites(self, dist: Dist, path: str) -> list[ImportSite] | None:
+        """Import statements of the file at ``path`` of ``dist`` with their contexts (ast; cached for the run);
+        None when it cannot be read or parsed."""
         if path not in self._sites:
-            data = _read_bytes(path)
-            self._sites[path] = import_sites(data) if data is not None else None
+            data = self._read(dist, path)
+            try:
+                self._sites[path] = import_sites(data) if data is not None else None
+            except Unparsable as exc:
+                self._unread(dist, path, str(exc))
+                self._sites[path] = None
         return self._sites[path]
 
     def mentions(self, files: DistFiles, word: str) -> int:
@@ -294,7 +335,7 @@ class SourceIndex:
         pattern = re.compile(rb"\b" + re.escape(word.encode()) + rb"\b")
         count = 0
         for rel in files.py.values():
-            data = _read_bytes(os.path.join(files.dist.location, rel)) or b""
+            data = self._read(files.dist, os.path.join(files.dist.location, rel)) or b""
             if word.encode() in data:
                 count += len(pattern.findall(data))
         return count
@@ -305,13 +346,13 @@ class SourceIndex:
         (the hook's table: sentence-transformers 6 serves ``"sentence_transformers.losses"`` that way).
         Read only when a module or name of the distribution seems to be missing; cached with it."""
         stored = self._stored.get(files.dist.name)
-        if stored is not None and "hooks" in stored:
+        if stored is not None and conforms(stored.get("hooks", 0), _HOOKS):  # absent, or of another shape: read
             cached = stored["hooks"]
             return frozenset(cached) if cached is not None else None
 
         def sources() -> Iterator[bytes]:
             for _module, rel in files.scannable():
-                yield _read_bytes(os.path.join(files.dist.location, rel)) or b""
+                yield self._read(files.dist, os.path.join(files.dist.location, rel)) or b""
 
         paths: frozenset[str] | None = None
         if any((b"meta_path" in d or b"path_hooks" in d) and _ADDS_HOOK.search(d) for d in sources()):
@@ -323,23 +364,23 @@ class SourceIndex:
             self._dirty.add(files.dist.name)
         return paths
 
-    def defining(self, path: str, module: str, function: str) -> tuple[str, bytes] | None:
+    def defining(self, dist: Dist, path: str, module: str, function: str) -> tuple[str, bytes] | None:
         """The path and source of the file that holds ``def function(`` at column 0, found by following the import
         that binds ``function`` in the file at ``path`` (module ``module``) through re-exports
         (transformers' ``from .utils import is_accelerate_available`` -> utils/import_utils.py); None
         when that chain leaves the text. Read only for imports under an ``if is_X_available():``."""
         head = f"def {function}(".encode()
         for _ in range(6):
-            data = _read_bytes(path)
+            data = self._read(dist, path)
             if data is None:
                 return None
             if data.startswith(head) or b"\n" + head in data:
                 return path, data
-            site = next((s for s in self.sites(path) or () if function in s.names), None)
+            site = next((s for s in self.sites(dist, path) or () if function in s.names), None)
             loc = self.locate(absolute(module, path.endswith("__init__.py"), site.module, site.level)) if site else None
             if loc is None or loc.path is None:
                 return None
-            path, module = loc.path, loc.module
+            dist, path, module = loc.dist, loc.path, loc.module
         return None
 
     def save(self) -> None:
@@ -355,17 +396,17 @@ def fingerprint(inv: Inventory) -> str:
     leaves RECORD alone is not seen (``--no-cache`` re-reads everything)."""
     from envdoctor import __version__
 
-    h = hashlib.sha256(f"{__version__}\0{inv.python.executable}\0".encode())
+    h = hashlib.sha256(f"{__version__}\0{inv.python.executable}\0".encode("utf-8", "surrogateescape"))
     for dist in inv.dists:
         if dist.planned:
-            h.update(f"{dist.name}\0{dist.raw_version}\0planned\n".encode())
+            h.update(f"{dist.name}\0{dist.raw_version}\0planned\n".encode("utf-8", "surrogateescape"))
             continue
         try:
             st = os.stat(os.path.join(dist.path, "RECORD"))
             stamp = f"{st.st_size}:{st.st_mtime_ns}"
         except OSError:
             stamp = "-"
-        h.update(f"{dist.name}\0{dist.raw_version}\0{dist.path}\0{stamp}\n".encode())
+        h.update(f"{dist.name}\0{dist.raw_version}\0{dist.path}\0{stamp}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()[:32]
 
 
@@ -401,17 +442,15 @@ def absolute(module: str, is_package: bool, target: str, level: int) -> str:
     return ".".join([*parts, target] if target else parts)
 
 
-def _read_bytes(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except OSError:
-        return None
-
-
-def _read_text(path: str) -> str | None:
-    data = _read_bytes(path)
-    return data.decode("utf-8", "replace") if data is not None else None
+_INFO = {"names": [str], "stars": [(str, int)], "all": OneOf(None, [str]), "dynamic": str, "stub": bool, "lazy": bool}
+_HOOKS = OneOf(None, [str])
+_STORED = {
+    "imports": OneOf(None, [(str, str, [str], int, bool)]),
+    "modules": {str: _INFO},
+    "all": {str: OneOf(None, [str])},
+    "unread": {str: str},
+}
+"""What a distribution's cache entry must look like; another shape is ignored, read again and rewritten."""
 
 
 def dotted_parent(module: str) -> Iterable[str]:

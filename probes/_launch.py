@@ -36,7 +36,9 @@ def _drop_own_dir():
 def _write(path, obj):
     tmp = path + ".partial"
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, ensure_ascii=False, separators=(",", ":"))
+        # ASCII JSON: a name the file system gives with undecodable bytes (a surrogate escape) travels as
+        # "\\udcff" and comes back as the same name, which opens the same file
+        json.dump(obj, fh, ensure_ascii=True, separators=(",", ":"))
     os.replace(tmp, path)
 
 

@@ -6,9 +6,11 @@ importlib.metadata finds them, but without importlib.metadata's strictness: a ME
 cannot be read or parsed becomes a "problems" entry on that distribution, never an exception.
 """
 
+import errno
 import json
 import os
 import platform
+import stat
 import sys
 import sysconfig
 
@@ -79,10 +81,24 @@ def parse_headers(text):
     return headers, problems
 
 
+def open_regular(path):
+    """``path`` opened for reading in binary, without blocking: a FIFO or a device in place of a metadata
+    file is an OSError ("not a regular file"), never a hang."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+    except OSError:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
 def read_text(path, limit=HEADER_LIMIT, headers_only=False):
     """The file's text (at most ``limit`` bytes); with ``headers_only``, up to the first blank line:
-    METADATA carries the whole README after its headers, which nobody here needs."""
-    with open(path, "rb") as fh:
+    METADATA carries the whole README after its headers, which nobody here needs. Names are carried as
+    the file system gives them (undecodable bytes as surrogate escapes; the launcher writes ASCII JSON)."""
+    with open_regular(path) as fh:
         if headers_only:
             data = b""
             while len(data) < limit:

@@ -17,6 +17,7 @@ Markers and extras are evaluated in the target's marker environment. Raises noth
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 
 from envdoctor.inventory import Dist, Inventory
@@ -77,7 +78,7 @@ def _metadata_health(dist: Dist) -> Iterator[Finding]:
             "installed or what it needs (an interrupted install or a partial uninstall).",
             packages=(dist.name,),
             evidence=(dist.path,),
-            advice=(f"pip install --force-reinstall --no-deps {dist.display_name}",),
+            advice=(_reinstall(dist.display_name),),
         )
     elif dist.problems:
         yield _finding(
@@ -87,7 +88,7 @@ def _metadata_health(dist: Dist) -> Iterator[Finding]:
             detail="; ".join(dist.problems),
             packages=(dist.name,),
             evidence=(dist.metadata_path,),
-            advice=(f"pip install --force-reinstall --no-deps {_pin(dist)}",),
+            advice=(_reinstall(_pin(dist)),),
         )
     if dist.kind == "dist-info" and not dist.has_record and not dist.missing_metadata:
         yield _finding(
@@ -98,7 +99,7 @@ def _metadata_health(dist: Dist) -> Iterator[Finding]:
             f"{dist.installer or 'an unknown installer'}.",
             packages=(dist.name,),
             evidence=(dist.path,),
-            advice=(f"pip install --force-reinstall --no-deps {_pin(dist)}",),
+            advice=(_reinstall(_pin(dist)),),
         )
     if dist.raw_version and dist.version is None:
         yield _finding(
@@ -139,9 +140,11 @@ def _duplicate(copies: tuple[Dist, ...]) -> Finding:
         packages=(winner.name,),
         evidence=tuple(f"{d.raw_version}: {d.path}" + (" (used)" if d is winner else "") for d in copies),
         advice=tuple(
-            f"remove {d.path} (and the files its RECORD lists)" for d in copies[1:] if d.location == winner.location
+            f"remove {shlex.quote(d.path)} (and the files its RECORD lists)"
+            for d in copies[1:]
+            if d.location == winner.location
         )
-        or (f"pip uninstall {winner.display_name}, then reinstall the one version you want",),
+        or (f"pip uninstall {shlex.quote(winner.display_name)}, then reinstall the one version you want",),
     )
 
 
@@ -217,7 +220,7 @@ def _unsupported(inv: Inventory, dist: Dist) -> Finding:
         "will not load.",
         packages=(dist.name,),
         evidence=(f"{dist.path}/WHEEL: Tag: {', '.join(dist.wheel_tags)}",),
-        advice=(f"pip install --force-reinstall --no-deps {_pin(dist)}",),
+        advice=(_reinstall(_pin(dist)),),
     )
 
 
@@ -249,6 +252,11 @@ def _extras(inv: Inventory) -> Iterator[Finding]:
 def _extra_only(env: MarkerEnvironment, req: Requirement, extra: str) -> bool:
     """True when ``req`` applies with ``extra`` requested but not without it."""
     return req.marker is not None and env.holds(req.marker, extra) and not env.holds(req.marker)
+
+
+def _reinstall(spec: str) -> str:
+    """The command that reinstalls ``spec``; every word from the target is shell-quoted."""
+    return f"pip install --force-reinstall --no-deps {shlex.quote(spec)}"
 
 
 def _pin(dist: Dist) -> str:

@@ -16,15 +16,16 @@ import ast
 import json
 import os
 import re
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
+from envdoctor.cache import Shape
 from envdoctor.checks.rules import Files, Match, requires
+from envdoctor.installed import SOURCE_LIMIT
 from envdoctor.inventory import Dist, Inventory
 from envdoctor.matrix import Rule
-from envdoctor.pysource import version_test
+from envdoctor.pysource import Unparsable, parse, version_test
 
 FACT = "numpy-2.0-removed.json"
 
@@ -57,13 +58,18 @@ def _hit_lines(data: bytes, names: frozenset[str]) -> set[int]:
     simple pattern and a set lookup beat one pattern with a hundred alternatives by far. A superset:
     the ast pass decides which of them are real uses."""
     wanted = {n.encode() for n in names}
-    lines = set()
-    for m in _ATTR.finditer(data):
-        if m.group(1) in wanted:
-            lines.add(data.count(b"\n", 0, m.start()) + 1)
-    for m in _FROM.finditer(data):
-        if any(p.strip().split(b" ")[0] in wanted for p in m.group(1).split(b",")):
-            lines.add(data.count(b"\n", 0, m.start()) + 1)
+    starts = [m.start() for m in _ATTR.finditer(data) if m.group(1) in wanted]
+    starts += [
+        m.start()
+        for m in _FROM.finditer(data)
+        if any(p.strip().split(b" ")[0] in wanted for p in m.group(1).split(b","))
+    ]
+    lines: set[int] = set()
+    line, at = 1, 0
+    for start in sorted(starts):  # counted forward once: linear in the file, however many hits
+        line += data.count(b"\n", at, start)
+        at = start
+        lines.add(line)
     return lines
 
 
@@ -77,9 +83,7 @@ def uses(data: bytes, names: frozenset[str]) -> list[tuple[int, str, bool]]:
     if not lines:
         return []
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tree = ast.parse(data)
+        tree = parse(data)
     except (SyntaxError, ValueError):
         return []
     aliases = {(m.group(1) or b"numpy").decode() for m in _ALIAS.finditer(data)}
@@ -88,7 +92,10 @@ def uses(data: bytes, names: frozenset[str]) -> list[tuple[int, str, bool]]:
         isinstance(n, ast.ImportFrom) and n.module == "__future__" and any(a.name == "annotations" for a in n.names)
         for n in tree.body
     )
-    _Scan(aliases, names, found, tree, lazy_annotations, lines).run()
+    try:
+        _Scan(aliases, names, found, tree, lazy_annotations, lines).run()
+    except (RecursionError, MemoryError) as exc:
+        raise Unparsable(f"could not be parsed ({type(exc).__name__})") from None
     eager = {(line, name) for line, name, at_import in found if at_import}
     return sorted(
         {(line, name, at_import) for line, name, at_import in found if at_import or (line, name) not in eager}
@@ -188,17 +195,20 @@ def _dist_uses(dist: Dist, files: Files) -> list[Use]:
     names = frozenset(removed_names())
 
     def compute() -> dict[str, object]:
-        found = []
+        found: list[list[object]] = []
         known = files.importing(dist, "numpy")  # the symbols pass read every file once already
         for rel in known if known is not None else files.listed(dist):
             if not rel.endswith(".py") or rel.startswith("..") or "/tests/" in f"/{rel}":
                 continue
-            data = files.read(dist, rel, limit=16 * 1024 * 1024)
-            for line, name, at_import in uses(data or b"", names):
-                found.append([rel, line, name, at_import])
+            data = files.read(dist, rel, limit=SOURCE_LIMIT)
+            try:
+                found.extend([rel, line, name, at_import] for line, name, at_import in uses(data or b"", names))
+            except Unparsable as exc:
+                files.reader.note(os.path.join(dist.location, rel), str(exc))
         return {"uses": found}
 
-    raw = files.remembered("numpy2-names-2", dist, compute)["uses"]  # -2: version-gated branches skipped
+    shape: dict[str, Shape] = {"uses": [(str, int, str, bool)]}
+    raw = files.remembered("numpy2-names-2", dist, compute, shape)["uses"]  # -2: version-gated branches skipped
     return [Use(str(r[0]), int(r[1]), str(r[2]), bool(r[3])) for r in raw] if isinstance(raw, list) else []
 
 

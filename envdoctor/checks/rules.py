@@ -19,8 +19,17 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from envdoctor.cache import Cache
-from envdoctor.checks.elf import is_torch_symbol, read_dynamic
+from envdoctor.cache import Cache, Shape
+from envdoctor.checks.elf import DynamicInfo, is_torch_symbol, read_dynamic
+from envdoctor.installed import (
+    BINARY_LIMIT,
+    RECORD_LIMIT,
+    SMALL_LIMIT,
+    Reader,
+    decode_record,
+    record_entries,
+    unread_note,
+)
 from envdoctor.inventory import Dist, Inventory
 from envdoctor.matrix import Matrix, MatrixError, Rule
 from envdoctor.report import Finding, Severity
@@ -42,12 +51,14 @@ Signal = Callable[[Inventory, Rule, "Files"], list[Match]]
 
 
 class Files:
-    """Reads installed files of a distribution (through its RECORD), caching per-distribution answers."""
+    """Reads installed files of a distribution (through its RECORD, bounded: envdoctor.installed), caching
+    per-distribution answers. ``reader.unread``: the files that could not be read, and why."""
 
     def __init__(self, cache: Cache, importing: Callable[[Dist, str], list[str] | None] | None = None) -> None:
         self.cache = cache
         self._importing = importing
         self._memo: dict[tuple[str, str], dict[str, object]] = {}
+        self.reader = Reader()
 
     def importing(self, dist: Dist, module: str) -> list[str] | None:
         """The .py files of ``dist`` that import ``module`` (from the symbols check's text pass, when it ran
@@ -55,28 +66,27 @@ class Files:
         return self._importing(dist, module) if self._importing is not None else None
 
     def listed(self, dist: Dist) -> list[str]:
+        """The files RECORD lists inside the distribution's site folder (envdoctor.installed.record_entries)."""
         if dist.planned:  # not on disk yet: its files are unknown (the old copy's are not its files)
             return []
-        try:
-            with open(os.path.join(dist.path, "RECORD"), encoding="utf-8", errors="replace") as fh:
-                return [line.rsplit(",", 2)[0].strip('"') for line in fh if line.strip()]
-        except OSError:
-            return []
+        data = self.reader.read(os.path.join(dist.path, "RECORD"), RECORD_LIMIT)
+        return [rel for rel, _hash in record_entries(decode_record(data))] if data is not None else []
 
-    def read(self, dist: Dist, rel: str, limit: int = 256 * 1024 * 1024) -> bytes | None:
+    def read(self, dist: Dist, rel: str, limit: int = BINARY_LIMIT) -> bytes | None:
         if dist.planned:
             return None
-        path = os.path.join(dist.location, rel)
-        try:
-            if os.path.getsize(path) > limit:
-                return None
-            with open(path, "rb") as fh:
-                return fh.read()
-        except OSError:
-            return None
+        return self.reader.read(os.path.join(dist.location, rel), limit)
 
-    def remembered(self, kind: str, dist: Dist, compute: Callable[[], dict[str, object]]) -> dict[str, object]:
-        """``compute()`` for this distribution, cached by its name, version and RECORD stamp."""
+    def dynamic(self, dist: Dist, rel: str) -> DynamicInfo | None:
+        """The ELF dynamic section and torch symbols of an extension of ``dist`` (envdoctor.checks.elf)."""
+        return read_dynamic(os.path.join(dist.location, rel), is_torch_symbol, self.reader)
+
+    def remembered(
+        self, kind: str, dist: Dist, compute: Callable[[], dict[str, object]], shape: dict[str, Shape]
+    ) -> dict[str, object]:
+        """``compute()`` for this distribution, cached by its name, version and RECORD stamp, with the files it
+        could not read (noted again on every run); a stored entry not of ``shape`` is computed again and
+        rewritten."""
         if dist.planned:
             return compute()
         memo = (kind, dist.path)
@@ -87,11 +97,17 @@ class Files:
             key: str | None = f"{kind}-{dist.name}-{dist.raw_version}-{st.st_size}-{st.st_mtime_ns}"
         except OSError:
             key = None  # no RECORD to stamp it by: not stored across runs, but still read once in this one
-        hit = self.cache.get(key) if key is not None else None
+        hit = self.cache.get(key, {**shape, "unread": {str: str}}) if key is not None else None
         if hit is None:
-            hit = compute()
+            outer, self.reader = self.reader, Reader()
+            try:
+                found = compute()
+            finally:
+                unread, self.reader = self.reader.unread, outer
+            hit = {**found, "unread": {os.path.relpath(p, dist.location): why for p, why in unread.items()}}
             if key is not None:
                 self.cache.put(key, hit)
+        self.reader.unread.update({os.path.join(dist.location, rel): why for rel, why in hit["unread"].items()})
         self._memo[memo] = hit
         return hit
 
@@ -113,7 +129,7 @@ def check_rules(inv: Inventory, matrix: Matrix | MatrixError, files: Files) -> l
     for rule in matrix.rules:
         for match in matches(inv, rule, files):
             findings.append(_finding(rule, match))
-    return findings
+    return findings + unread_note(files.reader.unread, CHECK)
 
 
 def matches(inv: Inventory, rule: Rule, files: Files) -> list[Match]:
@@ -178,7 +194,7 @@ def _torch_is_cpu(inv: Inventory, files: Files) -> tuple[bool, str]:
     raw = torch.raw_version or ""
     if raw.endswith("+cpu"):
         return True, f"{torch.metadata_path}: Version: {raw}"
-    data = files.read(torch, "torch/version.py", limit=1 << 20) or b""
+    data = files.read(torch, "torch/version.py", limit=SMALL_LIMIT) or b""
     for line in data.decode("utf-8", "replace").splitlines():
         if line.replace(" ", "").startswith(("cuda=None", "cuda:Optional[str]=None", "cuda:str|None=None")):
             return True, f"{torch.location}/torch/version.py: {line.strip()}"
@@ -198,7 +214,7 @@ def _cuda_linked(dist: Dist, files: Files) -> list[str]:
                     linked.append(f"{rel} needs {', '.join(hits)}")
         return {"linked": linked}
 
-    linked = files.remembered("cuda-linked", dist, compute)["linked"]
+    linked = files.remembered("cuda-linked", dist, compute, {"linked": [str]})["linked"]
     return [str(x) for x in linked] if isinstance(linked, list) else []
 
 
@@ -232,7 +248,7 @@ def _numpy_abi(dist: Dist, files: Files) -> dict[str, object]:
                 built[rel] = "1"
         return {"built": built}
 
-    return files.remembered("numpy-abi", dist, compute)
+    return files.remembered("numpy-abi", dist, compute, {"built": {str: str}})
 
 
 def requires(dist: Dist, name: str) -> bool:
@@ -291,7 +307,7 @@ def _torch_links(dist: Dist, files: Files) -> dict[str, dict[str, list[str]]]:
         for rel in files.listed(dist):
             if not _is_extension(rel):
                 continue
-            info = read_dynamic(os.path.join(dist.location, rel), is_torch_symbol)
+            info = files.dynamic(dist, rel)
             if info is None:
                 continue
             own |= info.defined
@@ -300,7 +316,9 @@ def _torch_links(dist: Dist, files: Files) -> dict[str, dict[str, list[str]]]:
                 linked[rel] = (libs, info.undefined)
         return {"files": {rel: {"needed": libs, "undefined": sorted(u - own)} for rel, (libs, u) in linked.items()}}
 
-    raw = files.remembered("torch-links", dist, compute)["files"]
+    raw = files.remembered("torch-links", dist, compute, {"files": {str: {"needed": [str], "undefined": [str]}}})[
+        "files"
+    ]
     return raw if isinstance(raw, dict) else {}
 
 
@@ -311,7 +329,7 @@ def _torch_exports(torch: Dist, files: Files) -> tuple[set[str], set[str]]:
     for rel in files.listed(torch):
         if not _is_extension(rel):
             continue
-        info = read_dynamic(os.path.join(torch.location, rel), is_torch_symbol)
+        info = files.dynamic(torch, rel)
         if info is not None:
             libs.add(os.path.basename(rel))
             exported |= info.defined
@@ -389,7 +407,7 @@ def torch_symbols_missing(inv: Inventory, rule: Rule, files: Files) -> list[Matc
 
 def _xformers_record(dist: Dist, files: Files) -> dict[str, str] | None:
     """xformers/cpp_lib.json, written when its wheel was built: {"version": {"torch": "2.10.0+cu128", "cuda": 1208}}."""
-    data = files.read(dist, "xformers/cpp_lib.json", limit=1 << 20)
+    data = files.read(dist, "xformers/cpp_lib.json", limit=SMALL_LIMIT)
     try:
         version = json.loads(data or b"")["version"]
         torch, cuda = str(version["torch"]), version.get("cuda")

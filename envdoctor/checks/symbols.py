@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 
 from envdoctor.checks.fixes import computed_fix
 from envdoctor.facts import Facts
+from envdoctor.installed import unread_note
 from envdoctor.inventory import Dist
 from envdoctor.pysource import Context, Gate, ImportSite, min_version_defaults
 from envdoctor.pytext import ImportLine
@@ -265,7 +266,7 @@ class Resolver:
 
     def confirm(self, brk: Break) -> Finding | None:
         path = os.path.join(brk.importer.dist.location, brk.rel)
-        site = _site_at(self.index.sites(path), brk.imp)
+        site = _site_at(self.index.sites(brk.importer.dist, path), brk.imp)
         if site is None or site.context in {Context.TYPE_CHECKING, Context.GUARDED}:
             return None  # inside a string, or a failure the package handles
         fallback = ""
@@ -342,7 +343,7 @@ class Resolver:
         function's ``min_version`` default read from its source); X is not installed at all and the
         function's file looks X up by name (``find_spec("torch")``), so the test looks for X itself."""
         how = f'{gate.function}("{gate.min_version}")' if gate.min_version else f"{gate.function}()"
-        found = self.index.defining(where.path, where.module, gate.function) if where.path else None
+        found = self.index.defining(where.dist, where.path, where.module, gate.function) if where.path else None
         source = found[1] if found is not None else None
         loc = self.index.locate(gate.package)
         if loc is None:
@@ -397,7 +398,7 @@ class Resolver:
 
     def _edges(self, loc: Located) -> Iterator[str]:
         assert loc.path is not None
-        for site in self.index.sites(loc.path) or ():
+        for site in self.index.sites(loc.dist, loc.path) or ():
             if site.context is not Context.MODULE:
                 continue
             if site.available and self.skipped_by(loc, site):
@@ -462,9 +463,11 @@ def _declared(importer: Dist, provider: Dist) -> str:
 
 def unverified(index: SourceIndex) -> list[Finding]:
     """One note naming the distributions whose files are not listed (no RECORD: egg-info, some
-    system or editable installs): their imports were not checked."""
+    system or editable installs): their imports were not checked; and one naming the files that
+    could not be read or parsed."""
+    unread = unread_note(index.unread, CHECK)
     if not index.uncovered:
-        return []
+        return unread
     names = sorted(d.name for d in index.uncovered)
     return [
         Finding(
@@ -476,7 +479,8 @@ def unverified(index: SourceIndex) -> list[Finding]:
             packages=tuple(names),
             evidence=tuple(d.path for d in index.uncovered[:20]),
             check=CHECK,
-        )
+        ),
+        *unread,
     ]
 
 

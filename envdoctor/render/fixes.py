@@ -11,6 +11,7 @@ is not installed gets a comment saying to install the machine's build, never a b
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 
 from envdoctor.report import Report, Severity
@@ -75,9 +76,9 @@ def first_step(report: Report) -> list[str]:
             )
             continue
         torch.setdefault(tag or "", []).append(fix.line())  # "": a PyPI build stays on PyPI
-    commands = ["pip install " + " ".join(f'"{s}"' for s in plain)] if plain else []
+    commands = ["pip install " + " ".join(shlex.quote(s) for s in plain)] if plain else []
     commands += [
-        "pip install " + " ".join(f'"{s}"' for s in specs) + (f" --index-url {PYTORCH_INDEX}{tag}" if tag else "")
+        "pip install " + " ".join(shlex.quote(s) for s in specs) + (f" --index-url {PYTORCH_INDEX}{tag}" if tag else "")
         for tag, specs in torch.items()
     ]
     return commands + lines

@@ -6,10 +6,12 @@ import io
 
 from rich.console import Console, Group
 from rich.markup import escape
+from rich.padding import Padding
 from rich.panel import Panel
+from rich.table import Table
 from rich.text import Text
 
-from envdoctor.render import RenderOptions
+from envdoctor.render import RenderOptions, printable
 from envdoctor.render.fixes import first_step
 from envdoctor.report import Finding, Report, Severity
 
@@ -30,8 +32,8 @@ def render(report: Report, options: RenderOptions) -> str:
     )
     s = report.summary
     console.print(
-        f"[bold]envdoctor check[/bold]  {escape(s.python)}  "
-        f"(Python {escape(s.python_version)}, {s.distributions} distributions)"
+        f"[bold]envdoctor check[/bold]  {escape(printable(s.python))}  "
+        f"(Python {escape(printable(s.python_version))}, {s.distributions} distributions)"
     )
     for severity in (Severity.ERROR, Severity.WARNING, Severity.INFO):
         group = [f for f in report.findings if f.severity == severity]
@@ -44,11 +46,12 @@ def render(report: Report, options: RenderOptions) -> str:
         console.print()
         console.print("[bold]Could not check[/bold]")
         for sk in report.skipped:
-            console.print(f"  • {escape(sk.check)}: {escape(sk.reason)}")
+            console.print(Padding(Text(f"• {sk.check}: {printable(sk.reason)}"), (0, 0, 0, 2), expand=False))
     step = first_step(report)
     if step:
         console.print()
-        console.print(Panel(Text("\n".join(step)), title="Fix (first step)", title_align="left", border_style="green"))
+        shown = Text("\n".join(printable(line) for line in step))
+        console.print(Panel(shown, title="Fix (first step)", title_align="left", border_style="green"))
     worst = report.worst
     style = _STYLE[worst] if worst is not None and worst >= Severity.WARNING else "bold green"
     console.print()
@@ -57,10 +60,18 @@ def render(report: Report, options: RenderOptions) -> str:
 
 
 def _finding(f: Finding) -> Group:
-    head = Text.assemble(("● ", _STYLE[f.severity]), (f.title, "bold"), (f"  [{f.id}]", "dim"))
-    parts: list[Text] = [head]
+    """Every string is escaped (``printable``) and every line after the first is indented, wrapped lines
+    included: only a finding's own bullet starts at column 0."""
+    head = Table.grid()
+    head.add_column(width=2, no_wrap=True)
+    head.add_column()
+    head.add_row(
+        Text("● ", _STYLE[f.severity]),
+        Text.assemble((printable(f.title), "bold"), (f"  [{printable(f.id)}]", "dim")),
+    )
+    body: list[Text] = []
     if f.detail:
-        parts.append(Text("  " + f.detail))
-    parts.extend(Text.assemble(("  evidence ", "dim"), e) for e in f.evidence)
-    parts.extend(Text.assemble(("  fix      ", "green"), x) for x in (*f.fix, *f.advice))
-    return Group(*parts)
+        body.append(Text(printable(f.detail)))
+    body.extend(Text.assemble(("evidence ", "dim"), printable(e)) for e in f.evidence)
+    body.extend(Text.assemble(("fix      ", "green"), printable(x)) for x in (*f.fix, *f.advice))
+    return Group(head, Padding(Group(*body), (0, 0, 0, 2), expand=False))

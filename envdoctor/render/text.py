@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from envdoctor.render import RenderOptions
+from envdoctor.render import RenderOptions, printable
 from envdoctor.render.fixes import first_step
 from envdoctor.report import Finding, Report, Severity
 
@@ -12,7 +12,8 @@ from envdoctor.report import Finding, Report, Severity
 def render(report: Report, options: RenderOptions) -> str:
     width = max(40, options.width)
     s = report.summary
-    lines = [f"envdoctor check: {s.python} (Python {s.python_version}), {s.distributions} distributions", ""]
+    python = f"{printable(s.python)} (Python {printable(s.python_version)})"
+    lines = [f"envdoctor check: {python}, {s.distributions} distributions", ""]
     for severity in (Severity.ERROR, Severity.WARNING, Severity.INFO):
         group = [f for f in report.findings if f.severity == severity]
         for finding in group:
@@ -20,20 +21,22 @@ def render(report: Report, options: RenderOptions) -> str:
             lines.append("")
     if report.skipped:
         lines.append("Could not check:")
-        lines.extend(f"  - {sk.check}: {sk.reason}" for sk in report.skipped)
+        lines.extend(f"  - {sk.check}: {printable(sk.reason)}" for sk in report.skipped)
         lines.append("")
     step = first_step(report)
     if step:
-        lines += ["Fix (first step):", *(f"  {line}" for line in step), ""]
+        lines += ["Fix (first step):", *(f"  {printable(line)}" for line in step), ""]
     lines.append(report.verdict())
     return "\n".join(lines) + "\n"
 
 
 def _finding(f: Finding, width: int) -> list[str]:
-    out = [f"{str(f.severity).upper()} [{f.id}] {f.title}"]
+    """Every string is escaped (``printable``): only the first line of a finding starts at column 0, and it
+    starts with its severity."""
+    out = [f"{str(f.severity).upper()} [{printable(f.id)}] {printable(f.title)}"]
     wrap = textwrap.TextWrapper(width=width, initial_indent="    ", subsequent_indent="    ")
     if f.detail:
-        out.extend(wrap.wrap(f.detail))
-    out.extend(f"    evidence: {e}" for e in f.evidence)
-    out.extend(f"    fix: {x}" for x in (*f.fix, *f.advice))
+        out.extend(wrap.wrap(printable(f.detail)))
+    out.extend(f"    evidence: {printable(e)}" for e in f.evidence)
+    out.extend(f"    fix: {printable(x)}" for x in (*f.fix, *f.advice))
     return out

@@ -83,10 +83,10 @@ def test_first_step_keeps_the_cpu_builds_on_real_beds(
     """The fix names torch==2.3.0 (torchtext's torch) and torchvision==0.28.0+cpu; from PyPI the first is the CUDA
     build (GBs over the CPU one) and the second does not exist: both go to the CPU index."""
     for bed, line in (
-        (torchtext_newer_torch, 'pip install "torch==2.3.0" --index-url https://download.pytorch.org/whl/cpu'),
+        (torchtext_newer_torch, "pip install torch==2.3.0 --index-url https://download.pytorch.org/whl/cpu"),
         (
             torchvision_cuda_on_cpu,
-            'pip install "torchvision==0.28.0+cpu" --index-url https://download.pytorch.org/whl/cpu',
+            "pip install torchvision==0.28.0+cpu --index-url https://download.pytorch.org/whl/cpu",
         ),
     ):
         out = subprocess.run(

@@ -274,8 +274,8 @@ def test_check_fix_lines_run_as_they_are_on_a_cpu_torch(fake_venv: tuple[Path, P
     lines = proc.stdout.splitlines()
     step = lines[lines.index("Fix (first step):") + 1 :]
     assert step[:2] == [
-        '  pip install "huggingface-hub<2,>=0.25"',
-        '  pip install "torch>=1.13.0" --index-url https://download.pytorch.org/whl/cpu',
+        "  pip install 'huggingface-hub<2,>=0.25'",
+        "  pip install 'torch>=1.13.0' --index-url https://download.pytorch.org/whl/cpu",
     ]
     data = json.loads(envdoctor("check", "--python", str(python), "--format", "json").stdout)
     assert data["schema"] == "envdoctor.report/2"

@@ -73,7 +73,7 @@ def test_json_schema_is_stable(sample_report: Report) -> None:
 def test_text_has_verdict_fix_and_no_escape_codes(sample_report: Report) -> None:
     out = render(sample_report, Format.TEXT, RenderOptions(color=False))
     assert "\x1b[" not in out
-    assert 'pip install "tokenizers<0.21,>=0.20"' in out
+    assert "pip install 'tokenizers<0.21,>=0.20'" in out
     assert out.rstrip().splitlines()[-1].startswith("BROKEN: 1 error, 1 warning; 1 check could not run")
     assert "Could not check:" in out
 
@@ -131,7 +131,7 @@ def _fix_block(report: Report) -> list[str]:
 
 def test_first_step_merges_spellings_of_one_name_into_one_specifier() -> None:
     report = _errors(("huggingface-hub>=0.34.0",), ("huggingface_hub<2",), ("tokenizers>=0.22",))
-    assert _fix_block(report) == ['pip install "huggingface-hub<2,>=0.34.0" "tokenizers>=0.22"']
+    assert _fix_block(report) == ["pip install 'huggingface-hub<2,>=0.34.0' 'tokenizers>=0.22'"]
 
 
 def test_first_step_never_moves_a_cpu_torch_to_a_pypi_build() -> None:
@@ -139,8 +139,8 @@ def test_first_step_never_moves_a_cpu_torch_to_a_pypi_build() -> None:
     PyTorch CPU index, in a command of its own (a bare `torch>=1.13.0` from PyPI is the CUDA build, GBs)."""
     report = _errors(("torch>=1.10.0",), ("torch>=1.13.0",), ("safetensors>=0.4",), builds=(("torch", "1.9.0+cpu"),))
     assert _fix_block(report) == [
-        'pip install "safetensors>=0.4"',
-        'pip install "torch>=1.13.0" --index-url https://download.pytorch.org/whl/cpu',
+        "pip install 'safetensors>=0.4'",
+        "pip install 'torch>=1.13.0' --index-url https://download.pytorch.org/whl/cpu",
     ]
 
 
@@ -152,7 +152,7 @@ def test_first_step_says_a_torch_that_satisfies_the_fix_needs_no_move() -> None:
 def test_first_step_keeps_a_pytorch_tag_on_its_index_and_never_installs_a_missing_torch_from_pypi() -> None:
     tagged = _errors(("torchvision==0.28.0+cpu",), builds=(("torch", "2.13.0+cpu"), ("torchvision", "0.28.0")))
     assert _fix_block(tagged) == [
-        'pip install "torchvision==0.28.0+cpu" --index-url https://download.pytorch.org/whl/cpu'
+        "pip install torchvision==0.28.0+cpu --index-url https://download.pytorch.org/whl/cpu"
     ]
     [line] = _fix_block(_errors(("torch>=1.13.0",)))
     assert line.startswith("# torch>=1.13.0: not installed; install the build for this machine from its index")

@@ -161,7 +161,7 @@ def test_planned_dists_yield_no_files(tmp_path: Path, monkeypatch: pytest.Monkey
     assert files.listed(idna) == []
     assert files.read(idna, "idna/__init__.py") is None
     assert files.read(idna, os.path.join(inv.get("idna").location, "idna/__init__.py")) is None  # type: ignore[union-attr]
-    assert files.remembered("x", idna, lambda: {"n": len(files.listed(idna))}) == {"n": 0}
+    assert files.remembered("x", idna, lambda: {"n": len(files.listed(idna))}, {"n": int}) == {"n": 0}
     index = SourceIndex(future)
     assert "idna" not in index.files and "requests" not in index.files and "six" in index.files
     assert {d.name for d in index.planned} == {"idna", "requests", "certifi", "charset-normalizer", "urllib3"}
