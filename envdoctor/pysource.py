@@ -30,7 +30,9 @@ class ModuleInfo:
     from the text (a module ``__getattr__`` that is not a recognised lazy-module pattern, writes to
     ``globals()``, ``exec``), or "" when it can. ``stub``: the module loads its names from a .pyi
     stub (lazy_loader.attach_stub). ``lazy``: names or submodules may appear on first access
-    (a module ``__getattr__``, ``sys.modules`` replaced by a lazy module).
+    (a module ``__getattr__``, ``sys.modules`` replaced by a lazy module). ``unrun_stars``: the
+    ``stars`` written under ``if TYPE_CHECKING:``, which never run (in a lazy module they stand for
+    what the lazy module loads; transformers 4.x names dummy modules there that no release ships).
     """
 
     names: frozenset[str]
@@ -39,6 +41,7 @@ class ModuleInfo:
     dynamic: str = ""
     stub: bool = False
     lazy: bool = False
+    unrun_stars: tuple[tuple[str, int], ...] = ()
 
 
 _LAZY_STRUCTURE_CALLS = {"_LazyModule", "LazyModule", "define_import_structure", "attach", "_attach", "attach_stub"}
@@ -67,6 +70,8 @@ class _Collector:
         self.lazy_calls: set[str] = set()
         self.structure_names: set[str] = set()
         self.stub = False
+        self.unrun_stars: list[tuple[str, int]] = []
+        self.type_checking = 0  # depth of `if TYPE_CHECKING:` blocks around the statement at hand
 
     def result(self) -> ModuleInfo:
         dynamic = self.dynamic
@@ -76,7 +81,15 @@ class _Collector:
         names = self.names | self.structure_names
         if self.all is not None and (self.getattr or lazy):
             names |= set(self.all)
-        return ModuleInfo(frozenset(names), tuple(self.stars), self.all, dynamic, self.stub, lazy or self.getattr)
+        return ModuleInfo(
+            frozenset(names),
+            tuple(self.stars),
+            self.all,
+            dynamic,
+            self.stub,
+            lazy or self.getattr,
+            tuple(self.unrun_stars),
+        )
 
     def block(self, body: list[ast.stmt]) -> None:
         for node in body:
@@ -94,6 +107,8 @@ class _Collector:
             for alias in node.names:
                 if alias.name == "*":
                     self.stars.append((node.module or "", node.level))
+                    if self.type_checking:
+                        self.unrun_stars.append((node.module or "", node.level))
                 else:
                     self.names.add(alias.asname or alias.name)
         elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
@@ -103,6 +118,11 @@ class _Collector:
         elif isinstance(node, (ast.For, ast.AsyncFor)):
             self.target(node.target)
             self.block(node.body)
+            self.block(node.orelse)
+        elif isinstance(node, ast.If) and _is_type_checking(node.test):
+            self.type_checking += 1
+            self.block(node.body)
+            self.type_checking -= 1
             self.block(node.orelse)
         elif isinstance(node, (ast.If, ast.While)):
             self.block(node.body)

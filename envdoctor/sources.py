@@ -8,6 +8,7 @@ not read again.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -271,9 +272,11 @@ class SourceIndex:
             stub = _read_bytes(loc.path[:-3] + ".pyi")
             if stub is not None:
                 s = parse_module(stub)
-                info = ModuleInfo(info.names | s.names, info.stars + s.stars, s.all, info.dynamic, True, True)
+                info = ModuleInfo(
+                    info.names | s.names, info.stars + s.stars, s.all, info.dynamic, True, True, info.unrun_stars
+                )
             else:
-                info = ModuleInfo(info.names, info.stars, info.all, "lazy stub file is missing", True, True)
+                info = dataclasses.replace(info, dynamic="lazy stub file is missing", stub=True, lazy=True)
         return info
 
     def sites(self, path: str) -> list[ImportSite] | None:
@@ -330,6 +333,7 @@ def _info_to_json(info: ModuleInfo) -> dict[str, Any]:
         "dynamic": info.dynamic,
         "stub": info.stub,
         "lazy": info.lazy,
+        "unrun_stars": [list(s) for s in info.unrun_stars],
     }
 
 
@@ -341,6 +345,7 @@ def _info_from_json(raw: dict[str, Any]) -> ModuleInfo:
         dynamic=raw["dynamic"],
         stub=raw["stub"],
         lazy=raw["lazy"],
+        unrun_stars=tuple((m, lv) for m, lv in raw.get("unrun_stars", ())),
     )
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from envdoctor.checks.fixes import computed_fix
 from envdoctor.facts import Facts
 from envdoctor.inventory import Dist
-from envdoctor.pysource import Context, ImportSite
+from envdoctor.pysource import Context, ImportSite, ModuleInfo
 from envdoctor.pytext import ImportLine
 from envdoctor.report import Finding, Severity
 from envdoctor.sources import DistFiles, Located, SourceIndex, dotted_parent
@@ -155,22 +155,34 @@ class Resolver:
         if exported is not None:  # facts first: the harvested release's star chains, already walked
             self.index.answered_by_facts += 1
             return Found.YES if name in exported else Found.UNKNOWN if info.dynamic else Found.NO
-        found = self._through_stars(loc, info.stars, name)
+        found = self._through_stars(loc, info, name)
         if found is Found.YES:
             return Found.YES
         return Found.UNKNOWN if found is Found.UNKNOWN or info.dynamic else Found.NO
 
-    def _through_stars(self, loc: Located, stars: tuple[tuple[str, int], ...], name: str) -> Found:
-        """Whether one of ``stars`` (``from X import *`` in ``loc``) brings ``name``, depth first, stopping
-        at the first that does: transformers' top level reaches AutoConfig through ``from .models import
-        *`` and then ``from .auto import *``, without walking the other few hundred model packages."""
+    def _through_stars(self, loc: Located, info: ModuleInfo, name: str) -> Found:
+        """Whether one of ``loc``'s ``from X import *`` brings ``name``, depth first, stopping at the first
+        that does: transformers' top level reaches AutoConfig through ``from .models import *`` and then
+        ``from .auto import *``, without walking the other few hundred model packages."""
         unknown = False
-        for star, level in stars:
-            found = self._star_gives(_absolute(loc.module, loc.kind == "package", star, level), name)
+        for target in self._star_targets(loc, info):
+            found = self._star_gives(target, name)
             if found is Found.YES:
                 return Found.YES
             unknown = unknown or found is Found.UNKNOWN
         return Found.UNKNOWN if unknown else Found.NO
+
+    def _star_targets(self, loc: Located, info: ModuleInfo) -> Iterator[str]:
+        """The modules ``loc``'s star imports read, less those that can bring nothing: a star under
+        ``if TYPE_CHECKING:`` (never run) into a module its distribution does not ship (its RECORD lists
+        every file). transformers 4.x's top level has ``from .utils.dummies_sentencepiece_and_tokenizers_objects
+        import *`` there, a module no release ships; it made the whole top level unknown."""
+        for star, level in info.stars:
+            target = _absolute(loc.module, loc.kind == "package", star, level)
+            unrun = (star, level) in info.unrun_stars
+            if unrun and self.index.locate(target) is None and self.index.owner(target) is not None:
+                continue
+            yield target
 
     def star_exports(self, module: str) -> tuple[frozenset[str], bool]:
         """Every name ``module``'s own star imports bring, and whether that set may be incomplete (a star
@@ -182,8 +194,8 @@ class Resolver:
             return frozenset(), True
         names: set[str] = set()
         unknown = False
-        for star, level in info.stars:
-            sub, sub_unknown = self._star_set(_absolute(module, loc.kind == "package", star, level), set())
+        for target in self._star_targets(loc, info):
+            sub, sub_unknown = self._star_set(target, set())
             names |= sub
             unknown = unknown or sub_unknown
         return frozenset(names), unknown
@@ -205,8 +217,8 @@ class Resolver:
             return set(info.all), False
         names = {n for n in info.names if not n.startswith("_")}
         unknown = bool(info.dynamic)
-        for star, level in info.stars:
-            sub, sub_unknown = self._star_set(_absolute(module, loc.kind == "package", star, level), seen)
+        for target in self._star_targets(loc, info):
+            sub, sub_unknown = self._star_set(target, seen)
             names |= sub
             unknown = unknown or sub_unknown
         return names, unknown
@@ -231,7 +243,7 @@ class Resolver:
                 if name in info.names and not name.startswith("_"):
                     result = Found.YES
                 else:
-                    through = self._through_stars(loc, info.stars, name)
+                    through = self._through_stars(loc, info, name)
                     result = Found.UNKNOWN if through is Found.NO and info.dynamic else through
         self._names[key] = result
         return result
