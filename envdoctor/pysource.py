@@ -33,6 +33,8 @@ class ModuleInfo:
     (a module ``__getattr__``, ``sys.modules`` replaced by a lazy module). ``unrun_stars``: the
     ``stars`` written under ``if TYPE_CHECKING:``, which never run (in a lazy module they stand for
     what the lazy module loads; transformers 4.x names dummy modules there that no release ships).
+    ``own_files``: a lazy module built by ``define_import_structure``, which reads the ``__all__`` of the
+    package's own files at run time.
     """
 
     names: frozenset[str]
@@ -42,6 +44,7 @@ class ModuleInfo:
     stub: bool = False
     lazy: bool = False
     unrun_stars: tuple[tuple[str, int], ...] = ()
+    own_files: bool = False
 
 
 _LAZY_STRUCTURE_CALLS = {"_LazyModule", "LazyModule", "define_import_structure", "attach", "_attach", "attach_stub"}
@@ -72,6 +75,7 @@ class _Collector:
         self.stub = False
         self.unrun_stars: list[tuple[str, int]] = []
         self.type_checking = 0  # depth of `if TYPE_CHECKING:` blocks around the statement at hand
+        self.imported_from: dict[str, tuple[str, int]] = {}  # name -> (module, level) of `from .m import name`
 
     def result(self) -> ModuleInfo:
         dynamic = self.dynamic
@@ -89,6 +93,7 @@ class _Collector:
             self.stub,
             lazy or self.getattr,
             tuple(self.unrun_stars),
+            "define_import_structure" in self.lazy_calls,
         )
 
     def block(self, body: list[ast.stmt]) -> None:
@@ -111,6 +116,8 @@ class _Collector:
                         self.unrun_stars.append((node.module or "", node.level))
                 else:
                     self.names.add(alias.asname or alias.name)
+                    full = f"{node.module}.{alias.name}" if node.module else alias.name
+                    self.imported_from[alias.asname or alias.name] = (full, node.level)
         elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             self.assignment(node)
         elif isinstance(node, ast.Expr):
@@ -176,6 +183,14 @@ class _Collector:
                 self.dynamic = "replaces itself in sys.modules"
         elif isinstance(base, ast.Name) and value is not None:  # _import_structure["x"] = [...]
             self.structure_names |= set(_strings(value) or ())
+            # transformers 4.x, a backend missing: `_import_structure["utils.dummy_pt_objects"] = [name for name
+            # in dir(dummy_pt_objects) ...]` after `from .utils import dummy_pt_objects`: that module's names
+            for call in ast.walk(value):
+                if isinstance(call, ast.Call) and _is_call_named(call, "dir") and call.args:
+                    arg = call.args[0]
+                    source = self.imported_from.get(arg.id) if isinstance(arg, ast.Name) else None
+                    if source is not None and source not in self.stars:
+                        self.stars.append(source)
             if isinstance(target.slice, ast.Constant) and isinstance(target.slice.value, str):
                 self.structure_names.add(target.slice.value.split(".")[0])
 

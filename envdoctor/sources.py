@@ -156,6 +156,14 @@ class SourceIndex:
                 return Located(files.dist, module, full, kind)
         return None
 
+    def children(self, package: str) -> list[str]:
+        """The modules and packages directly inside ``package``, from its distribution's RECORD."""
+        files = self.owner(package)
+        if files is None:
+            return []
+        prefix = package + "."
+        return sorted({m for m in files.py if m.startswith(prefix) and "." not in m[len(prefix) :]})
+
     def owner(self, module: str) -> DistFiles | None:
         """The distribution that owns ``module``'s top-level name (first on sys.path)."""
         owners = self.by_top.get(module.split(".", maxsplit=1)[0])
@@ -272,9 +280,8 @@ class SourceIndex:
             stub = _read_bytes(loc.path[:-3] + ".pyi")
             if stub is not None:
                 s = parse_module(stub)
-                info = ModuleInfo(
-                    info.names | s.names, info.stars + s.stars, s.all, info.dynamic, True, True, info.unrun_stars
-                )
+                info = dataclasses.replace(info, names=info.names | s.names, stars=info.stars + s.stars, all=s.all)
+                info = dataclasses.replace(info, stub=True, lazy=True)
             else:
                 info = dataclasses.replace(info, dynamic="lazy stub file is missing", stub=True, lazy=True)
         return info
@@ -334,6 +341,7 @@ def _info_to_json(info: ModuleInfo) -> dict[str, Any]:
         "stub": info.stub,
         "lazy": info.lazy,
         "unrun_stars": [list(s) for s in info.unrun_stars],
+        "own_files": info.own_files,
     }
 
 
@@ -346,6 +354,7 @@ def _info_from_json(raw: dict[str, Any]) -> ModuleInfo:
         stub=raw["stub"],
         lazy=raw["lazy"],
         unrun_stars=tuple((m, lv) for m, lv in raw.get("unrun_stars", ())),
+        own_files=raw.get("own_files", False),
     )
 
 

@@ -176,11 +176,22 @@ class Resolver:
         """The modules ``loc``'s star imports read, less those that can bring nothing: a star under
         ``if TYPE_CHECKING:`` (never run) into a module its distribution does not ship (its RECORD lists
         every file). transformers 4.x's top level has ``from .utils.dummies_sentencepiece_and_tokenizers_objects
-        import *`` there, a module no release ships; it made the whole top level unknown."""
+        import *`` there, a module no release ships; it made the whole top level unknown. Such a star that
+        names, absolutely, a file of the package itself stands for that file; in a package built by
+        ``define_import_structure`` (which reads the ``__all__`` of every file of the package at run time),
+        a missing one stands for all of the package's files."""
+        own = loc.kind == "package" and info.own_files
         for star, level in info.stars:
             target = _absolute(loc.module, loc.kind == "package", star, level)
-            unrun = (star, level) in info.unrun_stars
-            if unrun and self.index.locate(target) is None and self.index.owner(target) is not None:
+            if (star, level) in info.unrun_stars and self.index.locate(target) is None:
+                sibling = f"{loc.module}.{star}"
+                if level == 0 and loc.kind == "package" and self.index.locate(sibling) is not None:
+                    yield sibling  # transformers 4.57's models/xlstm: `from configuration_xlstm import *`
+                elif own:  # the names are stale (4.57's t5gemma names configuration_encdecgemma2): what the
+                    own = False  # lazy module really reads is every file of the package
+                    yield from self.index.children(loc.module)
+                elif self.index.owner(target) is None:
+                    yield target  # not installed at all: cannot know
                 continue
             yield target
 

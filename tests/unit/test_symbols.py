@@ -232,9 +232,47 @@ def test_transformers_4_top_level_with_dummy_stars_under_type_checking(tmp_path:
     }
     names = ("GenerationMixin", "DummyModel", "top_k_top_p_filtering")
     assert missing_names(tmp_path, prov, *names) == ["top_k_top_p_filtering"]
+    # transformers 4.57's models/xlstm: `from configuration_xlstm import *` (absolute) for its own file
+    prov.files["prov/__init__.py"] = init.replace(
+        "from .generation import", "from .xlstm import *\n    from .generation import"
+    )
+    prov.files["prov/xlstm/__init__.py"] = (
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from conf_x import *\n"
+    )
+    prov.files["prov/xlstm/conf_x.py"] = "__all__ = ['XConfig']\nclass XConfig: pass\n"
+    assert missing_names(tmp_path / "1", prov, "XConfig", "top_k_top_p_filtering") == ["top_k_top_p_filtering"]
+    # the branch for a missing backend exposes a dummy module's names through `dir()`
+    prov.files["prov/__init__.py"] = init.replace(
+        "if TYPE_CHECKING:",
+        "from .utils import dummy_tf_objects\n"
+        "_import_structure['utils.dummy_tf_objects'] = [n for n in dir(dummy_tf_objects) if n[0] != '_']\n"
+        "if TYPE_CHECKING:",
+    )
+    prov.files["prov/utils/dummy_tf_objects.py"] = "class TFDummy: pass\n"
+    assert missing_names(tmp_path / "3", prov, "TFDummy", "top_k_top_p_filtering") == ["top_k_top_p_filtering"]
     # a star that runs, into a module that is not there, still proves nothing
     prov.files["prov/__init__.py"] = "from .utils.not_shipped import *\n"
     assert missing_names(tmp_path / "2", prov, "top_k_top_p_filtering") == []
+
+
+def test_define_import_structure_package_whose_type_checking_stars_are_stale(tmp_path: Path) -> None:
+    """transformers 4.57's models/t5gemma: under TYPE_CHECKING `from .configuration_encdecgemma2 import *`, a file
+    it does not ship; at run time define_import_structure reads the `__all__` of the package's own files."""
+    init = (
+        "from typing import TYPE_CHECKING\nfrom ..utils import _LazyModule, define_import_structure\n"
+        "if TYPE_CHECKING:\n    from .configuration_old_name import *\nelse:\n    import sys\n"
+        "    sys.modules[__name__] = _LazyModule(__name__, __file__, define_import_structure(__file__))\n"
+    )
+    prov = provider(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .t5gemma import *\n",
+        utils="def _LazyModule(*a): pass\ndef define_import_structure(f): pass\n",
+    )
+    prov.files = {
+        **prov.files,
+        "prov/t5gemma/__init__.py": init,
+        "prov/t5gemma/configuration_t5gemma.py": "__all__ = ['T5GemmaConfig']\nclass T5GemmaConfig: pass\n",
+    }
+    assert missing_names(tmp_path, prov, "T5GemmaConfig", "T5Gemma2Config") == ["T5Gemma2Config"]
 
 
 def test_huggingface_hub_style_attach(tmp_path: Path) -> None:
