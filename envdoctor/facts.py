@@ -56,14 +56,6 @@ class Facts:
                 return r  # type: ignore[no-any-return]
         return None
 
-    def defined(self, package: str, module: str, name: str) -> list[Range] | None:
-        """Releases of ``package`` whose ``module`` binds ``name``; None when not harvested."""
-        data = self._load("symbols", package)
-        entry = (data or {}).get("modules", {}).get(module)
-        if entry is None:
-            return None
-        return [(str(r[0]), str(r[1])) for r in entry["names"].get(name, [])]
-
     def providing(self, package: str, module: str, name: str) -> set[str] | None:
         """The releases of ``package`` where ``from module import name`` finds it: the module binds it or its
         star imports bring it. None when the module is not harvested."""
@@ -129,12 +121,6 @@ def containing(ranges: list[Range], version: Version) -> Range | None:
         if _v(first) <= version <= _v(last):
             return (first, last)
     return None
-
-
-def first_after(ranges: list[Range], version: Version) -> Range | None:
-    """The earliest range that starts after ``version``."""
-    later = [r for r in ranges if _v(r[0]) > version]
-    return min(later, key=lambda r: _v(r[0])) if later else None
 
 
 def _v(text: str) -> Version:
