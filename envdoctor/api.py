@@ -5,20 +5,25 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import stat
+import tempfile
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from envdoctor.cache import Cache, default_dir
 from envdoctor.checks.metadata import check_metadata
-from envdoctor.errors import IncompatibleEnvironmentError
+from envdoctor.errors import IncompatibleEnvironmentError, UsageError
 from envdoctor.inventory import Inventory
 from envdoctor.progress import Progress, Silent
 from envdoctor.redact import Redactor
-from envdoctor.report import Finding, Report, Severity, Skipped, Summary
+from envdoctor.report import SCHEMA, Finding, Report, Severity, Skipped, Summary
 from envdoctor.target import Target
+from envdoctor.torchbuild import TORCH_FAMILY
 
 if TYPE_CHECKING:
     from envdoctor.matrix import Matrix, MatrixError
+    from envdoctor.resolve import Resolution
     from envdoctor.sources import SourceIndex
 
 logger = logging.getLogger(__name__)
@@ -42,6 +47,9 @@ def check(
     installed sources; cached per distribution unless ``cache`` is False). Raises UsageError (bad
     ``python``) or TargetError (it cannot be inspected).
     """
+    from envdoctor.runner import check_timeout
+
+    check_timeout(timeout)
     progress = progress if progress is not None else Silent()
     target = Target.resolve(python)
     progress.step(f"reading the environment of {target.python}")
@@ -69,41 +77,86 @@ def what_if(
     install), TargetError, and ResolveError when the index cannot be reached (``offline``). When pip
     itself refuses the install (conflicting requirements) the report says so as an error finding.
     """
-    from envdoctor.errors import UsageError
-    from envdoctor.materialize import materialize
-    from envdoctor.reqfile import parse_requirements_text, read_requirements
-    from envdoctor.resolve import ResolveError, dry_run, future_inventory
+    from envdoctor.reqfile import parse_requirements_text
+    from envdoctor.resolve import ResolveError, dry_run
+    from envdoctor.runner import check_timeout
 
+    check_timeout(timeout)
+    check_timeout(resolve_timeout, "resolve_timeout")
+    install, requirements = listed(install), listed(requirements)
     if not install and not requirements:
         raise UsageError("nothing to check: give --install SPEC or --requirements FILE")
-    for path in requirements:
-        read_requirements(path)  # a bad line is a clear error with its file and line, before pip runs
     for i, spec in enumerate(install, 1):
         parse_requirements_text(spec, file=f"--install #{i}")
-    progress = progress if progress is not None else Silent()
-    target = Target.resolve(python)
-    progress.step(f"reading the environment of {target.python}")
-    inv = Inventory.from_payload(target.probe("inventory", {}, timeout=timeout))
-    args = [*install, *(a for path in requirements for a in ("-r", os.fspath(path)))]
-    shown = " ".join(args)
-    progress.step(f"asking pip what `pip install {shown}` would do (nothing is installed)")
+    with tempfile.TemporaryDirectory(prefix="envdoctor-reqs-") as copies:
+        # each file is read once: a pipe (`-r <(...)`) would be empty the second time, so pip gets a copy
+        files = [_read_once(path, Path(copies) / f"requirements-{i}.txt") for i, path in enumerate(requirements, 1)]
+        progress = progress if progress is not None else Silent()
+        target = Target.resolve(python)
+        progress.step(f"reading the environment of {target.python}")
+        inv = Inventory.from_payload(target.probe("inventory", {}, timeout=timeout))
+        args = [*install, *(a for path in files for a in ("-r", path))]
+        shown = " ".join([*install, *(a for path in requirements for a in ("-r", os.fspath(path)))])
+        progress.step(f"asking pip what `pip install {shown}` would do (nothing is installed)")
+        try:
+            resolution = dry_run(target.python, args, timeout=resolve_timeout, known=inv)
+        except ResolveError as exc:
+            if exc.offline:
+                raise
+            why = (
+                "pip's resolver found no set of releases that satisfies everything"
+                if exc.conflict
+                else "pip refused the install"
+            )
+            refused = Finding(
+                id="install-unresolvable",
+                severity=Severity.ERROR,
+                title=f"pip would refuse `pip install {shown}`: {exc.message}",
+                detail=f"{why}; nothing was installed.",
+                evidence=exc.details,
+                check="what-if",
+            )
+            report = Report.build([refused], summary=_summary(inv), checks=["what-if"])
+            return redacted(report, Redactor.from_environment())
+    return _what_if_report(target.python, inv, resolution, shown, progress)
+
+
+def listed(values: Any) -> list[Any]:
+    """A single string (or path) is one item: ``keep="idna"`` is one name, not four letters."""
+    return [values] if isinstance(values, str | os.PathLike) else list(values)
+
+
+def _read_once(path: str | os.PathLike[str], copy: Path) -> str:
+    """Read and check requirements file ``path`` (a bad line is a clear error with its file and line,
+    before pip runs); return what pip should read: ``path`` itself when it is a regular file, else a copy
+    of the bytes read (a pipe, ``/dev/stdin``, ``<(...)``). A relative ``-r``/``-c`` include in a pipe
+    has no folder to be relative to, for pip as for envdoctor: it is reported as missing."""
+    from envdoctor.reqfile import read_requirements
+
     try:
-        resolution = dry_run(target.python, args, timeout=resolve_timeout, known=inv)
-    except ResolveError as exc:
-        if exc.offline:
-            raise
-        refused = Finding(
-            id="install-unresolvable",
-            severity=Severity.ERROR,
-            title=f"pip would refuse `pip install {shown}`: {exc.message}",
-            detail="pip's resolver found no set of releases that satisfies everything; nothing was installed.",
-            evidence=exc.details,
-            check="what-if",
-        )
-        return redacted(Report.build([refused], summary=_summary(inv), checks=["what-if"]), Redactor.from_environment())
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        regular = True  # read_requirements says what is wrong with it
+    if regular:
+        read_requirements(path)
+        return os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise UsageError(f"--requirements {os.fspath(path)}: {exc.strerror or exc}") from None
+    copy.write_bytes(data)
+    read_requirements(copy, display=os.fspath(path))
+    return os.fspath(copy)
+
+
+def _what_if_report(python: str, inv: Inventory, resolution: Resolution, shown: str, progress: Progress) -> Report:
+    from envdoctor.materialize import materialize
+    from envdoctor.resolve import future_inventory
+
     future = future_inventory(inv, resolution)
     progress.step(f"reading the {len(resolution.installs)} new releases' wheels")
-    future, notes = materialize(target.python, future, default_dir(), known=inv)
+    future, notes = materialize(python, future, default_dir(), known=inv)
     report = check_inventory(future, cache=Cache(default_dir()))
     changes = [f"{_label(inv, r.name, r.display_name)} -> {r.version}" for r in resolution.installs]
     summary = Finding(
@@ -136,6 +189,7 @@ def _summary(inv: Inventory) -> Summary:
         python_version=inv.python.version,
         distributions=len(inv.winners),
         paths=inv.sys_path,
+        torch_builds=tuple((n, d.raw_version or "") for n, d in sorted(inv.winners.items()) if n in TORCH_FAMILY),
     )
 
 
@@ -159,6 +213,8 @@ def check_inventory(inv: Inventory, *, symbols: bool = True, cache: Cache | None
     except Exception as exc:
         logger.debug("the matrix check failed", exc_info=True)
         skipped.append(Skipped("matrix", f"internal error: {type(exc).__name__}: {exc}"))
+    if cache is not None:
+        cache.trim()
     return Report.build(findings, skipped=skipped, summary=_summary(inv), checks=checks)
 
 
@@ -187,7 +243,7 @@ def _symbols(inv: Inventory, cache: Cache) -> tuple[list[Finding], SourceIndex |
     from envdoctor.facts import Facts
     from envdoctor.sources import SourceIndex, fingerprint
 
-    key = "symbols-" + fingerprint(inv)
+    key = f"symbols-{fingerprint(inv)}-{SCHEMA}"  # findings stored in an older form are not reused
     stored = cache.get(key)
     if stored is not None:
         try:
@@ -231,6 +287,7 @@ def redacted(report: Report, redact: Callable[[str], str]) -> Report:
             detail=redact(f.detail),
             evidence=tuple(redact(e) for e in f.evidence),
             fix=tuple(redact(x) for x in f.fix),
+            advice=tuple(redact(x) for x in f.advice),
         )
 
     summary = dataclasses.replace(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import sys
 import tempfile
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from pathlib import Path
 from envdoctor import atomic, runner
 from envdoctor.api import check_inventory
 from envdoctor.cache import Cache, default_dir
-from envdoctor.errors import UsageError
+from envdoctor.errors import EnvdoctorError, Interrupted, Terminated, UsageError
 from envdoctor.inventory import Inventory
 from envdoctor.pinning import PinResult
 from envdoctor.pins import render
@@ -108,18 +109,16 @@ def apply(
         req = Path(tmp) / "requirements.txt"
         req.write_text(render(result.pins, "requirements"), encoding="utf-8")
         say("running pip install ...")
-        done = runner.run_command(
-            [*pip.argv, "install", "--disable-pip-version-check", "--no-input", "-r", str(req)],
-            timeout=timeout,
-            env=env,
-        )
+        try:
+            done = runner.run_command(
+                [*pip.argv, "install", "--disable-pip-version-check", "--no-input", "-r", str(req)],
+                timeout=timeout,
+                env=env,
+            )
+        except KeyboardInterrupt as exc:  # pip's process group is already killed (runner)
+            raise _interrupted(exc, python, before, command) from None
     inv_after = Inventory.from_payload(Target.resolve(python).probe("inventory", {}, timeout=120))
-    after = _versions(inv_after)
-    changed = tuple(
-        f"{n} {before.get(n) or '(not installed)'} -> {after.get(n) or '(removed)'}"
-        for n in sorted(set(before) | set(after))
-        if before.get(n) != after.get(n)
-    )
+    changed = _changes(before, _versions(inv_after))
     restart = _loaded_modules(result, python)
     if done.outcome is not runner.Outcome.OK:
         tail = scrub(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.outcome.value)
@@ -137,6 +136,31 @@ def apply(
     errors = report.count(Severity.ERROR)
     message = f"applied: {len(changed)} distribution(s) changed; check afterwards: {report.verdict()}"
     return Applied(errors == 0, changed, report, rollback_file, command, message, restart)
+
+
+def _changes(before: dict[str, str], after: dict[str, str]) -> tuple[str, ...]:
+    return tuple(
+        f"{n} {before.get(n) or '(not installed)'} -> {after.get(n) or '(removed)'}"
+        for n in sorted(set(before) | set(after))
+        if before.get(n) != after.get(n)
+    )
+
+
+def _interrupted(exc: KeyboardInterrupt, python: str, before: dict[str, str], rollback: str) -> Interrupted:
+    """What to say when pip was stopped half-way: what the environment holds now (read again), and the
+    rollback command."""
+    signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
+    try:
+        inv = Inventory.from_payload(Target.resolve(python).probe("inventory", {}, timeout=120))
+        changed = _changes(before, _versions(inv))
+        state = "changed so far: " + "; ".join(changed) if changed else "nothing changed"
+    except (EnvdoctorError, KeyboardInterrupt):
+        state = "its state could not be read again"
+    return Interrupted(
+        f"interrupted ({signal.Signals(signum).name}): pip was stopped before it finished. The environment: "
+        f"{state}. To roll back: {rollback}",
+        signum,
+    )
 
 
 def _versions(inv: Inventory) -> dict[str, str]:

@@ -4,20 +4,26 @@ One JSON file per (distribution, version, RECORD hash). Writes go through a temp
 ``os.replace``, so two checks running at once never see half a file; a file that does not parse
 is ignored and rewritten. Deleting the folder is always safe. Location: ``$ENVDOCTOR_CACHE_DIR``,
 else the platform's user cache folder (``$XDG_CACHE_HOME/envdoctor`` or ``~/.cache/envdoctor`` on
-Linux, ``~/Library/Caches/envdoctor`` on macOS, ``%LOCALAPPDATA%\\envdoctor\\Cache`` on Windows).
+Linux, ``~/Library/Caches/envdoctor`` on macOS, ``%LOCALAPPDATA%\\envdoctor\\Cache`` on Windows). An
+empty or relative ``$HOME`` is not used: the home of the password database is, else a folder of the
+process, removed when it ends. The folder is kept under ``$ENVDOCTOR_CACHE_MAX_MB`` (default 1024):
+after a run that wrote to it, the least recently used entries are removed.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-FORMAT = 2
+FORMAT = 3
 """Bump when what is stored changes: older entries are then simply not found."""
 
 
@@ -25,20 +31,103 @@ def default_dir() -> Path:
     env = os.environ.get("ENVDOCTOR_CACHE_DIR")
     if env:
         return Path(env)
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "envdoctor"
     if os.name == "nt":
         base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
         return Path(base) / "envdoctor" / "Cache"
+    home = _home()
+    if sys.platform == "darwin" and home is not None:
+        return home / "Library" / "Caches" / "envdoctor"
     xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache") / "envdoctor"
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / "envdoctor"
+    return home / ".cache" / "envdoctor" if home is not None else _private_dir()
+
+
+def _home() -> Path | None:
+    """$HOME when it is an absolute path other than /, else the user's home in the password database
+    (``HOME=`` must not put the cache in /.cache), else None."""
+    for candidate in (os.environ.get("HOME"), _passwd_home()):
+        if candidate and os.path.isabs(candidate) and os.path.realpath(candidate) != "/":
+            return Path(candidate)
+    return None
+
+
+def _passwd_home() -> str | None:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_dir
+    except (ImportError, KeyError, OSError):
+        return None
+
+
+@functools.cache
+def _private_dir() -> Path:
+    """No home at all: a folder of this process, removed when it ends."""
+    path = Path(tempfile.mkdtemp(prefix="envdoctor-cache-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+MAX_BYTES_DEFAULT = 1024 * 1024 * 1024
+"""The cache's size bound unless ``$ENVDOCTOR_CACHE_MAX_MB`` says otherwise (1 GiB: about 200 environment
+changes of a large training stack)."""
+
+
+def max_bytes() -> int:
+    try:
+        return max(0, int(os.environ["ENVDOCTOR_CACHE_MAX_MB"])) * 1024 * 1024
+    except (KeyError, ValueError):
+        return MAX_BYTES_DEFAULT
+
+
+def trim(root: Path, limit: int) -> None:
+    """Remove the least recently used entries of the cache folder ``root`` (stored JSON files, unpacked
+    wheels) until what is left takes at most three quarters of ``limit`` bytes; nothing when it is within
+    ``limit``. An entry in use by another envdoctor at that moment is simply read again or recomputed."""
+    entries: list[tuple[float, int, Path]] = []
+    for folder in (root / f"v{FORMAT}", root / "unpacked"):
+        try:
+            children = list(os.scandir(folder))
+        except OSError:
+            continue
+        for child in children:
+            try:
+                entries.append((child.stat().st_mtime, _size(child), Path(child.path)))
+            except OSError:
+                continue
+    total = sum(size for _, size, _ in entries)
+    if total <= limit:
+        return
+    for _, size, path in sorted(entries):
+        if total <= limit * 3 // 4:
+            break
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        total -= size
+
+
+def _size(entry: os.DirEntry[str]) -> int:
+    if not entry.is_dir(follow_symlinks=False):
+        return entry.stat(follow_symlinks=False).st_size
+    total = 0
+    for folder, _dirs, files in os.walk(entry.path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(folder, name)).st_size
+    return total
 
 
 class Cache:
     """Get and put JSON objects by key. A disabled cache (``directory=None``) stores nothing."""
 
     def __init__(self, directory: Path | None) -> None:
+        self.root = directory
         self.directory = directory / f"v{FORMAT}" if directory is not None else None
+        self.wrote = False
 
     def _path(self, key: str) -> Path | None:
         if self.directory is None:
@@ -54,7 +143,11 @@ class Cache:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        return data if isinstance(data, dict) and data.get("key") == key else None
+        if not isinstance(data, dict) or data.get("key") != key:
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # recently used: trimmed last
+        return data
 
     def put(self, key: str, value: dict[str, Any]) -> None:
         """Store ``value``; failures (read-only home, full disk) are ignored: a cache is optional."""
@@ -67,6 +160,12 @@ class Cache:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump({**value, "key": key}, fh, separators=(",", ":"))
             os.replace(tmp, path)
+            self.wrote = True
         except OSError:
             with contextlib.suppress(OSError, UnboundLocalError):
                 os.unlink(tmp)
+
+    def trim(self) -> None:
+        """Keep the whole cache folder within its bound (see trim); only after this cache wrote something."""
+        if self.root is not None and self.wrote:
+            trim(self.root, max_bytes())

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from envdoctor import __version__, atomic, exitcodes
-from envdoctor.errors import EnvdoctorError, TargetError, UsageError
+from envdoctor.errors import EnvdoctorError, Interrupted, ProbeError, TargetError, Terminated, UsageError
 from envdoctor.redact import Redactor
 from envdoctor.report import Severity
 
@@ -29,6 +32,7 @@ exit codes:
   1  findings at or above --fail-on (a check that could not run counts as a warning)
   2  usage error, or an interpreter / file that cannot be read
   3  envdoctor itself failed (a bug: please report it with the traceback)
+  130, 143  interrupted (Ctrl-C, SIGTERM): every process envdoctor started is stopped
 
 examples:
   envdoctor check                                  this Python's environment
@@ -41,10 +45,12 @@ examples:
 
 _PIN_EPILOG = """\
 exit codes:
-  0  a plan clears every error (or there was none); see its header for whether pip verified it
-  1  some errors have no fix envdoctor can plan (listed in the header and on stderr)
+  0  a plan clears every error (or there was none); the header's verdict says whether pip verified it
+  1  some errors are left NOT fixed: no fix envdoctor can plan, every fix moves a --keep package, or a -c
+     file contradicts it (listed with the reason in the header and on stderr; the other errors are fixed)
   2  usage error, or an interpreter / file that cannot be read
   3  envdoctor itself failed
+  130, 143  interrupted (Ctrl-C, SIGTERM); during --apply, the message lists what pip had changed
 
 examples:
   envdoctor pin > requirements.txt                 the fixed stack, exact pins
@@ -143,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check an environment, plan the smallest set of version moves that clears every error "
         "(checked against every declared requirement, the matrix and the facts of each release), confirm it "
         "with pip's own resolver (`pip install --dry-run --report` in the target: nothing is installed) and "
-        "write the result to stdout: by default the exact pins of the whole stack as it will be after the fix, "
+        "write the result to stdout: always a complete file, by default the exact pins of the whole stack as it "
+        "will be after the fix (with nothing watched installed: every top-level distribution and what it requires), "
         "each moved line commented with the reason. torch is never moved unless you allow it. Nothing on disk "
         "changes unless you pass --apply.",
         epilog=_PIN_EPILOG,
@@ -224,6 +231,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return exitcodes.USAGE
+    with _terminate_like_interrupt():
+        return _run(args, redact)
+
+
+def _run(args: argparse.Namespace, redact: Redactor) -> int:
     try:
         if args.command == "matrix":
             return _matrix(args)
@@ -232,19 +244,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "pin":
             return _pin(args, redact)
         return _check(args, redact)
-    except (UsageError, TargetError) as exc:
+    except (UsageError, TargetError, ProbeError) as exc:
         _error(redact(str(exc)))
         return exitcodes.USAGE
+    except Interrupted as exc:  # pin --apply: the message says what the target now holds
+        _error(redact(exc.message))
+        return 128 + exc.signum
     except EnvdoctorError as exc:
         _error(redact(str(exc)))
         return exitcodes.INTERNAL
-    except KeyboardInterrupt:
-        _error("interrupted")
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
+        _error(
+            f"interrupted ({signal.Signals(signum).name}); every process envdoctor started was stopped, "
+            "and nothing in the target was changed"
+        )
+        return 128 + signum
     except Exception:
         print(redact(traceback.format_exc()), file=sys.stderr)
         _error("internal error: this is a bug in envdoctor; please report it with the traceback above")
         return exitcodes.INTERNAL
+
+
+@contextlib.contextmanager
+def _terminate_like_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise Terminated (a KeyboardInterrupt) while the command runs, so the same
+    clean-up runs as for Ctrl-C; the previous handlers come back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        raise Terminated(signum)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def _check(args: argparse.Namespace, redact: Redactor) -> int:
@@ -252,8 +290,7 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     from envdoctor.progress import Silent, StderrProgress
     from envdoctor.render import Format, RenderOptions, render
 
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be a positive number of seconds")
+    _check_options(args)
     quiet = args.quiet or not sys.stderr.isatty()
     progress = Silent() if quiet else StderrProgress()
     if args.install or args.requirements:
@@ -284,13 +321,20 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     return exitcodes.for_report(report, Severity.parse(args.fail_on))
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    from envdoctor.runner import check_timeout
+
+    check_timeout(args.timeout, "--timeout")
+    if args.python == "":
+        raise UsageError("--python is empty; leave it out to check the interpreter running envdoctor")
+
+
 def _pin(args: argparse.Namespace, redact: Redactor) -> int:
     import json
 
     from envdoctor.pinning import pin
 
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be a positive number of seconds")
+    _check_options(args)
     quiet = args.quiet
     if not quiet:
         print("envdoctor: checking and planning ...", file=sys.stderr)
@@ -455,12 +499,20 @@ def _write(text: str, output: str | None) -> None:
             sys.stdout.write(text)
             sys.stdout.flush()
         except BrokenPipeError:  # `envdoctor check | head`: the reader left, nothing to say
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            _silence_stdout()
+        except OSError as exc:  # stdout on a full disk, /dev/full, a closed terminal
+            _silence_stdout()
+            raise UsageError(f"cannot write to stdout: {exc.strerror or exc}") from None
         return
     try:
-        atomic.write_text(Path(output), text)
+        atomic.write_output(Path(output), text)
     except OSError as exc:
         raise UsageError(f"--output {output}: {exc.strerror or exc}") from exc
+
+
+def _silence_stdout() -> None:
+    """What is still buffered for stdout is dropped, so the interpreter's exit does not fail on it again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _error(message: str) -> None:

@@ -30,3 +30,22 @@ class IncompatibleEnvironmentError(EnvdoctorError):
     def __init__(self, report: Report, message: str) -> None:
         super().__init__(message)
         self.report = report
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived (the CLI turns them into this): it unwinds like Ctrl-C, so every process
+    group envdoctor started is killed and every temporary folder removed on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class Interrupted(EnvdoctorError):
+    """An interrupt (Ctrl-C, SIGTERM) stopped a run that had started changing the target: ``message``
+    says what state the target is in; ``signum`` is the signal that stopped it."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.signum = signum

@@ -67,6 +67,8 @@ class Dist:
     wheel_tags: tuple[str, ...] = ()
     has_record: bool = True
     missing_metadata: bool = False
+    unreadable: str | None = None
+    """Why the metadata folder cannot be read (permissions), when it cannot; then nothing in it is known."""
     problems: tuple[str, ...] = ()
     planned: bool = False
     """Not on disk: what an install would put there (envdoctor.resolve.future_inventory). Its metadata
@@ -119,7 +121,7 @@ class Inventory:
     def from_payload(cls, payload: Mapping[str, Any]) -> Inventory:
         """Build from the inventory probe's JSON; raises ProbeError if it is not that."""
         if payload.get("schema") != SCHEMA:
-            raise ProbeError(f"unexpected inventory schema {payload.get('schema')!r}")
+            raise ProbeError(f"could not check: unexpected inventory schema {payload.get('schema')!r}")
         try:
             py = payload["python"]
             interpreter = Interpreter(
@@ -134,8 +136,8 @@ class Inventory:
             markers = {str(k): str(v) for k, v in payload["markers"].items()}
             dists = tuple(_dist(raw) for raw in payload["distributions"])
             sys_path = tuple(str(p) for p in payload.get("sys_path", ()))
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ProbeError(f"malformed inventory: {exc!r}") from exc
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise ProbeError(f"could not check: the inventory probe's result has the wrong shape ({exc!r})") from exc
         return cls(python=interpreter, markers=markers, sys_path=sys_path, dists=dists)
 
 
@@ -150,7 +152,7 @@ def _dist(raw: Mapping[str, Any]) -> Dist:
     guess = _DIR_NAME.match(folder)
     display = raw.get("name") or (guess.group("name") if guess else folder)
     raw_version = raw.get("version")
-    if not raw.get("missing_metadata"):
+    if not raw.get("missing_metadata") and not raw.get("unreadable"):
         if not raw.get("name"):
             problems.append(f"{raw.get('metadata_file', 'METADATA')} has no Name field")
         if not raw_version:
@@ -177,6 +179,7 @@ def _dist(raw: Mapping[str, Any]) -> Dist:
         wheel_tags=tuple(raw.get("wheel_tags") or ()),
         has_record=bool(raw.get("has_record", True)),
         missing_metadata=bool(raw.get("missing_metadata", False)),
+        unreadable=str(raw["unreadable"]) if raw.get("unreadable") else None,
         problems=tuple(problems),
     )
 

@@ -13,6 +13,7 @@ the caller is told which.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import runpy
@@ -91,6 +92,8 @@ def _unpacked(cache_dir: Path, dist: Dist) -> Dist | None:
     folder = _folder(cache_dir, dist)
     if not (folder / ".complete").exists():
         return None
+    with contextlib.suppress(OSError):
+        os.utime(folder)  # recently used: the cache's trim removes it last
     return _read_dist(folder, dist)
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envdoctor import __version__
-from envdoctor.api import DEFAULT_TIMEOUT, check_inventory, load_matrix
+from envdoctor.api import DEFAULT_TIMEOUT, check_inventory, listed, load_matrix
 from envdoctor.cache import Cache, default_dir
 from envdoctor.facts import Facts
 from envdoctor.inventory import Inventory
@@ -32,9 +32,6 @@ from envdoctor.versions import NormalizedName, SpecifierSet
 
 if TYPE_CHECKING:
     from envdoctor.resolve import Resolved
-
-
-_EMPTY = "nothing to pin: none of the packages envdoctor watches is installed (--all pins every distribution)"
 
 
 @dataclass(frozen=True)
@@ -63,18 +60,31 @@ class PinResult:
 
     def summary(self) -> list[str]:
         """What stderr says after the file is written."""
-        v = self.verification
         if self.plan.healthy:
             head = "no error found: the pins are the current versions, unchanged"
         elif self.plan.moves:
             head = "plan: " + ", ".join(m.describe() for m in self.plan.moves)
         else:
             head = "no plan clears the errors"
-        lines = [head] + ([_EMPTY] if not self.pins.lines else [])
+        lines = [head, self.pins.scope] if self.pins.scope else [head]
         lines += [f"NOT fixed: [{f.id}] {f.title}" for f in self.plan.remaining]
+        lines += [f"note: {n}" for n in self.plan.notes]
         if self.plan.moves or not self.plan.healthy:
-            lines.append(("verified: " if v.verified else "NOT verified: ") + v.summary)
+            lines.append(self.verdict())
         return lines
+
+    def verdict(self) -> str:
+        """The file's one verdict: whether pip's resolver and envdoctor's re-check confirmed it, and whether it
+        is a complete fix."""
+        v = self.verification
+        if not v.verified:
+            return f"NOT verified: {v.summary}"
+        if self.plan.remaining:
+            n = len(self.plan.remaining)
+            return f"verified, but NOT a complete fix ({n} error{'s' if n > 1 else ''} NOT fixed, below): {v.summary}"
+        if self.plan.healthy:
+            return f"verified: the environment has no error, these are its current versions; {v.summary}"
+        return f"verified: {v.summary}"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (schema envdoctor.pin/1)."""
@@ -87,6 +97,8 @@ class PinResult:
             "python": self.inventory.python.executable,
             "python_version": self.inventory.python.version,
             "verified": self.verification.verified,
+            "complete": self.plan.complete,
+            "verdict": self.verdict(),
             "verification": self.verification.summary,
             "pip_also_moves": list(self.verification.also_moved),
             "moves": [move(m) for m in self.plan.moves],
@@ -101,16 +113,13 @@ class PinResult:
         }
 
     def header(self) -> list[str]:
-        v = self.verification
         lines = [
             f"written by envdoctor {__version__} (`envdoctor pin`) for {self.inventory.python.executable}, "
             f"Python {self.inventory.python.version}",
-            ("verified: " if v.verified else "NOT verified: ") + v.summary,
+            self.verdict(),
         ]
-        if not self.plan.moves and not self.plan.remaining:
-            lines.append("the environment has no error: these are its current versions, unchanged")
-        if not self.pins.lines:
-            lines.append(_EMPTY)
+        if self.pins.scope:
+            lines.append(self.pins.scope)
         for move in self.plan.moves:
             lines.append(f"moves {move.describe()}")
         for alt in self.plan.alternatives:
@@ -118,7 +127,7 @@ class PinResult:
         for f in self.plan.remaining:
             lines.append(f"NOT fixed: [{f.id}] {f.title}")
         lines += [f"note: {n}" for n in self.plan.notes]
-        lines += [f"pip also moves {m}" for m in v.also_moved]
+        lines += [f"pip also moves {m}" for m in self.verification.also_moved]
         return lines
 
 
@@ -147,7 +156,12 @@ def pin(
     """Check ``python``'s environment, plan the smallest fix, and return the pin set (verified by pip's
     resolver unless ``verify`` is False). ``constraints``: constraints / requirements files whose ranges
     a moved package must stay in (read as pip reads them; given to pip's resolver too). Writes nothing."""
-    ranges = _constraint_ranges(constraints)
+    from envdoctor.runner import check_timeout
+
+    check_timeout(timeout)
+    check_timeout(resolve_timeout, "resolve_timeout")
+    keep, allow, constraints = listed(keep), listed(allow), listed(constraints)
+    ranges, sources = _constraint_ranges(constraints)
     target = Target.resolve(python)
     inv = Inventory.from_payload(target.probe("inventory", {}, timeout=timeout))
     cache = Cache(default_dir())
@@ -155,7 +169,7 @@ def pin(
     facts = Facts.shipped()
     matrix = load_matrix()
     planner = Planner(inv, report.findings, facts=facts, matrix=matrix, cache=cache)
-    plan = planner.plan(keep=keep, allow=allow, constraints=ranges)
+    plan = planner.plan(keep=keep, allow=allow, constraints=ranges, sources=sources)
     pip = PipConfig.load(inv.python.prefix)
     names = watched(facts, matrix)
     pins = pin_set(inv, plan, names, pip=pip, changes_only=changes_only, everything=everything)
@@ -168,15 +182,18 @@ def pin(
     return PinResult(inv, report, plan, pins, verification)
 
 
-def _constraint_ranges(files: Sequence[str | os.PathLike[str]]) -> dict[str, SpecifierSet]:
+def _constraint_ranges(files: Sequence[str | os.PathLike[str]]) -> tuple[dict[str, SpecifierSet], dict[str, str]]:
+    """Each constrained name's range, and where it comes from (``c.txt:1: idna<2.5``)."""
     from envdoctor.reqfile import read_requirements
 
     ranges: dict[str, SpecifierSet] = {}
+    sources: dict[str, list[str]] = {}
     for path in files:
         for line in read_requirements(path).lines:
             if line.requirement is not None and line.name is not None:
                 ranges[line.name] = ranges.get(line.name, SpecifierSet()) & line.requirement.specifier
-    return ranges
+                sources.setdefault(line.name, []).append(f"{line.file}:{line.lineno}: {line.text.strip()}")
+    return ranges, {name: " and ".join(where) for name, where in sources.items()}
 
 
 def _verify(
@@ -235,7 +252,10 @@ def _verify(
             tuple(problems),
             resolution.pip_version,
         ), plan
-    summary = f"{pip_said}; envdoctor's checks of the resolved set find no error"
+    kept = sum(1 for f in found if finding_key(f) in left)
+    summary = f"{pip_said}; envdoctor's checks of the resolved set find " + (
+        f"no error but the {kept} listed as NOT fixed" if kept else "no error"
+    )
     if unread:
         summary += f" ({len(unread)} checked from metadata only: {'; '.join(unread)})"
     return Verification(True, summary, also, changed, (), resolution.pip_version), plan

@@ -49,6 +49,7 @@ from envdoctor.versions import (
     canonical,
     in_range,
     parse_requirement,
+    tightest,
     version_or_none,
 )
 
@@ -148,6 +149,8 @@ class Planner:
         self._evaluated: dict[tuple[tuple[str, str], ...], list[Finding]] = {}
         self._python = version_or_none(inv.python.version)
         self._constraints: dict[str, SpecifierSet] = {}
+        self._sources: dict[str, str] = {}
+        self._kept: frozenset[NormalizedName] = frozenset()
         self._symbol_errors = [f for f in self.findings if f.id in _SYMBOL_IDS and f.severity >= Severity.ERROR]
 
     # -- the search ---------------------------------------------------------------------------
@@ -158,12 +161,18 @@ class Planner:
         keep: Collection[str] = (),
         allow: Collection[str] = (),
         constraints: Mapping[str, SpecifierSet] | None = None,
+        sources: Mapping[str, str] | None = None,
     ) -> Plan:
         """``keep``: never move these; ``allow``: may move these despite NEVER_MOVED; ``constraints``: a
-        moved package's release must be in its range (the user's constraints file)."""
+        moved package's release must be in its range (the user's constraints file); ``sources``: where each
+        constraint comes from (``c.txt:1: idna<2.5``), named when it contradicts a fix. An error whose every
+        fix ``keep`` or a constraint blocks stays (``remaining``, with a note saying why); every other error
+        is still planned for."""
         self._constraints = {canonical(k): v for k, v in (constraints or {}).items()}
+        self._sources = {canonical(k): v for k, v in (sources or {}).items()}
         self._evaluated.clear()
         keep_names = frozenset(canonical(k) for k in keep)
+        self._kept = keep_names
         frozen = keep_names | (NEVER_MOVED - {canonical(a) for a in allow})
         errors = [f for f in self.findings if f.severity >= Severity.ERROR]
         if not errors:
@@ -196,7 +205,7 @@ class Planner:
             alternatives=tuple(alternatives),
             cleared=cleared,
             remaining=remaining,
-            notes=tuple(notes),
+            notes=tuple(notes) + self._why_unplanned(remaining, frozen),
         )
 
     def _search(self, frozen: frozenset[NormalizedName]) -> tuple[list[_State], set[tuple[str, ...]]]:
@@ -210,7 +219,7 @@ class Planner:
             for state in frontier:
                 problems = [f for f in self._evaluate(state) if finding_key(f) not in unplannable]
                 for f in problems:
-                    if not self._alternatives(f, state, frozenset()):
+                    if not self._alternatives(f, state, self._kept):  # kept, or every fix contradicts a constraint
                         unplannable.add(finding_key(f))
                 actionable = [(f, alts) for f in problems if (alts := self._alternatives(f, state, frozen))]
                 if actionable:
@@ -254,12 +263,16 @@ class Planner:
             except InvalidRequirement:
                 continue  # a command or prose ("a release of X that accepts ..."), not a specifier
             name = canonical(req.name)
-            if name in frozen or state.get(name) is not None:
+            if name in frozen or state.get(name) is not None or self._contradicted(name, req.specifier):
                 continue
-            out.append(_Alternative(name, req.specifier))
+            out.append(_Alternative(name, tightest(req.specifier & self._constraints.get(name, SpecifierSet()))))
         for other in self._requirer_alternatives(finding, state, frozen):
             out.append(other)
         return out
+
+    def _contradicted(self, name: str, spec: SpecifierSet) -> bool:
+        """Whether no release can be in both ``spec`` and the user's constraint on ``name``."""
+        return name in self._constraints and disjoint(spec, self._constraints[name])
 
     def _requirer_alternatives(
         self, finding: Finding, state: _State, frozen: frozenset[NormalizedName]
@@ -440,11 +453,50 @@ class Planner:
     def _why_unplanned(self, errors: Sequence[Finding], frozen: frozenset[NormalizedName]) -> tuple[str, ...]:
         notes = []
         for f in errors:
-            if not self._alternatives(f, _State(()), frozenset()):
-                notes.append(f"{f.id} ({', '.join(f.packages)}): envdoctor has no requirement-level fix for it")
+            where = f"{f.id} ({', '.join(f.packages)})"
+            contradicted = [
+                f"its fix {text} ({f.title}) contradicts {self._sources.get(name, f'your constraint {name}{spec}')}"
+                for text in f.fix
+                if (req := _requirement(text)) is not None
+                and (name := canonical(req.name)) in self._constraints
+                and (spec := self._constraints[name]) is not None
+                and disjoint(req.specifier, spec)
+            ]
+            if contradicted:
+                notes.append(f"{where}: " + "; ".join(contradicted))
+            elif not self._alternatives(f, _State(()), frozenset()):
+                notes.append(f"{where}: envdoctor has no requirement-level fix for it")
             elif not self._alternatives(f, _State(()), frozen):
-                notes.append(f"{f.id}: every fix moves a package you asked to keep")
+                kept = sorted(self._kept & {canonical(p) for p in f.packages}) or sorted(self._kept)
+                notes.append(f"{where}: every fix moves a package you asked to keep ({', '.join(kept)})")
         return tuple(notes)
+
+
+def _requirement(text: str) -> Requirement | None:
+    try:
+        return parse_requirement(text)
+    except InvalidRequirement:
+        return None
+
+
+def disjoint(a: SpecifierSet, b: SpecifierSet) -> bool:
+    """Whether no final release can be in both ranges (``idna>=2.5`` and ``idna<2.5``). Tried on the versions
+    the ranges name and their neighbours (one step above and below, one level deeper), which is where two
+    ranges meet; so a range pair that admits a release admits one of these."""
+    both = a & b
+    points = [Version("0"), Version("99999")]
+    for spec in both:
+        text = spec.version.removesuffix(".*")
+        v = version_or_none(text)
+        if v is None:
+            return False  # cannot tell: not a contradiction envdoctor can prove
+        r = list(v.release) + [0] * max(0, 3 - len(v.release))
+        points += [v, Version(".".join(map(str, [*r[:-1], r[-1] + 1]))), Version(".".join(map(str, [*r, 1])))]
+        for i in reversed(range(len(r))):
+            if r[i] > 0:
+                points.append(Version(".".join(map(str, [*r[:i], r[i] - 1, 99999]))))
+                break
+    return not any(both.contains(p, prereleases=False) for p in points)
 
 
 def _cleared(finding: Finding, state: _State) -> bool:

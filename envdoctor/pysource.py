@@ -80,7 +80,9 @@ class _Collector:
     def result(self) -> ModuleInfo:
         dynamic = self.dynamic
         lazy = bool(self.lazy_calls) or bool(self.structure_names)
-        if self.getattr and not lazy and not self.stub and self.all is None:
+        if self.getattr and not lazy and not self.stub:
+            # an ``__all__`` beside it does not list everything: IPython 9's ``__all__`` leaves out
+            # ``get_ipython``, which its ``__getattr__`` serves
             dynamic = dynamic or "defines a module-level __getattr__"
         names = self.names | self.structure_names
         if self.all is not None and (self.getattr or lazy):

@@ -17,6 +17,13 @@ _SECRET_NAME = re.compile(
     re.IGNORECASE,
 )
 _URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@\s:'\"]*)(?::[^/@\s'\"]*)?@")
+_URL_QUERY_SECRET = re.compile(
+    r"(?P<name>[?&](?:[\w.-]*(?:token|signature|credential|secret|password|passwd|api[_-]?key|access[_-]?key"
+    r"|auth)[\w.-]*|key|sig|code)=)(?P<value>[^&;#\s'\"<>]+)",
+    re.IGNORECASE,
+)
+"""A secret in a URL's query: ``?token=``, ``X-Amz-Signature=``, ``X-Amz-Credential=``, ``sig=`` (Azure SAS),
+``X-Goog-Signature=``, ``api_key=``, ``key=``..."""
 _MIN_SECRET = 6
 """Shorter values (``1``, ``true``) would mask ordinary text and protect nothing."""
 
@@ -46,6 +53,7 @@ class Redactor:
         for form in self._forms:
             if form in text:
                 text = text.replace(form, MASK)
+        text = _URL_QUERY_SECRET.sub(rf"\g<name>{MASK}", text)
         return _URL_USERINFO.sub(_mask_userinfo, text)
 
 

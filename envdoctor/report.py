@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA = "envdoctor.report/1"
+SCHEMA = "envdoctor.report/2"
 
 
 class Severity(enum.IntEnum):
@@ -36,7 +36,9 @@ class Finding:
 
     ``id`` is the stable kebab-case rule id; ``packages`` are canonical project names.
     ``evidence`` lists facts a person can check (paths, METADATA lines); ``fix`` lists
-    requirement specifiers or commands, best first.
+    requirement specifiers only (each one parses as a PEP 508 requirement), best first; ``advice``
+    lists what else can fix it that is not a specifier: a command, or prose ("or a release of requests
+    that accepts idna==2.4").
     """
 
     id: str
@@ -47,12 +49,13 @@ class Finding:
     evidence: tuple[str, ...] = ()
     fix: tuple[str, ...] = ()
     check: str = ""
+    advice: tuple[str, ...] = ()
 
     def sort_key(self) -> tuple[int, str, tuple[str, ...], str]:
         return (-int(self.severity), self.id, self.packages, self.title)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form (schema envdoctor.report/1)."""
+        """The JSON form (schema envdoctor.report/2)."""
         return {
             "id": self.id,
             "severity": str(self.severity),
@@ -62,6 +65,7 @@ class Finding:
             "detail": self.detail,
             "evidence": list(self.evidence),
             "fix": list(self.fix),
+            "advice": list(self.advice),
         }
 
     @classmethod
@@ -76,6 +80,7 @@ class Finding:
             evidence=tuple(data.get("evidence", ())),
             fix=tuple(data.get("fix", ())),
             check=str(data.get("check", "")),
+            advice=tuple(data.get("advice", ())),
         )
 
 
@@ -95,6 +100,8 @@ class Summary:
     python_version: str = ""
     distributions: int = 0
     paths: tuple[str, ...] = ()
+    torch_builds: tuple[tuple[str, str], ...] = ()
+    """The installed torch family, ``(canonical name, version)``: a fix must keep their builds."""
 
 
 @dataclass(frozen=True)

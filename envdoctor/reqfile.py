@@ -190,11 +190,14 @@ class RequirementsError(UsageError):
         super().__init__(" ".join(redact(f"{where}: {problem}", env).splitlines()))
 
 
-def read_requirements(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> RequirementsFile:
-    """Reads ``path`` and every file it includes; ``environ`` (default os.environ) expands ``${VAR}``."""
+def read_requirements(
+    path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None, display: str | None = None
+) -> RequirementsFile:
+    """Reads ``path`` and every file it includes; ``environ`` (default os.environ) expands ``${VAR}``;
+    ``display``: the name errors give the file (default: ``path``; a copy of a pipe names the pipe)."""
     reader = _Reader(environ)
-    display = os.fspath(path)
-    local = reader.local_path(display, display, 0)
+    display = os.fspath(path) if display is None else display
+    local = reader.local_path(os.fspath(path), display, 0)
     data = reader.read_bytes(local, display, display, 0)
     text = reader.decode(data, display)
     reader.run(display, os.path.realpath(local), os.path.dirname(local), text)

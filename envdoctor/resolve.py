@@ -78,6 +78,7 @@ _CONNECTION = (
 _CONFLICT = ("ResolutionImpossible", "conflicting dependencies")
 """In pip's ERROR lines for a conflict (its log has ResolutionImpossible also when a project is not found)."""
 _CAUSES = "The conflict is caused by"
+_HASH_FAILURE = ("DO NOT MATCH THE HASHES", "Hashes are required in --require-hashes mode", "Expected sha256")
 _MAX_LOG_BYTES = 64 * 1024 * 1024
 _MAX_DETAILS = 12
 
@@ -129,10 +130,13 @@ class ResolveError(EnvdoctorError):
         details: Sequence[str] = (),
         output: str = "",
         command: Sequence[str] = (),
+        conflict: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.offline = offline
+        self.conflict = conflict
+        """True when pip's resolver found no set of versions (not a hash mismatch, a missing release...)."""
         self.details = tuple(details)
         self.output = output
         self.command = tuple(command)
@@ -369,10 +373,13 @@ def _failure(
     errors = [_strip_level(line) for line in lines if line.startswith("ERROR:")]
     tail = scrub(_tail(result.stderr or result.stdout))
 
-    def error(message: str, *, offline: bool = False, details: Iterable[str] = ()) -> ResolveError:
+    def error(
+        message: str, *, offline: bool = False, details: Iterable[str] = (), conflict: bool = False
+    ) -> ResolveError:
         return ResolveError(
             scrub(message),
             offline=offline,
+            conflict=conflict,
             details=[scrub(d) for d in details][:_MAX_DETAILS],
             output=tail,
             command=command,
@@ -383,7 +390,15 @@ def _failure(
         causes = _conflict_causes(log or lines)
         head = cannot.split(" because ")[0] if cannot else "pip found no set of versions that fits"
         why = "; ".join(c[:1].lower() + c[1:] for c in causes[:4])
-        return error(f"{head}: conflicting dependencies" + (f" ({why})" if why else ""), details=causes or errors)
+        message = f"{head}: conflicting dependencies" + (f" ({why})" if why else "")
+        return error(message, details=causes or errors, conflict=True)
+    hashes = [_strip_level(line) for line in lines if any(m in line for m in _HASH_FAILURE)]
+    if hashes:
+        return error(
+            "pip refused a download whose hash does not match the requirements' --hash "
+            "(or a requirement has no --hash in --require-hashes mode)",
+            details=[*errors, *hashes],
+        )
     connection = list(dict.fromkeys(line for line in everything if any(m in line for m in _CONNECTION)))
     if connection:
         first = _short_connection(next((c for c in connection if "host='" in c), connection[0]))

@@ -3,7 +3,9 @@
 ``run_probe`` runs probes/<name>.py in the target interpreter, through probes/_launch.py, with a
 JSON request and a time limit. ``run_command`` runs any other command (``python -m pip ...``) the
 same guarded way. Neither lets a hang, a segfault, a flood of output or garbage become a traceback
-of envdoctor: each ending is an ``Outcome`` in the returned value.
+of envdoctor: each ending is an ``Outcome`` in the returned value. On every way out, an interrupt
+(KeyboardInterrupt, the CLI's SIGTERM) included, the child's process group is killed, and so is any
+process that left the group but still holds the child's stdout or stderr (found by that pipe).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import contextlib
 import enum
 import json
 import os
+import select
+import selectors
 import shutil
 import signal
 import subprocess
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from envdoctor.errors import TargetError
+from envdoctor.errors import TargetError, UsageError
 from envdoctor.resources import data_dir
 
 OUTPUT_TAIL_BYTES = 64 * 1024
@@ -82,33 +86,78 @@ class ProbeResult:
 
 
 class _Tail:
-    """Drains a pipe on a thread and keeps only its last ``limit`` bytes."""
+    """Drains a pipe on a thread and keeps only its last ``limit`` bytes.
+
+    The thread reads the raw file descriptor (no buffered object whose lock it would hold) and also
+    waits on a wake-up pipe, so ``stop()`` ends it at once even while a process that escaped the
+    group (``setsid``) still holds the other end open.
+    """
 
     def __init__(self, stream: IO[bytes], limit: int) -> None:
         self._stream = stream
+        self.fd = stream.fileno()
         self._limit = limit
         self._buf = bytearray()
         self.total = 0
+        self._wake_r, self._wake_w = os.pipe()
         self._thread = threading.Thread(target=self._drain, daemon=True)
         self._thread.start()
 
+    def _add(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        self._buf += chunk
+        if len(self._buf) > 2 * self._limit:
+            del self._buf[: len(self._buf) - self._limit]
+
     def _drain(self) -> None:
-        try:
-            while chunk := self._stream.read(65536):
-                self.total += len(chunk)
-                self._buf += chunk
-                if len(self._buf) > 2 * self._limit:
-                    del self._buf[: len(self._buf) - self._limit]
-        except (OSError, ValueError):
-            pass
-        finally:
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.fd, selectors.EVENT_READ)
+            sel.register(self._wake_r, selectors.EVENT_READ)
+            try:
+                while True:
+                    ready = {key.fd for key, _ in sel.select()}
+                    if self._wake_r in ready:
+                        self._take_what_is_there()
+                        return
+                    chunk = os.read(self.fd, 65536)
+                    if not chunk:
+                        return
+                    self._add(chunk)
+            except OSError:
+                return
+
+    def _take_what_is_there(self) -> None:
+        """After stop(): what is already in the pipe, without waiting for more (at most a few limits)."""
+        os.set_blocking(self.fd, False)
+        taken = 0
+        while taken < 4 * self._limit:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except (BlockingIOError, OSError):
+                return
+            if not chunk:
+                return
+            taken += len(chunk)
+            self._add(chunk)
+
+    def hung_up(self) -> bool:
+        """True when no process holds the pipe's write end any more."""
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        return any(ev & select.POLLHUP for _, ev in poller.poll(0))
+
+    def stop(self) -> None:
+        """Take what is in the pipe and stop reading; closes everything this reader opened."""
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"x")
+        self._thread.join()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        with contextlib.suppress(OSError, ValueError):
             self._stream.close()
 
     def text(self) -> str:
-        self._thread.join(timeout=2.0)  # a grandchild holding the pipe open must not hang us
-        if self._thread.is_alive():  # still held open: stop reading (the daemon thread ends with it)
-            with contextlib.suppress(OSError, ValueError):
-                self._stream.close()
         data = bytes(self._buf[-self._limit :])
         prefix = f"[... {self.total - len(data)} earlier bytes not kept ...]\n" if self.total > len(data) else ""
         return prefix + data.decode("utf-8", errors="replace")
@@ -119,6 +168,67 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError, OSError):
         proc.kill()
+
+
+def _pipe_holders(fds: Sequence[int]) -> set[int]:
+    """Other processes that hold one of these pipes open (Linux: /proc/PID/fd). A child that left its
+    process group (``setsid``) but kept the output pipe is found this way; only processes of this user
+    are visible, which is every process envdoctor could have started."""
+    try:
+        names = {f"pipe:[{os.fstat(fd).st_ino}]" for fd in fds}
+        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return set()
+    me, found = os.getpid(), set()
+    for pid in pids:
+        if pid == me:
+            continue
+        try:
+            links = os.listdir(f"/proc/{pid}/fd")
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") in names for fd in links):
+                found.add(pid)
+        except OSError:
+            continue
+    return found
+
+
+def _kill_and_wait(pids: set[int]) -> None:
+    """SIGKILL each of ``pids`` and wait (a few seconds at most) until each has ended."""
+    for pid in pids:
+        try:
+            handle = os.pidfd_open(pid)
+        except (OSError, AttributeError):
+            handle = -1
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        if handle >= 0:
+            with contextlib.suppress(OSError):
+                select.select([handle], [], [], 5.0)  # readable once the process has ended
+            os.close(handle)
+
+
+def _end(proc: subprocess.Popen[bytes], tails: Sequence[_Tail]) -> None:
+    """Every way out of run_command: kill the process group, then any process that escaped it but
+    still holds our pipes, then stop reading. Nothing started here outlives this call."""
+    _kill_group(proc)
+    with contextlib.suppress(OSError):
+        proc.wait()
+    if not all(t.hung_up() for t in tails):
+        _kill_and_wait(_pipe_holders([t.fd for t in tails]))
+    for t in tails:
+        t.stop()
+
+
+MAX_TIMEOUT = 7 * 24 * 3600.0
+"""The longest limit a probe or a pip run may be given (a week)."""
+
+
+def check_timeout(seconds: object, what: str = "timeout") -> float:
+    """``seconds`` as a usable time limit; raises UsageError for 0, a negative, inf, nan or a non-number."""
+    ok = isinstance(seconds, int | float) and not isinstance(seconds, bool) and 0 < seconds <= MAX_TIMEOUT
+    if not ok:  # (nan fails every comparison, inf the upper bound)
+        raise UsageError(f"{what} must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, not {seconds!r}")
+    return float(seconds)  # type: ignore[arg-type]
 
 
 def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -144,6 +254,7 @@ def run_command(
     Raises TargetError when the program cannot be started at all (missing, not executable,
     not a program); every other ending is a CommandResult.
     """
+    timeout = check_timeout(timeout)
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -162,7 +273,8 @@ def run_command(
     except OSError as exc:
         raise TargetError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
     assert proc.stdout is not None and proc.stderr is not None
-    out, err = _Tail(proc.stdout, OUTPUT_TAIL_BYTES), _Tail(proc.stderr, OUTPUT_TAIL_BYTES)
+    tails = (_Tail(proc.stdout, OUTPUT_TAIL_BYTES), _Tail(proc.stderr, OUTPUT_TAIL_BYTES))
+    out, err = tails
     # A timer kills the group at the limit while we block in wait(): Popen.wait(timeout=...) polls
     # with sleeps of up to 50 ms, which would add that much to every probe.
     expired = threading.Event()
@@ -176,10 +288,10 @@ def run_command(
     timer.start()
     try:
         proc.wait()
-    finally:
+    finally:  # also on KeyboardInterrupt / SIGTERM: the group and its escapees never outlive us
         timer.cancel()
+        _end(proc, tails)
     timed_out = expired.is_set()
-    _kill_group(proc)  # leave no stray grandchildren behind
     rc = proc.returncode
     if timed_out:
         outcome = Outcome.TIMEOUT
@@ -238,7 +350,7 @@ def _read_result(probe: str, cmd: CommandResult, res_path: Path, timeout: float)
     if cmd.outcome is Outcome.TOO_OLD:
         return fail(Outcome.TOO_OLD, _last_line(cmd.stderr) or "the interpreter is too old for envdoctor's probes")
     if cmd.outcome is Outcome.FAILED:
-        return fail(Outcome.FAILED, f"the {probe} probe exited with status {cmd.returncode}: {_last_line(cmd.stderr)}")
+        return fail(Outcome.FAILED, f"the {probe} probe exited with status {cmd.returncode}: {_whole(cmd.stderr)}")
     try:
         if res_path.stat().st_size > MAX_RESULT_BYTES:
             return fail(Outcome.BAD_OUTPUT, f"the {probe} probe wrote more than {MAX_RESULT_BYTES} bytes")
@@ -247,12 +359,30 @@ def _read_result(probe: str, cmd: CommandResult, res_path: Path, timeout: float)
         return fail(Outcome.BAD_OUTPUT, f"the {probe} probe wrote no result (is this a Python interpreter?)")
     except (OSError, ValueError) as exc:
         return fail(Outcome.BAD_OUTPUT, f"the {probe} probe wrote an unreadable result: {exc}")
+    except RecursionError:
+        return fail(Outcome.BAD_OUTPUT, f"the {probe} probe wrote a result nested too deeply to read")
     if not isinstance(payload, dict):
         return fail(Outcome.BAD_OUTPUT, f"the {probe} probe wrote a {type(payload).__name__}, not an object")
     error = payload.get("probe_error")
     if isinstance(error, dict):
         return ProbeResult(Outcome.FAILED, payload, f"the {probe} probe failed: {error.get('message', '')}", cmd)
     return ProbeResult(Outcome.OK, payload, "", cmd)
+
+
+STDERR_LINES = 20
+"""How many lines of a failed program's stderr a message quotes (the first and the last ones)."""
+
+
+def _whole(text: str) -> str:
+    """All of ``text``'s non-blank lines (a wrapper such as a pyenv shim explains itself in its first
+    lines, Python in its last), capped at STDERR_LINES lines of 300 characters, on one line each."""
+    lines = [line.rstrip()[:300] for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return "no message"
+    if len(lines) > STDERR_LINES:
+        head, tail = lines[: STDERR_LINES // 4], lines[-(STDERR_LINES - STDERR_LINES // 4) :]
+        lines = [*head, f"[... {len(lines) - len(head) - len(tail)} lines ...]", *tail]
+    return lines[0] if len(lines) == 1 else "\n" + "\n".join(f"  {line}" for line in lines)
 
 
 def _last_line(text: str) -> str:

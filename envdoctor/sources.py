@@ -24,6 +24,10 @@ from envdoctor.pytext import ImportLine, defined_at_top, literal_all, scan_impor
 
 _SKIP_DIRS = {"tests", "test", "testing", "__pycache__", "_vendor", "vendored", "_vendored", "benchmarks", "examples"}
 _EXT_SUFFIXES = (".so", ".pyd")
+_ADDS_HOOK = re.compile(
+    rb"\bsys\.(?:meta_path|path_hooks)\s*(?:\.(?:insert|append|extend)\s*\(|\+?=(?!=)|\[[^\]\n]*\]\s*=(?!=))"
+)
+"""``sys.meta_path.insert(0, finder)``, ``sys.path_hooks.append(hook)``, ``sys.meta_path[:0] = [...]``."""
 
 
 @dataclass(frozen=True)
@@ -304,6 +308,30 @@ class SourceIndex:
             if word.encode() in data:
                 count += len(pattern.findall(data))
         return count
+
+    def hook_paths(self, files: DistFiles) -> frozenset[str] | None:
+        """None when the distribution's code adds no import hook (a ``sys.meta_path`` or ``sys.path_hooks``
+        entry); else the dotted paths under its own packages that its source spells as string literals
+        (the hook's table: sentence-transformers 6 serves ``"sentence_transformers.losses"`` that way).
+        Read only when a module or name of the distribution seems to be missing; cached with it."""
+        stored = self._stored.get(files.dist.name)
+        if stored is not None and "hooks" in stored:
+            cached = stored["hooks"]
+            return frozenset(cached) if cached is not None else None
+
+        def sources() -> Iterator[bytes]:
+            for _module, rel in files.scannable():
+                yield _read_bytes(os.path.join(files.dist.location, rel)) or b""
+
+        paths: frozenset[str] | None = None
+        if any((b"meta_path" in d or b"path_hooks" in d) and _ADDS_HOOK.search(d) for d in sources()):
+            tops = b"|".join(re.escape(t.encode()) for t in sorted(files.top_level))
+            literal = re.compile(rb"""["']((?:""" + tops + rb""")(?:\.\w+)+)["']""")
+            paths = frozenset(m.decode() for d in sources() for m in literal.findall(d))
+        if stored is not None:
+            stored["hooks"] = sorted(paths) if paths is not None else None
+            self._dirty.add(files.dist.name)
+        return paths
 
     def save(self) -> None:
         """Write what this run extracted to the on-disk cache."""

@@ -31,11 +31,16 @@ class Target:
 
         Raises UsageError when the path does not name something that could be an interpreter.
         """
-        if python is None or str(python) == "":
+        if python is None:
             return cls(python=sys.executable or "python3")
+        if str(python) == "":
+            raise UsageError("--python is empty; leave it out to check the interpreter running envdoctor")
         text = os.path.expanduser(str(python))
         if os.sep not in text and not os.path.exists(text):
-            text = shutil.which(text) or text  # `--python python3.11` means the one on PATH
+            found = shutil.which(text)  # `--python python3.11` means the one on PATH
+            if found is None:
+                raise UsageError(f"--python {python}: not found on PATH (and no such file here)")
+            text = found
         path = Path(text)
         if path.is_dir():
             for rel in _VENV_PYTHONS:

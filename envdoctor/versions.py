@@ -30,6 +30,7 @@ __all__ = [
     "parse_requirement",
     "parse_specifier",
     "parse_version",
+    "tightest",
     "version_or_none",
 ]
 
@@ -110,3 +111,19 @@ class MarkerEnvironment:
 @lru_cache(maxsize=16)
 def _shared(items: tuple[tuple[str, str], ...]) -> MarkerEnvironment:
     return MarkerEnvironment(dict(items))
+
+
+def tightest(spec: SpecifierSet) -> SpecifierSet:
+    """Only the tightest bound of each kind (``>=1.10.0,>=1.13.0`` is ``>=1.13.0``)."""
+    bounds: dict[str, str] = {}
+    rest: list[str] = []
+    for one in spec:
+        version = version_or_none(one.version)
+        if one.operator not in (">=", ">", "<=", "<") or version is None:
+            rest.append(str(one))
+            continue
+        held = version_or_none(bounds.get(one.operator))
+        upper = one.operator.startswith("<")
+        if held is None or (version < held if upper else version > held):
+            bounds[one.operator] = one.version
+    return SpecifierSet(",".join([*rest, *(op + v for op, v in bounds.items())]))

@@ -128,21 +128,24 @@ def describe(meta_dir, location, kind):
     """One distribution: its headers and the small files beside METADATA."""
     dist = {"path": meta_dir, "location": location, "kind": kind, "problems": []}
     problems = dist["problems"]
+    dist["unreadable"] = None
     if os.path.isdir(meta_dir):
-        try:
-            files = set(os.listdir(meta_dir))
-        except OSError as exc:
-            problems.append("cannot list %s: %s" % (meta_dir, exc.strerror))
-            files = set()
         meta_name = "METADATA" if kind == "dist-info" else "PKG-INFO"
         meta_path = os.path.join(meta_dir, meta_name)
+        try:
+            files = set(os.listdir(meta_dir))
+        except OSError as exc:  # the folder exists but cannot be read: not a missing file
+            dist["unreadable"] = "cannot list %s: %s" % (meta_dir, exc.strerror)
+            files = set()
     else:  # an .egg-info file is itself the PKG-INFO
         files = set()
         meta_name = os.path.basename(meta_dir)
         meta_path = meta_dir
     dist["metadata_file"] = meta_name
     headers = {}
-    if meta_path == meta_dir or meta_name in files:
+    if dist["unreadable"]:
+        pass
+    elif meta_path == meta_dir or meta_name in files:
         try:
             text, err = read_text(meta_path, headers_only=True)
             if err:
@@ -153,7 +156,7 @@ def describe(meta_dir, location, kind):
             problems.append("cannot read %s: %s" % (meta_name, exc.strerror))
     else:
         problems.append("no %s file" % meta_name)
-    dist["missing_metadata"] = meta_path != meta_dir and meta_name not in files
+    dist["missing_metadata"] = meta_path != meta_dir and meta_name not in files and not dist["unreadable"]
     dist["name"] = (headers.get("Name") or [None])[0]
     dist["version"] = (headers.get("Version") or [None])[0]
     dist["metadata_version"] = (headers.get("Metadata-Version") or [None])[0]
@@ -165,7 +168,7 @@ def describe(meta_dir, location, kind):
             dist["requires_dist"] = egg_requires(os.path.join(meta_dir, "requires.txt"))
         except OSError as exc:
             problems.append("cannot read requires.txt: %s" % exc.strerror)
-    dist["has_record"] = "RECORD" in files
+    dist["has_record"] = "RECORD" in files or bool(dist["unreadable"])
     dist["installer"] = small_file(meta_dir, "INSTALLER", files)
     dist["requested"] = "REQUESTED" in files
     dist["wheel_tags"] = wheel_tags(meta_dir, files)

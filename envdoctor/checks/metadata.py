@@ -56,6 +56,18 @@ def _finding(id: str, severity: Severity, title: str, **kw: object) -> Finding:
 
 
 def _metadata_health(dist: Dist) -> Iterator[Finding]:
+    if dist.unreadable:
+        yield _finding(
+            "metadata-corrupt",
+            Severity.WARNING,
+            f"{dist.display_name}'s metadata folder cannot be read",
+            detail=f"{dist.unreadable}. Nothing about this distribution can be checked (its requirements, its "
+            "files) until its permissions let this user read it.",
+            packages=(dist.name,),
+            evidence=(dist.path,),
+            fix=(f"ls -ld {dist.path}", f"pip install --force-reinstall --no-deps {dist.display_name}"),
+        )
+        return
     if dist.missing_metadata:
         yield _finding(
             "metadata-missing",
@@ -65,7 +77,7 @@ def _metadata_health(dist: Dist) -> Iterator[Finding]:
             "installed or what it needs (an interrupted install or a partial uninstall).",
             packages=(dist.name,),
             evidence=(dist.path,),
-            fix=(f"pip install --force-reinstall --no-deps {dist.display_name}",),
+            advice=(f"pip install --force-reinstall --no-deps {dist.display_name}",),
         )
     elif dist.problems:
         yield _finding(
@@ -75,7 +87,7 @@ def _metadata_health(dist: Dist) -> Iterator[Finding]:
             detail="; ".join(dist.problems),
             packages=(dist.name,),
             evidence=(dist.metadata_path,),
-            fix=(f"pip install --force-reinstall --no-deps {_pin(dist)}",),
+            advice=(f"pip install --force-reinstall --no-deps {_pin(dist)}",),
         )
     if dist.kind == "dist-info" and not dist.has_record and not dist.missing_metadata:
         yield _finding(
@@ -86,7 +98,7 @@ def _metadata_health(dist: Dist) -> Iterator[Finding]:
             f"{dist.installer or 'an unknown installer'}.",
             packages=(dist.name,),
             evidence=(dist.path,),
-            fix=(f"pip install --force-reinstall --no-deps {_pin(dist)}",),
+            advice=(f"pip install --force-reinstall --no-deps {_pin(dist)}",),
         )
     if dist.raw_version and dist.version is None:
         yield _finding(
@@ -126,7 +138,7 @@ def _duplicate(copies: tuple[Dist, ...]) -> Finding:
         "(or a later install that removes one) will disagree with what runs.",
         packages=(winner.name,),
         evidence=tuple(f"{d.raw_version}: {d.path}" + (" (used)" if d is winner else "") for d in copies),
-        fix=tuple(
+        advice=tuple(
             f"remove {d.path} (and the files its RECORD lists)" for d in copies[1:] if d.location == winner.location
         )
         or (f"pip uninstall {winner.display_name}, then reinstall the one version you want",),
@@ -170,7 +182,8 @@ def _one_requirement(inv: Inventory, dist: Dist, req: Requirement, *, extra: str
             f"the installed {dep.raw_version} is outside that range.",
             packages=(dist.name, name),
             evidence=(evidence, f"{dep.metadata_path}: Version: {dep.raw_version}"),
-            fix=(wanted, f"or a release of {dist.display_name} that accepts {req.name}=={dep.raw_version}"),
+            fix=(wanted,),
+            advice=(f"or a release of {dist.display_name} that accepts {req.name}=={dep.raw_version}",),
         )
 
 
@@ -190,7 +203,7 @@ def _python(inv: Inventory, dist: Dist) -> Iterator[Finding]:
             "does not have.",
             packages=(dist.name,),
             evidence=(f"{dist.metadata_path}: Requires-Python: {dist.raw_requires_python}",),
-            fix=(f"a release of {dist.display_name} whose Requires-Python admits {inv.python.version}",),
+            advice=(f"a release of {dist.display_name} whose Requires-Python admits {inv.python.version}",),
         )
 
 
@@ -204,7 +217,7 @@ def _unsupported(inv: Inventory, dist: Dist) -> Finding:
         "will not load.",
         packages=(dist.name,),
         evidence=(f"{dist.path}/WHEEL: Tag: {', '.join(dist.wheel_tags)}",),
-        fix=(f"pip install --force-reinstall --no-deps {_pin(dist)}",),
+        advice=(f"pip install --force-reinstall --no-deps {_pin(dist)}",),
     )
 
 

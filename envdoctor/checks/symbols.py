@@ -15,7 +15,9 @@ module-level imports) from ``import A`` or a well-known entry point such as
 ``from transformers import Trainer``; warning when it is reached by nothing we know of, or sits
 in a function. Imports guarded by ``try/except ImportError`` and ``TYPE_CHECKING`` imports are
 not findings. A module whose names cannot be known statically (a module ``__getattr__``, writes
-to ``globals()``, a compiled extension) is "unknown": never reported as broken.
+to ``globals()``, a compiled extension) is "unknown": never reported as broken; so are the missing
+module paths of a distribution that installs an import hook (``sys.meta_path``), and the names
+of its packages that the hook's table spells as module paths.
 
 The text pass over every file is cheap; ast runs only on modules something imports from and on
 files with a suspicious import. Reads files through SourceIndex; starts no process.
@@ -122,6 +124,8 @@ class Resolver:
             child = imp.module[len(parent) + 1 :].split(".")[0]
             if info is None or info.dynamic or info.lazy or child in info.names:
                 return None  # an attribute, or a submodule made on first access
+            if self._hook_paths(ploc) is not None:
+                return None  # a path without a file, which the distribution's import hook may serve
             return Break(files, rel, imp, ploc, (), missing_module=f"{parent}.{child}")
         return None
 
@@ -130,8 +134,18 @@ class Resolver:
         key = (module, name)
         hit = self._names.get(key)
         if hit is None:
-            hit = self._names[key] = self._has(module, name)
+            hit = self._has(module, name)
+            loc = self.index.locate(module) if hit is Found.NO else None
+            if loc is not None and f"{module}.{name}" in (self._hook_paths(loc) or ()):
+                hit = Found.UNKNOWN  # `from pkg import name` imports pkg.name, which the hook's table lists
+            self._names[key] = hit
         return hit
+
+    def _hook_paths(self, package: Located) -> frozenset[str] | None:
+        """The paths an import hook of ``package``'s distribution spells, when there is one; None for a
+        plain module (a hook adds no names to it) or a distribution without a hook."""
+        files = self.index.files.get(package.dist.name)
+        return self.index.hook_paths(files) if package.kind == "package" and files is not None else None
 
     def _has(self, module: str, name: str) -> Found:
         loc = self.index.locate(module)
@@ -276,7 +290,7 @@ class Resolver:
             return finding
         text, fixes, evidence = planned
         return dataclasses.replace(
-            finding, detail=f"{finding.detail} {text}", fix=fixes, evidence=finding.evidence + evidence
+            finding, detail=f"{finding.detail} {text}", fix=fixes, advice=(), evidence=finding.evidence + evidence
         )
 
     def reached_by(self, importer: DistFiles, target: str) -> tuple[str, list[str]] | None:
@@ -441,7 +455,7 @@ def _finding(
         detail=detail,
         packages=(a.name, b.name),
         evidence=(f"{where}: {statement}", f"{provider_file}: {b.label} has no {what}"),
-        fix=(
+        advice=(
             f"a release of {b.display_name} that provides {what} (usually newer than {b.raw_version})",
             f"or a release of {a.display_name} that does not import it (usually older than {a.raw_version})",
         ),

@@ -1,22 +1,83 @@
-"""The combined fix line shared by the text and terminal views."""
+"""The "Fix (first step)" block shared by the text and terminal views: lines a user can run as they are.
+
+The first fix of each error, merged by canonical name into one specifier each (``huggingface-hub>=0.34``
+and ``huggingface_hub<2`` become one ``huggingface-hub<2,>=0.34``). The torch family never gets a bare
+range from PyPI, which would replace the installed build (``+cpu``, ``+cu124``) with PyPI's (on Linux
+the CUDA one, several GB): a build the installed one already satisfies needs no move and is said so; any
+other torch line goes to the installed build's own index (``--index-url
+https://download.pytorch.org/whl/cpu``; a PyPI build stays on PyPI), in a command of its own; a torch that
+is not installed gets a comment saying to install the machine's build, never a bare range.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from envdoctor.report import Report, Severity
-from envdoctor.versions import InvalidRequirement, parse_requirement
+from envdoctor.torchbuild import PYTORCH_INDEX, TORCH_FAMILY, pytorch_tag
+from envdoctor.versions import (
+    InvalidRequirement,
+    NormalizedName,
+    SpecifierSet,
+    canonical,
+    parse_requirement,
+    tightest,
+    version_or_none,
+)
 
 
-def install_command(report: Report) -> str | None:
-    """One ``pip install`` of the first requirement-shaped fix of each error, or None."""
-    specs: list[str] = []
+@dataclass
+class _Merged:
+    display: str
+    extras: set[str] = field(default_factory=set)
+    spec: SpecifierSet = field(default_factory=SpecifierSet)
+
+    def line(self) -> str:
+        extras = f"[{','.join(sorted(self.extras))}]" if self.extras else ""
+        return f"{self.display}{extras}{tightest(self.spec)}"
+
+
+def merged_fixes(report: Report) -> dict[NormalizedName, _Merged]:
+    """The first requirement-shaped fix of each error, one merged specifier per canonical name."""
+    merged: dict[NormalizedName, _Merged] = {}
     for finding in report.at_least(Severity.ERROR):
         for fix in finding.fix[:1]:
             try:
-                parse_requirement(fix)
+                req = parse_requirement(fix)
             except InvalidRequirement:
                 continue
-            if fix not in specs:
-                specs.append(fix)
-    if not specs:
-        return None
-    return "pip install " + " ".join(f'"{s}"' for s in specs)
+            one = merged.setdefault(canonical(req.name), _Merged(req.name))
+            one.extras |= set(req.extras)
+            one.spec &= req.specifier
+    return merged
+
+
+def first_step(report: Report) -> list[str]:
+    """The lines of the "Fix (first step)" block: commands to run, and what needs no move."""
+    builds = dict(report.summary.torch_builds)
+    plain: list[str] = []
+    torch: dict[str, list[str]] = {}  # index tag -> requirements
+    lines: list[str] = []
+    for name, fix in merged_fixes(report).items():
+        if name not in TORCH_FAMILY:
+            plain.append(fix.line())
+            continue
+        installed = builds.get(name)
+        have = version_or_none(installed)
+        if have is not None and fix.spec.contains(have, prereleases=True):
+            lines.append(f"# {fix.display} needs no move: the installed {installed} satisfies {fix.spec}")
+            continue
+        tag = next((t for s in fix.spec if (t := pytorch_tag(s.version))), None) or pytorch_tag(installed)
+        if tag is None and installed is None:
+            lines.append(
+                f"# {fix.line()}: not installed; install the build for this machine from its index "
+                f"({PYTORCH_INDEX}cpu, {PYTORCH_INDEX}cu124, ...), not a bare range from PyPI"
+            )
+            continue
+        torch.setdefault(tag or "", []).append(fix.line())  # "": a PyPI build stays on PyPI
+    commands = ["pip install " + " ".join(f'"{s}"' for s in plain)] if plain else []
+    commands += [
+        "pip install " + " ".join(f'"{s}"' for s in specs) + (f" --index-url {PYTORCH_INDEX}{tag}" if tag else "")
+        for tag, specs in torch.items()
+    ]
+    return commands + lines

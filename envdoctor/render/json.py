@@ -1,4 +1,4 @@
-"""JSON: the machine-readable report, schema ``envdoctor.report/1`` (documented in README.md)."""
+"""JSON: the machine-readable report, schema ``envdoctor.report/2`` (documented in README.md)."""
 
 from __future__ import annotations
 

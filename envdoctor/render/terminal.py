@@ -10,7 +10,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from envdoctor.render import RenderOptions
-from envdoctor.render.fixes import install_command
+from envdoctor.render.fixes import first_step
 from envdoctor.report import Finding, Report, Severity
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -45,10 +45,10 @@ def render(report: Report, options: RenderOptions) -> str:
         console.print("[bold]Could not check[/bold]")
         for sk in report.skipped:
             console.print(f"  • {escape(sk.check)}: {escape(sk.reason)}")
-    command = install_command(report)
-    if command:
+    step = first_step(report)
+    if step:
         console.print()
-        console.print(Panel(Text(command), title="Fix (first step)", title_align="left", border_style="green"))
+        console.print(Panel(Text("\n".join(step)), title="Fix (first step)", title_align="left", border_style="green"))
     worst = report.worst
     style = _STYLE[worst] if worst is not None and worst >= Severity.WARNING else "bold green"
     console.print()
@@ -62,5 +62,5 @@ def _finding(f: Finding) -> Group:
     if f.detail:
         parts.append(Text("  " + f.detail))
     parts.extend(Text.assemble(("  evidence ", "dim"), e) for e in f.evidence)
-    parts.extend(Text.assemble(("  fix      ", "green"), x) for x in f.fix)
+    parts.extend(Text.assemble(("  fix      ", "green"), x) for x in (*f.fix, *f.advice))
     return Group(*parts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from envdoctor.render import RenderOptions
-from envdoctor.render.fixes import install_command
+from envdoctor.render.fixes import first_step
 from envdoctor.report import Finding, Report, Severity
 
 
@@ -22,9 +22,9 @@ def render(report: Report, options: RenderOptions) -> str:
         lines.append("Could not check:")
         lines.extend(f"  - {sk.check}: {sk.reason}" for sk in report.skipped)
         lines.append("")
-    command = install_command(report)
-    if command:
-        lines += ["Fix (first step):", f"  {command}", ""]
+    step = first_step(report)
+    if step:
+        lines += ["Fix (first step):", *(f"  {line}" for line in step), ""]
     lines.append(report.verdict())
     return "\n".join(lines) + "\n"
 
@@ -35,5 +35,5 @@ def _finding(f: Finding, width: int) -> list[str]:
     if f.detail:
         out.extend(wrap.wrap(f.detail))
     out.extend(f"    evidence: {e}" for e in f.evidence)
-    out.extend(f"    fix: {x}" for x in f.fix)
+    out.extend(f"    fix: {x}" for x in (*f.fix, *f.advice))
     return out

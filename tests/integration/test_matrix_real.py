@@ -77,6 +77,30 @@ def test_xformers_cuda_build_beside_cpu_torch(xformers_cuda_on_cpu: beds.Bed) ->
 
 
 @pytest.mark.venv
+def test_first_step_keeps_the_cpu_builds_on_real_beds(
+    torchtext_newer_torch: beds.Bed, torchvision_cuda_on_cpu: beds.Bed
+) -> None:
+    """The fix names torch==2.3.0 (torchtext's torch) and torchvision==0.28.0+cpu; from PyPI the first is the CUDA
+    build (GBs over the CPU one) and the second does not exist: both go to the CPU index."""
+    for bed, line in (
+        (torchtext_newer_torch, 'pip install "torch==2.3.0" --index-url https://download.pytorch.org/whl/cpu'),
+        (
+            torchvision_cuda_on_cpu,
+            'pip install "torchvision==0.28.0+cpu" --index-url https://download.pytorch.org/whl/cpu',
+        ),
+    ):
+        out = subprocess.run(
+            [sys.executable, "-m", "envdoctor", "check", "--python", str(bed.python), "--format", "text"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        ).stdout
+        lines = out.splitlines()
+        assert lines[lines.index("Fix (first step):") + 1 :][:2] == [f"  {line}", ""], out
+
+
+@pytest.mark.venv
 def test_torchtext_built_for_older_torch(torchtext_newer_torch: beds.Bed) -> None:
     bed = torchtext_newer_torch
     assert peers.pip_check(bed.python)[0] == 0  # torchtext 0.18.0 declares torch>=2.3.0

@@ -172,3 +172,69 @@ def test_apply_without_a_terminal_or_yes_changes_nothing(peft_old_accelerate: be
     assert "pass --yes" in out.stderr
     assert versions(bed) == before
     assert list(tmp_path.glob("envdoctor-rollback-*")) == []
+
+
+def _verdicts(text: str) -> list[str]:
+    return [x for x in text.splitlines() if x.startswith(("# verified", "# NOT verified"))]
+
+
+def test_pin_with_nothing_watched_pins_the_whole_set_a_fresh_venv_reproduces(
+    small_clean: beds.Bed, tmp_path: Path
+) -> None:
+    """small-clean (requests and its dependencies) holds no watched package: the file still names every
+    distribution, and installing it into an empty venv gives the same set."""
+    out = envdoctor("pin", "--python", str(small_clean.python))
+    assert out.returncode == 0, out.stderr
+    assert "nothing else requires (requests) and what it requires: 5 distributions" in out.stderr
+    assert _verdicts(out.stdout)[0].startswith("# verified: the environment has no error")
+    req = tmp_path / "requirements.txt"
+    req.write_text(out.stdout, encoding="utf-8")
+    fresh = beds.Bed("fresh", tmp_path / "fresh")
+    beds.venv.EnvBuilder(with_pip=False, symlinks=True).create(fresh.root)
+    beds.pip("install", "-r", str(req), python=fresh.python)
+    assert versions(fresh) == versions(small_clean)
+
+
+def test_pin_fixes_both_requests_conflicts_and_the_file_is_the_whole_set(
+    requests_conflict: beds.Bed, tmp_path: Path
+) -> None:
+    bed = beds.copy(requests_conflict, tmp_path / "venv")
+    assert pip_check(bed.python)[0] != 0
+    text, before, after = pin_and_install(bed, tmp_path)
+    assert _verdicts(text) == [
+        "# verified: pip 23.2.1 resolves it (2 to install); envdoctor's checks of the resolved set find no error"
+    ]
+    assert moved(before, after) == {"idna", "charset-normalizer"}
+    assert pip_check(bed.python)[0] == 0
+    fresh = beds.Bed("fresh", tmp_path / "fresh")  # the file alone rebuilds the fixed set
+    beds.venv.EnvBuilder(with_pip=False, symlinks=True).create(fresh.root)
+    beds.pip("install", "-r", str(tmp_path / "requirements.txt"), python=fresh.python)
+    assert versions(fresh) == after
+
+
+def test_pin_keep_idna_keeps_the_charset_normalizer_fix_and_says_the_truth(
+    requests_conflict: beds.Bed, tmp_path: Path
+) -> None:
+    out = envdoctor("pin", "--python", str(requests_conflict.python), "--keep", "idna")
+    assert out.returncode == 1, out.stderr
+    assert "charset-normalizer<4,>=2  # was 1.4.1; fixes requirement-conflict" in out.stdout
+    assert "idna==2.4" in out.stdout.splitlines()
+    [verdict] = _verdicts(out.stdout)  # the kept idna 2.4 is what requests refuses: pip says so, and so does the file
+    assert verdict.startswith(
+        "# NOT verified: pip does not accept the set: Cannot install idna==2.4 and requests==2.34.2"
+    )
+    assert "# NOT fixed: [requirement-conflict] requests 2.34.2 requires idna<4,>=2.5" in out.stdout
+
+
+def test_pin_constraint_contradicting_the_only_fix_names_both_sources(
+    requests_conflict: beds.Bed, tmp_path: Path
+) -> None:
+    constraints = tmp_path / "c.txt"
+    constraints.write_text("idna<2.5\n")
+    for extra in ((), ("--no-verify",)):
+        out = envdoctor("pin", "--python", str(requests_conflict.python), "-c", str(constraints), *extra)
+        assert out.returncode == 1, out.stderr
+        [note] = [x for x in out.stderr.splitlines() if "contradicts" in x]
+        assert "requests 2.34.2 requires idna<4,>=2.5" in note and f"{constraints}:1: idna<2.5" in note
+        assert "idna<4,>=2.5" not in [x.split("  #")[0] for x in out.stdout.splitlines()]
+        assert len(_verdicts(out.stdout)) == 1

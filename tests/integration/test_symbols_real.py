@@ -3,7 +3,9 @@ levels of transformers 4.x and huggingface_hub, healthy stacks, and a computed f
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,11 @@ def _report(python: Path) -> dict[str, object]:
     return peers.envdoctor_report(python)[1]
 
 
+def run(bed: beds.Bed, code: str) -> subprocess.CompletedProcess[str]:
+    """``python -c code`` in the bed, as a user runs it."""
+    return subprocess.run([str(bed.python), "-c", code], capture_output=True, text=True, timeout=600)
+
+
 def errors(data: dict[str, object]) -> list[dict[str, object]]:
     return [f for f in data["findings"] if f["severity"] == "error"]  # type: ignore[union-attr, index]
 
@@ -29,9 +36,7 @@ def test_clear_device_cache_is_found_while_pip_check_is_clean(peft_old_accelerat
     assert rc == 0, out  # every declared requirement holds ...
     rc, out = peers.uv_check(bed.python)
     assert rc == 0, out
-    proc = subprocess.run(
-        [str(bed.python), "-c", "from transformers import Trainer"], capture_output=True, text=True, timeout=600
-    )
+    proc = run(bed, "from transformers import Trainer")
     assert proc.returncode != 0  # ... and yet the user's first line fails
     assert "cannot import name 'clear_device_cache' from 'accelerate.utils.memory'" in proc.stderr
     [f] = errors(_report(bed.python))
@@ -48,12 +53,7 @@ def test_clear_device_cache_is_found_while_pip_check_is_clean(peft_old_accelerat
 
 
 def test_same_stack_with_accelerate_0_32_has_no_error(peft_new_accelerate: beds.Bed) -> None:
-    proc = subprocess.run(
-        [str(peft_new_accelerate.python), "-c", "from transformers import Trainer; import peft"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc = run(peft_new_accelerate, "from transformers import Trainer; import peft")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert errors(_report(peft_new_accelerate.python)) == []
 
@@ -70,7 +70,7 @@ def test_a_second_real_break_accelerate_and_huggingface_hub(symbol_break_2: beds
     bed = symbol_break_2
     rc, out = peers.pip_check(bed.python)
     assert rc == 0, out
-    proc = subprocess.run([str(bed.python), "-c", "import accelerate"], capture_output=True, text=True, timeout=600)
+    proc = run(bed, "import accelerate")
     assert "cannot import name 'split_torch_state_dict_into_shards' from 'huggingface_hub'" in proc.stderr
     [f] = errors(_report(bed.python))
     assert f["packages"] == ["accelerate", "huggingface-hub"]
@@ -90,7 +90,7 @@ def test_healthy_older_pinned_stack_has_no_errors_or_warnings(hf_stack_2024: bed
 def imports_fail(bed: beds.Bed, code: str, message: str) -> None:
     rc, out = peers.pip_check(bed.python)
     assert rc == 0, out  # every declared requirement holds ...
-    proc = subprocess.run([str(bed.python), "-c", code], capture_output=True, text=True, timeout=600)
+    proc = run(bed, code)
     assert proc.returncode != 0  # ... and yet the import fails
     assert message in proc.stderr, proc.stderr[-2000:]
 
@@ -135,3 +135,29 @@ def test_every_break_between_harvested_distributions_has_a_computed_fix(name: st
                 parse_requirement(text)
             except InvalidRequirement:
                 pytest.fail(f"{f['title']}: fix {text!r} is not a requirement")
+
+
+def test_healthy_jupyter_stack_passes_fail_on_warning(jupyter_stack: beds.Bed) -> None:
+    """IPython 9's __all__ leaves out get_ipython, which its module __getattr__ serves: comm and
+    jupyter_client import it from there, and it works."""
+    python = str(jupyter_stack.python)
+    rc, out = peers.pip_check(jupyter_stack.python)
+    assert rc == 0, out
+    proc = run(jupyter_stack, "from IPython import get_ipython")
+    assert proc.returncode == 0, proc.stderr
+    cmd = [sys.executable, "-m", "envdoctor", "check", "--python", python, "--fail-on", "warning", "--format", "json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    findings = json.loads(proc.stdout)["findings"]
+    assert [f for f in findings if f["severity"] in {"error", "warning"}] == []
+    assert proc.returncode == 0
+
+
+def test_paths_served_by_an_import_hook_are_not_errors(sentence_transformers_6: beds.Bed) -> None:
+    """sentence-transformers 6 serves sentence_transformers.models (and .losses, ...) from a sys.meta_path
+    finder; InstructorEmbedding imports from it at module level, and that works."""
+    bed = sentence_transformers_6
+    rc, out = peers.pip_check(bed.python)
+    assert rc == 0, out
+    proc = run(bed, "import sentence_transformers.losses; import InstructorEmbedding")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert errors(_report(bed.python)) == []

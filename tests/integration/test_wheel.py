@@ -49,7 +49,7 @@ def test_installed_wheel_checks_its_own_venv(wheel: Path, tmp_path: Path) -> Non
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["schema"] == "envdoctor.report/1"
+    assert report["schema"] == "envdoctor.report/2"
     names = {"envdoctor", "packaging", "rich"}
     assert report["summary"]["distributions"] >= len(names)
     where = subprocess.run(

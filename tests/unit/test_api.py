@@ -57,3 +57,19 @@ def test_assert_compatible_returns_report_when_fine(fake_venv: tuple[Path, Path]
 def test_bad_python_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no such file"):
         envdoctor.check(python=str(tmp_path / "missing"))
+
+
+def test_symbol_findings_cached_before_fix_became_specifiers_only_are_not_reused(tmp_path: Path) -> None:
+    """A warm cache from an older envdoctor holds findings whose `fix` is prose; after the upgrade they are
+    recomputed, never served with prose in `fix`."""
+    from envdoctor.api import _symbols
+    from envdoctor.cache import Cache
+    from envdoctor.sources import fingerprint
+    from tests.fakes import make_site, scan
+
+    inv = scan(make_site(tmp_path / "site", {"a": Fake("1.0")}))
+    cache = Cache(tmp_path / "cache")
+    old = {"id": "symbol-missing", "severity": "error", "title": "t", "fix": ["a release of b that provides x"]}
+    cache.put("symbols-" + fingerprint(inv), {"findings": [old]})
+    found, _ = _symbols(inv, cache)
+    assert all(not f.fix or "release of" not in f.fix[0] for f in found)

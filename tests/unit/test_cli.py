@@ -44,7 +44,7 @@ def test_clean_venv_is_ok_and_json_is_only_json(fake_venv: tuple[Path, Path]) ->
     proc = envdoctor("check", "--python", str(python), "--format", "json")
     assert proc.returncode == exitcodes.OK, proc.stderr
     data = json.loads(proc.stdout)
-    assert data["schema"] == "envdoctor.report/1"
+    assert data["schema"] == "envdoctor.report/2"
     assert data["findings"] == []
     assert data["summary"]["distributions"] == 2
 
@@ -157,7 +157,7 @@ def test_output_file_written_atomically(fake_venv: tuple[Path, Path], tmp_path: 
     out = tmp_path / "r.json"
     proc = envdoctor("check", "--python", str(python), "--format", "json", "-o", str(out))
     assert proc.returncode == 0 and proc.stdout == ""
-    assert json.loads(out.read_text())["schema"] == "envdoctor.report/1"
+    assert json.loads(out.read_text())["schema"] == "envdoctor.report/2"
     assert not list(tmp_path.glob("*.partial"))
 
 
@@ -256,3 +256,88 @@ def test_pin_with_an_unreachable_index_is_marked_unverified_never_verified(fake_
     assert proc.returncode == exitcodes.OK, proc.stderr
     assert "# NOT verified: the package index cannot be reached" in proc.stdout
     assert "# verified" not in proc.stdout
+
+
+def test_check_fix_lines_run_as_they_are_on_a_cpu_torch(fake_venv: tuple[Path, Path]) -> None:
+    """The issue's venv: peft asks torch>=1.13.0, accelerate torch>=1.10.0, the installed torch is a 1.9.0+cpu
+    build, and two spellings of huggingface-hub are asked for. The first step merges each name into one
+    specifier and keeps torch on its CPU index; JSON `fix` holds only specifiers, the prose is `advice`."""
+    from packaging.requirements import Requirement
+
+    python, site = fake_venv
+    write_dist(site, "torch", Fake("1.9.0+cpu"))
+    write_dist(site, "peft", Fake("0.3.0", ["torch>=1.13.0", "huggingface_hub>=0.25"]))
+    write_dist(site, "accelerate", Fake("0.20.0", ["torch>=1.10.0", "huggingface-hub<2,>=0.21"]))
+    write_dist(site, "huggingface-hub", Fake("0.20.0"))
+    proc = envdoctor("check", "--python", str(python), "--format", "text")
+    assert proc.returncode == exitcodes.FINDINGS, proc.stderr
+    lines = proc.stdout.splitlines()
+    step = lines[lines.index("Fix (first step):") + 1 :]
+    assert step[:2] == [
+        '  pip install "huggingface-hub<2,>=0.25"',
+        '  pip install "torch>=1.13.0" --index-url https://download.pytorch.org/whl/cpu',
+    ]
+    data = json.loads(envdoctor("check", "--python", str(python), "--format", "json").stdout)
+    assert data["schema"] == "envdoctor.report/2"
+    for finding in data["findings"]:
+        for fix in finding["fix"]:
+            Requirement(fix)  # raises on prose or a command
+    conflict = next(f for f in data["findings"] if f["packages"] == ["peft", "torch"])
+    assert conflict["fix"] == ["torch>=1.13.0"]
+    assert conflict["advice"] == ["or a release of peft that accepts torch==1.9.0+cpu"]
+
+
+def _requests_venv(site: Path) -> None:
+    write_dist(site, "requests", Fake("2.34.2", ["idna<4,>=2.5", "charset_normalizer<4,>=2", "urllib3"]))
+    write_dist(site, "idna", Fake("2.4"))
+    write_dist(site, "charset-normalizer", Fake("1.4.1"))
+    write_dist(site, "urllib3", Fake("2.8.0"))
+
+
+def _verdicts(text: str) -> list[str]:
+    return [x for x in text.splitlines() if x.startswith(("# verified", "# NOT verified"))]
+
+
+def test_pin_with_nothing_watched_writes_the_whole_set_and_says_so(fake_venv: tuple[Path, Path]) -> None:
+    python, site = fake_venv
+    _requests_venv(site)
+    proc = envdoctor("pin", "--python", str(python), "--no-verify")
+    assert proc.returncode == exitcodes.OK, proc.stderr
+    assert [x.split("  #")[0] for x in proc.stdout.splitlines() if not x.startswith("#")] == [
+        "charset-normalizer<4,>=2",
+        "idna<4,>=2.5",
+        "requests==2.34.2",
+        "urllib3==2.8.0",
+    ]
+    assert "the file pins the 1 distribution nothing else requires (requests) and what it requires" in proc.stderr
+
+
+def test_pin_keep_blocks_only_its_own_fix_and_the_header_has_one_true_verdict(fake_venv: tuple[Path, Path]) -> None:
+    python, site = fake_venv
+    _requests_venv(site)
+    proc = envdoctor("pin", "--python", str(python), "--no-verify", "--keep", "idna")
+    assert proc.returncode == exitcodes.FINDINGS, proc.stderr  # an error is left: exit 1
+    assert "charset-normalizer<4,>=2  # was 1.4.1; fixes requirement-conflict, pip picks the release" in proc.stdout
+    assert "idna==2.4" in proc.stdout.splitlines()
+    assert _verdicts(proc.stdout) == ["# NOT verified: verification skipped (--no-verify)"]
+    assert "# NOT fixed: [requirement-conflict] requests 2.34.2 requires idna<4,>=2.5" in proc.stdout
+    assert "every fix moves a package you asked to keep (idna)" in proc.stderr
+
+
+def test_pin_constraint_contradicting_the_only_fix_names_both_sources_and_exits_1(
+    fake_venv: tuple[Path, Path], tmp_path: Path
+) -> None:
+    python, site = fake_venv
+    _requests_venv(site)
+    constraints = tmp_path / "c.txt"
+    constraints.write_text("idna<2.5\n")
+    proc = envdoctor("pin", "--python", str(python), "--no-verify", "-c", str(constraints))
+    assert proc.returncode == exitcodes.FINDINGS, proc.stderr
+    assert "idna<4,>=2.5" not in [x.split("  #")[0] for x in proc.stdout.splitlines()]  # never written
+    assert "charset-normalizer<4,>=2  # was 1.4.1" in proc.stdout  # the other fix stays
+    note = next(x for x in proc.stderr.splitlines() if "contradicts" in x)
+    assert "requests 2.34.2 requires idna<4,>=2.5" in note and f"{constraints}:1: idna<2.5" in note
+    data = json.loads(
+        envdoctor("pin", "--python", str(python), "--no-verify", "-c", str(constraints), "--format", "json").stdout
+    )
+    assert data["complete"] is False and data["verified"] is False

@@ -180,3 +180,69 @@ def test_apply_when_pip_fails_says_what_changed_and_how_to_roll_back(
     assert done.message.endswith(f"To roll back: {done.rollback_command}")
     assert rollback.read_text().splitlines()[-1] == "accelerate==0.31.0"  # written before pip ran
     assert any(line.startswith("to undo: ") for line in said)
+
+
+def test_with_nothing_watched_the_file_is_every_top_level_distribution_and_its_closure(tmp_path: Path) -> None:
+    """No watched package installed (a requests venv): the file still names the whole set, so that
+    `envdoctor pin > requirements.txt` never leaves a file of comments or of the moved lines only."""
+    inv = scan(
+        site_with(
+            tmp_path,
+            {
+                "requests": Fake("2.34.2", ["idna<4,>=2.5", "urllib3"]),
+                "idna": Fake("3.20"),
+                "urllib3": Fake("2.8.0"),
+                "lonely": Fake("1.0"),
+                "ring-a": Fake("1.0", ["ring-b"]),  # two that only require each other
+                "ring-b": Fake("1.0", ["ring-a"]),
+                "pip": Fake("23.2.1"),
+            },
+        )
+    )
+    pins = pin_set(inv, Plan(), ["peft", "accelerate"], pip=NO_CONFIG)
+    assert lines(render(pins, "requirements")) == [
+        "idna==3.20",
+        "lonely==1.0",
+        "requests==2.34.2",
+        "ring-a==1.0",
+        "ring-b==1.0",
+        "urllib3==2.8.0",
+    ]
+    assert pins.scope == (
+        "none of the packages envdoctor watches is installed: the file pins the 3 distributions nothing else "
+        "requires (lonely, requests, ring-a) and what they require: 6 distributions"
+    )
+    move = Move(canonical("idna"), "idna", "3.20", None, "idna<4,>=2.5", ("requirement-conflict: x",))
+    moved = lines(render(pin_set(inv, Plan(moves=(move,)), [], pip=NO_CONFIG), "requirements"))
+    assert len(moved) == 6 and moved[0].startswith("idna<4,>=2.5  # was 3.20")
+
+
+def test_a_moved_cpu_torch_stays_on_its_index(tmp_path: Path) -> None:
+    """torch moved by range (no plan without it): `torch>=2.1` from PyPI alone is the CUDA build; the file
+    keeps the installed build's index."""
+    inv = scan(site_with(tmp_path, {"torch": Fake("2.0.1+cpu"), "transformers": Fake("4.53.0")}))
+    move = Move(canonical("torch"), "torch", "2.0.1+cpu", None, "torch>=2.1", ("transformers-floor: x",))
+    text = render(pin_set(inv, Plan(moves=(move,)), ["transformers"], pip=NO_CONFIG), "requirements")
+    assert lines(text)[0] == "--extra-index-url https://download.pytorch.org/whl/cpu"
+    assert "torch>=2.1  # was 2.0.1+cpu; fixes transformers-floor, pip picks the release; the PyTorch cpu build" in text
+
+
+def test_the_header_has_one_verdict_and_it_names_what_is_left(tmp_path: Path) -> None:
+    from envdoctor.pinning import PinResult, Verification
+    from envdoctor.report import Finding, Report, Severity
+
+    inv = scan(site_with(tmp_path, {"requests": Fake("2.34.2", ["idna"]), "idna": Fake("2.4")}))
+    left = Finding("wheel-unsupported", Severity.ERROR, "idna 2.4 was built for another Python", packages=("idna",))
+    plan = Plan(remaining=(left,))
+    pins = pin_set(inv, plan, [], pip=NO_CONFIG)
+    said = (
+        "pip 23.2.1 resolves it (0 to install); envdoctor's checks of the resolved set find no error but the 1 listed"
+    )
+    header = PinResult(inv, Report(), plan, pins, Verification(True, said)).header()
+    verdicts = [h for h in header if h.startswith(("verified", "NOT verified"))]
+    assert verdicts == [f"verified, but NOT a complete fix (1 error NOT fixed, below): {said}"]
+    assert "NOT fixed: [wheel-unsupported] idna 2.4 was built for another Python" in header
+    healthy = PinResult(inv, Report(), Plan(), pins, Verification(True, "pip resolves it")).header()
+    assert [h for h in healthy if h.startswith(("verified", "NOT verified", "the environment"))] == [
+        "verified: the environment has no error, these are its current versions; pip resolves it"
+    ]

@@ -169,3 +169,57 @@ def test_the_users_constraints_bound_every_moved_release(tmp_path: Path) -> None
     planner = Planner(inv, found, facts=f, matrix=load_matrix())
     plan = planner.plan(constraints={"accelerate": SpecifierSet(">=0.34")})
     assert [m.after for m in plan.moves] == ["0.34.2"]
+
+
+def _requests_world(tmp_path: Path) -> tuple[Inventory, list[Finding]]:
+    """requests 2.34.2 with idna 2.4 and charset-normalizer 1.4.1: two conflicts, two independent fixes."""
+    inv = scan(
+        make_site(
+            tmp_path / "site",
+            {
+                "requests": Fake("2.34.2", ["idna<4,>=2.5", "charset_normalizer<4,>=2"]),
+                "idna": Fake("2.4"),
+                "charset-normalizer": Fake("1.4.1"),
+            },
+        )
+    )
+    return inv, [f for f in check_metadata(inv) if f.severity >= Severity.ERROR]
+
+
+def test_keep_blocks_only_the_fixes_that_move_the_kept_package(tmp_path: Path) -> None:
+    inv, found = _requests_world(tmp_path)
+    plan = plan_for(inv, found, facts(tmp_path, {}), keep=["idna"])
+    assert [m.line for m in plan.moves] == ["charset-normalizer<4,>=2"]  # the unrelated fix is kept
+    assert [f.packages for f in plan.cleared] == [("requests", "charset-normalizer")]
+    assert [f.packages for f in plan.remaining] == [("requests", "idna")]
+    assert plan.notes == ("requirement-conflict (requests, idna): every fix moves a package you asked to keep (idna)",)
+
+
+def test_a_constraint_that_contradicts_the_only_fix_is_reported_with_both_sources(tmp_path: Path) -> None:
+    from envdoctor.versions import SpecifierSet
+
+    inv, found = _requests_world(tmp_path)
+    planner = Planner(inv, found, facts=facts(tmp_path, {}), matrix=load_matrix())
+    plan = planner.plan(constraints={"idna": SpecifierSet("<2.5")}, sources={"idna": "c.txt:1: idna<2.5"})
+    assert [m.line for m in plan.moves] == ["charset-normalizer<4,>=2"]  # never the contradicted idna<4,>=2.5
+    assert [f.packages for f in plan.remaining] == [("requests", "idna")]
+    [note] = plan.notes
+    assert (
+        "its fix idna<4,>=2.5 (requests 2.34.2 requires idna<4,>=2.5" in note
+        and "contradicts c.txt:1: idna<2.5" in note
+    )
+    bounded = planner.plan(constraints={"idna": SpecifierSet("<3")})  # a constraint that leaves room narrows the move
+    assert sorted(m.line for m in bounded.moves) == ["charset-normalizer<4,>=2", "idna<3,>=2.5"]
+
+
+def test_disjoint_ranges() -> None:
+    from envdoctor.planner import disjoint
+    from envdoctor.versions import SpecifierSet as S
+
+    assert disjoint(S(">=2.5,<4"), S("<2.5")) and disjoint(S("==2.4"), S(">=2.5")) and disjoint(S(">3"), S("<=3"))
+    assert (
+        not disjoint(S(">=2.5"), S("<2.5.1"))
+        and not disjoint(S("~=2.4"), S("<2.5"))
+        and not disjoint(S(">2.5"), S("<2.6"))
+    )
+    assert not disjoint(S("==2.*"), S(">=2.5")) and not disjoint(S(""), S("<1"))

@@ -10,7 +10,7 @@ from envdoctor import exitcodes
 from envdoctor.render import RENDERERS, Format, RenderOptions, render
 from envdoctor.report import Finding, Report, Severity, Skipped, Summary
 
-FINDING_KEYS = {"id", "severity", "check", "packages", "title", "detail", "evidence", "fix"}
+FINDING_KEYS = {"id", "severity", "check", "packages", "title", "detail", "evidence", "fix", "advice"}
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_findings_sorted_most_severe_first(sample_report: Report) -> None:
 
 def test_json_schema_is_stable(sample_report: Report) -> None:
     data = json.loads(render(sample_report, Format.JSON))
-    assert data["schema"] == "envdoctor.report/1"
+    assert data["schema"] == "envdoctor.report/2"  # `fix` became specifiers only: a changed field, a new name
     assert set(data) == {"schema", "envdoctor_version", "verdict", "python", "summary", "checks", "findings", "skipped"}
     assert set(data["summary"]) == {"distributions", "errors", "warnings", "infos", "skipped"}
     for f in data["findings"]:
@@ -116,3 +116,60 @@ def test_severity_parse() -> None:
     assert Severity.parse("Warning") is Severity.WARNING
     with pytest.raises(ValueError, match="unknown severity"):
         Severity.parse("fatal")
+
+
+def _errors(*fixes: tuple[str, ...], builds: tuple[tuple[str, str], ...] = ()) -> Report:
+    findings = [Finding("requirement-conflict", Severity.ERROR, f"e{i}", fix=fix) for i, fix in enumerate(fixes)]
+    return Report.build(findings, summary=Summary(python="/p", python_version="3.11", torch_builds=builds))
+
+
+def _fix_block(report: Report) -> list[str]:
+    lines = render(report, Format.TEXT, RenderOptions(color=False)).splitlines()
+    start = lines.index("Fix (first step):") + 1
+    return [line.strip() for line in lines[start : lines.index("", start)]]
+
+
+def test_first_step_merges_spellings_of_one_name_into_one_specifier() -> None:
+    report = _errors(("huggingface-hub>=0.34.0",), ("huggingface_hub<2",), ("tokenizers>=0.22",))
+    assert _fix_block(report) == ['pip install "huggingface-hub<2,>=0.34.0" "tokenizers>=0.22"']
+
+
+def test_first_step_never_moves_a_cpu_torch_to_a_pypi_build() -> None:
+    """peft asks torch>=1.13.0, accelerate torch>=1.10.0, torch 1.9.0+cpu is installed: one torch line, on the
+    PyTorch CPU index, in a command of its own (a bare `torch>=1.13.0` from PyPI is the CUDA build, GBs)."""
+    report = _errors(("torch>=1.10.0",), ("torch>=1.13.0",), ("safetensors>=0.4",), builds=(("torch", "1.9.0+cpu"),))
+    assert _fix_block(report) == [
+        'pip install "safetensors>=0.4"',
+        'pip install "torch>=1.13.0" --index-url https://download.pytorch.org/whl/cpu',
+    ]
+
+
+def test_first_step_says_a_torch_that_satisfies_the_fix_needs_no_move() -> None:
+    report = _errors(("torch==2.13.0",), builds=(("torch", "2.13.0+cpu"),))
+    assert _fix_block(report) == ["# torch needs no move: the installed 2.13.0+cpu satisfies ==2.13.0"]
+
+
+def test_first_step_keeps_a_pytorch_tag_on_its_index_and_never_installs_a_missing_torch_from_pypi() -> None:
+    tagged = _errors(("torchvision==0.28.0+cpu",), builds=(("torch", "2.13.0+cpu"), ("torchvision", "0.28.0")))
+    assert _fix_block(tagged) == [
+        'pip install "torchvision==0.28.0+cpu" --index-url https://download.pytorch.org/whl/cpu'
+    ]
+    [line] = _fix_block(_errors(("torch>=1.13.0",)))
+    assert line.startswith("# torch>=1.13.0: not installed; install the build for this machine from its index")
+    assert "pip install" not in line
+
+
+def test_json_fix_holds_specifiers_and_prose_goes_to_advice() -> None:
+    from packaging.requirements import Requirement
+
+    finding = Finding(
+        "requirement-conflict",
+        Severity.ERROR,
+        "t",
+        fix=("idna<4,>=2.5",),
+        advice=("or a release of requests that accepts idna==2.4",),
+    )
+    data = json.loads(render(Report.build([finding]), Format.JSON))["findings"][0]
+    assert [str(Requirement(x)) for x in data["fix"]] == ["idna<4,>=2.5"]
+    assert data["advice"] == ["or a release of requests that accepts idna==2.4"]
+    assert Finding.from_dict(data) == finding

@@ -39,7 +39,11 @@ def report() -> dict[str, Any]:
 
 def offline_env(index: str = UNREACHABLE, **extra: str) -> dict[str, str]:
     """Our environment without any pip configuration, the index a closed port on this machine."""
-    env = {k: v for k, v in runner.child_environment().items() if not k.startswith("PIP_")}
+    env = {
+        k: v
+        for k, v in runner.child_environment().items()
+        if not k.startswith("PIP_") and k.lower() not in {"http_proxy", "https_proxy", "all_proxy"}
+    }
     return {**env, "PIP_CONFIG_FILE": os.devnull, "PIP_INDEX_URL": index, **extra}
 
 

@@ -299,6 +299,54 @@ def test_unrecognised_module_getattr_is_unknown_not_broken(tmp_path: Path) -> No
     assert missing_names(tmp_path, prov, "Anything") == []
 
 
+def test_module_getattr_beside_an_all_is_still_unknown(tmp_path: Path) -> None:
+    # IPython 9's __init__: `__all__` without get_ipython, which its module __getattr__ serves
+    init = (
+        "__all__ = ['start_ipython', 'embed']\ndef start_ipython(): pass\n"
+        "def __getattr__(name):\n    if name == 'get_ipython':\n        return 1\n    raise AttributeError(name)\n"
+    )
+    assert missing_names(tmp_path, provider(init), "get_ipython", "start_ipython") == []
+
+
+FINDER = (
+    "import importlib.abc, sys\nOLD = {'prov.losses': 'prov.new.losses', 'prov.models': 'prov.new.modules'}\n"
+    "class _Old(importlib.abc.MetaPathFinder):\n"
+    "    def find_spec(self, fullname, path=None, target=None):\n        return None\n"
+    "def setup():\n    sys.meta_path.insert(0, _Old())\n"
+)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from prov.losses import MSELoss\n",  # sentence-transformers 6: an old module path the finder serves
+        "import prov.models.tokenizer\n",
+        "from prov import losses\n",  # `from pkg import sub` imports prov.losses through the finder
+    ],
+)
+def test_module_paths_of_a_distribution_with_an_import_hook_are_unknown(tmp_path: Path, source: str) -> None:
+    prov = provider("from .util.hooks import setup\nsetup()\nX = 1\n")
+    prov.files = {**prov.files, "prov/util/__init__.py": "", "prov/util/hooks.py": FINDER}
+    importer = Fake("1.0", ["prov"], files={"user/__init__.py": source})
+    assert symbols(tmp_path, {"prov": prov, "user": importer}) == []
+
+
+@pytest.mark.parametrize(
+    ("hook", "source"),
+    [
+        ("", "from prov import losses\n"),  # no hook: still an error
+        ("", "import prov.losses\n"),
+        ("sys.meta_path.insert(0, _Old())", "from prov.plain import Gone\n"),  # a plain module: a hook adds no names
+        ("sys.meta_path.insert(0, _Old())", "from prov import Gone\n"),  # the hook's table does not name prov.Gone
+        ("for f in sys.meta_path:\n    pass", "import prov.losses\n"),  # reads meta_path, adds nothing
+    ],
+)
+def test_a_real_missing_name_or_module_stays_an_error(tmp_path: Path, hook: str, source: str) -> None:
+    prov = provider(f"import sys\n{hook}\nX = 1\n", plain="Here = 1\n")
+    importer = Fake("1.0", ["prov"], files={"user/__init__.py": source})
+    assert [str(f.severity) for f in symbols(tmp_path, {"prov": prov, "user": importer})] == ["error"]
+
+
 def test_exec_and_globals_update_are_unknown(tmp_path: Path) -> None:
     assert missing_names(tmp_path, provider("globals().update(x=1)\n"), "x") == []
     assert missing_names(tmp_path / "2", provider("exec('y = 1')\n"), "y") == []

@@ -1,0 +1,135 @@
+"""A hostile world for envdoctor: fabricated venvs whose .pth files start processes, hang, or hold pipes;
+and the checks a user would make afterwards (exit code, one line, no traceback, nothing left running,
+nothing written)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from tests.fakes import ROOT
+
+BOUND = 90.0
+"""No hostile test waits longer than this for anything: a regression fails instead of hanging."""
+
+
+def pth(site: Path, code: str, name: str = "hostile.pth") -> None:
+    """A .pth file in ``site`` whose one line runs ``code`` at every start of the venv's Python."""
+    (site / name).write_text(f"import sys; exec({code!r})\n")
+
+
+def envdoctor(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = BOUND
+) -> subprocess.CompletedProcess[str]:
+    """``python -m envdoctor ARGS`` to completion (at most ``timeout`` seconds)."""
+    return subprocess.run(
+        [sys.executable, "-m", "envdoctor", *args],
+        capture_output=True,
+        text=True,
+        env=environment(env),
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def start(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "envdoctor", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment(env),
+        cwd=cwd,
+    )
+
+
+def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.update(extra or {})
+    return env
+
+
+def read_fifo_line(path: Path, timeout: float = BOUND) -> str:
+    """The first line a writer puts in FIFO ``path``; fails after ``timeout`` seconds without one."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    data = b""
+    try:
+        while b"\n" not in data:
+            ready, _, _ = select.select([fd], [], [], timeout)
+            if not ready:
+                raise AssertionError(f"nothing was written to {path} within {timeout:g} s")
+            data += os.read(fd, 4096)
+    finally:
+        os.close(fd)
+    return data.decode().splitlines()[0]
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, killed but not yet reaped by its parent, does not run)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def group_alive(pgid: int) -> bool:
+    """True while any process of group ``pgid`` runs."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            return True
+    return False
+
+
+@contextlib.contextmanager
+def reaper(pids: list[int]) -> Iterator[None]:
+    """Kill whatever ``pids`` holds at the end, so a failing test leaves nothing running either."""
+    try:
+        yield
+    finally:
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def one_line_error(stderr: str) -> str:
+    """The single ``envdoctor: error:`` line of ``stderr``; fails on a traceback or more lines."""
+    assert "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("envdoctor: error: "), stderr
+    return lines[0]
+
+
+def snapshot(*roots: Path) -> dict[str, tuple[int, int, float]]:
+    """Every path under ``roots`` with its mode, size and modification time."""
+    seen: dict[str, tuple[int, int, float]] = {}
+    for root in roots:
+        for folder, dirs, files in os.walk(root):
+            for name in [*dirs, *files]:
+                path = os.path.join(folder, name)
+                with contextlib.suppress(OSError):
+                    st = os.lstat(path)
+                    seen[path] = (st.st_mode, st.st_size, st.st_mtime)
+    return seen
+
+
+def leftovers(tmp: Path, before: Sequence[str] = ()) -> list[str]:
+    """envdoctor's temporary folders in ``tmp`` that were not there ``before``."""
+    return sorted(p.name for p in tmp.iterdir() if p.name.startswith("envdoctor-") and p.name not in before)
