@@ -26,7 +26,7 @@ from typing import Any, Union
 
 from envdoctor.installed import MiB, Unread, read_bytes
 
-FORMAT = 2
+FORMAT = 3
 """Bump when what is stored changes: older entries are then simply not found."""
 ENTRY_LIMIT = 64 * MiB
 

@@ -56,13 +56,20 @@ class Facts:
                 return r  # type: ignore[no-any-return]
         return None
 
-    def defined(self, package: str, module: str, name: str) -> list[Range] | None:
-        """Releases of ``package`` whose ``module`` binds ``name``; None when not harvested."""
+    def providing(self, package: str, module: str, name: str) -> set[str] | None:
+        """The releases of ``package`` where ``from module import name`` finds it: the module binds it or its
+        star imports bring it. None when the module is not harvested."""
         data = self._load("symbols", package)
         entry = (data or {}).get("modules", {}).get(module)
         if entry is None:
             return None
-        return [(str(r[0]), str(r[1])) for r in entry["names"].get(name, [])]
+        ranges = [*entry["names"].get(name, []), *entry.get("exports", {}).get(name, [])]
+        return _members(self.versions(package), ranges)
+
+    def importing(self, package: str, module: str, name: str) -> set[str] | None:
+        """The releases of ``package`` that import ``name`` from ``module``; None when not harvested."""
+        found = self.imported(package, module, name)
+        return None if found is None else _members(self.versions(package), found)
 
     def names_of_file(self, package: str, module: str, version: str, digest: str) -> frozenset[str] | None:
         """The names ``module`` binds in release ``version`` of ``package``, if that release shipped the file
@@ -102,18 +109,18 @@ class Facts:
         return [(str(r[0]), str(r[1])) for r in data["imports"].get(module, {}).get(name, [])]
 
 
+def _members(versions: list[str], ranges: list[Range] | list[list[str]]) -> set[str]:
+    """The harvested versions that fall in any of ``ranges``."""
+    bounds = [(_v(a), _v(b)) for a, b in ranges]
+    return {v for v in versions if any(lo <= _v(v) <= hi for lo, hi in bounds)}
+
+
 def containing(ranges: list[Range], version: Version) -> Range | None:
     """The range whose first..last (inclusive) holds ``version``."""
     for first, last in ranges:
         if _v(first) <= version <= _v(last):
             return (first, last)
     return None
-
-
-def first_after(ranges: list[Range], version: Version) -> Range | None:
-    """The earliest range that starts after ``version``."""
-    later = [r for r in ranges if _v(r[0]) > version]
-    return min(later, key=lambda r: _v(r[0])) if later else None
 
 
 def _v(text: str) -> Version:

@@ -30,7 +30,11 @@ class ModuleInfo:
     from the text (a module ``__getattr__`` that is not a recognised lazy-module pattern, writes to
     ``globals()``, ``exec``), or "" when it can. ``stub``: the module loads its names from a .pyi
     stub (lazy_loader.attach_stub). ``lazy``: names or submodules may appear on first access
-    (a module ``__getattr__``, ``sys.modules`` replaced by a lazy module).
+    (a module ``__getattr__``, ``sys.modules`` replaced by a lazy module). ``unrun_stars``: the
+    ``stars`` written under ``if TYPE_CHECKING:``, which never run (in a lazy module they stand for
+    what the lazy module loads; transformers 4.x names dummy modules there that no release ships).
+    ``own_files``: a lazy module built by ``define_import_structure``, which reads the ``__all__`` of the
+    package's own files at run time.
     """
 
     names: frozenset[str]
@@ -39,6 +43,8 @@ class ModuleInfo:
     dynamic: str = ""
     stub: bool = False
     lazy: bool = False
+    unrun_stars: tuple[tuple[str, int], ...] = ()
+    own_files: bool = False
 
 
 _LAZY_STRUCTURE_CALLS = {"_LazyModule", "LazyModule", "define_import_structure", "attach", "_attach", "attach_stub"}
@@ -84,6 +90,9 @@ class _Collector:
         self.lazy_calls: set[str] = set()
         self.structure_names: set[str] = set()
         self.stub = False
+        self.unrun_stars: list[tuple[str, int]] = []
+        self.type_checking = 0  # depth of `if TYPE_CHECKING:` blocks around the statement at hand
+        self.imported_from: dict[str, tuple[str, int]] = {}  # name -> (module, level) of `from .m import name`
 
     def result(self) -> ModuleInfo:
         dynamic = self.dynamic
@@ -95,7 +104,16 @@ class _Collector:
         names = self.names | self.structure_names
         if self.all is not None and (self.getattr or lazy):
             names |= set(self.all)
-        return ModuleInfo(frozenset(names), tuple(self.stars), self.all, dynamic, self.stub, lazy or self.getattr)
+        return ModuleInfo(
+            frozenset(names),
+            tuple(self.stars),
+            self.all,
+            dynamic,
+            self.stub,
+            lazy or self.getattr,
+            tuple(self.unrun_stars),
+            "define_import_structure" in self.lazy_calls,
+        )
 
     def block(self, body: list[ast.stmt]) -> None:
         for node in body:
@@ -113,8 +131,12 @@ class _Collector:
             for alias in node.names:
                 if alias.name == "*":
                     self.stars.append((node.module or "", node.level))
+                    if self.type_checking:
+                        self.unrun_stars.append((node.module or "", node.level))
                 else:
                     self.names.add(alias.asname or alias.name)
+                    full = f"{node.module}.{alias.name}" if node.module else alias.name
+                    self.imported_from[alias.asname or alias.name] = (full, node.level)
         elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             self.assignment(node)
         elif isinstance(node, ast.Expr):
@@ -122,6 +144,11 @@ class _Collector:
         elif isinstance(node, (ast.For, ast.AsyncFor)):
             self.target(node.target)
             self.block(node.body)
+            self.block(node.orelse)
+        elif isinstance(node, ast.If) and _is_type_checking(node.test):
+            self.type_checking += 1
+            self.block(node.body)
+            self.type_checking -= 1
             self.block(node.orelse)
         elif isinstance(node, (ast.If, ast.While)):
             self.block(node.body)
@@ -175,6 +202,14 @@ class _Collector:
                 self.dynamic = "replaces itself in sys.modules"
         elif isinstance(base, ast.Name) and value is not None:  # _import_structure["x"] = [...]
             self.structure_names |= set(_strings(value) or ())
+            # transformers 4.x, a backend missing: `_import_structure["utils.dummy_pt_objects"] = [name for name
+            # in dir(dummy_pt_objects) ...]` after `from .utils import dummy_pt_objects`: that module's names
+            for call in ast.walk(value):
+                if isinstance(call, ast.Call) and _is_call_named(call, "dir") and call.args:
+                    arg = call.args[0]
+                    source = self.imported_from.get(arg.id) if isinstance(arg, ast.Name) else None
+                    if source is not None and source not in self.stars:
+                        self.stars.append(source)
             if isinstance(target.slice, ast.Constant) and isinstance(target.slice.value, str):
                 self.structure_names.add(target.slice.value.split(".")[0])
 

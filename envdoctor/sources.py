@@ -9,6 +9,7 @@ unknown, and ``unread`` says which and why.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -185,6 +186,14 @@ class SourceIndex:
                 return Located(files.dist, module, full, kind)
         return None
 
+    def children(self, package: str) -> list[str]:
+        """The modules and packages directly inside ``package``, from its distribution's RECORD."""
+        files = self.owner(package)
+        if files is None:
+            return []
+        prefix = package + "."
+        return sorted({m for m in files.py if m.startswith(prefix) and "." not in m[len(prefix) :]})
+
     def owner(self, module: str) -> DistFiles | None:
         """The distribution that owns ``module``'s top-level name (first on sys.path)."""
         owners = self.by_top.get(module.split(".", maxsplit=1)[0])
@@ -311,9 +320,10 @@ class SourceIndex:
                 self._unread(loc.dist, stub_path, str(exc))
                 s, why = None, f"lazy stub file {exc}"
             if s is not None:
-                info = ModuleInfo(info.names | s.names, info.stars + s.stars, s.all, info.dynamic, True, True)
+                names, stars = info.names | s.names, info.stars + s.stars
+                info = dataclasses.replace(info, names=names, stars=stars, all=s.all, stub=True, lazy=True)
             else:
-                info = ModuleInfo(info.names, info.stars, info.all, why, True, True)
+                info = dataclasses.replace(info, dynamic=why, stub=True, lazy=True)
         return info
 
     def sites(self, dist: Dist, path: str) -> list[ImportSite] | None:
@@ -418,6 +428,8 @@ def _info_to_json(info: ModuleInfo) -> dict[str, Any]:
         "dynamic": info.dynamic,
         "stub": info.stub,
         "lazy": info.lazy,
+        "unrun_stars": [list(s) for s in info.unrun_stars],
+        "own_files": info.own_files,
     }
 
 
@@ -429,6 +441,8 @@ def _info_from_json(raw: dict[str, Any]) -> ModuleInfo:
         dynamic=raw["dynamic"],
         stub=raw["stub"],
         lazy=raw["lazy"],
+        unrun_stars=tuple((m, lv) for m, lv in raw["unrun_stars"]),
+        own_files=raw["own_files"],
     )
 
 
@@ -442,7 +456,16 @@ def absolute(module: str, is_package: bool, target: str, level: int) -> str:
     return ".".join([*parts, target] if target else parts)
 
 
-_INFO = {"names": [str], "stars": [(str, int)], "all": OneOf(None, [str]), "dynamic": str, "stub": bool, "lazy": bool}
+_INFO = {
+    "names": [str],
+    "stars": [(str, int)],
+    "all": OneOf(None, [str]),
+    "dynamic": str,
+    "stub": bool,
+    "lazy": bool,
+    "unrun_stars": [(str, int)],
+    "own_files": bool,
+}
 _HOOKS = OneOf(None, [str])
 _STORED = {
     "imports": OneOf(None, [(str, str, [str], int, bool)]),

@@ -3,9 +3,11 @@ define the name, which releases of the importer import it, and what else each al
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from envdoctor.facts import Facts, containing, first_after
+from envdoctor.facts import Facts
 from envdoctor.inventory import Dist, Inventory
 from envdoctor.versions import (
     InvalidRequirement,
@@ -21,44 +23,128 @@ if TYPE_CHECKING:
     from envdoctor.checks.symbols import Break
 
 
+@dataclass(frozen=True)
+class _Run:
+    """Consecutive harvested releases ``first``..``last`` that share a property (define the name, do not
+    import it), with the releases just outside: None when ``first`` is the oldest harvested or ``last``
+    the newest."""
+
+    first: str
+    last: str
+    before: str | None
+    after: str | None
+
+    def spec(self, name: str, *, upward: bool) -> str:
+        """The requirement that selects exactly this run: ``accelerate>=0.32.0``, ``huggingface-hub<0.26.0``,
+        ``trl>=0.8.0,<0.9.0``. The side toward the installed release is always bounded."""
+        lower = f">={self.first}" if upward or self.before is not None else ""
+        upper = f"<{self.after}" if self.after is not None else "" if upward else f"<={self.last}"
+        return name + ",".join(p for p in (lower, upper) if p)
+
+    def span(self) -> str:
+        if self.before is None and self.after is None:
+            return "in every harvested release"
+        if self.after is None:
+            return f"from {self.first} on"
+        if self.before is None:
+            return f"up to {self.last}"
+        return f"in {self.first} to {self.last}"
+
+
 def computed_fix(facts: Facts, inv: Inventory, brk: Break) -> tuple[str, tuple[str, ...], tuple[str, ...]] | None:
-    """The fix, computed from harvested facts: which releases of the provider define the name, which
-    releases of the importer import it, and what else each alternative would move. None when the
-    facts do not cover this pair."""
+    """The fix, computed from harvested facts, in both directions on both sides: the provider's releases
+    nearest to the installed one that define the name (newer, then older), the importer's releases
+    nearest to the installed one that do not import it (newer, then older), and what else each would
+    move. Upgrades are listed first. None when the facts cover neither side."""
     a, b = brk.importer.dist, brk.provider.dist
     if brk.missing_module or not brk.missing or a.version is None or b.version is None:
         return None
-    name, module = brk.missing[0], brk.imp.module
-    defined = facts.defined(b.name, module, name)
-    if defined is None:
-        return None
+    names, module = ", ".join(brk.missing), brk.imp.module
+    provided = _all_of(facts.providing(b.name, module, n) for n in brk.missing)
+    imported = _any_of(facts.importing(a.name, module, n) for n in brk.missing)
+    b_versions, a_versions = facts.versions(b.name), facts.versions(a.name)
+    b_up = b_down = a_up = a_down = None
+    if provided is not None:
+        b_down, b_up = _nearest(_runs(b_versions, provided), b.version)
+    if imported is not None:
+        a_down, a_up = _nearest(_runs(a_versions, set(a_versions) - imported), a.version)
     said: list[str] = []
+    evidence: list[str] = []
+    defining = [r for r in (b_down, b_up) if r is not None]
+    if defining:
+        spans = " and ".join(r.span() for r in defining)
+        said.append(f"{b.display_name} defines {names} in {module} {spans}")
+        evidence += [
+            _cite(
+                facts, b, r.first if r is b_up else r.last, f"{module}.{brk.missing[0]} defined in {r.first}..{r.last}"
+            )
+            for r in defining
+        ]
+    importing = _run_at(_runs(a_versions, imported), a.version) if imported else None
+    if importing is not None:
+        said.append(f"{a.display_name} imports {'them' if len(brk.missing) > 1 else 'it'} {importing.span()}")
+        evidence.append(
+            _cite(
+                facts, a, importing.first, f"imports {module}.{brk.missing[0]} in {importing.first}..{importing.last}"
+            )
+        )
+    if a_up is not None:
+        evidence.append(
+            _cite(facts, a, a_up.first, f"no import of {module}.{brk.missing[0]} in {a_up.first}..{a_up.last}")
+        )
     fixes: list[str] = []
     options: list[str] = []
-    evidence: list[str] = []
-    up = first_after(defined, b.version)
-    if up is not None:
-        newest = facts.versions(b.name)[-1]
-        said.append(
-            f"{b.display_name} defines {name} in {module} from {up[0]} on"
-            if up[1] == newest
-            else f"{b.display_name} defines {name} in {module} in {up[0]} to {up[1]}"
-        )
-        fixes.append(f"{b.display_name}>={up[0]}" + ("" if up[1] == newest else f",<={up[1]}"))
-        options.append(f"upgrade {fixes[-1]} ({_moves(facts, inv, b, up[0])})")
-        evidence.append(_cite(facts, b, up[0], f"{module}.{name} defined in {up[0]}..{up[1]}"))
-    imported = facts.imported(a.name, module, name)
-    run = containing(imported, a.version) if imported else None
-    older = [v for v in facts.versions(a.name) if run is not None and _version(v) < _version(run[0])]
-    if run is not None:
-        said.append(f"{a.display_name} imports it from {run[0]} on")
-        evidence.append(_cite(facts, a, run[0], f"imports {module}.{name} in {run[0]}..{run[1]}"))
-        if older:
-            fixes.append(f"{a.display_name}<{run[0]}")
-            options.append(f"pin {fixes[-1]} ({_moves(facts, inv, a, older[-1])}, as {a.display_name} {older[-1]})")
+    for dist, run, upward in ((b, b_up, True), (a, a_up, True), (b, b_down, False), (a, a_down, False)):
+        if run is None:
+            continue
+        version = run.first if upward else run.last
+        fixes.append(run.spec(dist.display_name, upward=upward))
+        verb = "upgrade" if upward else "pin"
+        options.append(f"{verb} {fixes[-1]} ({_moves(facts, inv, dist, version)}, as {dist.display_name} {version})")
     if not fixes:
         return None
     return f"{'; '.join(said)}: {', or '.join(options)}.", tuple(fixes), tuple(evidence)
+
+
+def _all_of(sets: Iterable[set[str] | None]) -> set[str] | None:
+    """Releases in every one of ``sets``; None when any is unknown."""
+    out: set[str] | None = None
+    for found in sets:
+        if found is None:
+            return None
+        out = found if out is None else out & found
+    return out
+
+
+def _any_of(sets: Iterable[set[str] | None]) -> set[str] | None:
+    """Releases in any one of ``sets``; None when all are unknown."""
+    known = [found for found in sets if found is not None]
+    return set().union(*known) if known else None
+
+
+def _runs(versions: list[str], members: set[str]) -> list[_Run]:
+    """The maximal runs of consecutive ``versions`` (oldest first) that are in ``members``."""
+    runs: list[_Run] = []
+    start: int | None = None
+    for i, version in enumerate([*versions, None]):
+        if version is not None and version in members:
+            start = i if start is None else start
+        elif start is not None:
+            before = versions[start - 1] if start > 0 else None
+            runs.append(_Run(versions[start], versions[i - 1], before, version))
+            start = None
+    return runs
+
+
+def _nearest(runs: list[_Run], installed: Version) -> tuple[_Run | None, _Run | None]:
+    """The run nearest below ``installed`` and the one nearest above it."""
+    below = [r for r in runs if _version(r.last) < installed]
+    above = [r for r in runs if _version(r.first) > installed]
+    return (below[-1] if below else None), (above[0] if above else None)
+
+
+def _run_at(runs: list[_Run], installed: Version) -> _Run | None:
+    return next((r for r in runs if _version(r.first) <= installed <= _version(r.last)), None)
 
 
 def _moves(facts: Facts, inv: Inventory, dist: Dist, version: str) -> str:

@@ -42,7 +42,7 @@ from envdoctor.checks.fixes import computed_fix
 from envdoctor.facts import Facts
 from envdoctor.installed import unread_note
 from envdoctor.inventory import Dist
-from envdoctor.pysource import Context, Gate, ImportSite, min_version_defaults
+from envdoctor.pysource import Context, Gate, ImportSite, ModuleInfo, min_version_defaults
 from envdoctor.pytext import ImportLine
 from envdoctor.report import Finding, Severity
 from envdoctor.sources import DistFiles, Located, SourceIndex, absolute, dotted_parent
@@ -181,22 +181,45 @@ class Resolver:
         if exported is not None:  # facts first: the harvested release's star chains, already walked
             self.index.answered_by_facts += 1
             return Found.YES if name in exported else Found.UNKNOWN if info.dynamic else Found.NO
-        found = self._through_stars(loc, info.stars, name)
+        found = self._through_stars(loc, info, name)
         if found is Found.YES:
             return Found.YES
         return Found.UNKNOWN if found is Found.UNKNOWN or info.dynamic else Found.NO
 
-    def _through_stars(self, loc: Located, stars: tuple[tuple[str, int], ...], name: str) -> Found:
-        """Whether one of ``stars`` (``from X import *`` in ``loc``) brings ``name``, depth first, stopping
-        at the first that does: transformers' top level reaches AutoConfig through ``from .models import
-        *`` and then ``from .auto import *``, without walking the other few hundred model packages."""
+    def _through_stars(self, loc: Located, info: ModuleInfo, name: str) -> Found:
+        """Whether one of ``loc``'s ``from X import *`` brings ``name``, depth first, stopping at the first
+        that does: transformers' top level reaches AutoConfig through ``from .models import *`` and then
+        ``from .auto import *``, without walking the other few hundred model packages."""
         unknown = False
-        for star, level in stars:
-            found = self._star_gives(absolute(loc.module, loc.kind == "package", star, level), name)
+        for target in self._star_targets(loc, info):
+            found = self._star_gives(target, name)
             if found is Found.YES:
                 return Found.YES
             unknown = unknown or found is Found.UNKNOWN
         return Found.UNKNOWN if unknown else Found.NO
+
+    def _star_targets(self, loc: Located, info: ModuleInfo) -> Iterator[str]:
+        """The modules ``loc``'s star imports read, less those that can bring nothing: a star under
+        ``if TYPE_CHECKING:`` (never run) into a module its distribution does not ship (its RECORD lists
+        every file). transformers 4.x's top level has ``from .utils.dummies_sentencepiece_and_tokenizers_objects
+        import *`` there, a module no release ships; it made the whole top level unknown. Such a star that
+        names, absolutely, a file of the package itself stands for that file; in a package built by
+        ``define_import_structure`` (which reads the ``__all__`` of every file of the package at run time),
+        a missing one stands for all of the package's files."""
+        own = loc.kind == "package" and info.own_files
+        for star, level in info.stars:
+            target = absolute(loc.module, loc.kind == "package", star, level)
+            if (star, level) in info.unrun_stars and self.index.locate(target) is None:
+                sibling = f"{loc.module}.{star}"
+                if level == 0 and loc.kind == "package" and self.index.locate(sibling) is not None:
+                    yield sibling  # transformers 4.57's models/xlstm: `from configuration_xlstm import *`
+                elif own:  # the names are stale (4.57's t5gemma names configuration_encdecgemma2): what the
+                    own = False  # lazy module really reads is every file of the package
+                    yield from self.index.children(loc.module)
+                elif self.index.owner(target) is None:
+                    yield target  # not installed at all: cannot know
+                continue
+            yield target
 
     def star_exports(self, module: str) -> tuple[frozenset[str], bool]:
         """Every name ``module``'s own star imports bring, and whether that set may be incomplete (a star
@@ -208,8 +231,8 @@ class Resolver:
             return frozenset(), True
         names: set[str] = set()
         unknown = False
-        for star, level in info.stars:
-            sub, sub_unknown = self._star_set(absolute(module, loc.kind == "package", star, level), set())
+        for target in self._star_targets(loc, info):
+            sub, sub_unknown = self._star_set(target, set())
             names |= sub
             unknown = unknown or sub_unknown
         return frozenset(names), unknown
@@ -231,8 +254,8 @@ class Resolver:
             return set(info.all), False
         names = {n for n in info.names if not n.startswith("_")}
         unknown = bool(info.dynamic)
-        for star, level in info.stars:
-            sub, sub_unknown = self._star_set(absolute(module, loc.kind == "package", star, level), seen)
+        for target in self._star_targets(loc, info):
+            sub, sub_unknown = self._star_set(target, seen)
             names |= sub
             unknown = unknown or sub_unknown
         return names, unknown
@@ -257,7 +280,7 @@ class Resolver:
                 if name in info.names and not name.startswith("_"):
                     result = Found.YES
                 else:
-                    through = self._through_stars(loc, info.stars, name)
+                    through = self._through_stars(loc, info, name)
                     result = Found.UNKNOWN if through is Found.NO and info.dynamic else through
         self._names[key] = result
         return result

@@ -63,6 +63,42 @@ def test_pin_fixes_clear_device_cache_moving_only_accelerate(peft_old_accelerate
     assert rc == 0, report
 
 
+@pytest.mark.parametrize(
+    ("bed_name", "statement", "name", "line", "alternative"),
+    [
+        # a name transformers 4.39.0 removed from its lazy top level (`_import_structure`)
+        (
+            "trl-transformers-toplevel",
+            "import trl",
+            "top_k_top_p_filtering",
+            "trl==0.8.6  # was 0.7.11",
+            "transformers==4.38.2",
+        ),
+        # a name huggingface_hub 0.26.0 removed from its lazy top level (`_SUBMOD_ATTRS`)
+        (
+            "diffusers-hub-removed-name",
+            "import diffusers",
+            "cached_download",
+            "huggingface-hub==0.25.2  # was 0.26.0",
+            "diffusers==0.29.2",
+        ),
+    ],
+)
+def test_pin_fixes_a_name_removed_from_a_lazy_top_level(
+    bed_name: str, statement: str, name: str, line: str, alternative: str, tmp_path: Path
+) -> None:
+    bed = beds.copy(beds.build(bed_name), tmp_path / "venv")
+    assert f"cannot import name '{name}'" in runs(bed, statement).stderr  # broken, as the user saw it
+    text, before, after = pin_and_install(bed, tmp_path)
+    assert "# verified: pip" in text
+    assert f"{line}; fixes symbol-missing" in text
+    assert f"# alternative: {alternative}" in text
+    assert moved(before, after) == {line.split("==", maxsplit=1)[0]}
+    fixed = runs(bed, statement)
+    assert fixed.returncode == 0, fixed.stderr[-2000:]
+    assert pip_check(bed.python)[0] == 0
+
+
 def test_pin_fixes_numpy2_abi_break_by_moving_numpy_only(numpy2_abi_break: beds.Bed, tmp_path: Path) -> None:
     bed = beds.copy(numpy2_abi_break, tmp_path / "venv")
     assert runs(bed, "import bottleneck").returncode != 0

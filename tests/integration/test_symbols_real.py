@@ -1,4 +1,5 @@
-"""The symbol check on real venvs from real wheels: the clear_device_cache case and healthy stacks."""
+"""The symbol check on real venvs from real wheels: the clear_device_cache case, names removed from the lazy top
+levels of transformers 4.x and huggingface_hub, healthy stacks, and a computed fix for every break on every bed."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from envdoctor.facts import Facts
+from envdoctor.versions import InvalidRequirement, parse_requirement
 from tests import beds, peers
 
 pytestmark = pytest.mark.venv
@@ -82,6 +85,56 @@ def test_healthy_older_pinned_stack_has_no_errors_or_warnings(hf_stack_2024: bed
     assert rc == 0, out
     data = _report(hf_stack_2024.python)
     assert [f for f in data["findings"] if f["severity"] in {"error", "warning"}] == []  # type: ignore[union-attr, index]
+
+
+def imports_fail(bed: beds.Bed, code: str, message: str) -> None:
+    rc, out = peers.pip_check(bed.python)
+    assert rc == 0, out  # every declared requirement holds ...
+    proc = run(bed, code)
+    assert proc.returncode != 0  # ... and yet the import fails
+    assert message in proc.stderr, proc.stderr[-2000:]
+
+
+def test_a_name_transformers_4_removed_from_its_lazy_top_level(trl_transformers_toplevel: beds.Bed) -> None:
+    """trl 0.7.11 does `from transformers import top_k_top_p_filtering`; transformers 4.39.0 dropped it from
+    `_import_structure`. The top level's TYPE_CHECKING dummy stars used to make it unknown: no finding."""
+    bed = trl_transformers_toplevel
+    imports_fail(bed, "import trl", "cannot import name 'top_k_top_p_filtering' from 'transformers'")
+    [f] = errors(_report(bed.python))
+    assert f["packages"] == ["trl", "transformers"]
+    assert str(f["evidence"][0]).endswith("trl/core.py:25: from transformers import top_k_top_p_filtering")  # type: ignore[index]
+    assert "`import trl`: trl -> trl.core" in str(f["detail"])
+    assert f["fix"] == ["trl>=0.8.0", "transformers<4.39.0"]
+    assert "transformers defines top_k_top_p_filtering in transformers up to 4.38.2" in str(f["detail"])
+
+
+def test_a_name_huggingface_hub_removed_from_its_lazy_top_level(diffusers_hub_removed_name: beds.Bed) -> None:
+    """diffusers 0.27.2 imports cached_download from huggingface_hub (`_SUBMOD_ATTRS` + attach); 0.26.0 dropped it.
+    The fix goes the other way round from a missing new name: an older hub, or a diffusers that stopped importing it."""
+    bed = diffusers_hub_removed_name
+    imports_fail(bed, "import diffusers", "cannot import name 'cached_download' from 'huggingface_hub'")
+    [f] = errors(_report(bed.python))
+    assert f["packages"] == ["diffusers", "huggingface-hub"]
+    assert f["fix"] == ["diffusers>=0.29.0", "huggingface-hub<0.26.0"]
+    assert "huggingface-hub defines cached_download in huggingface_hub up to 0.25.2" in str(f["detail"])
+    assert "diffusers imports it up to 0.28.2" in str(f["detail"])
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in beds.LOCKS.glob("*.txt")))
+def test_every_break_between_harvested_distributions_has_a_computed_fix(name: str) -> None:
+    """On every real bed, each symbol finding (any severity) between two distributions the facts cover names
+    requirement-level fixes, not prose."""
+    facts = Facts.shipped()
+    data = _report(beds.build(name).python)
+    for f in data["findings"]:  # type: ignore[attr-defined]
+        if f["id"] != "symbol-missing" or not all(facts.versions(p) for p in f["packages"]):
+            continue
+        assert f["fix"], f["title"]
+        for text in f["fix"]:
+            try:
+                parse_requirement(text)
+            except InvalidRequirement:
+                pytest.fail(f"{f['title']}: fix {text!r} is not a requirement")
 
 
 def test_healthy_jupyter_stack_passes_fail_on_warning(jupyter_stack: beds.Bed) -> None:

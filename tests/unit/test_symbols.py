@@ -211,6 +211,70 @@ def test_transformers_style_lazy_module(tmp_path: Path) -> None:
     assert missing_names(tmp_path, prov, "Trainer", "BertModel", "Extra", "TrainerCallback", "Gone") == ["Gone"]
 
 
+def test_transformers_4_top_level_with_dummy_stars_under_type_checking(tmp_path: Path) -> None:
+    """transformers 4.x: under TYPE_CHECKING, `from .utils.dummy_X_objects import *` for missing backends, one of
+    them into a module no release ships (4.39.3: dummies_sentencepiece_and_tokenizers_objects). That star never
+    runs and brings nothing; the shipped dummy modules still count (the lazy module exposes their names)."""
+    init = (
+        "import sys\nfrom typing import TYPE_CHECKING\nfrom .utils import _LazyModule\n"
+        "_import_structure = {'generation': ['GenerationMixin']}\n"
+        "if TYPE_CHECKING:\n    from .generation import GenerationMixin\n"
+        "    try:\n        pass\n    except Exception:\n"
+        "        from .utils.dummy_pt_objects import *\n"
+        "        from .utils.dummies_sentencepiece_and_tokenizers_objects import *\n"
+        "else:\n    sys.modules[__name__] = _LazyModule(__name__, globals()['__file__'], _import_structure)\n"
+    )
+    prov = provider(init, generation="class GenerationMixin: pass\n")
+    prov.files = {
+        **prov.files,
+        "prov/utils/__init__.py": "class _LazyModule: pass\n",
+        "prov/utils/dummy_pt_objects.py": "class DummyModel: pass\n",
+    }
+    names = ("GenerationMixin", "DummyModel", "top_k_top_p_filtering")
+    assert missing_names(tmp_path, prov, *names) == ["top_k_top_p_filtering"]
+    # transformers 4.57's models/xlstm: `from configuration_xlstm import *` (absolute) for its own file
+    prov.files["prov/__init__.py"] = init.replace(
+        "from .generation import", "from .xlstm import *\n    from .generation import"
+    )
+    prov.files["prov/xlstm/__init__.py"] = (
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from conf_x import *\n"
+    )
+    prov.files["prov/xlstm/conf_x.py"] = "__all__ = ['XConfig']\nclass XConfig: pass\n"
+    assert missing_names(tmp_path / "1", prov, "XConfig", "top_k_top_p_filtering") == ["top_k_top_p_filtering"]
+    # the branch for a missing backend exposes a dummy module's names through `dir()`
+    prov.files["prov/__init__.py"] = init.replace(
+        "if TYPE_CHECKING:",
+        "from .utils import dummy_tf_objects\n"
+        "_import_structure['utils.dummy_tf_objects'] = [n for n in dir(dummy_tf_objects) if n[0] != '_']\n"
+        "if TYPE_CHECKING:",
+    )
+    prov.files["prov/utils/dummy_tf_objects.py"] = "class TFDummy: pass\n"
+    assert missing_names(tmp_path / "3", prov, "TFDummy", "top_k_top_p_filtering") == ["top_k_top_p_filtering"]
+    # a star that runs, into a module that is not there, still proves nothing
+    prov.files["prov/__init__.py"] = "from .utils.not_shipped import *\n"
+    assert missing_names(tmp_path / "2", prov, "top_k_top_p_filtering") == []
+
+
+def test_define_import_structure_package_whose_type_checking_stars_are_stale(tmp_path: Path) -> None:
+    """transformers 4.57's models/t5gemma: under TYPE_CHECKING `from .configuration_encdecgemma2 import *`, a file
+    it does not ship; at run time define_import_structure reads the `__all__` of the package's own files."""
+    init = (
+        "from typing import TYPE_CHECKING\nfrom ..utils import _LazyModule, define_import_structure\n"
+        "if TYPE_CHECKING:\n    from .configuration_old_name import *\nelse:\n    import sys\n"
+        "    sys.modules[__name__] = _LazyModule(__name__, __file__, define_import_structure(__file__))\n"
+    )
+    prov = provider(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .t5gemma import *\n",
+        utils="def _LazyModule(*a): pass\ndef define_import_structure(f): pass\n",
+    )
+    prov.files = {
+        **prov.files,
+        "prov/t5gemma/__init__.py": init,
+        "prov/t5gemma/configuration_t5gemma.py": "__all__ = ['T5GemmaConfig']\nclass T5GemmaConfig: pass\n",
+    }
+    assert missing_names(tmp_path, prov, "T5GemmaConfig", "T5Gemma2Config") == ["T5Gemma2Config"]
+
+
 def test_huggingface_hub_style_attach(tmp_path: Path) -> None:
     init = (
         "_SUBMOD_ATTRS = {'file_download': ['hf_hub_download'], 'hf_api': ['HfApi', 'whoami']}\n"
@@ -403,6 +467,34 @@ def test_facts_first_star_chains_walked_at_harvest_time(tmp_path: Path) -> None:
     assert check("sha256=h", "FromModels") == []  # the facts' walk found it
     assert check("sha256=h", "Gone") == ["symbol-missing"]  # and the facts say nothing else is there
     assert check("sha256=patched", "FromModels") == ["symbol-missing"]  # walked on disk: models.py lacks it
+
+
+def test_fix_is_computed_both_ways_on_both_sides(tmp_path: Path) -> None:
+    """A name the provider removed (huggingface_hub 0.26.0 dropped cached_download; diffusers 0.29.0 stopped
+    importing it): the provider's releases that still define it (older, or newer where it came back through a
+    star import) and the importer's releases that stopped importing it, each range exact."""
+    from envdoctor.facts import Facts
+
+    root = tmp_path / "facts"
+    for kind in ("releases", "symbols", "imports"):
+        (root / kind).mkdir(parents=True)
+    versions = {"prov": ["1.0", "1.1", "2.0", "2.1", "2.2"], "user": ["0.9", "1.0", "1.1", "1.2"]}
+    for package, vs in versions.items():
+        rows = [{"version": v, "requires_dist": [], "wheel": f"{package}-{v}.whl", "sha256": "0" * 64} for v in vs]
+        (root / "releases" / f"{package}.json").write_text(json.dumps({"package": package, "releases": rows}))
+    entry = {"names": {"Old": [["1.0", "1.1"]]}, "exports": {"Old": [["2.1", "2.1"]]}, "files": {}}
+    (root / "symbols" / "prov.json").write_text(
+        json.dumps({"package": "prov", "versions": versions["prov"], "modules": {"prov": entry}})
+    )
+    imports = {"package": "user", "versions": versions["user"], "imports": {"prov": {"Old": [["0.9", "1.0"]]}}}
+    (root / "imports" / "user.json").write_text(json.dumps(imports))
+    facts = Facts(root)
+    user_dist = Fake("1.0", ["prov"], files={"user/__init__.py": "from prov import Old\n"})
+    site = make_site(tmp_path / "site", {"prov": Fake("2.0", files={"prov/__init__.py": "X = 1\n"}), "user": user_dist})
+    [f] = check_symbols(SourceIndex(scan(site)), facts)
+    assert f.fix == ("prov>=2.1,<2.2", "user>=1.1", "prov<2.0")
+    assert "prov defines Old in prov up to 1.1 and in 2.1 to 2.1; user imports it up to 1.0" in f.detail
+    assert any("no import of prov.Old in 1.1..1.2" in e for e in f.evidence)
 
 
 def test_import_in_a_private_function_nothing_calls_is_a_note(tmp_path: Path) -> None:
