@@ -149,6 +149,13 @@ class _Scan:
         if isinstance(node, ast.If) and version_test(node.test):
             self.node(node.test, at_import)  # its branches are compatibility code for some numpy releases
             return
+        if isinstance(node, ast.Try) and any(_handles_removal(h) for h in node.handlers):
+            # scipy 1.16's `try: from numpy.exceptions import RankWarning / except ImportError: from numpy
+            # import RankWarning`: a failure in the body is handled, and the handler is the fallback for the
+            # numpy releases where the body failed; neither fails under numpy 2
+            for stmt in [*node.orelse, *node.finalbody]:
+                self.node(stmt, at_import)
+            return
         if isinstance(node, ast.AnnAssign) and self.lazy:
             self.node(node.target, at_import)
             if node.value is not None:
@@ -189,6 +196,20 @@ class _Scan:
                 parts.append(node.returns)
         for expr in parts:
             self.node(expr, at_import)
+
+
+_REMOVAL_ERRORS = {"ImportError", "ModuleNotFoundError", "AttributeError", "Exception", "BaseException"}
+
+
+def _handles_removal(handler: ast.ExceptHandler) -> bool:
+    """Whether ``except ...:`` catches what a removed name raises (ImportError, AttributeError)."""
+    if handler.type is None:
+        return True
+    kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return any(
+        (k.id if isinstance(k, ast.Name) else k.attr if isinstance(k, ast.Attribute) else "") in _REMOVAL_ERRORS
+        for k in kinds
+    )
 
 
 def _dist_uses(dist: Dist, files: Files) -> list[Use]:

@@ -132,6 +132,17 @@ def test_numpy2_removed_names(tmp_path: Path, matrix: Matrix) -> None:
     )
     compat = {"pd/__init__.py": "", "pd/common.py": gated}
     assert fired(tmp_path / "e", matrix, {"numpy": Fake("2.1.3"), "pd": Fake("2.2.3", ["numpy"], files=compat)}) == []
+    # scipy 1.16 scipy/signal/_polyutils.py:15-19: a handled import and its fallback for numpy 1.x
+    fallback = (
+        "try:\n    from numpy.exceptions import RankWarning\nexcept ImportError:\n"
+        "    # numpy 1.x\n    from numpy import RankWarning\n"
+    )
+    handled = {"sp/__init__.py": "from sp import poly\n", "sp/poly.py": fallback}
+    assert fired(tmp_path / "f", matrix, {"numpy": Fake("2.4.6"), "sp": Fake("1.16", ["numpy"], files=handled)}) == []
+    # the same name outside a try, or under a handler that does not catch what the removal raises, still fires
+    unhandled = {"sp/__init__.py": "from sp import poly\n", "sp/poly.py": fallback.replace("ImportError", "KeyError")}
+    got = fired(tmp_path / "g", matrix, {"numpy": Fake("2.4.6"), "sp": Fake("1.16", ["numpy"], files=unhandled)})
+    assert got == ["numpy2-removed-name-at-import"]
 
 
 @pytest.mark.parametrize(
