@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
+from typing import Any
 
 from rich.console import Console, Group
 from rich.markup import escape
 from rich.panel import Panel
+from rich.table import Table
 from rich.text import Text
 
 from envdoctor.render import RenderOptions
 from envdoctor.render.fixes import install_command
+from envdoctor.render.train import HEADER, device_line, rows
 from envdoctor.report import Finding, Report, Severity
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -33,6 +37,9 @@ def render(report: Report, options: RenderOptions) -> str:
         f"[bold]envdoctor check[/bold]  {escape(s.python)}  "
         f"(Python {escape(s.python_version)}, {s.distributions} distributions)"
     )
+    if report.train is not None:
+        console.print()
+        console.print(_train(report.train))
     for severity in (Severity.ERROR, Severity.WARNING, Severity.INFO):
         group = [f for f in report.findings if f.severity == severity]
         if group:
@@ -54,6 +61,18 @@ def render(report: Report, options: RenderOptions) -> str:
     console.print()
     console.print(Text(report.verdict(), style=style))
     return buf.getvalue()
+
+
+_VERDICT_STYLE = {"native": "green", "fallback": "yellow", "emulated": "yellow", "fails": "bold red"}
+
+
+def _train(data: Mapping[str, Any]) -> Table:
+    table = Table(title="Training step (one real step per precision)", caption=device_line(data), title_justify="left")
+    for name in HEADER:
+        table.add_column(name, overflow="fold")
+    for row in rows(data):
+        table.add_row(*row[:1], Text(row[1], style=_VERDICT_STYLE.get(row[1], "")), *row[2:])
+    return table
 
 
 def _finding(f: Finding) -> Group:

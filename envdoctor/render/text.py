@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping
+from typing import Any
 
 from envdoctor.render import RenderOptions
 from envdoctor.render.fixes import install_command
+from envdoctor.render.train import HEADER, device_line, rows
 from envdoctor.report import Finding, Report, Severity
 
 
@@ -13,6 +16,8 @@ def render(report: Report, options: RenderOptions) -> str:
     width = max(40, options.width)
     s = report.summary
     lines = [f"envdoctor check: {s.python} (Python {s.python_version}), {s.distributions} distributions", ""]
+    if report.train is not None:
+        lines += [*_train(report.train), ""]
     for severity in (Severity.ERROR, Severity.WARNING, Severity.INFO):
         group = [f for f in report.findings if f.severity == severity]
         for finding in group:
@@ -27,6 +32,14 @@ def render(report: Report, options: RenderOptions) -> str:
         lines += ["Fix (first step):", f"  {command}", ""]
     lines.append(report.verdict())
     return "\n".join(lines) + "\n"
+
+
+def _train(data: Mapping[str, Any]) -> list[str]:
+    table = [HEADER, *rows(data)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(HEADER) - 1)]
+    out = ["Training step (one real step per precision, through Accelerate):", f"  {device_line(data)}"]
+    out += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1] for r in table]
+    return out
 
 
 def _finding(f: Finding, width: int) -> list[str]:
