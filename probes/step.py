@@ -10,7 +10,8 @@ moved), never only "no exception".
 
 Test-only switches (environment variables, never set by envdoctor itself):
   ENVDOCTOR_TEST_STEP_POISON=nan   every input is NaN (a step that produces a non-finite loss)
-  ENVDOCTOR_TEST_STEP_HANG=1       the probe sleeps before stepping (a step that hangs)
+  ENVDOCTOR_TEST_STEP_HANG=FILE    the probe (and a child of it) sleeps before stepping: a step that
+                                   hangs; "PID PGID CHILD_PID" is written to FILE
   ENVDOCTOR_TEST_STEP_RAISE=1      the forward pass raises RuntimeError (a step that raises)
 """
 
@@ -249,6 +250,17 @@ def one_step(torch, accelerate, precision):
     return record
 
 
+def _hang(pidfile):
+    """Test only: a step that never ends, with a child in its process group; pids written to ``pidfile``."""
+    child = os.fork()
+    if child == 0:  # stays in the probe's process group
+        time.sleep(3600)
+        os._exit(0)
+    with open(pidfile, "w", encoding="utf-8") as fh:
+        fh.write("%d %d %d\n" % (os.getpid(), os.getpgid(0), child))
+    time.sleep(3600)
+
+
 def main(request):
     torch, torch_record = _import("torch")
     result = {
@@ -264,8 +276,8 @@ def main(request):
     result["imports"]["accelerate"] = accelerate_record
     if accelerate is None:
         return result
-    if os.environ.get("ENVDOCTOR_TEST_STEP_HANG") == "1":
-        time.sleep(3600)
+    if os.environ.get("ENVDOCTOR_TEST_STEP_HANG"):
+        _hang(os.environ["ENVDOCTOR_TEST_STEP_HANG"])
     for precision in request.get("precisions") or PRECISIONS:
         result["steps"].append(one_step(torch, accelerate, precision))
     return result
