@@ -14,13 +14,16 @@ from typing import Any
 
 import pytest
 
+from envdoctor import api
 from envdoctor.checks.rules import SIGNALS
+from envdoctor.errors import UsageError
 from envdoctor.matrix import HardwareFact, load
 from envdoctor.render import Format, RenderOptions, render
 from envdoctor.report import Report, Severity
 from envdoctor.resources import data_dir
 from envdoctor.runtime import step
 from envdoctor.runtime.step import Verdict
+from tests.hostile import envdoctor, one_line_error
 
 RECORDED = Path(__file__).resolve().parents[1] / "data" / "step-train-cpu.json"
 
@@ -186,3 +189,17 @@ def test_the_json_report_carries_the_train_object(cpu_run: dict[str, Any]) -> No
         "grad_scaler": None,
     }
     assert "train" not in json.loads(render(Report.build([]), Format.JSON))  # only with --train
+
+
+def test_train_with_a_what_if_install_is_a_usage_error() -> None:
+    proc = envdoctor("check", "--train", "--install", "accelerate==1.15.0")
+    assert proc.returncode == 2
+    assert one_line_error(proc.stderr) == (
+        "envdoctor: error: --train runs a step in the installed environment; it cannot be combined with --install / -r"
+    )
+
+
+def test_an_unknown_precision_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="precision must be one of no, fp16, bf16, not 'fp8'"):
+        api.check(train=True, precision="fp8")
+    assert envdoctor("check", "--precision", "fp8").returncode == 2  # argparse's choices
