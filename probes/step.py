@@ -134,7 +134,10 @@ def device_facts(torch):
 def _reset_accelerate():
     """accelerate keeps process-wide state (AcceleratorState, GradientState): clear it before each precision."""
     state = importlib.import_module("accelerate.state")
-    for cls in (state.AcceleratorState, state.GradientState):
+    for name in ("AcceleratorState", "GradientState"):  # GradientState: accelerate >= 0.10
+        cls = getattr(state, name, None)
+        if cls is None:
+            continue
         reset = getattr(cls, "_reset_state", None)
         if reset is None:
             getattr(cls, "_shared_state", {}).clear()
