@@ -210,7 +210,8 @@ def _bf16_threshold(facts: Sequence[HardwareFact]) -> tuple[tuple[int, int], str
 
 
 def _gpu(device: Mapping[str, Any], where: str) -> Mapping[str, Any] | None:
-    index = int(where.partition(":")[2] or 0) if where.partition(":")[2].isdigit() or ":" not in where else 0
+    tail = where.partition(":")[2]
+    index = int(tail) if tail.isdigit() else 0
     return next((d for d in device.get("devices") or () if d.get("index") == index), None)
 
 
