@@ -322,6 +322,18 @@ def redacted(report: Report, redact: Callable[[str], str]) -> Report:
         paths=tuple(redact(p) for p in report.summary.paths),
     )
     skipped = tuple(dataclasses.replace(s, reason=redact(s.reason)) for s in report.skipped)
+    train = _redact_strings(report.train, redact) if report.train is not None else None
     return dataclasses.replace(
-        report, findings=tuple(one(f) for f in report.findings), summary=summary, skipped=skipped
+        report, findings=tuple(one(f) for f in report.findings), summary=summary, skipped=skipped, train=train
     )
+
+
+def _redact_strings(value: Any, redact: Callable[[str], str]) -> Any:
+    """``value`` (JSON-shaped) with every string in it passed through ``redact`` (error messages name paths)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_strings(v, redact) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_strings(v, redact) for v in value]
+    return value
