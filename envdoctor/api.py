@@ -40,24 +40,53 @@ def check(
     symbols: bool = True,
     cache: bool = True,
     progress: Progress | None = None,
+    train: bool = False,
+    precision: str | None = None,
 ) -> Report:
     """Check the environment of ``python`` (default: this interpreter) and return the Report.
 
     Imports nothing from the environment under test: the inventory is read by a probe in a
     subprocess, sources are read as text. ``symbols``: also check cross-package imports (reads
-    installed sources; cached per distribution unless ``cache`` is False). Raises UsageError (bad
-    ``python``) or TargetError (it cannot be inspected).
+    installed sources; cached per distribution unless ``cache`` is False). ``train``: also run one
+    real training step per precision in the target (envdoctor.runtime.step); ``precision`` ("no",
+    "fp16", "bf16") is the one the user means to train in: its problems weigh more. Raises UsageError
+    (bad ``python``) or TargetError (it cannot be inspected).
     """
     from envdoctor.runner import check_timeout
 
     check_timeout(timeout)
+    if precision is not None and precision not in TRAIN_PRECISIONS:
+        raise UsageError(f"precision must be one of {', '.join(TRAIN_PRECISIONS)}, not {precision!r}")
     progress = progress if progress is not None else Silent()
     target = Target.resolve(python)
     progress.step(f"reading the environment of {target.python}")
     inv = Inventory.from_payload(target.probe("inventory", {}, timeout=timeout))
     progress.step(f"checking {len(inv.dists)} distributions")
     report = check_inventory(inv, symbols=symbols, cache=Cache(default_dir() if cache else None))
+    if train or precision is not None:
+        progress.step("running one training step per precision (fp32, fp16, bf16) in the target")
+        report = _with_train_step(report, target.python, timeout=timeout, precision=precision)
     return redacted(report, Redactor.from_environment())
+
+
+TRAIN_PRECISIONS = ("no", "fp16", "bf16")
+"""Accelerate's mixed_precision values the training step runs ("no" is fp32)."""
+
+
+def _with_train_step(report: Report, python: str, *, timeout: float, precision: str | None) -> Report:
+    from envdoctor.matrix import MatrixError
+    from envdoctor.runtime import step
+
+    matrix = load_matrix(Cache(default_dir()))
+    facts = () if isinstance(matrix, MatrixError) else matrix.hardware
+    done = step.run(python, timeout=timeout, requested=precision, facts=facts)
+    return Report.build(
+        [*report.findings, *done.findings],
+        skipped=[*report.skipped, *done.skipped],
+        summary=report.summary,
+        checks=[*report.checks, step.CHECK],
+        train=done.step.to_dict() if done.step is not None else None,
+    )
 
 
 def what_if(
@@ -309,6 +338,18 @@ def redacted(report: Report, redact: Callable[[str], str]) -> Report:
         paths=tuple(redact(p) for p in report.summary.paths),
     )
     skipped = tuple(dataclasses.replace(s, reason=redact(s.reason)) for s in report.skipped)
+    train = _redact_strings(report.train, redact) if report.train is not None else None
     return dataclasses.replace(
-        report, findings=tuple(one(f) for f in report.findings), summary=summary, skipped=skipped
+        report, findings=tuple(one(f) for f in report.findings), summary=summary, skipped=skipped, train=train
     )
+
+
+def _redact_strings(value: Any, redact: Callable[[str], str]) -> Any:
+    """``value`` (JSON-shaped) with every string in it passed through ``redact`` (error messages name paths)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_strings(v, redact) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_strings(v, redact) for v in value]
+    return value

@@ -40,6 +40,7 @@ examples:
   envdoctor check --format json > report.json      machine-readable, for a CI gate
   envdoctor check --install "accelerate==0.31.0"   what-if: would this install break something?
   envdoctor check -r requirements.txt              what-if for a requirements file
+  envdoctor check --train --precision bf16         also one real bf16 training step (and fp32, fp16)
 """
 
 
@@ -127,6 +128,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="FILE",
         help="what-if: check the environment as it would be after `pip install -r FILE` (repeatable)",
+    )
+    check.add_argument(
+        "--train",
+        action="store_true",
+        help="also run one real training step per precision (fp32, fp16, bf16) through Accelerate in the target, "
+        "and report what really ran (needs torch and accelerate there; a few seconds to a minute)",
+    )
+    check.add_argument(
+        "--precision",
+        choices=("no", "fp16", "bf16"),
+        help="the precision you mean to train in (implies --train): a fallback or emulation in it is a warning, "
+        "a failure an error",
     )
     check.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     check.add_argument("--quiet", "-q", action="store_true", help="no progress messages on stderr")
@@ -293,6 +306,8 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     _check_options(args)
     quiet = args.quiet or not sys.stderr.isatty()
     progress = Silent() if quiet else StderrProgress()
+    if (args.install or args.requirements) and (args.train or args.precision):
+        raise UsageError("--train runs a step in the installed environment; it cannot be combined with --install / -r")
     if args.install or args.requirements:
         from envdoctor.resolve import ResolveError
 
@@ -313,6 +328,8 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
             symbols=not args.no_symbols,
             cache=not args.no_cache,
             progress=progress,
+            train=args.train,
+            precision=args.precision,
         )
     fmt, color = _choose_format(args.format, to_file=args.output is not None)
     width = shutil.get_terminal_size((100, 24)).columns if fmt is Format.TERMINAL else 100

@@ -112,6 +112,8 @@ class Report:
     skipped: tuple[Skipped, ...] = ()
     summary: Summary = field(default_factory=Summary)
     checks: tuple[str, ...] = ()
+    train: Mapping[str, Any] | None = None
+    """``check --train``: the device facts and a verdict per precision (envdoctor.runtime.step.TrainStep.to_dict)."""
 
     @classmethod
     def build(
@@ -121,12 +123,14 @@ class Report:
         skipped: Iterable[Skipped] = (),
         summary: Summary | None = None,
         checks: Iterable[str] = (),
+        train: Mapping[str, Any] | None = None,
     ) -> Report:
         return cls(
             findings=tuple(sorted(findings, key=Finding.sort_key)),
             skipped=tuple(skipped),
             summary=summary if summary is not None else Summary(),
             checks=tuple(checks),
+            train=train,
         )
 
     def at_least(self, severity: Severity) -> tuple[Finding, ...]:

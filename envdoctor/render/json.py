@@ -12,7 +12,7 @@ from envdoctor.report import SCHEMA, Report, Severity
 
 def to_dict(report: Report) -> dict[str, Any]:
     s = report.summary
-    return {
+    out: dict[str, Any] = {
         "schema": SCHEMA,
         "envdoctor_version": __version__,
         "verdict": report.verdict(),
@@ -28,6 +28,9 @@ def to_dict(report: Report) -> dict[str, Any]:
         "findings": [f.to_dict() for f in report.findings],
         "skipped": [{"check": sk.check, "reason": sk.reason} for sk in report.skipped],
     }
+    if report.train is not None:  # only with --train
+        out["train"] = dict(report.train)
+    return out
 
 
 def render(report: Report, options: RenderOptions) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
+from typing import Any
 
 from rich.console import Console, Group
 from rich.markup import escape
@@ -13,6 +15,7 @@ from rich.text import Text
 
 from envdoctor.render import RenderOptions, printable
 from envdoctor.render.fixes import first_step
+from envdoctor.render.train import HEADER, device_line, rows
 from envdoctor.report import Finding, Report, Severity
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -35,6 +38,9 @@ def render(report: Report, options: RenderOptions) -> str:
         f"[bold]envdoctor check[/bold]  {escape(printable(s.python))}  "
         f"(Python {escape(printable(s.python_version))}, {s.distributions} distributions)"
     )
+    if report.train is not None:
+        console.print()
+        console.print(_train(report.train))
     for severity in (Severity.ERROR, Severity.WARNING, Severity.INFO):
         group = [f for f in report.findings if f.severity == severity]
         if group:
@@ -57,6 +63,18 @@ def render(report: Report, options: RenderOptions) -> str:
     console.print()
     console.print(Text(report.verdict(), style=style))
     return buf.getvalue()
+
+
+_VERDICT_STYLE = {"native": "green", "fallback": "yellow", "emulated": "yellow", "fails": "bold red"}
+
+
+def _train(data: Mapping[str, Any]) -> Table:
+    table = Table(title="Training step (one real step per precision)", caption=device_line(data), title_justify="left")
+    for name in HEADER:
+        table.add_column(name, overflow="fold")
+    for row in rows(data):
+        table.add_row(*row[:1], Text(row[1], style=_VERDICT_STYLE.get(row[1], "")), *row[2:])
+    return table
 
 
 def _finding(f: Finding) -> Group:

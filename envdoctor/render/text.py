@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping
+from typing import Any
 
 from envdoctor.render import RenderOptions, printable
 from envdoctor.render.fixes import first_step
+from envdoctor.render.train import HEADER, device_line, rows
 from envdoctor.report import Finding, Report, Severity
 
 
@@ -14,6 +17,8 @@ def render(report: Report, options: RenderOptions) -> str:
     s = report.summary
     python = f"{printable(s.python)} (Python {printable(s.python_version)})"
     lines = [f"envdoctor check: {python}, {s.distributions} distributions", ""]
+    if report.train is not None:
+        lines += [*_train(report.train), ""]
     for severity in (Severity.ERROR, Severity.WARNING, Severity.INFO):
         group = [f for f in report.findings if f.severity == severity]
         for finding in group:
@@ -28,6 +33,14 @@ def render(report: Report, options: RenderOptions) -> str:
         lines += ["Fix (first step):", *(f"  {printable(line)}" for line in step), ""]
     lines.append(report.verdict())
     return "\n".join(lines) + "\n"
+
+
+def _train(data: Mapping[str, Any]) -> list[str]:
+    table = [HEADER, *rows(data)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(HEADER) - 1)]
+    out = ["Training step (one real step per precision, through Accelerate):", f"  {device_line(data)}"]
+    out += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1] for r in table]
+    return out
 
 
 def _finding(f: Finding, width: int) -> list[str]:

@@ -1,0 +1,60 @@
+"""The training-step table (``check --train``) shared by the text and terminal views."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+HEADER = ("precision", "verdict", "ran in", "loss", "weights", "grad scaler", "time vs fp32", "why")
+_LABEL = {"no": "fp32", "fp16": "fp16", "bf16": "bf16"}
+_DTYPE = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
+
+
+def device_line(train: Mapping[str, Any]) -> str:
+    """One line of device facts: torch build, GPUs (or plainly none), driver, CPUs, /dev/shm."""
+    d = train.get("device") or {}
+    torch = (train.get("imports") or {}).get("torch") or {}
+    parts = [
+        f"torch {torch.get('version')} ({d.get('torch_build')} build)" if torch.get("ok") else "torch: not importable"
+    ]
+    gpus = d.get("devices") or []
+    if gpus:
+        for g in gpus:
+            cc = ".".join(map(str, g.get("capability") or []))
+            parts.append(
+                f"GPU {g.get('index')}: {g.get('name')} (compute capability {cc}, {_gib(g.get('total_memory'))})"
+            )
+    else:
+        parts.append("no GPU" + (" (MPS available)" if d.get("mps_available") else ""))
+    if d.get("driver_cuda"):
+        parts.append(f"driver CUDA {d['driver_cuda']}")
+    parts.append(f"{d.get('cpu_usable') or d.get('cpu_count')} CPUs")
+    shm = d.get("shm") or {}
+    if shm.get("total_bytes"):
+        parts.append(f"/dev/shm {_gib(shm['total_bytes'])}")
+    return "; ".join(parts)
+
+
+def rows(train: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """One row per precision, in HEADER's columns."""
+    out: list[tuple[str, ...]] = []
+    for p in train.get("precisions") or ():
+        scaler = p.get("grad_scaler")
+        loss = p.get("loss")
+        out.append(
+            (
+                _LABEL.get(p.get("precision"), str(p.get("precision"))),
+                str(p.get("verdict")),
+                _DTYPE.get(p.get("compute_dtype"), str(p.get("compute_dtype") or "-")),
+                "-" if loss is None else f"{loss:.4g}",
+                {True: "changed", False: "unchanged"}.get(p.get("weights_changed"), "-"),
+                f"scale {scaler.get('scale'):g}" if isinstance(scaler, Mapping) else "none",
+                "-" if p.get("time_vs_fp32") is None else f"{p['time_vs_fp32']:.2f}x",
+                str(p.get("reason", "")),
+            )
+        )
+    return out
+
+
+def _gib(n: Any) -> str:
+    return f"{n / 2**30:.1f} GiB" if isinstance(n, int | float) else "?"

@@ -1,0 +1,1 @@
+"""The runtime layer: probes that run code in the target."""
