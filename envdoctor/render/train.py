@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from envdoctor.render import printable
+
 HEADER = ("precision", "verdict", "ran in", "loss", "weights", "grad scaler", "time vs fp32", "why")
 _LABEL = {"no": "fp32", "fp16": "fp16", "bf16": "bf16"}
 _DTYPE = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
@@ -32,7 +34,7 @@ def device_line(train: Mapping[str, Any]) -> str:
     shm = d.get("shm") or {}
     if shm.get("total_bytes"):
         parts.append(f"/dev/shm {_gib(shm['total_bytes'])}")
-    return "; ".join(parts)
+    return printable("; ".join(parts))  # names and errors come from the target: data, never control codes
 
 
 def rows(train: Mapping[str, Any]) -> list[tuple[str, ...]]:
@@ -42,15 +44,18 @@ def rows(train: Mapping[str, Any]) -> list[tuple[str, ...]]:
         scaler = p.get("grad_scaler")
         loss = p.get("loss")
         out.append(
-            (
-                _LABEL.get(p.get("precision"), str(p.get("precision"))),
-                str(p.get("verdict")),
-                _DTYPE.get(p.get("compute_dtype"), str(p.get("compute_dtype") or "-")),
-                "-" if loss is None else f"{loss:.4g}",
-                {True: "changed", False: "unchanged"}.get(p.get("weights_changed"), "-"),
-                f"scale {scaler.get('scale'):g}" if isinstance(scaler, Mapping) else "none",
-                "-" if p.get("time_vs_fp32") is None else f"{p['time_vs_fp32']:.2f}x",
-                str(p.get("reason", "")),
+            tuple(
+                printable(cell)
+                for cell in (
+                    _LABEL.get(p.get("precision"), str(p.get("precision"))),
+                    str(p.get("verdict")),
+                    _DTYPE.get(p.get("compute_dtype"), str(p.get("compute_dtype") or "-")),
+                    "-" if loss is None else f"{loss:.4g}",
+                    {True: "changed", False: "unchanged"}.get(p.get("weights_changed"), "-"),
+                    f"scale {scaler.get('scale'):g}" if isinstance(scaler, Mapping) else "none",
+                    "-" if p.get("time_vs_fp32") is None else f"{p['time_vs_fp32']:.2f}x",
+                    str(p.get("reason", "")),
+                )
             )
         )
     return out
