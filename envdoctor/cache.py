@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-FORMAT = 2
+FORMAT = 3
 """Bump when what is stored changes: older entries are then simply not found."""
 
 

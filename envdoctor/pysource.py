@@ -269,6 +269,8 @@ class ImportSite:
     context: Context
     gated: bool = False  # under an `if` that tests a version: runs only on some releases
     function: str = ""  # the innermost function holding it ("" at module or class level)
+    conditional: bool = False  # under an `if` (`if is_rich_available():`, `if sys.version_info >= ...`) or
+    # in an `except` handler (a fallback): runs only in some environments
 
 
 _VERSIONISH = re.compile(r"version|_lt_|_le_|_gt_|_ge_|_eq_", re.IGNORECASE)
@@ -285,6 +287,7 @@ def import_sites(source: bytes) -> list[ImportSite] | None:
         return None
     sites: list[ImportSite] = []
     _walk_sites(tree.body, Context.MODULE, False, sites)
+    conditional = _conditional_lines(tree)
     spans = sorted(
         (
             (n.lineno, n.end_lineno or n.lineno, n.name)
@@ -293,12 +296,28 @@ def import_sites(source: bytes) -> list[ImportSite] | None:
         ),
         key=lambda span: span[1] - span[0],
     )
-    return [
+    found = [
         dataclasses.replace(site, function=next((name for a, b, name in spans if a <= site.line <= b), ""))
         if site.context is Context.FUNCTION
         else site
         for site in sites
     ]
+    return [dataclasses.replace(s, conditional=True) if s.line in conditional else s for s in found]
+
+
+def _conditional_lines(tree: ast.Module) -> set[int]:
+    """Lines of the statements under an ``if`` (either branch) or in an ``except`` handler."""
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If):
+            body = [*node.body, *node.orelse]
+        elif isinstance(node, ast.ExceptHandler):
+            body = node.body
+        else:
+            continue
+        for stmt in body:
+            lines.update(range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1))
+    return lines
 
 
 def version_test(test: ast.expr) -> bool:
