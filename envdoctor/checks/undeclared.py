@@ -42,12 +42,20 @@ def check_undeclared(index: SourceIndex, resolver: Resolver) -> list[Finding]:
         for rel, imp in index.absent_imports(files):
             by_top.setdefault(imp.module.split(".")[0], []).append((rel, imp))
         for top, imports in sorted(by_top.items()):
+            # An error needs an unconditional module-level import: a column-0 line (the text pass says so),
+            # so the many modules imported only in functions or under an `if` cost no parse here.
+            if all(imp.indented for _rel, imp in imports):
+                continue
             known = provider(top, resolver.facts)
             if _accounted_for(index, files, top, known):
                 continue
-            runs = [(reach, imp) for rel, imp in imports if (reach := _runs(resolver, files, rel, imp)) is not None]
-            if any(reach.severity >= Severity.ERROR for reach, _imp in runs):
-                findings.append(_finding(files.dist, top, known, runs))
+            top_level = [
+                (r, imp) for rel, imp in imports if not imp.indented and (r := _runs(resolver, files, rel, imp))
+            ]
+            if not any(reach.severity >= Severity.ERROR for reach, _imp in top_level):
+                continue
+            nested = [(r, imp) for rel, imp in imports if imp.indented and (r := _runs(resolver, files, rel, imp))]
+            findings.append(_finding(files.dist, top, known, top_level + nested))
     return findings
 
 
