@@ -90,6 +90,7 @@ def _finding(importer: Dist, top: str, known: Provider | None, runs: list[tuple[
             f"declares it)."
         )
         fix: tuple[str, ...] = (known.distribution,)
+        advice: tuple[str, ...] = ()
         packages: tuple[str, ...] = (importer.name, canonical(known.distribution))
         extra: tuple[str, ...] = (known.evidence,)
     else:
@@ -98,7 +99,8 @@ def _finding(importer: Dist, top: str, known: Provider | None, runs: list[tuple[
             f"can differ from its module's): find it and install it, or use a release of {a} that does not "
             "import it."
         )
-        fix = (f"the distribution that provides the module {top} (not known to envdoctor)",)
+        fix = ()
+        advice = (f"the distribution that provides the module {top} (not known to envdoctor)",)
         packages = (importer.name,)
         extra = ()
     detail = (
@@ -118,5 +120,6 @@ def _finding(importer: Dist, top: str, known: Provider | None, runs: list[tuple[
             *extra,
         ),
         fix=fix,
+        advice=advice,
         check=CHECK,
     )

@@ -203,6 +203,7 @@ def test_pin_constraint_contradicting_the_only_fix_names_both_sources(
         assert "idna<4,>=2.5" not in [x.split("  #")[0] for x in out.stdout.splitlines()]
         assert len(_verdicts(out.stdout)) == 1
 
+
 def test_pin_adds_the_undeclared_distribution(trl_undeclared_rich: beds.Bed, tmp_path: Path) -> None:
     """The fix of module-undeclared is a distribution that was not installed: the plan adds it."""
     bed = beds.copy(trl_undeclared_rich, tmp_path / "venv")

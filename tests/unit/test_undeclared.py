@@ -60,7 +60,8 @@ def test_unknown_distribution_is_said_plainly(tmp_path: Path) -> None:
     [f] = undeclared(inventory(tmp_path, {"trainer": trainer("import notarealmodule_xyz\n")}))
     assert f.packages == ("trainer",)
     assert "does not know which distribution provides the module notarealmodule_xyz" in f.detail
-    assert f.fix == ("the distribution that provides the module notarealmodule_xyz (not known to envdoctor)",)
+    assert f.fix == ()  # no specifier is guessed
+    assert f.advice == ("the distribution that provides the module notarealmodule_xyz (not known to envdoctor)",)
 
 
 def test_declared_but_missing_is_requirement_missing_only(tmp_path: Path) -> None:
