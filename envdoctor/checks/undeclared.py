@@ -29,6 +29,8 @@ from envdoctor.sources import DistFiles, SourceIndex
 from envdoctor.versions import canonical
 
 ID = "module-undeclared"
+_VENDOR_DIRS = ("_vendor", "vendor", "vendored", "_vendored", "extern", "_extern")
+"""Folders a package puts on sys.path for its vendored copies (setuptools' ``_vendor``)."""
 _SHOWN = 3
 """Import statements quoted as evidence, the worst first."""
 
@@ -72,7 +74,7 @@ def _accounted_for(index: SourceIndex, files: DistFiles, top: str, known: Provid
     names = {canonical(top)} | ({canonical(known.distribution)} if known else set())
     if any(canonical(r.name) in names for r in files.dist.requires):
         return True
-    if any(f.endswith(f".{top}") for f in files.folders) or any(m.endswith(f".{top}") for m in files.py):
+    if any(f.rsplit(".", 2)[-2:] == [folder, top] for f in (*files.folders, *files.py) for folder in _VENDOR_DIRS):
         return True
     if any(index.inv.get(n) is not None for n in names):
         return True

@@ -133,3 +133,10 @@ def test_planner_adds_the_providing_distribution(tmp_path: Path) -> None:
     plan = Planner(inv, found, facts=Facts(None), matrix=load_matrix()).plan()
     assert [(m.name, m.before, m.line) for m in plan.moves] == [("rich", None, "rich")]
     assert plan.complete and [f.id for f in plan.cleared] == ["module-undeclared"]
+
+
+def test_own_submodule_of_the_same_name_is_not_a_vendored_copy(tmp_path: Path) -> None:
+    pkg = trainer("import tensorboard\n")
+    pkg.files = {**pkg.files, "trainer/tensorboard/__init__.py": ""}  # torch.utils.tensorboard's shape
+    [f] = undeclared(inventory(tmp_path, {"trainer": pkg}))
+    assert "imports tensorboard" in f.title
