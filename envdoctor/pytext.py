@@ -36,6 +36,11 @@ def scan_imports(
     all in it (the standard library, the package's own). The others are not even decoded.
     """
     out: list[ImportLine] = []
+    keep: Callable[[bytes], bool] | None = None
+    if wanted is not None:
+        keep = (lambda top: top in wanted and top not in skip) if skip else wanted.__contains__
+    elif skip:
+        keep = lambda top: top not in skip  # noqa: E731
     find, size = data.find, len(data)
     pos, line_no, counted_to = 0, 1, 0
     while True:
@@ -50,9 +55,7 @@ def scan_imports(
         stripped = raw.lstrip()
         if not (stripped.startswith((b"from ", b"import "))):
             continue
-        if wanted is not None and not _wanted(stripped, wanted.__contains__):
-            continue
-        if skip and not _wanted(stripped, lambda top: top not in skip):
+        if keep is not None and not _wanted(stripped, keep):
             continue
         line_no += data.count(b"\n", counted_to, start)
         counted_to = start
