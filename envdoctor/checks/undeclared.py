@@ -11,8 +11,8 @@ symbol-missing's severity rule. Reported only when it is an error: an unconditio
 reached from ``import A`` or a well-known entry point; the importer's other imports of the module are
 listed with it. An import only in a function, under an ``if`` (``if is_rich_available():``,
 ``if sys.version_info >= (3, 14):``), in an ``except`` fallback, or in a module nothing well-known imports
-is how packages use optional dependencies (a healthy HF stack has about 70 such modules: ``pytest`` in
-``conftest.py``, matplotlib in ``tqdm.gui``, jax in torch's inductor): not a finding. Nor are the target's
+is how packages use optional dependencies (130 such pairs of distribution and module on the trl bed:
+``pytest`` in ``conftest.py``, matplotlib in ``tqdm.gui``, jax in torch's inductor): not a finding. Nor are the target's
 standard library, a module anything on sys.path provides, a module the importer vendors, or a
 distribution the importer declares in any form (a missing declared requirement is requirement-missing's
 finding; one in an extra is optional).
