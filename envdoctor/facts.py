@@ -56,6 +56,13 @@ class Facts:
                 return r  # type: ignore[no-any-return]
         return None
 
+    def ships(self, package: str, module: str) -> bool:
+        """Whether the harvested wheels of ``package`` ship the top-level ``module`` (a watched package only)."""
+        if not self.versions(package):
+            return False
+        modules = (self._load("symbols", package) or {}).get("modules", {})
+        return any(m == module or m.startswith(module + ".") for m in modules)
+
     def providing(self, package: str, module: str, name: str) -> set[str] | None:
         """The releases of ``package`` where ``from module import name`` finds it: the module binds it or its
         star imports bring it. None when the module is not harvested."""

@@ -40,6 +40,8 @@ class Interpreter:
     soabi: str = ""
     prefix: str = ""
     base_prefix: str = ""
+    stdlib: frozenset[str] = frozenset()
+    """The target's standard-library top-level module names (its sys.stdlib_module_names); empty when unknown."""
 
     @property
     def in_venv(self) -> bool:
@@ -93,6 +95,9 @@ class Inventory:
     markers: Mapping[str, str]
     sys_path: tuple[str, ...]
     dists: tuple[Dist, ...]
+    modules: frozenset[str] | None = None
+    """Every top-level module name importable on the target's sys.path (installed by anything or not);
+    None when the probe did not say."""
     _extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
@@ -132,13 +137,16 @@ class Inventory:
                 soabi=str(py.get("soabi", "")),
                 prefix=str(py.get("prefix", "")),
                 base_prefix=str(py.get("base_prefix", "")),
+                stdlib=frozenset(str(m) for m in payload.get("stdlib_modules") or ()),
             )
             markers = {str(k): str(v) for k, v in payload["markers"].items()}
             dists = tuple(_dist(raw) for raw in payload["distributions"])
             sys_path = tuple(str(p) for p in payload.get("sys_path", ()))
+            listed = payload.get("top_level_modules")
+            modules = frozenset(str(m) for m in listed) if listed else None
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ProbeError(f"could not check: the inventory probe's result has the wrong shape ({exc!r})") from exc
-        return cls(python=interpreter, markers=markers, sys_path=sys_path, dists=dists)
+        return cls(python=interpreter, markers=markers, sys_path=sys_path, dists=dists, modules=modules)
 
 
 def _dist(raw: Mapping[str, Any]) -> Dist:

@@ -62,7 +62,7 @@ MAX_MOVES = 3
 CANDIDATES_PER_ALTERNATIVE = 2
 """How many clean releases of one alternative are carried into the next round of the search."""
 
-_SYMBOL_IDS = frozenset({"symbol-missing", "module-missing"})
+_SYMBOL_IDS = frozenset({"symbol-missing", "module-missing", "module-undeclared"})
 
 
 @dataclass(frozen=True)

@@ -324,6 +324,8 @@ class ImportSite:
     function: str = ""  # the innermost function holding it ("" at module or class level)
     primary: tuple[Primary, ...] = ()  # FALLBACK: the imports of the `try:` it falls back from
     available: tuple[Gate, ...] = ()  # under `if is_X_available(...)`: every such test must hold for it to run
+    conditional: bool = False  # under an `if` (`if is_rich_available():`, `if sys.version_info >= ...`) or
+    # in an `except` handler (a fallback): runs only in some environments
 
 
 @dataclass(frozen=True)
@@ -363,7 +365,23 @@ def import_sites(source: bytes) -> list[ImportSite] | None:
         _walk_sites(tree.body, _Scope(Context.MODULE), sites)
     except (RecursionError, MemoryError) as exc:
         raise Unparsable(f"could not be parsed ({type(exc).__name__})") from None
-    return sites
+    conditional = _conditional_lines(tree)
+    return [dataclasses.replace(s, conditional=True) if s.line in conditional else s for s in sites]
+
+
+def _conditional_lines(tree: ast.Module) -> set[int]:
+    """Lines of the statements under an ``if`` (either branch) or in an ``except`` handler."""
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If):
+            body = [*node.body, *node.orelse]
+        elif isinstance(node, ast.ExceptHandler):
+            body = node.body
+        else:
+            continue
+        for stmt in body:
+            lines.update(range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1))
+    return lines
 
 
 def version_test(test: ast.expr) -> bool:

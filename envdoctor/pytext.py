@@ -9,7 +9,7 @@ modules need no parse. Pure functions: bytes in, values out.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 
@@ -26,13 +26,21 @@ class ImportLine:
 _IDENT = re.compile(r"^[A-Za-z_][\w.]*$")
 
 
-def scan_imports(data: bytes, wanted: frozenset[bytes] | None = None) -> list[ImportLine]:
+def scan_imports(
+    data: bytes, wanted: frozenset[bytes] | None = None, *, skip: frozenset[bytes] = frozenset()
+) -> list[ImportLine]:
     """Absolute import statements in ``data``, found by text. May include lines inside strings:
     callers confirm a suspicious one with ``import_sites`` before reporting it.
 
-    ``wanted``: only imports whose top-level name is in it (the others are not even decoded).
+    ``wanted``: only imports whose top-level name is in it; ``skip``: not those whose top-level names are
+    all in it (the standard library, the package's own). The others are not even decoded.
     """
     out: list[ImportLine] = []
+    keep: Callable[[bytes], bool] | None = None
+    if wanted is not None:
+        keep = (lambda top: top in wanted and top not in skip) if skip else wanted.__contains__
+    elif skip:
+        keep = lambda top: top not in skip  # noqa: E731
     find, size = data.find, len(data)
     pos, line_no, counted_to = 0, 1, 0
     while True:
@@ -47,7 +55,7 @@ def scan_imports(data: bytes, wanted: frozenset[bytes] | None = None) -> list[Im
         stripped = raw.lstrip()
         if not (stripped.startswith((b"from ", b"import "))):
             continue
-        if wanted is not None and not _wanted(stripped, wanted):
+        if keep is not None and not _wanted(stripped, keep):
             continue
         line_no += data.count(b"\n", counted_to, start)
         counted_to = start
@@ -58,12 +66,12 @@ def scan_imports(data: bytes, wanted: frozenset[bytes] | None = None) -> list[Im
         out.extend(_parse_line(text, line_no, indented))
 
 
-def _wanted(stripped: bytes, wanted: frozenset[bytes]) -> bool:
+def _wanted(stripped: bytes, wanted: Callable[[bytes], bool]) -> bool:
     if stripped.startswith(b"from "):
-        return stripped[5:].lstrip().split(b".", 1)[0].split(b" ", 1)[0] in wanted
+        return wanted(stripped[5:].lstrip().split(b".", 1)[0].split(b" ", 1)[0])
     # `import a, b.c as d`: any of them
     body = stripped[7:].split(b"#", 1)[0]
-    return any(part.strip().split(b".", 1)[0].split(b" ", 1)[0] in wanted for part in body.split(b","))
+    return any(wanted(part.strip().split(b".", 1)[0].split(b" ", 1)[0]) for part in body.split(b","))
 
 
 def _continued(data: bytes, text: str, end: int) -> tuple[str, int]:

@@ -13,8 +13,10 @@ import dataclasses
 import hashlib
 import os
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from envdoctor.cache import Cache, OneOf, conforms
@@ -170,9 +172,22 @@ class SourceIndex:
         """Files that could not be read or parsed (path -> why): what they define or import is unknown."""
         return self.reader.unread
 
-    @staticmethod
-    def _key(files: DistFiles) -> str:
-        return f"{files.dist.name}-{files.dist.raw_version}-{files.record_hash}"
+    def _key(self, files: DistFiles) -> str:
+        # what the text pass keeps depends on the target's standard library (its Python minor version)
+        minor = ".".join(self.inv.python.version.split(".")[:2])
+        return f"{files.dist.name}-{files.dist.raw_version}-{files.record_hash}-py{minor}"
+
+    @cached_property
+    def stdlib(self) -> frozenset[str]:
+        """The target's standard-library top-level names (the probe reports them); this process's own when
+        the probe did not say (an inventory from an older payload)."""
+        return self.inv.python.stdlib or frozenset(sys.stdlib_module_names)
+
+    def present(self, top: str) -> bool:
+        """Whether ``import top`` can find a top-level module: a listed file of an installed distribution,
+        the standard library, or anything else on the target's sys.path (the probe lists the names)."""
+        listed = self.inv.modules or ()
+        return top in self.by_top or top in self.stdlib or top == "__main__" or top in listed
 
     # -- where modules are ---------------------------------------------------------------
 
@@ -202,16 +217,28 @@ class SourceIndex:
     # -- what files import (text pass, cached per distribution) ------------------------------
 
     def imports(self, files: DistFiles) -> list[tuple[str, ImportLine]]:
-        """(relative path, import) for every absolute import of another top-level name in ``files``."""
+        """(relative path, import) for every absolute import of another installed distribution's top-level
+        name in ``files``."""
+        return [(rel, imp) for rel, imp in self._foreign(files) if imp.module.split(".")[0] in self.by_top]
+
+    def absent_imports(self, files: DistFiles) -> list[tuple[str, ImportLine]]:
+        """(relative path, import) for every absolute import in ``files`` of a top-level name that nothing on
+        the target's sys.path provides (not installed, not the standard library)."""
+        return [(rel, imp) for rel, imp in self._foreign(files) if not self.present(imp.module.split(".")[0])]
+
+    def _foreign(self, files: DistFiles) -> list[tuple[str, ImportLine]]:
+        """Every absolute import in ``files`` of a top-level name that is neither its own nor the standard
+        library's (the text pass; cached per distribution, whatever else is installed)."""
         stored = self._stored[files.dist.name]
         if stored["imports"] is None:
             own = files.top_level
-            wanted = frozenset(t.encode() for t in self.by_top if t not in own)
+            skip = frozenset(t.encode() for t in (*own, *self.stdlib, ""))
             found = []
             for _module, rel in files.scannable():
                 data = self._read(files.dist, os.path.join(files.dist.location, rel))
-                for imp in scan_imports(data, wanted) if data else ():
-                    if imp.module.split(".")[0] not in own:
+                for imp in scan_imports(data, skip=skip) if data else ():
+                    top = imp.module.split(".")[0]
+                    if top not in own and top not in self.stdlib:
                         found.append([rel, imp.module, list(imp.names), imp.line, imp.indented])
             stored["imports"] = found
             self._dirty.add(files.dist.name)

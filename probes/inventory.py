@@ -9,6 +9,7 @@ cannot be read or parsed becomes a "problems" entry on that distribution, never 
 import errno
 import json
 import os
+import pkgutil
 import platform
 import stat
 import sys
@@ -54,6 +55,38 @@ def interpreter():
         "ext_suffix": sysconfig.get_config_var("EXT_SUFFIX") or "",
         "pointer_bits": 64 if sys.maxsize > 2**32 else 32,
     }
+
+
+def stdlib_modules():
+    """The standard library's top-level module names: sys.stdlib_module_names (3.10+); on 3.8 and 3.9 the
+    built-in modules and what the stdlib and lib-dynload folders hold."""
+    names = getattr(sys, "stdlib_module_names", None)
+    if names is not None:
+        return sorted(names)
+    found = set(sys.builtin_module_names)
+    stdlib = sysconfig.get_paths().get("stdlib") or ""
+    folders = [stdlib, os.path.join(stdlib, "lib-dynload")] if stdlib else []
+    found.update(m[1] for m in pkgutil.iter_modules(folders))
+    found.discard("site-packages")
+    return sorted(found)
+
+
+def top_level_modules(paths):
+    """Every top-level module name importable from ``paths`` (a directory listing each, nothing imported),
+    plus the built-in ones: what an `import NAME` can find, whichever distribution (if any) put it there."""
+    found = set(sys.builtin_module_names)
+    folders = [os.path.abspath(p or ".") for p in paths]
+    try:
+        found.update(m[1] for m in pkgutil.iter_modules(folders))
+    except Exception:  # an unreadable entry must not cost the inventory
+        return []
+    for folder in folders:  # namespace packages (a folder without __init__.py), which iter_modules skips
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        found.update(n for n in names if n.isidentifier() and os.path.isdir(os.path.join(folder, n)))
+    return sorted(found)
 
 
 def parse_headers(text):
@@ -255,5 +288,7 @@ def main(request):
         "python": interpreter(),
         "markers": marker_environment(),
         "sys_path": list(sys.path),
+        "stdlib_modules": stdlib_modules(),
+        "top_level_modules": top_level_modules(paths),
         "distributions": dists,
     }

@@ -76,6 +76,16 @@ class Found(enum.Enum):
 
 
 @dataclass(frozen=True)
+class Reach:
+    """Where a failing import runs: its file, its statement, the finding's severity and when it fails."""
+
+    path: str
+    site: ImportSite
+    severity: Severity
+    when: str
+
+
+@dataclass(frozen=True)
 class Break:
     importer: DistFiles
     rel: str
@@ -98,14 +108,21 @@ def check_symbols(index: SourceIndex, facts: Facts | None = None, releases: Look
             finding = resolver.confirm(brk)
             if finding is not None:
                 findings.append(finding)
-    return findings
+    from envdoctor.checks.undeclared import check_undeclared  # it builds on this module
+
+    return findings + check_undeclared(index, Resolver(index, resolver.facts, unconditional=True))
 
 
 class Resolver:
-    def __init__(self, index: SourceIndex, facts: Facts, releases: Lookup | None = None) -> None:
+    def __init__(
+        self, index: SourceIndex, facts: Facts, releases: Lookup | None = None, *, unconditional: bool = False
+    ) -> None:
+        """``releases``: reads an importer's release wheels (pin's path); ``unconditional``: reach modules only
+        through imports that run in every environment (not under an ``if``, not in an ``except`` handler)."""
         self.index = index
         self.facts = facts
         self.releases = releases
+        self.unconditional = unconditional
         self._names: dict[tuple[str, str], Found] = {}
         self._reach: dict[tuple[str, str], dict[str, str | None]] = {}
         self._gates: dict[tuple[str, Gate], str] = {}
@@ -287,22 +304,30 @@ class Resolver:
 
     # -- does it run, and who reaches it? ------------------------------------------------------
 
-    def confirm(self, brk: Break) -> Finding | None:
-        path = os.path.join(brk.importer.dist.location, brk.rel)
-        site = _site_at(self.index.sites(brk.importer.dist, path), brk.imp)
+    def runs(self, importer: DistFiles, rel: str, imp: ImportLine) -> Reach | None:
+        """Where the import statement runs, and when it fails: None inside a string or where the package
+        handles the failure (``try/except ImportError``, ``TYPE_CHECKING``)."""
+        path = os.path.join(importer.dist.location, rel)
+        site = _site_at(self.index.sites(importer.dist, path), imp)
         if site is None or site.context in {Context.TYPE_CHECKING, Context.GUARDED}:
-            return None  # inside a string, or a failure the package handles
-        fallback = ""
-        if site.context is Context.FALLBACK:
-            first = self.primary_fails(brk, site)
-            if first is False:
-                return None  # the import it stands in for works here: this line never runs
-            fallback = f"line {site.primary[0].line}" + (", which fails too" if first else "")
+            return None
         chain: tuple[str, list[str]] | None = None
         if site.context in {Context.MODULE, Context.FALLBACK}:
-            chain = self.reached_by(brk.importer, _module_of(brk.rel))
-        dead = site.function.startswith("_") and self.index.mentions(brk.importer, site.function) <= 1
-        finding = _finding(brk, path, site, chain, dead=dead, fallback=fallback, skipped=self._skipped_at(brk, site))
+            chain = self.reached_by(importer, _module_of(rel))
+        dead = site.function.startswith("_") and self.index.mentions(importer, site.function) <= 1
+        return Reach(path, site, *_severity(rel, site, chain, dead))
+
+    def confirm(self, brk: Break) -> Finding | None:
+        reach = self.runs(brk.importer, brk.rel, brk.imp)
+        if reach is None:
+            return None  # inside a string, or a failure the package handles
+        fallback = ""
+        if reach.site.context is Context.FALLBACK:
+            first = self.primary_fails(brk, reach.site)
+            if first is False:
+                return None  # the import it stands in for works here: this line never runs
+            fallback = f"line {reach.site.primary[0].line}" + (", which fails too" if first else "")
+        finding = _finding(brk, reach, fallback=fallback, skipped=self._skipped_at(brk, reach.site))
         planned = computed_fix(self.facts, self.index.inv, brk)
         if planned is None:
             return self._read_fix(finding, brk)
@@ -422,7 +447,7 @@ class Resolver:
     def _edges(self, loc: Located) -> Iterator[str]:
         assert loc.path is not None
         for site in self.index.sites(loc.dist, loc.path) or ():
-            if site.context is not Context.MODULE:
+            if site.context is not Context.MODULE or (self.unconditional and site.conditional):
                 continue
             if site.available and self.skipped_by(loc, site):
                 continue  # diffusers' `if is_torch_available(): from .pipeline_utils import ...` without torch
@@ -507,30 +532,13 @@ def unverified(index: SourceIndex) -> list[Finding]:
     ]
 
 
-def _finding(
-    brk: Break,
-    path: str,
-    site: ImportSite,
-    chain: tuple[str, list[str]] | None,
-    *,
-    dead: bool = False,
-    fallback: str = "",
-    skipped: str = "",
-) -> Finding:
-    a, b = brk.importer.dist, brk.provider.dist
-    imp = brk.imp
-    where = f"{path}:{imp.line}"
-    if brk.missing_module:
-        what = f"module {brk.missing_module}"
-        title = f"{a.label} imports {imp.module}, but {b.label} has no module {brk.missing_module}"
-        seen = f"ModuleNotFoundError: No module named '{brk.missing_module}'"
-        statement = f"import {imp.module}" if not imp.names else f"from {imp.module} import {', '.join(imp.names)}"
-    else:
-        names = ", ".join(brk.missing)
-        what = f"{names} in {imp.module}"
-        title = f"{a.label} imports {names} from {imp.module}, which {b.label} does not define"
-        seen = f"ImportError: cannot import name '{brk.missing[0]}' from '{imp.module}'"
-        statement = f"from {imp.module} import {', '.join(imp.names)}"
+def statement(imp: ImportLine) -> str:
+    """The import statement as written (without an ``as`` alias)."""
+    return f"from {imp.module} import {', '.join(imp.names)}" if imp.names else f"import {imp.module}"
+
+
+def _severity(rel: str, site: ImportSite, chain: tuple[str, list[str]] | None, dead: bool) -> tuple[Severity, str]:
+    """The README's severity rule for a failing import, and when it fails."""
     if site.context is Context.FUNCTION and dead:
         severity, when = (
             Severity.INFO,
@@ -539,16 +547,33 @@ def _finding(
     elif site.context is Context.FUNCTION:
         severity, when = Severity.WARNING, "when the function that holds this import is called"
     elif chain is None:
-        severity, when = Severity.WARNING, f"when {_module_of(brk.rel)} is imported (nothing well-known imports it)"
+        severity, when = Severity.WARNING, f"when {_module_of(rel)} is imported (nothing well-known imports it)"
     else:
         severity, when = Severity.ERROR, f"at `{chain[0]}`: {' -> '.join(chain[1])}"
-    if chain is None and _is_script(brk.rel):  # transformers' convert_*_to_pytorch.py: run by hand, never imported
+    if chain is None and _is_script(rel):  # transformers' convert_*_to_pytorch.py: run by hand, never imported
         severity = Severity.INFO
-        when = f"when the script {_module_of(brk.rel)} is run"
+        when = f"when the script {_module_of(rel)} is run"
     if site.gated:  # `if transformers_lt_4_56: from transformers import HybridCache`: the package
         # chose this branch by version; it runs only where the version test says so.
         severity = Severity(max(Severity.INFO, severity - 10))
         when += " (in a branch taken only for some versions)"
+    return severity, when
+
+
+def _finding(brk: Break, reach: Reach, *, fallback: str = "", skipped: str = "") -> Finding:
+    a, b = brk.importer.dist, brk.provider.dist
+    imp = brk.imp
+    where = f"{reach.path}:{imp.line}"
+    if brk.missing_module:
+        what = f"module {brk.missing_module}"
+        title = f"{a.label} imports {imp.module}, but {b.label} has no module {brk.missing_module}"
+        seen = f"ModuleNotFoundError: No module named '{brk.missing_module}'"
+    else:
+        names = ", ".join(brk.missing)
+        what = f"{names} in {imp.module}"
+        title = f"{a.label} imports {names} from {imp.module}, which {b.label} does not define"
+        seen = f"ImportError: cannot import name '{brk.missing[0]}' from '{imp.module}'"
+    severity, when = reach.severity, reach.when
     if fallback and not fallback.endswith("fails too"):  # scikit-learn's `except ImportError:` for an old scipy
         severity = Severity.INFO
         when = f"only if the import it falls back from ({fallback}) fails, and then {when}"
@@ -572,7 +597,7 @@ def _finding(
         title=title,
         detail=detail,
         packages=(a.name, b.name),
-        evidence=(f"{where}: {statement}", f"{provider_file}: {b.label} has no {what}"),
+        evidence=(f"{where}: {statement(imp)}", f"{provider_file}: {b.label} has no {what}"),
         advice=(  # no direction is guessed: a newer release may have dropped a name, or the import
             f"a release of {b.display_name} that provides {what} (which ones was not checked)",
             f"or a release of {a.display_name} that does not import it (which ones was not checked; "

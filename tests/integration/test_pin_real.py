@@ -238,3 +238,16 @@ def test_pin_constraint_contradicting_the_only_fix_names_both_sources(
         assert "requests 2.34.2 requires idna<4,>=2.5" in note and f"{constraints}:1: idna<2.5" in note
         assert "idna<4,>=2.5" not in [x.split("  #")[0] for x in out.stdout.splitlines()]
         assert len(_verdicts(out.stdout)) == 1
+
+
+def test_pin_adds_the_undeclared_distribution(trl_undeclared_rich: beds.Bed, tmp_path: Path) -> None:
+    """The fix of module-undeclared is a distribution that was not installed: the plan adds it."""
+    bed = beds.copy(trl_undeclared_rich, tmp_path / "venv")
+    assert runs(bed, "from trl import SFTTrainer").returncode != 0
+    text, before, after = pin_and_install(bed, tmp_path)
+    assert "# verified: pip" in text
+    assert "# moves rich (not installed) -> 15.0.0" in text
+    assert "rich==15.0.0  # was not installed; fixes module-undeclared" in text
+    assert moved(before, after) == {"rich", "markdown-it-py", "pygments", "mdurl"}  # rich and what it requires
+    fixed = runs(bed, "from trl import SFTTrainer")
+    assert fixed.returncode == 0, fixed.stderr[-2000:]

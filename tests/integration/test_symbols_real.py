@@ -161,3 +161,27 @@ def test_paths_served_by_an_import_hook_are_not_errors(sentence_transformers_6: 
     proc = run(bed, "import sentence_transformers.losses; import InstructorEmbedding")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert errors(_report(bed.python)) == []
+
+
+@pytest.mark.online
+def test_undeclared_rich_is_found_and_installing_the_fix_works(trl_undeclared_rich: beds.Bed, tmp_path: Path) -> None:
+    """trl 0.11.4 imports rich at module level without declaring it; tyro >= 1.0 no longer brings it."""
+    bed = trl_undeclared_rich
+    rc, out = peers.pip_check(bed.python)
+    assert rc == 0, out
+    user = [str(bed.python), "-c", "from trl import SFTTrainer"]
+    proc = subprocess.run(user, capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    assert "ModuleNotFoundError: No module named 'rich'" in proc.stderr
+    [f] = errors(_report(bed.python))
+    assert f["id"] == "module-undeclared"
+    assert f["packages"] == ["trl", "rich"]
+    assert f["fix"] == ["rich"]
+    assert str(f["evidence"][0]).endswith("trl/trainer/utils.py:27: from rich.console import Console")
+    assert "at `from trl import SFTTrainer`: trl.trainer.sft_trainer" in str(f["detail"])
+    fixed = beds.copy(bed, tmp_path / "fixed")
+    beds.pip("install", *f["fix"], python=fixed.python)  # type: ignore[misc]
+    user[0] = str(fixed.python)
+    proc = subprocess.run(user, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert errors(_report(fixed.python)) == []
