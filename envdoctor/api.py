@@ -38,24 +38,70 @@ def check(
     symbols: bool = True,
     cache: bool = True,
     progress: Progress | None = None,
+    probes: bool = False,
+    imports: Sequence[str] = (),
 ) -> Report:
     """Check the environment of ``python`` (default: this interpreter) and return the Report.
 
     Imports nothing from the environment under test: the inventory is read by a probe in a
     subprocess, sources are read as text. ``symbols``: also check cross-package imports (reads
-    installed sources; cached per distribution unless ``cache`` is False). Raises UsageError (bad
-    ``python``) or TargetError (it cannot be inspected).
+    installed sources; cached per distribution unless ``cache`` is False). ``probes`` (or any
+    ``imports``, statements like ``"from x import y"``): after the static checks, run the watched
+    import probes and these statements for real, each in its own subprocess of ``python``
+    (envdoctor.runtime.imports), ``timeout`` seconds each. Raises UsageError (bad ``python``, an
+    ``imports`` entry that is not an import statement) or TargetError (it cannot be inspected).
     """
     from envdoctor.runner import check_timeout
 
     check_timeout(timeout)
+    imports = listed(imports)
+    if imports:
+        from envdoctor.runtime.imports import parse_statement
+
+        for statement in imports:
+            parse_statement(statement)
     progress = progress if progress is not None else Silent()
     target = Target.resolve(python)
     progress.step(f"reading the environment of {target.python}")
     inv = Inventory.from_payload(target.probe("inventory", {}, timeout=timeout))
     progress.step(f"checking {len(inv.dists)} distributions")
     report = check_inventory(inv, symbols=symbols, cache=Cache(default_dir() if cache else None))
+    if probes or imports:
+        report = _with_probes(
+            report, python=target.python, inv=inv, imports=imports, timeout=timeout, progress=progress
+        )
     return redacted(report, Redactor.from_environment())
+
+
+def _with_probes(
+    report: Report, *, python: str, inv: Inventory, imports: Sequence[str], timeout: float, progress: Progress
+) -> Report:
+    """``report`` with the import probes run: their failures merged into the static findings that explain
+    them, or added as import-failed findings; every probe's outcome in ``report.probes``."""
+    from envdoctor.facts import Facts
+    from envdoctor.matrix import MatrixError
+    from envdoctor.runtime.imports import RecordOwners, load_probes, probe_findings, run_imports, select
+
+    skipped = list(report.skipped)
+    try:
+        watched = load_probes()
+    except MatrixError as exc:
+        skipped.append(Skipped("probes", f"the probe list is invalid: {exc}"))
+        watched = ()
+    chosen = select(watched, inv, imports)
+    progress.step(f"running {len(chosen)} import probes, each in its own process (at most {timeout:g} s each)")
+
+    def landed(result: Any) -> None:
+        progress.step(f"  `{result.probe.statement}`: {result.outcome(timeout)}")
+
+    results = run_imports(
+        python, chosen, timeout=timeout, owners=RecordOwners(inv), facts=Facts.shipped(), on_result=landed
+    )
+    static, new = probe_findings(report.findings, results, timeout)
+    return dataclasses.replace(
+        Report.build([*static, *new], skipped=skipped, summary=report.summary, checks=[*report.checks, "probes"]),
+        probes=tuple(r.to_dict() for r in results),
+    )
 
 
 def what_if(
@@ -294,5 +340,19 @@ def redacted(report: Report, redact: Callable[[str], str]) -> Report:
     )
     skipped = tuple(dataclasses.replace(s, reason=redact(s.reason)) for s in report.skipped)
     return dataclasses.replace(
-        report, findings=tuple(one(f) for f in report.findings), summary=summary, skipped=skipped
+        report,
+        findings=tuple(one(f) for f in report.findings),
+        summary=summary,
+        skipped=skipped,
+        probes=tuple(_redact_values(p, redact) for p in report.probes),
     )
+
+
+def _redact_values(value: Any, redact: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_values(v, redact) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_values(v, redact) for v in value]
+    return value

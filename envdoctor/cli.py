@@ -127,6 +127,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="what-if: check the environment as it would be after `pip install -r FILE` (repeatable)",
     )
+    check.add_argument(
+        "--probes",
+        action="store_true",
+        help="after the static checks, run the imports a training script makes (`import torch`, `from transformers "
+        "import Trainer`, ...) for real, each in its own process of the target (offline, --timeout each)",
+    )
+    check.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="STATEMENT",
+        help='also run this import statement as a probe ("from x import y"; repeatable; implies --probes)',
+    )
     check.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     check.add_argument("--quiet", "-q", action="store_true", help="no progress messages on stderr")
     matrix = sub.add_parser(
@@ -294,6 +308,9 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     if args.install or args.requirements:
         from envdoctor.resolve import ResolveError
 
+        if args.probes or args.imports:
+            raise UsageError("--probes and --import run imports in the installed environment; not with --install / -r")
+
         try:
             report = api.what_if(
                 python=args.python,
@@ -311,6 +328,8 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
             symbols=not args.no_symbols,
             cache=not args.no_cache,
             progress=progress,
+            probes=args.probes,
+            imports=args.imports,
         )
     fmt, color = _choose_format(args.format, to_file=args.output is not None)
     width = shutil.get_terminal_size((100, 24)).columns if fmt is Format.TERMINAL else 100

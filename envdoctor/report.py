@@ -105,6 +105,8 @@ class Report:
     skipped: tuple[Skipped, ...] = ()
     summary: Summary = field(default_factory=Summary)
     checks: tuple[str, ...] = ()
+    probes: tuple[Mapping[str, Any], ...] = ()
+    """With ``check --probes``: each import probe's outcome (envdoctor.runtime.imports.ImportResult.to_dict)."""
 
     @classmethod
     def build(
@@ -121,6 +123,17 @@ class Report:
             summary=summary if summary is not None else Summary(),
             checks=tuple(checks),
         )
+
+    def probe_summary(self) -> str:
+        """One line about the import probes ("" when they did not run)."""
+        if "probes" not in self.checks:
+            return ""
+        ok = [p for p in self.probes if p.get("ending") == "ok"]
+        line = f"Import probes: {len(self.probes)} run, {len(ok)} ok, {len(self.probes) - len(ok)} failed"
+        if ok:
+            slowest = max(ok, key=lambda p: float(p.get("seconds") or 0.0))
+            line += f" (slowest: `{slowest.get('statement')}` {float(slowest.get('seconds') or 0.0):.1f} s)"
+        return line
 
     def at_least(self, severity: Severity) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.severity >= severity)

@@ -12,7 +12,7 @@ from envdoctor.report import SCHEMA, Report, Severity
 
 def to_dict(report: Report) -> dict[str, Any]:
     s = report.summary
-    return {
+    out = {
         "schema": SCHEMA,
         "envdoctor_version": __version__,
         "verdict": report.verdict(),
@@ -28,6 +28,9 @@ def to_dict(report: Report) -> dict[str, Any]:
         "findings": [f.to_dict() for f in report.findings],
         "skipped": [{"check": sk.check, "reason": sk.reason} for sk in report.skipped],
     }
+    if "probes" in report.checks:
+        out["probes"] = [dict(p) for p in report.probes]
+    return out
 
 
 def render(report: Report, options: RenderOptions) -> str:

@@ -45,6 +45,9 @@ def render(report: Report, options: RenderOptions) -> str:
         console.print("[bold]Could not check[/bold]")
         for sk in report.skipped:
             console.print(f"  • {escape(sk.check)}: {escape(sk.reason)}")
+    if report.probe_summary():
+        console.print()
+        console.print(escape(report.probe_summary()))
     command = install_command(report)
     if command:
         console.print()

@@ -22,6 +22,8 @@ def render(report: Report, options: RenderOptions) -> str:
         lines.append("Could not check:")
         lines.extend(f"  - {sk.check}: {sk.reason}" for sk in report.skipped)
         lines.append("")
+    if report.probe_summary():
+        lines += [report.probe_summary(), ""]
     command = install_command(report)
     if command:
         lines += ["Fix (first step):", f"  {command}", ""]
