@@ -229,10 +229,24 @@ def build_parser() -> argparse.ArgumentParser:
     pin.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")
     explain = sub.add_parser(
         "explain",
-        help="show one rule in full: what it finds, why, its evidence and fix",
-        description="Show one compatibility rule or finding id in full.",
+        help="show one rule in full, or explain an error text / traceback",
+        description="Show one compatibility rule in full (RULE_ID), or explain an error message or a whole "
+        "traceback (--text TEXT, or `-` to read it from stdin): its cause, the packages involved (the "
+        "distributions that own the traceback's files in the environment of --python) and the fix.",
     )
-    explain.add_argument("rule_id", metavar="RULE_ID", help="a rule id, as printed in brackets by `envdoctor check`")
+    explain.add_argument(
+        "rule_id",
+        metavar="RULE_ID",
+        nargs="?",
+        help="a rule id, as printed in brackets by `envdoctor check`; `-` reads an error text from stdin",
+    )
+    explain.add_argument("--text", metavar="TEXT", help="an error message or traceback to explain")
+    explain.add_argument(
+        "--python", metavar="PATH", help="with a text: the environment it is explained against (default: this one)"
+    )
+    explain.add_argument(
+        "--timeout", type=float, default=60.0, metavar="SECONDS", help="limit for reading the environment"
+    )
     return parser
 
 
@@ -470,6 +484,11 @@ def _hardware(matrix: Matrix, fmt: str) -> int:
 def _explain(args: argparse.Namespace) -> int:
     import difflib
 
+    if args.text is not None or args.rule_id == "-":
+        return _explain_text(args)
+    if args.rule_id is None:
+        raise UsageError("explain needs a RULE_ID, --text TEXT, or `-` to read an error text from stdin")
+
     from envdoctor.api import load_matrix
     from envdoctor.matrix import MatrixError
 
@@ -495,6 +514,36 @@ def _explain(args: argparse.Namespace) -> int:
         *(f"  - {e.describe()}" for e in rule.evidence),
         f"Tested by:   {rule.test}",
     ]
+    _write("\n".join(lines) + "\n", None)
+    return exitcodes.OK
+
+
+def _explain_text(args: argparse.Namespace) -> int:
+    from envdoctor.facts import Facts
+    from envdoctor.inventory import Inventory
+    from envdoctor.runner import check_timeout
+    from envdoctor.runtime.diagnosis import diagnose
+    from envdoctor.runtime.imports import RecordOwners
+    from envdoctor.target import Target
+
+    if args.text is not None and args.rule_id is not None:
+        raise UsageError("give either RULE_ID (or -) or --text, not both")
+    text = args.text if args.text is not None else sys.stdin.read()
+    if not text.strip():
+        raise UsageError("no error text to explain (empty)")
+    check_timeout(args.timeout, "--timeout")
+    target = Target.resolve(args.python)
+    inv = Inventory.from_payload(target.probe("inventory", {}, timeout=args.timeout))
+    diag = diagnose(text, RecordOwners(inv), Facts.shipped())
+    lines = [
+        f"Error:     {diag.error}",
+        f"Cause:     {diag.cause}" if diag.cause else "Cause:     not recognised; the error is shown as it is",
+        f"Packages:  {', '.join(diag.packages) or 'none of the installed distributions owns a file it names'}",
+        f"Fix:       {'  or  '.join(diag.fix)}" if diag.fix else "Fix:       none computed",
+        f"Against:   {target.python} (Python {inv.python.version})",
+    ]
+    if diag.frames:
+        lines += ["Last frames:", *(f"  {f}" for f in diag.frames[-4:])]
     _write("\n".join(lines) + "\n", None)
     return exitcodes.OK
 

@@ -249,6 +249,18 @@ def _numpy_abi(ctx: _Context) -> _Found | None:
     return _Found("numpy-abi", cause, (extension, "numpy"))
 
 
+def _numpy_removed_name(ctx: _Context) -> _Found | None:
+    m = re.search(r"`np\.(?P<name>\w+)` was removed in the NumPy 2\.0 release", ctx.text)
+    if m is None:
+        return None
+    user = ctx.importer(m.start(), exclude=["numpy"])
+    cause = (
+        f"{user or 'the calling code'} reads np.{m['name']}, which NumPy 2.0 removed; the installed "
+        f"{ctx.label('numpy')} no longer has it"
+    )
+    return _Found("numpy2-removed-name", cause, (user, "numpy"), ("numpy<2",))
+
+
 def _torch_operator(ctx: _Context) -> _Found | None:
     m = re.search(r"operator (?P<ns>\w+)::(?P<op>\w+) does not exist", ctx.text)
     if m is None:
@@ -362,6 +374,7 @@ def _cuda_driver(ctx: _Context) -> _Found | None:
 
 _MATCHERS: tuple[Callable[[_Context], _Found | None], ...] = (
     _numpy_abi,  # before name/module-missing: its ImportError wording is a consequence
+    _numpy_removed_name,
     _torch_operator,
     _protobuf,
     _version_check,
