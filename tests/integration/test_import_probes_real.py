@@ -21,6 +21,9 @@ TIMEOUT = 300.0
 """Per probe: generous, these beds import torch on a shared 2-core machine."""
 
 
+JSON = ("--format", "json", "--timeout", str(TIMEOUT))
+
+
 def probes_of(report: Report) -> dict[str, Any]:
     return {p["statement"]: p for p in report.probes}
 
@@ -79,8 +82,7 @@ def test_numpy2_abi_break_is_diagnosed_from_the_real_imports(numpy2_abi_break: b
 
 def test_healthy_hf_stack_every_probe_ok_no_finding(hf_stack: beds.Bed) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "envdoctor", "check", "--python", str(hf_stack.python), "--probes"]
-        + ["--format", "json", "--timeout", str(TIMEOUT)],
+        [sys.executable, "-m", "envdoctor", "check", "--python", str(hf_stack.python), "--probes", *JSON],
         capture_output=True,
         text=True,
         timeout=3600,
