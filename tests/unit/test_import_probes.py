@@ -4,6 +4,8 @@ failures into static findings, and the probe list's validation."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from envdoctor.report import Finding, Severity
 from envdoctor.runtime.diagnosis import Diagnosis
 from envdoctor.runtime.imports import ImportProbe, ImportResult, load_probes, parse_statement, probe_findings
 from tests.fakes import Fake, write_dist
-from tests.hostile import alive, envdoctor, group_alive, reaper
+from tests.hostile import BOUND, alive, envdoctor, environment, group_alive, reaper
 
 HOSTILE = {
     "segv_at_import": "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n",
@@ -154,3 +156,40 @@ def test_unexplained_failures_with_one_cause_are_one_finding() -> None:
     assert new[0].id == "import-failed"
     assert new[0].title.startswith("`import peft`, `from peft import LoraConfig` fail: ImportError")
     assert new[0].packages == ("peft", "accelerate")
+
+
+def test_explain_text_and_stdin_and_rule_ids_side_by_side(fake_venv: tuple[Path, Path]) -> None:
+    python, site = fake_venv
+    write_dist(
+        site, "accelerate", Fake("0.31.0", files={"accelerate/__init__.py": "", "accelerate/utils/memory.py": ""})
+    )
+    seed = (
+        "RuntimeError: Failed to import transformers.trainer because of the following error\n"
+        "(look up to see its traceback):\ncannot import name 'clear_device_cache' from 'accelerate.utils.memory'\n"
+        "(/usr/local/lib/python3.12/dist-packages/accelerate/utils/memory.py)\n"
+    )
+    by_flag = envdoctor("explain", "--python", str(python), "--text", seed)
+    by_stdin = subprocess.run(
+        [sys.executable, "-m", "envdoctor", "explain", "--python", str(python), "-"],
+        input=seed,
+        capture_output=True,
+        text=True,
+        env=environment(),
+        timeout=BOUND,
+        check=False,
+    )
+    for proc in (by_flag, by_stdin):
+        assert proc.returncode == 0, proc.stderr
+        assert "accelerate 0.31.0 does not define" in proc.stdout
+        assert "Packages:  accelerate\n" in proc.stdout
+        assert "Fix:       accelerate>=0.32.0\n" in proc.stdout
+    rule = envdoctor("explain", "numpy1-extension-under-numpy2")
+    assert rule.returncode == 0 and rule.stdout.startswith("numpy1-extension-under-numpy2  (error")
+    assert envdoctor("explain").returncode == 2
+    assert envdoctor("explain", "--python", str(python), "--text", "  ").returncode == 2
+
+
+def test_probes_with_what_if_is_a_usage_error() -> None:
+    proc = envdoctor("check", "--probes", "--install", "idna")
+    assert proc.returncode == 2
+    assert "not with --install" in proc.stderr
