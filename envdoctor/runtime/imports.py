@@ -19,6 +19,7 @@ import dataclasses
 import os
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -213,15 +214,32 @@ def run_imports(
         return []
     env = runner.child_environment(OFFLINE)
     workers = max(1, min(len(probes), jobs or os.cpu_count() or 1))
+    groups: list[int] = []
+    stopping = threading.Event()
+
+    def started(pgid: int) -> None:
+        groups.append(pgid)
+        if stopping.is_set():  # started just as the run was interrupted
+            runner.kill_groups([pgid])
 
     def one(probe: ImportProbe) -> ImportResult:
-        result = run_import(python, probe, timeout=timeout, env=env, owners=owners, facts=facts)
+        if stopping.is_set():
+            raise KeyboardInterrupt
+        result = run_import(python, probe, timeout=timeout, env=env, owners=owners, facts=facts, on_start=started)
         if on_result is not None:
             on_result(result)
         return result
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="envdoctor-import") as pool:
-        return list(pool.map(one, probes))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="envdoctor-import")
+    futures = [pool.submit(one, probe) for probe in probes]
+    try:
+        return [future.result() for future in futures]
+    except BaseException:  # Ctrl-C, SIGTERM: no probe outlives the run, none still queued starts
+        stopping.set()
+        runner.kill_groups(groups)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_import(
@@ -232,11 +250,12 @@ def run_import(
     env: Mapping[str, str] | None = None,
     owners: Any = None,
     facts: Facts | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> ImportResult:
     """Run one probe; every ending is an ImportResult."""
     env = env if env is not None else runner.child_environment(OFFLINE)
     request = {"statement": probe.statement, "exit_at_once": True}
-    res = runner.run_probe(python, "imports", request, timeout=timeout, env=env)
+    res = runner.run_probe(python, "imports", request, timeout=timeout, env=env, on_start=on_start)
     cmd = res.command
     base = ImportResult(
         probe=probe,

@@ -4,6 +4,8 @@ failures into static findings, and the probe list's validation."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +18,17 @@ from envdoctor.report import Finding, Severity
 from envdoctor.runtime.diagnosis import Diagnosis
 from envdoctor.runtime.imports import ImportProbe, ImportResult, load_probes, parse_statement, probe_findings
 from tests.fakes import Fake, write_dist
-from tests.hostile import BOUND, alive, envdoctor, environment, group_alive, reaper
+from tests.hostile import (
+    BOUND,
+    alive,
+    envdoctor,
+    environment,
+    group_alive,
+    one_line_error,
+    read_fifo_line,
+    reaper,
+    start,
+)
 
 HOSTILE = {
     "segv_at_import": "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n",
@@ -193,3 +205,36 @@ def test_probes_with_what_if_is_a_usage_error() -> None:
     proc = envdoctor("check", "--probes", "--install", "idna")
     assert proc.returncode == 2
     assert "not with --install" in proc.stderr
+
+
+HANGS_AND_SAYS_SO = """
+import os, subprocess, time
+child = subprocess.Popen(["sleep", "300"])
+with open({fifo!r}, "w") as fh:
+    fh.write("%d %d %d\\n" % (os.getpid(), os.getpgid(0), child.pid))
+time.sleep(300)
+"""
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupt_while_import_probes_run_stops_every_one_at_once(
+    fake_venv: tuple[Path, Path], tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
+    """Probes run on threads: an interrupt kills the running probes' groups and starts no queued one."""
+    python, site = fake_venv
+    fifo = tmp_path / "started"
+    os.mkfifo(fifo)
+    write_dist(site, "hangs", Fake("1.0", files={"hangs/__init__.py": HANGS_AND_SAYS_SO.format(fifo=str(fifo))}))
+    write_dist(site, "fine", Fake("1.0", files={"fine/__init__.py": ""}))
+    queued = [a for i in range(20) for a in ("--import", f"import fine as f{i}")]
+    pids: list[int] = []
+    with reaper(pids):
+        proc = start("check", "--python", str(python), "--timeout", "600", "--import", "import hangs", *queued)
+        pids.append(proc.pid)
+        probe, pgid, child = map(int, read_fifo_line(fifo).split())
+        pids += [probe, child]
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=BOUND)
+        assert proc.returncode == code
+        assert f"interrupted ({sig.name})" in one_line_error(stderr)
+        assert not alive(probe) and not alive(child) and not group_alive(pgid)
