@@ -20,7 +20,12 @@ MAX_WARNINGS = 20
 
 
 def _frames(exc):
-    frames = traceback.extract_tb(exc.__traceback__)
+    """The last frames of the imported code (this probe's own frames left out)."""
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if f.filename != __file__ and not f.filename.startswith("<envdoctor")
+    ]
     return [[f.filename, f.lineno or 0, f.name] for f in frames[-LAST_FRAMES:]]
 
 

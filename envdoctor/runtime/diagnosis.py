@@ -18,7 +18,7 @@ from envdoctor.versions import Version, canonical, version_or_none
 if TYPE_CHECKING:
     from envdoctor.facts import Facts
 
-_FRAME = re.compile(r'File "(?P<path>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>\S+))?')
+_FRAME = re.compile(r'File "(?P<path>[^"]+)", line (?P<line>\d+)(?:,? in (?P<func>\S+))?')
 _ERROR_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Warning)\b(?::.*)?$")
 _SITE = re.compile(r"[\\/](?:site|dist)-packages[\\/](?P<rel>[^\s'\")]+)")
 _TORCH_ABI = ("_ZN3c10", "_ZNK3c10", "_ZN2at", "_ZNK2at", "_ZN5torch", "_ZNK5torch")
@@ -102,8 +102,10 @@ class Diagnosis:
 
 
 def frames(text: str) -> list[Frame]:
-    """Every ``File "...", line N, in f`` of a traceback, in order (chained tracebacks included)."""
-    return [Frame(m["path"], int(m["line"]), m["func"] or "") for m in _FRAME.finditer(text)]
+    """Every ``File "...", line N, in f`` of a traceback, innermost last (chained tracebacks included;
+    faulthandler's dump of a crash, which lists the innermost first, is turned around)."""
+    found = [Frame(m["path"], int(m["line"]), m["func"] or "") for m in _FRAME.finditer(text)]
+    return found[::-1] if "(most recent call first)" in text else found
 
 
 def error_line(text: str) -> str:
@@ -372,6 +374,18 @@ def _cuda_driver(ctx: _Context) -> _Found | None:
     return _Found("cuda-driver-too-old", cause, ("torch",))
 
 
+def _exit_at_import(ctx: _Context) -> _Found | None:
+    m = re.search(r"^SystemExit(?::\s*(?P<code>.*))?$", error_line(ctx.text))
+    if m is None:
+        return None
+    user = ctx.importer(len(ctx.text))
+    cause = (
+        f"{user or 'the imported code'} calls sys.exit({m['code'] or ''}) while it is being imported: a script "
+        "that imports it ends there" + (", with no error shown" if (m["code"] or "0").strip() in ("0", "None") else "")
+    )
+    return _Found("exit-at-import", cause, (user,))
+
+
 _MATCHERS: tuple[Callable[[_Context], _Found | None], ...] = (
     _numpy_abi,  # before name/module-missing: its ImportError wording is a consequence
     _numpy_removed_name,
@@ -383,6 +397,7 @@ _MATCHERS: tuple[Callable[[_Context], _Found | None], ...] = (
     _cuda_driver,
     _name_missing,
     _module_missing,
+    _exit_at_import,
 )
 
 

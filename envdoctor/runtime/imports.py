@@ -30,6 +30,7 @@ from envdoctor import runner
 from envdoctor.errors import UsageError
 from envdoctor.matrix import MatrixError, MatrixIssue
 from envdoctor.report import Finding, Severity
+from envdoctor.resources import data_dir
 from envdoctor.runtime.diagnosis import Diagnosis, diagnose
 from envdoctor.versions import canonical
 
@@ -82,8 +83,6 @@ def parse_statement(text: str) -> str:
 def load_probes(path: Path | None = None) -> tuple[ImportProbe, ...]:
     """The probes of ``matrix/probes/imports.toml``; raises MatrixError listing every problem (file, line)."""
     if path is None:
-        from envdoctor.resources import data_dir
-
         path = data_dir("matrix") / "probes" / "imports.toml"
     name = f"probes/{path.name}"
     text = path.read_text(encoding="utf-8")
@@ -269,9 +268,9 @@ def run_import(
         return dataclasses.replace(base, ending="timeout")
     if res.outcome is runner.Outcome.CRASHED:
         diag = diagnose(cmd.stderr, owners, facts)
-        return dataclasses.replace(
-            base, ending="crashed", signal=cmd.signal_name, diagnosis=diag, frames=tuple(str(f) for f in diag.frames)
-        )
+        own = str(data_dir("probes"))
+        frames = tuple(str(f) for f in diag.frames if not f.path.startswith(own))
+        return dataclasses.replace(base, ending="crashed", signal=cmd.signal_name, diagnosis=diag, frames=frames)
     payload = res.payload or {}
     if not res.ok or "ok" not in payload:
         reason = res.message.splitlines()[0] if res.message else f"exit status {cmd.returncode}"

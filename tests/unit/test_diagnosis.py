@@ -167,9 +167,21 @@ def test_import_time_version_check_shapes() -> None:
 
 
 def test_unknown_failure_is_reported_without_an_invented_cause() -> None:
-    text = 'Traceback (most recent call last):\n  File "<string>", line 1, in <module>\nSystemExit: 0\n'
+    text = 'Traceback (most recent call last):\n  File "<string>", line 1, in <module>\nOSError: [Errno 5] I/O\n'
     diag = diagnose(text)
-    assert (diag.kind, diag.cause, diag.fix, diag.error) == ("unknown", "", (), "SystemExit: 0")
+    assert (diag.kind, diag.cause, diag.fix, diag.error) == ("unknown", "", (), "OSError: [Errno 5] I/O")
+
+
+def test_a_crash_dump_lists_the_innermost_frame_last() -> None:
+    """faulthandler (PYTHONFAULTHANDLER, set for the probes) prints the innermost frame first."""
+    text = (
+        "Fatal Python error: Segmentation fault\n\nCurrent thread 0x00007f (most recent call first):\n"
+        '  File "/v/lib/python3.11/site-packages/segv/__init__.py", line 2 in <module>\n'
+        '  File "<frozen importlib._bootstrap>", line 241 in _call_with_frames_removed\n'
+    )
+    diag = diagnose(text, TableOwners(modules={"segv": "segv-dist"}))
+    assert str(diag.frames[-1]) == "/v/lib/python3.11/site-packages/segv/__init__.py:2 in <module>"
+    assert diag.packages == ("segv-dist",)
 
 
 def test_error_line_skips_advice_after_the_exception() -> None:

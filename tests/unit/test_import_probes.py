@@ -93,6 +93,10 @@ def test_hostile_imports_are_findings_never_crashes_and_leave_nothing_running(
     assert {f["severity"] for f in failed} == {"error"}
     segv = next(f for f in failed if "segv_at_import" in f["title"])
     assert segv["packages"] == ["segv-at-import"]  # from the faulthandler frame's file, owned by its RECORD
+    assert segv["evidence"][-1].endswith("segv_at_import/__init__.py:2 in <module>")
+    exits = next(f for f in failed if "exits_at_import" in f["title"])
+    assert "calls sys.exit(0) while it is being imported" in exits["detail"]
+    assert exits["packages"] == ["exits-at-import"]
 
 
 def test_import_is_only_import_statements() -> None:
