@@ -40,6 +40,7 @@ def check(
     progress: Progress | None = None,
     probes: bool = False,
     imports: Sequence[str] = (),
+    probe_all: bool = False,
 ) -> Report:
     """Check the environment of ``python`` (default: this interpreter) and return the Report.
 
@@ -48,7 +49,8 @@ def check(
     installed sources; cached per distribution unless ``cache`` is False). ``probes`` (or any
     ``imports``, statements like ``"from x import y"``): after the static checks, run the watched
     import probes and these statements for real, each in its own subprocess of ``python``
-    (envdoctor.runtime.imports), ``timeout`` seconds each. Raises UsageError (bad ``python``, an
+    (envdoctor.runtime.imports), ``timeout`` seconds each; ``probe_all``: also ``import TOP`` for the
+    top-level modules of every other installed distribution. Raises UsageError (bad ``python``, an
     ``imports`` entry that is not an import statement) or TargetError (it cannot be inspected).
     """
     from envdoctor.runner import check_timeout
@@ -66,15 +68,28 @@ def check(
     inv = Inventory.from_payload(target.probe("inventory", {}, timeout=timeout))
     progress.step(f"checking {len(inv.dists)} distributions")
     report = check_inventory(inv, symbols=symbols, cache=Cache(default_dir() if cache else None))
-    if probes or imports:
+    if probes or imports or probe_all:
         report = _with_probes(
-            report, python=target.python, inv=inv, imports=imports, timeout=timeout, progress=progress
+            report,
+            python=target.python,
+            inv=inv,
+            imports=imports,
+            timeout=timeout,
+            progress=progress,
+            every=probe_all,
         )
     return redacted(report, Redactor.from_environment())
 
 
 def _with_probes(
-    report: Report, *, python: str, inv: Inventory, imports: Sequence[str], timeout: float, progress: Progress
+    report: Report,
+    *,
+    python: str,
+    inv: Inventory,
+    imports: Sequence[str],
+    timeout: float,
+    progress: Progress,
+    every: bool = False,
 ) -> Report:
     """``report`` with the import probes run: their failures merged into the static findings that explain
     them, or added as import-failed findings; every probe's outcome in ``report.probes``."""
@@ -88,15 +103,14 @@ def _with_probes(
     except MatrixError as exc:
         skipped.append(Skipped("probes", f"the probe list is invalid: {exc}"))
         watched = ()
-    chosen = select(watched, inv, imports)
+    owners = RecordOwners(inv)
+    chosen = select(watched, inv, imports, owners.tops if every else None)
     progress.step(f"running {len(chosen)} import probes, each in its own process (at most {timeout:g} s each)")
 
     def landed(result: Any) -> None:
         progress.step(f"  `{result.probe.statement}`: {result.outcome(timeout)}")
 
-    results = run_imports(
-        python, chosen, timeout=timeout, owners=RecordOwners(inv), facts=Facts.shipped(), on_result=landed
-    )
+    results = run_imports(python, chosen, timeout=timeout, owners=owners, facts=Facts.shipped(), on_result=landed)
     static, new = probe_findings(report.findings, results, timeout)
     return dataclasses.replace(
         Report.build([*static, *new], skipped=skipped, summary=report.summary, checks=[*report.checks, "probes"]),

@@ -134,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
         "import Trainer`, ...) for real, each in its own process of the target (offline, --timeout each)",
     )
     check.add_argument(
+        "--probe-all",
+        action="store_true",
+        help="with the probes, also `import TOP` for each top-level module of every other installed distribution "
+        "(implies --probes)",
+    )
+    check.add_argument(
         "--import",
         dest="imports",
         action="append",
@@ -322,7 +328,7 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     if args.install or args.requirements:
         from envdoctor.resolve import ResolveError
 
-        if args.probes or args.imports:
+        if args.probes or args.imports or args.probe_all:
             raise UsageError("--probes and --import run imports in the installed environment; not with --install / -r")
 
         try:
@@ -344,6 +350,7 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
             progress=progress,
             probes=args.probes,
             imports=args.imports,
+            probe_all=args.probe_all,
         )
     fmt, color = _choose_format(args.format, to_file=args.output is not None)
     width = shutil.get_terminal_size((100, 24)).columns if fmt is Format.TERMINAL else 100

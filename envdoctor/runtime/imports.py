@@ -124,13 +124,30 @@ def load_probes(path: Path | None = None) -> tuple[ImportProbe, ...]:
     return tuple(probes)
 
 
-def select(probes: Iterable[ImportProbe], inv: Inventory, extra: Sequence[str] = ()) -> list[ImportProbe]:
-    """The probes whose package (and ``needs``) are installed, then the user's own statements, each once."""
+_NOT_PROBED = {"tests", "test", "testing", "docs", "doc", "examples", "benchmarks", "setup", "conftest"}
+
+
+def select(
+    probes: Iterable[ImportProbe],
+    inv: Inventory,
+    extra: Sequence[str] = (),
+    every: Mapping[str, Iterable[str]] | None = None,
+) -> list[ImportProbe]:
+    """The probes whose package (and ``needs``) are installed; with ``every`` (distribution -> its
+    top-level modules, ``--probe-all``), ``import TOP`` for each public top-level module of every other
+    distribution; then the user's own statements. Each statement once."""
     chosen: dict[str, ImportProbe] = {}
     for probe in probes:
         wanted = [probe.package or "", *probe.needs]
         if all(inv.get(name) is not None for name in wanted):
             chosen.setdefault(probe.statement, probe)
+    covered = {p.package for p in chosen.values()}
+    for dist, tops in sorted((every or {}).items()):
+        if dist in covered:
+            continue
+        for top in sorted(tops):
+            if not top.startswith("_") and top not in _NOT_PROBED:
+                chosen.setdefault(f"import {top}", ImportProbe(f"import {top}", dist, source="--probe-all"))
     for text in extra:
         statement = parse_statement(text)
         chosen.setdefault(statement, ImportProbe(statement))
@@ -382,6 +399,8 @@ class RecordOwners:
     def __init__(self, inv: Inventory) -> None:
         self._paths: dict[str, str] = {}
         self._modules: dict[str, str] = {}
+        self.tops: dict[str, set[str]] = {}
+        """Each distribution's top-level modules (packages, modules, extensions), from its RECORD."""
         self._versions = {name: d.raw_version or "" for name, d in inv.winners.items()}
         for dist in reversed(inv.dists):  # the first copy on sys.path wins
             if dist.planned or not dist.has_record or not dist.path:
@@ -404,6 +423,7 @@ class RecordOwners:
                     continue
                 if top.isidentifier():
                     self._modules[top] = dist.name
+                    self.tops.setdefault(dist.name, set()).add(top)
 
     def of_path(self, path: str) -> str | None:
         return self._paths.get(os.path.normpath(path))

@@ -242,3 +242,19 @@ def test_an_interrupt_while_import_probes_run_stops_every_one_at_once(
         assert proc.returncode == code
         assert f"interrupted ({sig.name})" in one_line_error(stderr)
         assert not alive(probe) and not alive(child) and not group_alive(pgid)
+
+
+def test_probe_all_imports_every_other_distributions_top_level_modules(fake_venv: tuple[Path, Path]) -> None:
+    python, site = fake_venv
+    files = {"twotops_a/__init__.py": "", "twotops_b.py": "raise ImportError('b is broken')\n", "_private.py": ""}
+    write_dist(site, "two-tops", Fake("1.0", files=files))
+    proc = envdoctor("check", "--python", str(python), "--probe-all", "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert {p["statement"]: p["ending"] for p in report["probes"]} == {
+        "import twotops_a": "ok",
+        "import twotops_b": "failed",
+    }
+    failed = [f for f in report["findings"] if f["id"] == "import-failed"]
+    assert [f["title"] for f in failed] == ["`import twotops_b` fails: ImportError: b is broken"]
+    assert failed[0]["packages"] == ["two-tops"]
