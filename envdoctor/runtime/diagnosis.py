@@ -281,6 +281,37 @@ def _torch_operator(ctx: _Context) -> _Found | None:
     return _Found("torch-operator-missing", cause, (owner, "torch"), fix)
 
 
+def _xformers_build(ctx: _Context) -> _Found | None:
+    m = re.search(
+        r"xFormers was built for:\s*PyTorch (?P<built>\S+) with CUDA (?P<cuda>\d+) \(you have (?P<have>[^)]+)\)",
+        ctx.text,
+    )
+    if m is None:
+        return None
+    cuda = int(m["cuda"])
+    cause = (
+        f"{ctx.label('xformers')} was built for torch {m['built']} (CUDA {cuda // 100}.{cuda % 100}), the installed "
+        f"torch is {m['have']}: its C++/CUDA extensions do not load (memory-efficient attention is unavailable)"
+    )
+    return _Found("built-for-another-torch", cause, ("xformers", "torch"), (f"torch=={m['built'].split('+')[0]}",))
+
+
+WARNING_KINDS = frozenset(
+    {
+        "numpy-abi",
+        "numpy2-removed-name",
+        "torch-operator-missing",
+        "version-check",
+        "undefined-symbol",
+        "missing-library",
+        "built-for-another-torch",
+        "protobuf-old-generated",
+    }
+)
+"""Kinds worth surfacing when the import itself worked (a warning it printed: transformers' "Disabling
+PyTorch because ...", numpy's "compiled using NumPy 1.x" banner, xformers' build mismatch)."""
+
+
 def _undefined_symbol(ctx: _Context) -> _Found | None:
     m = re.search(r"(?P<lib>[^\s:'\"]+\.so[\w.]*): undefined symbol: (?P<sym>\S+)", ctx.text)
     if m is None:
@@ -392,6 +423,7 @@ _MATCHERS: tuple[Callable[[_Context], _Found | None], ...] = (
     _torch_operator,
     _protobuf,
     _version_check,
+    _xformers_build,
     _undefined_symbol,
     _missing_library,
     _cuda_driver,

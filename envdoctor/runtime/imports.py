@@ -31,7 +31,7 @@ from envdoctor.errors import UsageError
 from envdoctor.matrix import MatrixError, MatrixIssue
 from envdoctor.report import Finding, Severity
 from envdoctor.resources import data_dir
-from envdoctor.runtime.diagnosis import Diagnosis, diagnose
+from envdoctor.runtime.diagnosis import WARNING_KINDS, Diagnosis, diagnose
 from envdoctor.versions import canonical
 
 if sys.version_info >= (3, 11):
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from envdoctor.inventory import Inventory
 
 FINDING_ID = "import-failed"
+WARNING_ID = "import-warning"
 
 OFFLINE = {
     "HF_HUB_OFFLINE": "1",
@@ -178,6 +179,11 @@ class ImportResult:
         return self.ending == "ok"
 
     @property
+    def warned(self) -> bool:
+        """The import worked but printed a warning of a known cause (``diagnosis``)."""
+        return self.ok and self.diagnosis is not None
+
+    @property
     def packages(self) -> tuple[str, ...]:
         found = self.diagnosis.packages if self.diagnosis is not None else ()
         return found or ((self.probe.package,) if self.probe.package else ())
@@ -302,7 +308,9 @@ def run_import(
     base = dataclasses.replace(base, seconds=float(payload.get("seconds") or 0.0), warnings=warnings)
     error = payload.get("error")
     if payload.get("ok") or not isinstance(error, dict):
-        return base
+        said = cmd.stderr + "".join(f"\n{w}" for w in warnings)
+        heard = diagnose(said, owners, facts) if said.strip() else None
+        return dataclasses.replace(base, diagnosis=heard) if heard is not None and heard.kind in WARNING_KINDS else base
     tb = str(error.get("traceback", ""))
     return dataclasses.replace(
         base,
@@ -318,16 +326,18 @@ def run_import(
 def probe_findings(
     static: Sequence[Finding], results: Sequence[ImportResult], timeout: float
 ) -> tuple[list[Finding], list[Finding]]:
-    """(the static findings, with the probe failures they explain merged in as evidence and raised to
-    error; the new ``import-failed`` findings, one per distinct failure nothing static explained)."""
+    """(the static findings, with the probe outcomes they explain merged in as evidence, a failure raising
+    the finding to error; the new findings: ``import-failed`` (error) for each distinct failure and
+    ``import-warning`` for each distinct known warning of an import that worked, that nothing static
+    explained)."""
     merged = list(static)
     unexplained: dict[tuple[str, str], list[ImportResult]] = {}
     for result in results:
-        if result.ok:
+        if result.ok and not result.warned:
             continue
         index = _explaining(merged, result)
+        diag = result.diagnosis
         if index is None:
-            diag = result.diagnosis
             key = (
                 result.ending,
                 diag.cause if diag and diag.cause else diag.error if diag else result.outcome(timeout),
@@ -335,6 +345,10 @@ def probe_findings(
             unexplained.setdefault(key, []).append(result)
             continue
         f = merged[index]
+        if result.warned:
+            line = f"import probe: `{result.probe.statement}` works but warns: {diag.cause if diag else ''}"
+            merged[index] = dataclasses.replace(f, evidence=(*f.evidence, line))
+            continue
         line = f"import probe: `{result.probe.statement}` really fails: {result.outcome(timeout)}"
         merged[index] = dataclasses.replace(f, severity=max(f.severity, Severity.ERROR), evidence=(*f.evidence, line))
     return merged, [_finding(group, timeout) for group in unexplained.values()]
@@ -370,6 +384,8 @@ def _finding(group: Sequence[ImportResult], timeout: float) -> Finding:
     how = first.outcome(timeout)
     verb = "fails" if len(group) == 1 else "fail"
     title = f"{statements} {verb}: {how}" if first.ending == "failed" else f"{statements}: {how}"
+    if first.warned and diag is not None:
+        title = f"{statements} {'works but warns' if len(group) == 1 else 'work but warn'}: {diag.cause}"
     if diag is not None and diag.cause:
         detail = f"Cause: {diag.cause}."
     elif first.ending == "timeout":
@@ -382,8 +398,8 @@ def _finding(group: Sequence[ImportResult], timeout: float) -> Finding:
     if first.stdout_bytes > runner.OUTPUT_TAIL_BYTES:
         evidence.append(f"it printed {first.stdout_bytes} bytes to stdout (the last {runner.OUTPUT_TAIL_BYTES} kept)")
     return Finding(
-        id=FINDING_ID,
-        severity=Severity.ERROR,
+        id=WARNING_ID if first.warned else FINDING_ID,
+        severity=Severity.WARNING if first.warned else Severity.ERROR,
         title=title,
         detail=detail,
         packages=first.packages,

@@ -80,6 +80,18 @@ def test_numpy2_abi_break_is_diagnosed_from_the_real_imports(numpy2_abi_break: b
     assert [f for f in report.findings if f.id == "import-failed"] == []
 
 
+def test_xformers_built_for_another_torch_works_but_warns_merged_into_the_rule(xformers_cuda_on_cpu: beds.Bed) -> None:
+    report = api.check(python=xformers_cuda_on_cpu.python, probes=True, timeout=TIMEOUT)
+    probe = probes_of(report)["import xformers"]
+    assert probe["ending"] == "ok"
+    assert probe["diagnosis"]["kind"] == "built-for-another-torch"
+    assert probe["diagnosis"]["fix"] == ["torch==2.10.0"]
+    rule = finding(report, "xformers-cuda-build-on-cpu-torch", "xformers")
+    assert rule.severity is Severity.WARNING  # the import works: not raised to error
+    assert any(e.startswith("import probe: `import xformers` works but warns: xformers 0.0.35") for e in rule.evidence)
+    assert [f for f in report.findings if f.check == "probes"] == []
+
+
 def test_healthy_hf_stack_every_probe_ok_no_finding(hf_stack: beds.Bed) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "envdoctor", "check", "--python", str(hf_stack.python), "--probes", *JSON],

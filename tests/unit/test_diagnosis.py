@@ -102,6 +102,14 @@ CASES = [
         ["libc10_cuda.so", "CUDA build"],
     ),
     (
+        "xformers-cuda-on-cpu",
+        TableOwners(versions={"xformers": "0.0.35"}),
+        "built-for-another-torch",
+        ("xformers", "torch"),
+        ("torch==2.10.0",),
+        ["xformers 0.0.35 was built for torch 2.10.0+cu128 (CUDA 12.8)", "2.13.0+cpu"],
+    ),
+    (
         "numpy2-removed-name",
         TableOwners(modules={"nibabel": "nibabel", "numpy": "numpy"}, versions={"numpy": "2.0.2"}),
         "numpy2-removed-name",

@@ -258,3 +258,12 @@ def test_probe_all_imports_every_other_distributions_top_level_modules(fake_venv
     failed = [f for f in report["findings"] if f["id"] == "import-failed"]
     assert [f["title"] for f in failed] == ["`import twotops_b` fails: ImportError: b is broken"]
     assert failed[0]["packages"] == ["two-tops"]
+
+
+def test_a_known_warning_of_an_import_that_works_is_a_warning_finding() -> None:
+    diag = Diagnosis("version-check", "", "transformers requires torch>=2.1 at import time", ("transformers", "torch"))
+    works = ImportResult(ImportProbe("import transformers", "transformers"), "ok", 2.0, diagnosis=diag)
+    _merged, new = probe_findings([], [works], 60)
+    assert len(new) == 1
+    assert (new[0].id, new[0].severity) == ("import-warning", Severity.WARNING)
+    assert new[0].title == "`import transformers` works but warns: transformers requires torch>=2.1 at import time"
