@@ -253,8 +253,9 @@ def run_imports(
         return result
 
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="envdoctor-import")
-    futures = [pool.submit(one, probe) for probe in probes]
-    try:
+    futures = []
+    try:  # an interrupt may land while the first probes already run and the last are being queued
+        futures += [pool.submit(one, probe) for probe in probes]
         return [future.result() for future in futures]
     except BaseException:  # Ctrl-C, SIGTERM: no probe outlives the run, none still queued starts
         stopping.set()
