@@ -27,6 +27,7 @@ from tests.hostile import (
     one_line_error,
     read_fifo_line,
     reaper,
+    snapshot,
     start,
 )
 
@@ -61,6 +62,7 @@ def test_hostile_imports_are_findings_never_crashes_and_leave_nothing_running(
         text = code.format(pidfile=str(pids[name])) if name in pids else code
         write_dist(site, name.replace("_", "-"), Fake("1.0", files={f"{name}/__init__.py": text}))
     args = [a for name in HOSTILE for a in ("--import", f"import {name}")]
+    before = snapshot(site)
     started: list[int] = []
     with reaper(started):
         proc = envdoctor("check", "--python", str(python), "--format", "json", "--timeout", str(TIMEOUT), *args)
@@ -70,6 +72,7 @@ def test_hostile_imports_are_findings_never_crashes_and_leave_nothing_running(
         assert not alive(hang_pid) and not group_alive(hang_group)
         assert not alive(child)
     assert proc.returncode == 1, proc.stderr
+    assert snapshot(site) == before  # nothing written into the target (no __pycache__)
     report = json.loads(proc.stdout)
     probes = {p["statement"]: p for p in report["probes"]}
     assert probes["import segv_at_import"]["ending"] == "crashed"
