@@ -42,27 +42,51 @@ def check(
     progress: Progress | None = None,
     train: bool = False,
     precision: str | None = None,
+    probes: bool = False,
+    imports: Sequence[str] = (),
+    probe_all: bool = False,
 ) -> Report:
     """Check the environment of ``python`` (default: this interpreter) and return the Report.
 
     Imports nothing from the environment under test: the inventory is read by a probe in a
     subprocess, sources are read as text. ``symbols``: also check cross-package imports (reads
-    installed sources; cached per distribution unless ``cache`` is False). ``train``: also run one
-    real training step per precision in the target (envdoctor.runtime.step); ``precision`` ("no",
-    "fp16", "bf16") is the one the user means to train in: its problems weigh more. Raises UsageError
-    (bad ``python``) or TargetError (it cannot be inspected).
+    installed sources; cached per distribution unless ``cache`` is False). ``probes`` (or any
+    ``imports``, statements like ``"from x import y"``): after the static checks, run the watched
+    import probes and these statements for real, each in its own subprocess of ``python``
+    (envdoctor.runtime.imports), ``timeout`` seconds each; ``probe_all``: also ``import TOP`` for the
+    top-level modules of every other installed distribution. ``train``: also run one real training
+    step per precision in the target (envdoctor.runtime.step); ``precision`` ("no", "fp16", "bf16") is
+    the one the user means to train in: its problems weigh more. Raises UsageError (bad ``python``, an
+    ``imports`` entry that is not an import statement, an unknown precision) or TargetError (it cannot
+    be inspected).
     """
     from envdoctor.runner import check_timeout
 
     check_timeout(timeout)
     if precision is not None and precision not in TRAIN_PRECISIONS:
         raise UsageError(f"precision must be one of {', '.join(TRAIN_PRECISIONS)}, not {precision!r}")
+    imports = listed(imports)
+    if imports:
+        from envdoctor.runtime.imports import parse_statement
+
+        for statement in imports:
+            parse_statement(statement)
     progress = progress if progress is not None else Silent()
     target = Target.resolve(python)
     progress.step(f"reading the environment of {target.python}")
     inv = Inventory.from_payload(target.probe("inventory", {}, timeout=timeout))
     progress.step(f"checking {len(inv.dists)} distributions")
     report = check_inventory(inv, symbols=symbols, cache=Cache(default_dir() if cache else None))
+    if probes or imports or probe_all:
+        report = _with_probes(
+            report,
+            python=target.python,
+            inv=inv,
+            imports=imports,
+            timeout=timeout,
+            progress=progress,
+            every=probe_all,
+        )
     if train or precision is not None:
         progress.step("running one training step per precision (fp32, fp16, bf16) in the target")
         report = _with_train_step(report, target.python, timeout=timeout, precision=precision)
@@ -80,12 +104,50 @@ def _with_train_step(report: Report, python: str, *, timeout: float, precision: 
     matrix = load_matrix(Cache(default_dir()))
     facts = () if isinstance(matrix, MatrixError) else matrix.hardware
     done = step.run(python, timeout=timeout, requested=precision, facts=facts)
-    return Report.build(
+    built = Report.build(
         [*report.findings, *done.findings],
         skipped=[*report.skipped, *done.skipped],
         summary=report.summary,
         checks=[*report.checks, step.CHECK],
         train=done.step.to_dict() if done.step is not None else None,
+    )
+    return dataclasses.replace(built, probes=report.probes)  # the import probes, when they ran first
+
+
+def _with_probes(
+    report: Report,
+    *,
+    python: str,
+    inv: Inventory,
+    imports: Sequence[str],
+    timeout: float,
+    progress: Progress,
+    every: bool = False,
+) -> Report:
+    """``report`` with the import probes run: their failures merged into the static findings that explain
+    them, or added as import-failed findings; every probe's outcome in ``report.probes``."""
+    from envdoctor.facts import Facts
+    from envdoctor.matrix import MatrixError
+    from envdoctor.runtime.imports import RecordOwners, load_probes, probe_findings, run_imports, select
+
+    skipped = list(report.skipped)
+    try:
+        watched = load_probes()
+    except MatrixError as exc:
+        skipped.append(Skipped("probes", f"the probe list is invalid: {exc}"))
+        watched = ()
+    owners = RecordOwners(inv)
+    chosen = select(watched, inv, imports, owners.tops if every else None)
+    progress.step(f"running {len(chosen)} import probes, each in its own process (at most {timeout:g} s each)")
+
+    def landed(result: Any) -> None:
+        progress.step(f"  `{result.probe.statement}`: {result.outcome(timeout)}")
+
+    results = run_imports(python, chosen, timeout=timeout, owners=owners, facts=Facts.shipped(), on_result=landed)
+    static, new = probe_findings(report.findings, results, timeout)
+    return dataclasses.replace(
+        Report.build([*static, *new], skipped=skipped, summary=report.summary, checks=[*report.checks, "probes"]),
+        probes=tuple(r.to_dict() for r in results),
     )
 
 
@@ -340,7 +402,12 @@ def redacted(report: Report, redact: Callable[[str], str]) -> Report:
     skipped = tuple(dataclasses.replace(s, reason=redact(s.reason)) for s in report.skipped)
     train = _redact_strings(report.train, redact) if report.train is not None else None
     return dataclasses.replace(
-        report, findings=tuple(one(f) for f in report.findings), summary=summary, skipped=skipped, train=train
+        report,
+        findings=tuple(one(f) for f in report.findings),
+        summary=summary,
+        skipped=skipped,
+        train=train,
+        probes=tuple(_redact_strings(p, redact) for p in report.probes),
     )
 
 

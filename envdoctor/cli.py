@@ -141,6 +141,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="the precision you mean to train in (implies --train): a fallback or emulation in it is a warning, "
         "a failure an error",
     )
+    check.add_argument(
+        "--probes",
+        action="store_true",
+        help="after the static checks, run the imports a training script makes (`import torch`, `from transformers "
+        "import Trainer`, ...) for real, each in its own process of the target (offline, --timeout each)",
+    )
+    check.add_argument(
+        "--probe-all",
+        action="store_true",
+        help="with the probes, also `import TOP` for each top-level module of every other installed distribution "
+        "(implies --probes)",
+    )
+    check.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="STATEMENT",
+        help='also run this import statement as a probe ("from x import y"; repeatable; implies --probes)',
+    )
     check.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     check.add_argument("--quiet", "-q", action="store_true", help="no progress messages on stderr")
     matrix = sub.add_parser(
@@ -230,10 +250,24 @@ def build_parser() -> argparse.ArgumentParser:
     pin.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")
     explain = sub.add_parser(
         "explain",
-        help="show one rule in full: what it finds, why, its evidence and fix",
-        description="Show one compatibility rule or finding id in full.",
+        help="show one rule in full, or explain an error text / traceback",
+        description="Show one compatibility rule in full (RULE_ID), or explain an error message or a whole "
+        "traceback (--text TEXT, or `-` to read it from stdin): its cause, the packages involved (the "
+        "distributions that own the traceback's files in the environment of --python) and the fix.",
     )
-    explain.add_argument("rule_id", metavar="RULE_ID", help="a rule id, as printed in brackets by `envdoctor check`")
+    explain.add_argument(
+        "rule_id",
+        metavar="RULE_ID",
+        nargs="?",
+        help="a rule id, as printed in brackets by `envdoctor check`; `-` reads an error text from stdin",
+    )
+    explain.add_argument("--text", metavar="TEXT", help="an error message or traceback to explain")
+    explain.add_argument(
+        "--python", metavar="PATH", help="with a text: the environment it is explained against (default: this one)"
+    )
+    explain.add_argument(
+        "--timeout", type=float, default=60.0, metavar="SECONDS", help="limit for reading the environment"
+    )
     return parser
 
 
@@ -311,6 +345,9 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     if args.install or args.requirements:
         from envdoctor.resolve import ResolveError
 
+        if args.probes or args.imports or args.probe_all:
+            raise UsageError("--probes and --import run imports in the installed environment; not with --install / -r")
+
         try:
             report = api.what_if(
                 python=args.python,
@@ -330,6 +367,9 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
             progress=progress,
             train=args.train,
             precision=args.precision,
+            probes=args.probes,
+            imports=args.imports,
+            probe_all=args.probe_all,
         )
     fmt, color = _choose_format(args.format, to_file=args.output is not None)
     width = shutil.get_terminal_size((100, 24)).columns if fmt is Format.TERMINAL else 100
@@ -470,6 +510,11 @@ def _hardware(matrix: Matrix, fmt: str) -> int:
 def _explain(args: argparse.Namespace) -> int:
     import difflib
 
+    if args.text is not None or args.rule_id == "-":
+        return _explain_text(args)
+    if args.rule_id is None:
+        raise UsageError("explain needs a RULE_ID, --text TEXT, or `-` to read an error text from stdin")
+
     from envdoctor.api import load_matrix
     from envdoctor.matrix import MatrixError
 
@@ -495,6 +540,36 @@ def _explain(args: argparse.Namespace) -> int:
         *(f"  - {e.describe()}" for e in rule.evidence),
         f"Tested by:   {rule.test}",
     ]
+    _write("\n".join(lines) + "\n", None)
+    return exitcodes.OK
+
+
+def _explain_text(args: argparse.Namespace) -> int:
+    from envdoctor.facts import Facts
+    from envdoctor.inventory import Inventory
+    from envdoctor.runner import check_timeout
+    from envdoctor.runtime.diagnosis import diagnose
+    from envdoctor.runtime.imports import RecordOwners
+    from envdoctor.target import Target
+
+    if args.text is not None and args.rule_id is not None:
+        raise UsageError("give either RULE_ID (or -) or --text, not both")
+    text = args.text if args.text is not None else sys.stdin.read()
+    if not text.strip():
+        raise UsageError("no error text to explain (empty)")
+    check_timeout(args.timeout, "--timeout")
+    target = Target.resolve(args.python)
+    inv = Inventory.from_payload(target.probe("inventory", {}, timeout=args.timeout))
+    diag = diagnose(text, RecordOwners(inv), Facts.shipped())
+    lines = [
+        f"Error:     {diag.error}",
+        f"Cause:     {diag.cause}" if diag.cause else "Cause:     not recognised; the error is shown as it is",
+        f"Packages:  {', '.join(diag.packages) or 'none of the installed distributions owns a file it names'}",
+        f"Fix:       {'  or  '.join(diag.fix)}" if diag.fix else "Fix:       none computed",
+        f"Against:   {target.python} (Python {inv.python.version})",
+    ]
+    if diag.frames:
+        lines += ["Last frames:", *(f"  {f}" for f in diag.frames[-4:])]
     _write("\n".join(lines) + "\n", None)
     return exitcodes.OK
 

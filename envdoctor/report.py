@@ -114,6 +114,8 @@ class Report:
     checks: tuple[str, ...] = ()
     train: Mapping[str, Any] | None = None
     """``check --train``: the device facts and a verdict per precision (envdoctor.runtime.step.TrainStep.to_dict)."""
+    probes: tuple[Mapping[str, Any], ...] = ()
+    """With ``check --probes``: each import probe's outcome (envdoctor.runtime.imports.ImportResult.to_dict)."""
 
     @classmethod
     def build(
@@ -132,6 +134,17 @@ class Report:
             checks=tuple(checks),
             train=train,
         )
+
+    def probe_summary(self) -> str:
+        """One line about the import probes ("" when they did not run)."""
+        if "probes" not in self.checks:
+            return ""
+        ok = [p for p in self.probes if p.get("ending") == "ok"]
+        line = f"Import probes: {len(self.probes)} run, {len(ok)} ok, {len(self.probes) - len(ok)} failed"
+        if ok:
+            slowest = max(ok, key=lambda p: float(p.get("seconds") or 0.0))
+            line += f" (slowest: `{slowest.get('statement')}` {float(slowest.get('seconds') or 0.0):.1f} s)"
+        return line
 
     def at_least(self, severity: Severity) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.severity >= severity)

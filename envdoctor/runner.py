@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -170,6 +170,14 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
+def kill_groups(pgids: Sequence[int]) -> None:
+    """SIGKILL these process groups (started by run_command, reported through ``on_start``); the
+    run_command calls waiting on them then end as usual, cleaning up after themselves."""
+    for pgid in pgids:
+        with contextlib.suppress(OSError):
+            os.killpg(pgid, signal.SIGKILL)
+
+
 def _pipe_holders(fds: Sequence[int]) -> set[int]:
     """Other processes that hold one of these pipes open (Linux: /proc/PID/fd). A child that left its
     process group (``setsid``) but kept the output pipe is found this way; only processes of this user
@@ -248,11 +256,14 @@ def run_command(
     timeout: float,
     env: Mapping[str, str] | None = None,
     cwd: str | Path | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> CommandResult:
     """Run ``argv`` in its own process group, kill the group after ``timeout`` seconds.
 
-    Raises TargetError when the program cannot be started at all (missing, not executable,
-    not a program); every other ending is a CommandResult.
+    ``on_start`` gets the process group id as soon as the child runs (a caller that runs several
+    commands on threads kills them all with it when it is interrupted). Raises TargetError when the
+    program cannot be started at all (missing, not executable, not a program); every other ending is
+    a CommandResult.
     """
     timeout = check_timeout(timeout)
     start = time.monotonic()
@@ -273,6 +284,8 @@ def run_command(
     except OSError as exc:
         raise TargetError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
     assert proc.stdout is not None and proc.stderr is not None
+    if on_start is not None:
+        on_start(proc.pid)
     tails = (_Tail(proc.stdout, OUTPUT_TAIL_BYTES), _Tail(proc.stderr, OUTPUT_TAIL_BYTES))
     out, err = tails
     # A timer kills the group at the limit while we block in wait(): Popen.wait(timeout=...) polls
@@ -321,6 +334,7 @@ def run_probe(
     *,
     timeout: float,
     env: Mapping[str, str] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> ProbeResult:
     """Run probes/<probe>.py inside ``python`` and read the JSON result it writes.
 
@@ -333,7 +347,7 @@ def run_probe(
         req_path, res_path = workdir / "request.json", workdir / "result.json"
         req_path.write_text(json.dumps(dict(request)), encoding="utf-8")
         argv = [python, "-B", str(probes / "_launch.py"), probe, str(req_path), str(res_path)]
-        cmd = run_command(argv, timeout=timeout, env=env, cwd=workdir)
+        cmd = run_command(argv, timeout=timeout, env=env, cwd=workdir, on_start=on_start)
         return _read_result(probe, cmd, res_path, timeout)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

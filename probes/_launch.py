@@ -47,6 +47,7 @@ def launch(argv):
         sys.stderr.write("usage: _launch.py PROBE REQUEST.json RESULT.json\n")
         return 2
     probe, request_path, result_path = argv[1], argv[2], argv[3]
+    request = None
     _drop_own_dir()
     try:
         with open(request_path, encoding="utf-8") as fh:
@@ -62,6 +63,15 @@ def launch(argv):
             }
         }
     _write(result_path, result)
+    if isinstance(request, dict) and request.get("exit_at_once"):
+        # an import probe's answer is written; what the imported code left behind (non-daemon threads,
+        # atexit handlers) must not turn it into a hang
+        for stream in (sys.stdout, sys.stderr):
+            try:  # noqa: SIM105 - kept to the plain statements this file uses everywhere
+                stream.flush()
+            except Exception:
+                pass
+        os._exit(0)
     return 0
 
 

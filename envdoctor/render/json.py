@@ -30,6 +30,8 @@ def to_dict(report: Report) -> dict[str, Any]:
     }
     if report.train is not None:  # only with --train
         out["train"] = dict(report.train)
+    if "probes" in report.checks:
+        out["probes"] = [dict(p) for p in report.probes]
     return out
 
 

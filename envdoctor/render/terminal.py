@@ -53,6 +53,9 @@ def render(report: Report, options: RenderOptions) -> str:
         console.print("[bold]Could not check[/bold]")
         for sk in report.skipped:
             console.print(Padding(Text(f"• {sk.check}: {printable(sk.reason)}"), (0, 0, 0, 2), expand=False))
+    if report.probe_summary():
+        console.print()
+        console.print(Text(printable(report.probe_summary())))
     step = first_step(report)
     if step:
         console.print()

@@ -28,6 +28,8 @@ def render(report: Report, options: RenderOptions) -> str:
         lines.append("Could not check:")
         lines.extend(f"  - {sk.check}: {printable(sk.reason)}" for sk in report.skipped)
         lines.append("")
+    if report.probe_summary():
+        lines += [printable(report.probe_summary()), ""]
     step = first_step(report)
     if step:
         lines += ["Fix (first step):", *(f"  {printable(line)}" for line in step), ""]

@@ -1,0 +1,452 @@
+"""Import probes: run the imports a training script makes, for real, in the target interpreter.
+
+Each statement runs in its own process (probes/imports.py through envdoctor.runner: own process group,
+``timeout`` seconds, the group killed on expiry, output capped), so one failing import can neither hide
+nor cause another; they run in parallel, at most one per CPU. The environment is offline for the Hugging
+Face libraries and writes no bytecode, so nothing reaches the network and nothing is written into the
+target. Every ending is a value (``ImportResult``): ok with its time; the exception with its last frames;
+a timeout; a signal (a segfault in a compiled package is a finding, never a crash of envdoctor).
+
+``probe_findings`` turns the failures into findings: a failure that a static finding already explains
+(same packages) becomes evidence on that finding; the others become ``import-failed`` errors, one per
+distinct error, each with its diagnosis (envdoctor.runtime.diagnosis).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import os
+import re
+import sys
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from envdoctor import runner
+from envdoctor.errors import UsageError
+from envdoctor.matrix import MatrixError, MatrixIssue
+from envdoctor.report import Finding, Severity
+from envdoctor.resources import data_dir
+from envdoctor.runtime.diagnosis import WARNING_KINDS, Diagnosis, diagnose
+from envdoctor.versions import canonical
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+if TYPE_CHECKING:
+    from envdoctor.facts import Facts
+    from envdoctor.inventory import Inventory
+
+FINDING_ID = "import-failed"
+WARNING_ID = "import-warning"
+
+OFFLINE = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONFAULTHANDLER": "1",  # a segfault prints the Python frames it happened in (-> the packages)
+}
+"""Set for every import probe: no download, no bytecode written into the target."""
+
+_KEYS = {"package", "statement", "needs"}
+
+
+@dataclass(frozen=True)
+class ImportProbe:
+    """One import statement to run; ``package`` is the distribution it is about (None: the user's own)."""
+
+    statement: str
+    package: str | None = None
+    needs: tuple[str, ...] = ()
+    source: str = "--import"
+
+
+def parse_statement(text: str) -> str:
+    """``text`` if it is one or more import statements (``import x``, ``from x import y``); else UsageError."""
+    try:
+        tree = ast.parse(text.strip())
+    except SyntaxError as exc:
+        raise UsageError(f"--import {text!r}: not Python ({exc.msg})") from None
+    if not tree.body or not all(isinstance(node, ast.Import | ast.ImportFrom) for node in tree.body):
+        raise UsageError(f"--import {text!r}: only import statements (`import x`, `from x import y`)")
+    if any(isinstance(node, ast.ImportFrom) and node.level for node in tree.body):
+        raise UsageError(f"--import {text!r}: a relative import has no package to be relative to")
+    return text.strip()
+
+
+def load_probes(path: Path | None = None) -> tuple[ImportProbe, ...]:
+    """The probes of ``matrix/probes/imports.toml``; raises MatrixError listing every problem (file, line)."""
+    if path is None:
+        path = data_dir("matrix") / "probes" / "imports.toml"
+    name = f"probes/{path.name}"
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise MatrixError([MatrixIssue(name, 1, f"not valid TOML: {exc}")]) from None
+    issues: list[MatrixIssue] = [
+        MatrixIssue(name, 1, f"unknown top-level key {k!r}") for k in sorted(set(data) - {"probe"})
+    ]
+    starts = [text.count("\n", 0, m.start()) + 1 for m in re.finditer(r"(?m)^\[\[probe\]\]", text)]
+    probes: list[ImportProbe] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(data.get("probe", [])):
+        line = starts[index] if index < len(starts) else 1
+        problems = [f"unknown key {k!r}" for k in sorted(set(raw) - _KEYS)]
+        package, statement, needs = raw.get("package"), raw.get("statement"), raw.get("needs", [])
+        if not isinstance(package, str) or not package:
+            problems.append("package must be a distribution name")
+        if not isinstance(needs, list) or not all(isinstance(n, str) and n for n in needs):
+            problems.append("needs must be a list of distribution names")
+        if not isinstance(statement, str):
+            problems.append("statement must be a string")
+        else:
+            try:
+                parse_statement(statement)
+            except UsageError as exc:
+                problems.append(str(exc).replace("--import", "statement", 1))
+            if statement in seen:
+                problems.append(f"duplicate statement (first at line {seen[statement]})")
+            seen.setdefault(statement, line)
+        issues.extend(MatrixIssue(name, line, p) for p in problems)
+        if not problems:
+            probes.append(
+                ImportProbe(statement, canonical(package), tuple(canonical(n) for n in needs), f"{name}:{line}")
+            )
+    if issues:
+        raise MatrixError(issues)
+    return tuple(probes)
+
+
+_NOT_PROBED = {"tests", "test", "testing", "docs", "doc", "examples", "benchmarks", "setup", "conftest"}
+
+
+def select(
+    probes: Iterable[ImportProbe],
+    inv: Inventory,
+    extra: Sequence[str] = (),
+    every: Mapping[str, Iterable[str]] | None = None,
+) -> list[ImportProbe]:
+    """The probes whose package (and ``needs``) are installed; with ``every`` (distribution -> its
+    top-level modules, ``--probe-all``), ``import TOP`` for each public top-level module of every other
+    distribution; then the user's own statements. Each statement once."""
+    chosen: dict[str, ImportProbe] = {}
+    for probe in probes:
+        wanted = [probe.package or "", *probe.needs]
+        if all(inv.get(name) is not None for name in wanted):
+            chosen.setdefault(probe.statement, probe)
+    covered = {p.package for p in chosen.values()}
+    for dist, tops in sorted((every or {}).items()):
+        if dist in covered:
+            continue
+        for top in sorted(tops):
+            if not top.startswith("_") and top not in _NOT_PROBED:
+                chosen.setdefault(f"import {top}", ImportProbe(f"import {top}", dist, source="--probe-all"))
+    for text in extra:
+        statement = parse_statement(text)
+        chosen.setdefault(statement, ImportProbe(statement))
+    return list(chosen.values())
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """How one import probe ended. ``ending``: ok, failed (an exception), timeout, crashed (a signal),
+    no-result (the process ended without writing its answer: os._exit at import, say)."""
+
+    probe: ImportProbe
+    ending: str
+    seconds: float
+    error_type: str = ""
+    message: str = ""
+    traceback: str = ""
+    frames: tuple[str, ...] = ()
+    signal: str = ""
+    stderr: str = ""
+    stdout_bytes: int = 0
+    stderr_bytes: int = 0
+    warnings: tuple[str, ...] = ()
+    diagnosis: Diagnosis | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.ending == "ok"
+
+    @property
+    def warned(self) -> bool:
+        """The import worked but printed a warning of a known cause (``diagnosis``)."""
+        return self.ok and self.diagnosis is not None
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        found = self.diagnosis.packages if self.diagnosis is not None else ()
+        return found or ((self.probe.package,) if self.probe.package else ())
+
+    def outcome(self, timeout: float | None = None) -> str:
+        """One line: how it ended."""
+        if self.ending == "ok":
+            return f"ok in {self.seconds:.2f} s"
+        if self.ending == "timeout":
+            limit = f" within {timeout:g} s" if timeout is not None else ""
+            return f"did not finish{limit}; its process group was killed"
+        if self.ending == "crashed":
+            return f"killed by {self.signal} (the process crashed at import)"
+        if self.ending == "no-result":
+            return f"the process ended without a result ({self.message})"
+        return " ".join(f"{self.error_type}: {self.message}".split())[:400]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "statement": self.probe.statement,
+            "package": self.probe.package,
+            "source": self.probe.source,
+            "ending": self.ending,
+            "seconds": round(self.seconds, 3),
+            "error_type": self.error_type,
+            "message": self.message,
+            "frames": list(self.frames),
+            "signal": self.signal,
+            "stdout_bytes": self.stdout_bytes,
+            "stderr_bytes": self.stderr_bytes,
+            "warnings": list(self.warnings),
+            "diagnosis": self.diagnosis.to_dict() if self.diagnosis is not None else None,
+        }
+
+
+def run_imports(
+    python: str,
+    probes: Sequence[ImportProbe],
+    *,
+    timeout: float,
+    owners: Any = None,
+    facts: Facts | None = None,
+    jobs: int | None = None,
+    on_result: Callable[[ImportResult], None] | None = None,
+) -> list[ImportResult]:
+    """Run each probe in its own process of ``python``, at most ``jobs`` (default: the CPU count) at a
+    time; results in the order of ``probes``. Raises TargetError only when ``python`` cannot be started."""
+    runner.check_timeout(timeout)
+    if not probes:
+        return []
+    env = runner.child_environment(OFFLINE)
+    workers = max(1, min(len(probes), jobs or os.cpu_count() or 1))
+    groups: list[int] = []
+    stopping = threading.Event()
+
+    def started(pgid: int) -> None:
+        groups.append(pgid)
+        if stopping.is_set():  # started just as the run was interrupted
+            runner.kill_groups([pgid])
+
+    def one(probe: ImportProbe) -> ImportResult:
+        if stopping.is_set():
+            raise KeyboardInterrupt
+        result = run_import(python, probe, timeout=timeout, env=env, owners=owners, facts=facts, on_start=started)
+        if on_result is not None:
+            on_result(result)
+        return result
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="envdoctor-import")
+    futures = []
+    try:  # an interrupt may land while the first probes already run and the last are being queued
+        futures += [pool.submit(one, probe) for probe in probes]
+        return [future.result() for future in futures]
+    except BaseException:  # Ctrl-C, SIGTERM: no probe outlives the run, none still queued starts
+        stopping.set()
+        runner.kill_groups(groups)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_import(
+    python: str,
+    probe: ImportProbe,
+    *,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    owners: Any = None,
+    facts: Facts | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Run one probe; every ending is an ImportResult."""
+    env = env if env is not None else runner.child_environment(OFFLINE)
+    request = {"statement": probe.statement, "exit_at_once": True}
+    res = runner.run_probe(python, "imports", request, timeout=timeout, env=env, on_start=on_start)
+    cmd = res.command
+    base = ImportResult(
+        probe=probe,
+        ending="ok",
+        seconds=cmd.duration,
+        stderr=cmd.stderr[-8000:],
+        stdout_bytes=cmd.stdout_bytes,
+        stderr_bytes=cmd.stderr_bytes,
+    )
+    if res.outcome is runner.Outcome.TIMEOUT:
+        return dataclasses.replace(base, ending="timeout")
+    if res.outcome is runner.Outcome.CRASHED:
+        diag = diagnose(cmd.stderr, owners, facts)
+        own = str(data_dir("probes"))
+        frames = tuple(str(f) for f in diag.frames if not f.path.startswith(own))
+        return dataclasses.replace(base, ending="crashed", signal=cmd.signal_name, diagnosis=diag, frames=frames)
+    payload = res.payload or {}
+    if not res.ok or "ok" not in payload:
+        reason = res.message.splitlines()[0] if res.message else f"exit status {cmd.returncode}"
+        return dataclasses.replace(
+            base, ending="no-result", message=reason, diagnosis=diagnose(cmd.stderr, owners, facts)
+        )
+    warnings = tuple(
+        f"{w.get('category', '')}: {w.get('message', '')}".strip()
+        for w in payload.get("warnings") or ()
+        if isinstance(w, dict)
+    )
+    base = dataclasses.replace(base, seconds=float(payload.get("seconds") or 0.0), warnings=warnings)
+    error = payload.get("error")
+    if payload.get("ok") or not isinstance(error, dict):
+        said = cmd.stderr + "".join(f"\n{w}" for w in warnings)
+        heard = diagnose(said, owners, facts) if said.strip() else None
+        return dataclasses.replace(base, diagnosis=heard) if heard is not None and heard.kind in WARNING_KINDS else base
+    tb = str(error.get("traceback", ""))
+    return dataclasses.replace(
+        base,
+        ending="failed",
+        error_type=str(error.get("type", "")),
+        message=str(error.get("message", "")),
+        traceback=tb,
+        frames=tuple(f"{f[0]}:{f[1]} in {f[2]}" for f in error.get("frames") or () if len(f) == 3),
+        diagnosis=diagnose(cmd.stderr + "\n" + tb, owners, facts),
+    )
+
+
+def probe_findings(
+    static: Sequence[Finding], results: Sequence[ImportResult], timeout: float
+) -> tuple[list[Finding], list[Finding]]:
+    """(the static findings, with the probe outcomes they explain merged in as evidence, a failure raising
+    the finding to error; the new findings: ``import-failed`` (error) for each distinct failure and
+    ``import-warning`` for each distinct known warning of an import that worked, that nothing static
+    explained)."""
+    merged = list(static)
+    unexplained: dict[tuple[str, str], list[ImportResult]] = {}
+    for result in results:
+        if result.ok and not result.warned:
+            continue
+        index = _explaining(merged, result)
+        diag = result.diagnosis
+        if index is None:
+            key = (
+                result.ending,
+                diag.cause if diag and diag.cause else diag.error if diag else result.outcome(timeout),
+            )
+            unexplained.setdefault(key, []).append(result)
+            continue
+        f = merged[index]
+        if result.warned:
+            line = f"import probe: `{result.probe.statement}` works but warns: {diag.cause if diag else ''}"
+            merged[index] = dataclasses.replace(f, evidence=(*f.evidence, line))
+            continue
+        line = f"import probe: `{result.probe.statement}` really fails: {result.outcome(timeout)}"
+        merged[index] = dataclasses.replace(f, severity=max(f.severity, Severity.ERROR), evidence=(*f.evidence, line))
+    return merged, [_finding(group, timeout) for group in unexplained.values()]
+
+
+def _explaining(findings: Sequence[Finding], result: ImportResult) -> int | None:
+    """The static finding that explains ``result``: at warning or above, all of its packages among the
+    failure's (one package only when it is the failure's first); the one naming the missing symbol or
+    the most packages wins."""
+    packages = result.packages
+    if not packages:
+        return None
+    best: tuple[int, int, int] | None = None
+    text = (result.diagnosis.error if result.diagnosis else "") + " " + result.message
+    for index, f in enumerate(findings):
+        if f.severity < Severity.WARNING or f.check == "probes" or not f.packages:
+            continue
+        if not set(f.packages) <= set(packages):
+            continue
+        if len(f.packages) == 1 and f.packages[0] != packages[0]:
+            continue
+        names = sum(1 for word in re.findall(r"\w{6,}", f.title) if word in text)
+        score = (names, len(f.packages), -index)
+        if best is None or score > best:
+            best = score
+    return -best[2] if best is not None else None
+
+
+def _finding(group: Sequence[ImportResult], timeout: float) -> Finding:
+    first = group[0]
+    statements = ", ".join(f"`{r.probe.statement}`" for r in group)
+    diag = first.diagnosis
+    how = first.outcome(timeout)
+    verb = "fails" if len(group) == 1 else "fail"
+    title = f"{statements} {verb}: {how}" if first.ending == "failed" else f"{statements}: {how}"
+    if first.warned and diag is not None:
+        title = f"{statements} {'works but warns' if len(group) == 1 else 'work but warn'}: {diag.cause}"
+    if diag is not None and diag.cause:
+        detail = f"Cause: {diag.cause}."
+    elif first.ending == "timeout":
+        detail = "The import did not finish in time: it hangs, or is slower than --timeout allows."
+    else:
+        detail = "No known cause: the error is reported as it is."
+    detail += " Each import ran in its own process of the target interpreter (offline, no bytecode written)."
+    evidence = [f"import probe: `{r.probe.statement}`: {r.outcome(timeout)}" for r in group]
+    evidence += [f"at {frame}" for frame in first.frames[-3:]]
+    if first.stdout_bytes > runner.OUTPUT_TAIL_BYTES:
+        evidence.append(f"it printed {first.stdout_bytes} bytes to stdout (the last {runner.OUTPUT_TAIL_BYTES} kept)")
+    return Finding(
+        id=WARNING_ID if first.warned else FINDING_ID,
+        severity=Severity.WARNING if first.warned else Severity.ERROR,
+        title=title,
+        detail=detail,
+        packages=first.packages,
+        evidence=tuple(evidence),
+        fix=diag.fix if diag is not None else (),
+        check="probes",
+    )
+
+
+class RecordOwners:
+    """Which installed distribution owns a file or a top-level module, read from each RECORD."""
+
+    def __init__(self, inv: Inventory) -> None:
+        self._paths: dict[str, str] = {}
+        self._modules: dict[str, str] = {}
+        self.tops: dict[str, set[str]] = {}
+        """Each distribution's top-level modules (packages, modules, extensions), from its RECORD."""
+        self._versions = {name: d.raw_version or "" for name, d in inv.winners.items()}
+        for dist in reversed(inv.dists):  # the first copy on sys.path wins
+            if dist.planned or not dist.has_record or not dist.path:
+                continue
+            try:
+                record = Path(dist.path, "RECORD").read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            for line in record.splitlines():
+                rel = line.rsplit(",", 2)[0].strip().strip('"')
+                if not rel or rel.startswith("/"):
+                    continue
+                self._paths[os.path.normpath(os.path.join(dist.location, rel))] = dist.name
+                top = rel.split("/")[0]
+                if top.endswith(".py"):
+                    top = top[:-3]
+                elif "/" not in rel and top.endswith((".so", ".pyd")):
+                    top = top.split(".")[0]
+                elif "/" not in rel or top.endswith((".dist-info", ".egg-info", ".data")) or top == "..":
+                    continue
+                if top.isidentifier():
+                    self._modules[top] = dist.name
+                    self.tops.setdefault(dist.name, set()).add(top)
+
+    def of_path(self, path: str) -> str | None:
+        return self._paths.get(os.path.normpath(path))
+
+    def of_module(self, module: str) -> str | None:
+        return self._modules.get(module.split(".", maxsplit=1)[0])
+
+    def version(self, name: str) -> str | None:
+        return self._versions.get(canonical(name)) or None
