@@ -278,7 +278,9 @@ def main(request):
     dists = []
     paths = request.get("path") or list(sys.path)
     for entry in paths:
-        location = os.path.abspath(entry or ".")
+        # realpath: a symlinked alias of a folder already read (a .pth naming a link to site-packages)
+        # holds the same files, not a second copy of each distribution
+        location = os.path.realpath(entry or ".")
         if location in seen:
             continue
         seen.add(location)

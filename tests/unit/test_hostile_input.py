@@ -265,3 +265,20 @@ def test_pin_keep_as_one_string_is_one_name(fake_venv: tuple[Path, Path], monkey
     monkeypatch.setattr(pinning.Planner, "plan", spy)
     pinning.pin(python=python, keep="idna", verify=False)
     assert list(seen["keep"]) == ["idna"]  # type: ignore[call-overload]
+
+
+def test_a_symlinked_alias_of_site_packages_is_one_copy_not_two(fake_venv: tuple[Path, Path], tmp_path: Path) -> None:
+    """A second sys.path entry that is a symlink to site-packages (a .pth naming it) holds the same files: no
+    distribution is reported twice, and a real problem beside it is still reported once."""
+    python, site = fake_venv
+    write_dist(site, "a", Fake("1.0", ["b>=2"]))
+    write_dist(site, "b", Fake("1.0"))
+    alias = tmp_path / "alias"
+    alias.symlink_to(site, target_is_directory=True)
+    (site / "alias.pth").write_text(f"{alias}\n")
+    shown = subprocess.run([str(python), "-c", "import sys; print(sys.path)"], capture_output=True, text=True)
+    assert str(alias) in shown.stdout  # the alias really is on the target's sys.path
+    res = envdoctor("check", "--python", str(python), "--format", "json")
+    findings = json.loads(res.stdout)["findings"]
+    assert not [f for f in findings if f["id"] == "distribution-duplicate"], findings
+    assert [f["id"] for f in findings if f["severity"] == "error"] == ["requirement-conflict"]
