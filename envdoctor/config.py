@@ -44,7 +44,9 @@ class Ignore:
     package: str | None = None
 
     def matches(self, finding_id: str, packages: Sequence[str]) -> bool:
-        return finding_id == self.id and (self.package is None or self.package in {canonical(p) for p in packages})
+        return finding_id == self.id and (
+            self.package is None or canonical(self.package) in {canonical(p) for p in packages}
+        )
 
     @classmethod
     def parse(cls, text: str, reason: str = "ignored with --ignore on the command line") -> Ignore:
