@@ -50,7 +50,6 @@ _BUILT_IN = {
     "train-driver-too-old": "The NVIDIA driver is older than the CUDA runtime torch was built with needs.",
     "train-precision-fallback": "A precision fell back to another dtype.",
     "train-precision-emulated": "A precision ran emulated, not natively.",
-    "train-precision-fails": "A precision's training step failed.",
 }
 
 BUILT_IN: Mapping[str, RuleHelp] = {

@@ -337,9 +337,13 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     from envdoctor.render import Format, RenderOptions, render
 
     _check_options(args)
-    settings = config.load(args.config)
+    settings = config.load(args.config, known=catalog.load)
     fail_on = config.fail_on(args.fail_on, settings)
     ignores = [*settings.ignore, *(config.Ignore.parse(text) for text in args.ignore)]
+    known = catalog.load() if args.ignore else {}
+    for ignore in ignores[len(settings.ignore) :]:
+        if ignore.id not in known:
+            raise UsageError(f"--ignore {ignore.id}: {config.unknown_id(ignore.id, known)}")
     stdout_file, outputs = _outputs(args.output)
     quiet = args.quiet or not sys.stderr.isatty()
     progress = Silent() if quiet else StderrProgress()
@@ -421,11 +425,11 @@ def _check_options(args: argparse.Namespace) -> None:
 def _pin(args: argparse.Namespace, redact: Redactor) -> int:
     import json
 
-    from envdoctor import config
+    from envdoctor import catalog, config
     from envdoctor.pinning import pin
 
     _check_options(args)
-    settings = config.load(args.config)
+    settings = config.load(args.config, known=catalog.load)
     quiet = args.quiet
     if not quiet:
         print("envdoctor: checking and planning ...", file=sys.stderr)

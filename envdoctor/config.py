@@ -14,7 +14,7 @@ import difflib
 import os
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,11 +77,17 @@ def discover(start: Path) -> Path | None:
     return None
 
 
-def load(explicit: str | os.PathLike[str] | None = None, *, cwd: Path | None = None) -> Config:
+def load(
+    explicit: str | os.PathLike[str] | None = None,
+    *,
+    cwd: Path | None = None,
+    known: Callable[[], Collection[str]] | None = None,
+) -> Config:
     """The configuration from ``explicit`` (``--config``), else the discovered pyproject.toml, else none.
 
     A file named pyproject.toml is read for its ``[tool.envdoctor]`` table; any other file holds the keys at
-    its top level. Raises UsageError (file and line) for an unreadable file, an unknown key or a bad value."""
+    its top level. ``known`` gives the ids an ignore may name (envdoctor.catalog; asked only when there is an
+    ignore). Raises UsageError (file and line) for an unreadable file, an unknown key or a bad value."""
     if explicit is not None:
         path = Path(explicit)
         try:
@@ -101,7 +107,7 @@ def load(explicit: str | os.PathLike[str] | None = None, *, cwd: Path | None = N
         raise UsageError(f"{path}: no [tool.envdoctor] table")
     if not isinstance(table, Mapping):
         raise where.error("envdoctor", "[tool.envdoctor] must be a table")
-    return _validate(table, where, path)
+    return _validate(table, where, path, known)
 
 
 def _parse(path: Path, data: bytes) -> dict[str, Any]:
@@ -113,7 +119,9 @@ def _parse(path: Path, data: bytes) -> dict[str, Any]:
         raise UsageError(f"{path}: not valid TOML: {exc}") from None
 
 
-def _validate(table: Mapping[str, Any], where: _Lines, path: Path) -> Config:
+def _validate(
+    table: Mapping[str, Any], where: _Lines, path: Path, known: Callable[[], Collection[str]] | None
+) -> Config:
     for key in table:
         if key not in KEYS:
             raise where.error(key, f"unknown key {key!r}{_did_you_mean(key, KEYS)} (known: {', '.join(KEYS)})")
@@ -130,6 +138,10 @@ def _validate(table: Mapping[str, Any], where: _Lines, path: Path) -> Config:
     if not isinstance(ignores, list):
         raise where.error("ignore", "ignore must be a list of tables ([[tool.envdoctor.ignore]] or [{...}])")
     parsed = tuple(_ignore(entry, i, where) for i, entry in enumerate(ignores))
+    ids = known() if known is not None and parsed else None
+    for i, ignore in enumerate(parsed):
+        if ids is not None and ignore.id not in ids:
+            raise where.error("id", f"ignore entry {i + 1}: {unknown_id(ignore.id, ids)}", entry=i)
     keep = table.get("keep", [])
     if not isinstance(keep, list) or not all(isinstance(k, str) and _NAME.match(k) for k in keep):
         raise where.error("keep", f"keep = {keep!r}: expected a list of package names")
@@ -155,6 +167,10 @@ def _ignore(entry: Any, i: int, where: _Lines) -> Ignore:
     if package is not None and not (isinstance(package, str) and _NAME.match(package)):
         raise where.error("package", f"ignore entry {i + 1}: package = {package!r} is not a package name", entry=i)
     return Ignore(rid.strip(), reason.strip(), canonical(package) if package is not None else None)
+
+
+def unknown_id(rid: str, known: Collection[str]) -> str:
+    return f"no finding or rule has the id {rid!r}{_did_you_mean(rid, sorted(known))} (`envdoctor matrix` lists rules)"
 
 
 def _did_you_mean(key: str, known: Sequence[str]) -> str:

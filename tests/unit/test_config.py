@@ -160,3 +160,40 @@ def test_command_line_ignore_syntax() -> None:
     for bad in ("", ":peft", "symbol-missing:not a name"):
         with pytest.raises(UsageError, match="ID:PACKAGE"):
             config.Ignore.parse(bad)
+
+
+def test_an_ignore_must_name_a_known_finding_or_rule_id(tmp_path: Path) -> None:
+    from envdoctor import catalog
+
+    path = write(
+        tmp_path,
+        '[tool.envdoctor]\n[[tool.envdoctor.ignore]]\nid = "numpy1-extension-under-numpy2"\nreason = "r"\n\n'
+        '[[tool.envdoctor.ignore]]\nreason = "r"\nid = "symbol-mising"\n',
+    )
+    with pytest.raises(UsageError) as info:
+        config.load(path, known=catalog.load)  # the matrix rule is known; the typo is not
+    assert str(info.value).startswith(f"{path}:8: ignore entry 2: no finding or rule has the id 'symbol-mising'")
+    assert "did you mean 'symbol-missing'?" in str(info.value)
+
+
+def test_command_line_options_reach_check_and_pin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from envdoctor import cli, pinning
+
+    write(tmp_path, '[tool.envdoctor]\nkeep = ["peft"]\n')
+    monkeypatch.chdir(tmp_path)
+    seen: dict[str, object] = {}
+
+    def fake_pin(**kw: object) -> object:
+        seen.update(kw)
+        raise UsageError("stop here")
+
+    monkeypatch.setattr(pinning, "pin", fake_pin)
+    assert cli.main(["pin", "--keep", "trl"]) == 2
+    assert seen["keep"] == ["peft", "trl"]  # the file's keep and the command line's add up
+    assert cli.main(["check", "--ignore", "symbol-mising"]) == 2
+    assert "--ignore symbol-mising: no finding or rule has the id" in capsys.readouterr().err
+    bad = write(tmp_path, '\nkeep = "peft"\n', "other.toml")
+    assert cli.main(["pin", "--config", str(bad)]) == 2
+    assert f"{bad}:2: keep = 'peft'" in capsys.readouterr().err
