@@ -30,8 +30,9 @@ _EPILOG = """\
 exit codes:
   0  nothing at or above --fail-on
   1  findings at or above --fail-on (a check that could not run counts as a warning)
-  2  usage error, or an interpreter / file that cannot be read
-  3  envdoctor itself failed (a bug: please report it with the traceback)
+  2  usage error, a bad configuration (file and line), or an interpreter / file that cannot be read;
+     no --output file is written
+  3  envdoctor itself failed (a bug: please report it with the traceback); no --output file is written
   130, 143  interrupted (Ctrl-C, SIGTERM): every process envdoctor started is stopped
 
 examples:
