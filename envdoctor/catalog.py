@@ -69,9 +69,20 @@ def rules(matrix: Matrix | None) -> dict[str, RuleHelp]:
 
 def load() -> dict[str, RuleHelp]:
     """The catalog with the shipped matrix (reads it; the matrix cache is used)."""
+    return rules(_matrix())
+
+
+def known_ids() -> set[str] | None:
+    """The ids an ignore may name; None when the matrix is damaged (its rule ids are then unknown, and an
+    ignore naming one must not become an error: check reports ``matrix-invalid`` instead)."""
+    matrix = _matrix()
+    return None if matrix is None else set(rules(matrix))
+
+
+def _matrix() -> Matrix | None:
     from envdoctor.api import load_matrix
     from envdoctor.cache import Cache, default_dir
     from envdoctor.matrix import MatrixError
 
     matrix = load_matrix(Cache(default_dir()))
-    return rules(None if isinstance(matrix, MatrixError) else matrix)
+    return None if isinstance(matrix, MatrixError) else matrix

@@ -338,12 +338,12 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     from envdoctor.render import Format, RenderOptions, render
 
     _check_options(args)
-    settings = config.load(args.config, known=catalog.load)
+    settings = config.load(args.config, known=catalog.known_ids)
     fail_on = config.fail_on(args.fail_on, settings)
     ignores = [*settings.ignore, *(config.Ignore.parse(text) for text in args.ignore)]
-    known = catalog.load() if args.ignore else {}
+    known = catalog.known_ids() if args.ignore else None
     for ignore in ignores[len(settings.ignore) :]:
-        if ignore.id not in known:
+        if known is not None and ignore.id not in known:
             raise UsageError(f"--ignore {ignore.id}: {config.unknown_id(ignore.id, known)}")
     stdout_file, outputs = _outputs(args.output)
     quiet = args.quiet or not sys.stderr.isatty()
@@ -430,7 +430,7 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
     from envdoctor.pinning import pin
 
     _check_options(args)
-    settings = config.load(args.config, known=catalog.load)
+    settings = config.load(args.config, known=catalog.known_ids)
     quiet = args.quiet
     if not quiet:
         print("envdoctor: checking and planning ...", file=sys.stderr)

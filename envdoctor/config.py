@@ -81,13 +81,14 @@ def load(
     explicit: str | os.PathLike[str] | None = None,
     *,
     cwd: Path | None = None,
-    known: Callable[[], Collection[str]] | None = None,
+    known: Callable[[], Collection[str] | None] | None = None,
 ) -> Config:
     """The configuration from ``explicit`` (``--config``), else the discovered pyproject.toml, else none.
 
     A file named pyproject.toml is read for its ``[tool.envdoctor]`` table; any other file holds the keys at
-    its top level. ``known`` gives the ids an ignore may name (envdoctor.catalog; asked only when there is an
-    ignore). Raises UsageError (file and line) for an unreadable file, an unknown key or a bad value."""
+    its top level. ``known`` gives the ids an ignore may name (envdoctor.catalog.known_ids; asked only when
+    there is an ignore; None: not checked). Raises UsageError (file and line) for an unreadable file, an
+    unknown key or a bad value."""
     if explicit is not None:
         path = Path(explicit)
         try:
@@ -120,7 +121,7 @@ def _parse(path: Path, data: bytes) -> dict[str, Any]:
 
 
 def _validate(
-    table: Mapping[str, Any], where: _Lines, path: Path, known: Callable[[], Collection[str]] | None
+    table: Mapping[str, Any], where: _Lines, path: Path, known: Callable[[], Collection[str] | None] | None
 ) -> Config:
     for key in table:
         if key not in KEYS:
