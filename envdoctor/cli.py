@@ -24,20 +24,22 @@ if TYPE_CHECKING:
     from envdoctor.pinning import PinResult
     from envdoctor.render import Format
 
-_FORMATS = ("auto", "terminal", "text", "json")
+_FORMATS = ("auto", "terminal", "text", "json", "junit", "github", "sarif", "markdown")
 
 _EPILOG = """\
 exit codes:
   0  nothing at or above --fail-on
   1  findings at or above --fail-on (a check that could not run counts as a warning)
-  2  usage error, or an interpreter / file that cannot be read
-  3  envdoctor itself failed (a bug: please report it with the traceback)
+  2  usage error, a bad configuration (file and line), or an interpreter / file that cannot be read;
+     no --output file is written
+  3  envdoctor itself failed (a bug: please report it with the traceback); no --output file is written
   130, 143  interrupted (Ctrl-C, SIGTERM): every process envdoctor started is stopped
 
 examples:
   envdoctor check                                  this Python's environment
   envdoctor check --python ~/venvs/train           another interpreter or venv folder
   envdoctor check --format json > report.json      machine-readable, for a CI gate
+  envdoctor check -o junit:report.xml -o sarif:envdoctor.sarif   the view on stdout, and two files
   envdoctor check --install "accelerate==0.31.0"   what-if: would this install break something?
   envdoctor check -r requirements.txt              what-if for a requirements file
   envdoctor check --train --precision bf16         also one real bf16 training step (and fp32, fp16)
@@ -92,14 +94,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--format",
         choices=_FORMATS,
         default="auto",
-        help="output format (default: auto = terminal on a terminal, text otherwise or when NO_COLOR is set)",
+        help="format of stdout (default: auto = terminal on a terminal; github when GITHUB_ACTIONS=true; text "
+        "otherwise or when NO_COLOR is set)",
     )
     check.add_argument(
         "--fail-on",
         choices=[str(s) for s in Severity],
-        default="error",
-        help="lowest severity that makes the exit code 1 (default: error)",
+        help="lowest severity that makes the exit code 1 (default: $ENVDOCTOR_FAIL_ON, else fail-on in the "
+        "configuration, else error)",
     )
+    check.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="ID[:PACKAGE]",
+        help="accept the findings with this finding or rule id (only those about PACKAGE): they stay in the "
+        "report, marked suppressed, and never count toward the exit code (repeatable; a lasting ignore belongs "
+        "in the configuration, with its reason)",
+    )
+    _config_options(check)
     check.add_argument(
         "--timeout", type=float, default=60.0, metavar="SECONDS", help="limit for each probe (default: 60)"
     )
@@ -161,7 +174,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="STATEMENT",
         help='also run this import statement as a probe ("from x import y"; repeatable; implies --probes)',
     )
-    check.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
+    check.add_argument(
+        "--output",
+        "-o",
+        action="append",
+        default=[],
+        metavar="[FORMAT:]FILE",
+        help="FORMAT:FILE also writes the report in FORMAT (" + ", ".join(_FORMATS[1:]) + ") to FILE, "
+        "repeatable, stdout keeps the view; a plain FILE (once) gets the --format view instead of stdout. "
+        "Every file is written atomically, and only when the check ran",
+    )
     check.add_argument("--quiet", "-q", action="store_true", help="no progress messages on stderr")
     matrix = sub.add_parser(
         "matrix",
@@ -244,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
         "envdoctor-rollback-<time>.txt in the current folder)",
     )
     pin.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    _config_options(pin)
     pin.add_argument(
         "--timeout", type=float, default=60.0, metavar="SECONDS", help="limit for each probe (default: 60)"
     )
@@ -269,6 +292,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=60.0, metavar="SECONDS", help="limit for reading the environment"
     )
     return parser
+
+
+def _config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="read the configuration from FILE (a pyproject.toml's [tool.envdoctor], or the keys at the top "
+        "level of any other TOML file) instead of the nearest pyproject.toml with [tool.envdoctor]",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -333,11 +365,21 @@ def _terminate_like_interrupt() -> Iterator[None]:
 
 
 def _check(args: argparse.Namespace, redact: Redactor) -> int:
-    from envdoctor import api
+    import dataclasses
+
+    from envdoctor import api, catalog, config
     from envdoctor.progress import Silent, StderrProgress
     from envdoctor.render import Format, RenderOptions, render
 
     _check_options(args)
+    settings = config.load(args.config, known=catalog.known_ids)
+    fail_on = config.fail_on(args.fail_on, settings)
+    ignores = [*settings.ignore, *(config.Ignore.parse(text) for text in args.ignore)]
+    known = catalog.known_ids() if args.ignore else None
+    for ignore in ignores[len(settings.ignore) :]:
+        if known is not None and ignore.id not in known:
+            raise UsageError(f"--ignore {ignore.id}: {config.unknown_id(ignore.id, known)}")
+    stdout_file, outputs = _outputs(args.output)
     quiet = args.quiet or not sys.stderr.isatty()
     progress = Silent() if quiet else StderrProgress()
     if (args.install or args.requirements) and (args.train or args.precision):
@@ -371,11 +413,46 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
             imports=args.imports,
             probe_all=args.probe_all,
         )
-    fmt, color = _choose_format(args.format, to_file=args.output is not None)
+    report = config.suppress(report, ignores)
+    fmt, color = _choose_format(args.format, to_file=stdout_file is not None)
     width = shutil.get_terminal_size((100, 24)).columns if fmt is Format.TERMINAL else 100
-    text = redact(render(report, fmt, RenderOptions(width=width, color=color)))
-    _write(text, args.output)
-    return exitcodes.for_report(report, Severity.parse(args.fail_on))
+    rules = catalog.load() if any(f is Format.SARIF for f, _ in outputs) or fmt is Format.SARIF else {}
+    options = RenderOptions(width=width, color=color, fail_on=fail_on, rules=rules)
+    texts: list[tuple[str, str | None]] = [
+        (redact(render(report, f, dataclasses.replace(options, color=False, width=100))), p) for f, p in outputs
+    ]
+    texts.append((redact(render(report, fmt, options)), stdout_file))  # every file renders before any is written
+    for text, path in texts:
+        _write(text, path)
+    return exitcodes.for_report(report, fail_on)
+
+
+def _outputs(values: Sequence[str]) -> tuple[str | None, list[tuple[Format, str]]]:
+    """``--output`` values: the one plain FILE that replaces stdout (or None), and the FORMAT:FILE pairs.
+    A value is FORMAT:FILE when the text before its first ``:`` is a format's name (``./json:x`` is a file)."""
+    from envdoctor.render import Format
+
+    plain: list[str] = []
+    typed: list[tuple[Format, str]] = []
+    for value in values:
+        name, sep, path = value.partition(":")
+        if sep and name in _FORMATS[1:]:
+            if not path:
+                raise UsageError(f"--output {value}: no file after {name}:")
+            typed.append((Format(name), path))
+        elif not value:
+            raise UsageError("--output is empty")
+        else:
+            plain.append(value)
+    if len(plain) > 1:
+        raise UsageError(f"--output: more than one plain FILE ({', '.join(plain)}); write FORMAT:FILE for each")
+    paths = [*plain, *(p for _, p in typed)]
+    for path in paths:
+        if paths.count(path) > 1:
+            raise UsageError(f"--output: {path} is named twice")
+        if os.path.isdir(path) or not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise UsageError(f"--output {path}: not a file in an existing folder")
+    return (plain[0] if plain else None), typed
 
 
 def _check_options(args: argparse.Namespace) -> None:
@@ -389,15 +466,17 @@ def _check_options(args: argparse.Namespace) -> None:
 def _pin(args: argparse.Namespace, redact: Redactor) -> int:
     import json
 
+    from envdoctor import catalog, config
     from envdoctor.pinning import pin
 
     _check_options(args)
+    settings = config.load(args.config, known=catalog.known_ids)
     quiet = args.quiet
     if not quiet:
         print("envdoctor: checking and planning ...", file=sys.stderr)
     result = pin(
         python=args.python,
-        keep=_names(args.keep),
+        keep=[*settings.keep, *_names(args.keep)],
         allow=_names(args.allow_move),
         changes_only=args.changes_only,
         everything=args.everything,
@@ -579,6 +658,8 @@ def _choose_format(name: str, *, to_file: bool) -> tuple[Format, bool]:
 
     no_color = "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
     if name == "auto":
+        if not to_file and os.environ.get("GITHUB_ACTIONS") == "true":
+            return Format.GITHUB, False
         tty = not to_file and sys.stdout.isatty()
         return (Format.TERMINAL, True) if tty and not no_color else (Format.TEXT, False)
     fmt = Format(name)

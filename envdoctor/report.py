@@ -50,6 +50,9 @@ class Finding:
     fix: tuple[str, ...] = ()
     check: str = ""
     advice: tuple[str, ...] = ()
+    suppressed: str | None = None
+    """The reason it is accepted (an ``ignore`` in the configuration, or ``--ignore``): a suppressed finding
+    stays in the report, shown as suppressed, and never counts toward the exit code or the verdict."""
 
     def sort_key(self) -> tuple[int, str, tuple[str, ...], str]:
         return (-int(self.severity), self.id, self.packages, self.title)
@@ -66,6 +69,7 @@ class Finding:
             "evidence": list(self.evidence),
             "fix": list(self.fix),
             "advice": list(self.advice),
+            "suppressed": self.suppressed,
         }
 
     @classmethod
@@ -81,6 +85,7 @@ class Finding:
             fix=tuple(data.get("fix", ())),
             check=str(data.get("check", "")),
             advice=tuple(data.get("advice", ())),
+            suppressed=None if data.get("suppressed") is None else str(data["suppressed"]),
         )
 
 
@@ -146,15 +151,24 @@ class Report:
             line += f" (slowest: `{slowest.get('statement')}` {float(slowest.get('seconds') or 0.0):.1f} s)"
         return line
 
+    @property
+    def active(self) -> tuple[Finding, ...]:
+        """The findings that are not suppressed: the ones the verdict and the exit code count."""
+        return tuple(f for f in self.findings if f.suppressed is None)
+
+    @property
+    def suppressed(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.suppressed is not None)
+
     def at_least(self, severity: Severity) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.severity >= severity)
+        return tuple(f for f in self.active if f.severity >= severity)
 
     def count(self, severity: Severity) -> int:
-        return sum(1 for f in self.findings if f.severity == severity)
+        return sum(1 for f in self.active if f.severity == severity)
 
     @property
     def worst(self) -> Severity | None:
-        return max((f.severity for f in self.findings), default=None)
+        return max((f.severity for f in self.active), default=None)
 
     def verdict(self) -> str:
         """One line a person can act on; never says "clean" when a check could not run."""
@@ -162,6 +176,8 @@ class Report:
         parts = [_plural(errors, "error"), _plural(warnings, "warning")]
         if infos:
             parts.append(_plural(infos, "note"))
+        if self.suppressed:
+            parts.append(f"{len(self.suppressed)} suppressed")
         tail = f"; {_plural(len(self.skipped), 'check')} could not run" if self.skipped else ""
         if errors:
             head = "BROKEN"

@@ -22,6 +22,14 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ["ENVDOCTOR_CACHE_DIR"] = old
 
 
+@pytest.fixture(autouse=True)
+def ci_neutral(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite means the same on a GitHub runner (GITHUB_ACTIONS=true would turn stdout into annotations) and
+    with ENVDOCTOR_FAIL_ON set: tests that want them set them."""
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    monkeypatch.delenv("ENVDOCTOR_FAIL_ON", raising=False)
+
+
 @pytest.fixture
 def fake_venv(tmp_path: Path) -> tuple[Path, Path]:
     """A real empty venv: (python, site-packages). Write fabricated dists into its site-packages."""

@@ -4,22 +4,34 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from envdoctor.report import Report
+from envdoctor.report import Finding, Report, Severity
+
+if TYPE_CHECKING:
+    from envdoctor.catalog import RuleHelp
 
 
 class Format(enum.Enum):
     TERMINAL = "terminal"
     TEXT = "text"
     JSON = "json"
+    JUNIT = "junit"
+    GITHUB = "github"
+    SARIF = "sarif"
+    MARKDOWN = "markdown"
 
 
 @dataclass(frozen=True)
 class RenderOptions:
     width: int = 100
     color: bool = True
+    fail_on: Severity = Severity.ERROR
+    """The gate's level: JUnit counts a finding at or above it as a failure, like the exit code."""
+    rules: Mapping[str, RuleHelp] = field(default_factory=dict)
+    """The rule catalog (envdoctor.catalog) SARIF writes; an id missing from it gets its finding's title."""
 
 
 def _escapes() -> dict[int, str]:
@@ -61,10 +73,55 @@ def _json(report: Report, options: RenderOptions) -> str:
     return json.render(report, options)
 
 
+def _junit(report: Report, options: RenderOptions) -> str:
+    from envdoctor.render import junit
+
+    return junit.render(report, options)
+
+
+def _github(report: Report, options: RenderOptions) -> str:
+    from envdoctor.render import github
+
+    return github.render(report, options)
+
+
+def _sarif(report: Report, options: RenderOptions) -> str:
+    from envdoctor.render import sarif
+
+    return sarif.render(report, options)
+
+
+def _markdown(report: Report, options: RenderOptions) -> str:
+    from envdoctor.render import markdown
+
+    return markdown.render(report, options)
+
+
 RENDERERS: Mapping[Format, Callable[[Report, RenderOptions], str]] = MappingProxyType(
-    {Format.TERMINAL: _terminal, Format.TEXT: _text, Format.JSON: _json}
+    {
+        Format.TERMINAL: _terminal,
+        Format.TEXT: _text,
+        Format.JSON: _json,
+        Format.JUNIT: _junit,
+        Format.GITHUB: _github,
+        Format.SARIF: _sarif,
+        Format.MARKDOWN: _markdown,
+    }
 )
 
 
 def render(report: Report, fmt: Format, options: RenderOptions | None = None) -> str:
     return RENDERERS[fmt](report, options or RenderOptions())
+
+
+def finding_lines(f: Finding) -> list[str]:
+    """A finding's body, each line escaped (``printable``): why it is suppressed, the detail, the packages,
+    the evidence and the fixes. Shared by the CI formats (JUnit, GitHub, Markdown)."""
+    out = [f"suppressed: {printable(f.suppressed)}"] if f.suppressed is not None else []
+    if f.detail:
+        out.append(printable(f.detail))
+    if f.packages:
+        out.append("packages: " + ", ".join(printable(p) for p in f.packages))
+    out += [f"evidence: {printable(e)}" for e in f.evidence]
+    out += [f"fix: {printable(x)}" for x in (*f.fix, *f.advice)]
+    return out

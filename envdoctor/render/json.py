@@ -23,6 +23,7 @@ def to_dict(report: Report) -> dict[str, Any]:
             "warnings": report.count(Severity.WARNING),
             "infos": report.count(Severity.INFO),
             "skipped": len(report.skipped),
+            "suppressed": len(report.suppressed),
         },
         "checks": list(report.checks),
         "findings": [f.to_dict() for f in report.findings],
@@ -38,9 +39,9 @@ def to_dict(report: Report) -> dict[str, Any]:
 def render(report: Report, options: RenderOptions) -> str:
     """UTF-8 JSON; besides the control characters JSON always escapes, DEL, C1 controls, line separators,
     bidirectional overrides and undecodable bytes of file names are written as \\u escapes."""
-    return json.dumps(to_dict(report), indent=2, ensure_ascii=False).translate(_JSON_ESCAPES) + "\n"
+    return json.dumps(to_dict(report), indent=2, ensure_ascii=False).translate(JSON_ESCAPES) + "\n"
 
 
-_JSON_ESCAPES = {
+JSON_ESCAPES = {
     c: f"\\u{c:04x}" for c in (0x7F, *range(0x80, 0xA0), 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
 } | {c: f"\\u{c:04x}" for c in range(0xD800, 0xE000)}

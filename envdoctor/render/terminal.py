@@ -42,12 +42,17 @@ def render(report: Report, options: RenderOptions) -> str:
         console.print()
         console.print(_train(report.train))
     for severity in (Severity.ERROR, Severity.WARNING, Severity.INFO):
-        group = [f for f in report.findings if f.severity == severity]
+        group = [f for f in report.active if f.severity == severity]
         if group:
             console.print()
             console.print(f"[{_STYLE[severity]}]{_HEADING[severity]} ({len(group)})[/]")
             for finding in group:
                 console.print(_finding(finding))
+    if report.suppressed:
+        console.print()
+        console.print(f"[dim]Suppressed ({len(report.suppressed)})[/]")
+        for finding in report.suppressed:
+            console.print(_finding(finding))
     if report.skipped:
         console.print()
         console.print("[bold]Could not check[/bold]")
@@ -87,10 +92,12 @@ def _finding(f: Finding) -> Group:
     head.add_column(width=2, no_wrap=True)
     head.add_column()
     head.add_row(
-        Text("● ", _STYLE[f.severity]),
+        Text("● ", "dim" if f.suppressed is not None else _STYLE[f.severity]),
         Text.assemble((printable(f.title), "bold"), (f"  [{printable(f.id)}]", "dim")),
     )
     body: list[Text] = []
+    if f.suppressed is not None:
+        body.append(Text.assemble(("suppressed ", "dim"), f"{f.severity!s}: {printable(f.suppressed)}"))
     if f.detail:
         body.append(Text(printable(f.detail)))
     body.extend(Text.assemble(("evidence ", "dim"), printable(e)) for e in f.evidence)

@@ -20,10 +20,13 @@ def render(report: Report, options: RenderOptions) -> str:
     if report.train is not None:
         lines += [*_train(report.train), ""]
     for severity in (Severity.ERROR, Severity.WARNING, Severity.INFO):
-        group = [f for f in report.findings if f.severity == severity]
+        group = [f for f in report.active if f.severity == severity]
         for finding in group:
             lines.extend(_finding(finding, width))
             lines.append("")
+    for finding in report.suppressed:
+        lines.extend(_finding(finding, width))
+        lines.append("")
     if report.skipped:
         lines.append("Could not check:")
         lines.extend(f"  - {sk.check}: {printable(sk.reason)}" for sk in report.skipped)
@@ -48,7 +51,10 @@ def _train(data: Mapping[str, Any]) -> list[str]:
 def _finding(f: Finding, width: int) -> list[str]:
     """Every string is escaped (``printable``): only the first line of a finding starts at column 0, and it
     starts with its severity."""
-    out = [f"{str(f.severity).upper()} [{printable(f.id)}] {printable(f.title)}"]
+    head = f"{str(f.severity).upper()} [{printable(f.id)}] {printable(f.title)}"
+    if f.suppressed is not None:
+        head = f"SUPPRESSED {head} (reason: {printable(f.suppressed)})"
+    out = [head]
     wrap = textwrap.TextWrapper(width=width, initial_indent="    ", subsequent_indent="    ")
     if f.detail:
         out.extend(wrap.wrap(printable(f.detail)))

@@ -125,3 +125,32 @@ def test_stdout_on_a_full_device_is_one_line_and_exit_2(venv: Path) -> None:
         )
     assert res.returncode == 2
     assert "cannot write to stdout: No space left on device" in one_line_error(res.stderr)
+
+
+def test_format_outputs_go_through_the_same_writer(venv: Path, tmp_path: Path) -> None:
+    """``-o FORMAT:FILE``: a symlink is followed and stays, a file keeps its mode, nothing is left beside them."""
+    real = tmp_path / "reports" / "junit-real.xml"
+    real.parent.mkdir()
+    real.write_text("old\n")
+    real.chmod(0o640)
+    link = tmp_path / "junit.xml"
+    link.symlink_to(real)
+    sarif = tmp_path / "reports" / "envdoctor.sarif"
+    res = envdoctor(
+        "check",
+        "--python",
+        str(venv),
+        "--no-symbols",
+        "--format",
+        "text",
+        "-o",
+        f"junit:{link}",
+        "-o",
+        f"sarif:{sarif}",
+    )
+    assert res.returncode == 1, res.stderr
+    assert res.stdout.startswith("envdoctor check: ")  # the view stays on stdout
+    assert link.is_symlink() and "<testsuites" in real.read_text()
+    assert stat.S_IMODE(real.stat().st_mode) == 0o640
+    assert '"version": "2.1.0"' in sarif.read_text()
+    assert sorted(p.name for p in real.parent.iterdir()) == ["envdoctor.sarif", "junit-real.xml"]

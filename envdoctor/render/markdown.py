@@ -1,0 +1,62 @@
+"""Markdown (CommonMark with GitHub's tables): for ``$GITHUB_STEP_SUMMARY`` and pull-request comments.
+
+The verdict, a table of the findings (suppressed ones marked, with the reason), then each finding in full
+inside a collapsible block, and the first fix step in a code block. Every string from the target is made
+``printable`` and then every ASCII punctuation character in it is backslash-escaped (CommonMark allows that
+for all of them), so no name can open a link, emphasis, raw HTML, a table cell or a heading; the code
+block's fence is longer than any run of backticks in it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from envdoctor.render import RenderOptions, finding_lines, printable
+from envdoctor.render.fixes import first_step
+from envdoctor.report import Finding, Report
+
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def md(text: str) -> str:
+    """``text`` from the target as inline Markdown that shows exactly its (printable) characters."""
+    return _PUNCTUATION.sub(r"\\\1", printable(text))
+
+
+def render(report: Report, options: RenderOptions) -> str:
+    s = report.summary
+    lines = [
+        "## envdoctor check",
+        "",
+        f"**{md(report.verdict())}**",
+        "",
+        f"Python {md(s.python_version)} at {md(s.python)}, {s.distributions} distributions.",
+        "",
+    ]
+    if report.findings:
+        lines += ["| severity | id | packages | finding |", "| --- | --- | --- | --- |"]
+        for f in (*report.active, *report.suppressed):
+            severity = str(f.severity) if f.suppressed is None else f"{f.severity}, suppressed: {md(f.suppressed)}"
+            packages = ", ".join(md(p) for p in f.packages)
+            lines.append(f"| {severity} | {md(f.id)} | {packages} | {md(f.title)} |")
+        lines.append("")
+        for f in (*report.active, *report.suppressed):
+            lines += _details(f)
+    if report.skipped:
+        lines += ["**Could not check:**", ""]
+        lines += [f"- {md(sk.check)}: {md(sk.reason)}" for sk in report.skipped]
+        lines.append("")
+    step = first_step(report)
+    if step:
+        body = [printable(line) for line in step]
+        fence = "`" * max(3, 1 + max((len(r) for b in body for r in re.findall("`+", b)), default=0))
+        lines += ["**Fix (first step):**", "", f"{fence}shell", *body, fence, ""]
+    return "\n".join(lines)
+
+
+def _details(f: Finding) -> list[str]:
+    state = "suppressed " if f.suppressed is not None else ""
+    summary = html.escape(f"{state}{f.severity} [{printable(f.id)}] {printable(f.title)}")
+    body = [f"- {md(line)}" for line in finding_lines(f)]
+    return ["<details>", f"<summary>{summary}</summary>", "", *body, "", "</details>", ""]
