@@ -43,6 +43,8 @@ _BUILT_IN = {
     "what-if": "What an install (--install / --requirements) would change.",
     "install-unresolvable": "pip's resolver would refuse the install.",
     "matrix-invalid": "envdoctor's compatibility matrix is damaged; its rules were not checked.",
+    "import-failed": "An import a training script makes fails when run for real (check --probes).",
+    "import-warning": "An import works but prints a warning with a known cause (check --probes).",
     "train-step-fails": "The training step failed.",
     "train-step-timeout": "The training step did not finish within the timeout.",
     "train-step-crashed": "The training-step probe crashed.",

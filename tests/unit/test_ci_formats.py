@@ -146,6 +146,7 @@ def test_the_catalog_knows_every_finding_id_the_code_writes() -> None:
 
     source = "\n".join(p.read_text() for p in (Path(__file__).parents[2] / "envdoctor").rglob("*.py"))
     written = set(re.findall(r'\bid="([a-z0-9-]+)"', source))
+    written |= set(re.findall(r'^[A-Z_]*_ID = "([a-z0-9-]+)"', source, re.MULTILINE))  # runtime/imports.py
     for prefix, rid in re.findall(r'_finding\(\s*f?"(\{prefix\})?([a-z0-9-]+)"', source):
         written |= {rid, f"extra-{rid}"} if prefix else {rid}  # prefix: "extra-" or ""
     assert len(written) > 15
