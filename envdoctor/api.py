@@ -7,22 +7,21 @@ import logging
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from envdoctor import warm
 from envdoctor.cache import Cache, default_dir
-from envdoctor.checks.metadata import check_metadata
 from envdoctor.errors import IncompatibleEnvironmentError, UsageError
-from envdoctor.inventory import Inventory
 from envdoctor.progress import Progress, Silent
 from envdoctor.redact import Redactor
 from envdoctor.report import SCHEMA, Finding, Report, Severity, Skipped, Summary
 from envdoctor.target import Target
-from envdoctor.torchbuild import TORCH_FAMILY
 
 if TYPE_CHECKING:
     from envdoctor.importers import Lookup
+    from envdoctor.inventory import Inventory
     from envdoctor.matrix import Matrix, MatrixError
     from envdoctor.resolve import Resolution
     from envdoctor.sources import SourceIndex
@@ -46,7 +45,10 @@ def check(
     """Check the environment of ``python`` (default: this interpreter) and return the Report.
 
     Imports nothing from the environment under test: the inventory is read by a probe in a
-    subprocess, sources are read as text. ``symbols``: also check cross-package imports (reads
+    subprocess (in this process, with the same standard-library code, when ``python`` is this
+    interpreter), sources are read as text. When the environment and the options are those of the
+    last check of this interpreter (its fingerprint: envdoctor.warm), that check's report answers.
+    ``symbols``: also check cross-package imports (reads
     installed sources; cached per distribution unless ``cache`` is False). ``train``: also run one
     real training step per precision in the target (envdoctor.runtime.step); ``precision`` ("no",
     "fp16", "bf16") is the one the user means to train in: its problems weigh more. Raises UsageError
@@ -60,13 +62,34 @@ def check(
     progress = progress if progress is not None else Silent()
     target = Target.resolve(python)
     progress.step(f"reading the environment of {target.python}")
-    inv = Inventory.from_payload(target.probe("inventory", {}, timeout=timeout))
-    progress.step(f"checking {len(inv.dists)} distributions")
-    report = check_inventory(inv, symbols=symbols, cache=Cache(default_dir() if cache else None))
+    store = Cache(default_dir() if cache else None)
+    entry = warm.key(target.python, {"symbols": symbols})
+    last = warm.load(store, entry)
+    payload = _inventory(target, {"known": last[0]} if last else {}, timeout)
+    if last is not None and payload.get("unchanged") and payload.get("fingerprint") == last[0]:
+        report = last[1]
+    else:
+        from envdoctor.inventory import Inventory
+
+        inv = Inventory.from_payload(payload)
+        progress.step(f"checking {len(inv.dists)} distributions")
+        report = check_inventory(inv, symbols=symbols, cache=store)
+        warm.store(store, entry, str(payload.get("fingerprint") or ""), report)
+        store.trim()
     if train or precision is not None:
         progress.step("running one training step per precision (fp32, fp16, bf16) in the target")
         report = _with_train_step(report, target.python, timeout=timeout, precision=precision)
     return redacted(report, Redactor.from_environment())
+
+
+def _inventory(target: Target, request: dict[str, Any], timeout: float) -> Mapping[str, Any]:
+    """The inventory probe's result: computed in this process when the target is this interpreter."""
+    if target.is_current:
+        try:
+            return warm.inventory_here(request)
+        except Exception:  # the probe's code failing here is retried as a probe, which reports it
+            logger.debug("the in-process inventory failed", exc_info=True)
+    return target.probe("inventory", request, timeout=timeout)
 
 
 TRAIN_PRECISIONS = ("no", "fp16", "bf16")
@@ -124,7 +147,9 @@ def what_if(
         progress = progress if progress is not None else Silent()
         target = Target.resolve(python)
         progress.step(f"reading the environment of {target.python}")
-        inv = Inventory.from_payload(target.probe("inventory", {}, timeout=timeout))
+        from envdoctor.inventory import Inventory
+
+        inv = Inventory.from_payload(_inventory(target, {}, timeout))
         args = [*install, *(a for path in files for a in ("-r", path))]
         shown = " ".join([*install, *(a for path in requirements for a in ("-r", os.fspath(path)))])
         progress.step(f"asking pip what `pip install {shown}` would do (nothing is installed)")
@@ -214,6 +239,8 @@ def _label(inv: Inventory, name: str, display: str) -> str:
 
 
 def _summary(inv: Inventory) -> Summary:
+    from envdoctor.torchbuild import TORCH_FAMILY
+
     return Summary(
         python=inv.python.executable,
         python_version=inv.python.version,
@@ -229,6 +256,8 @@ def check_inventory(
     """Run the static checks on an Inventory. Reads installed files, starts no process, unless ``releases``
     is given: then an error's fix that the facts do not cover is read from the importer's release wheels
     (pip lists and downloads them; envdoctor.importers)."""
+    from envdoctor.checks.metadata import check_metadata
+
     findings = check_metadata(inv)
     checks = ["metadata"]
     skipped: list[Skipped] = []

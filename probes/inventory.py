@@ -7,6 +7,7 @@ cannot be read or parsed becomes a "problems" entry on that distribution, never 
 """
 
 import errno
+import hashlib
 import json
 import os
 import pkgutil
@@ -273,20 +274,67 @@ def scan_entry(entry):
     return found
 
 
-def main(request):
+def _stamp(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "-"
+    return "%d:%d" % (st.st_size, st.st_mtime_ns)
+
+
+def fingerprint(paths, markers):
+    """What the inventory depends on, from stat() calls only (no file is read): the interpreter, its
+    markers and the path it scans, each path entry's folder (a module added or removed changes its mtime) and each
+    metadata folder's RECORD, METADATA / PKG-INFO and folder stamps (size and mtime). Anything pip, uv or
+    conda installs, removes or reinstalls changes it; so does editing an installed file and its RECORD."""
+    h = hashlib.sha256()
+    head = [sys.executable, sys.version, list(paths), sorted(markers.items())]
+    h.update(json.dumps(head, ensure_ascii=True).encode("ascii"))
+    for entry in unique_locations(paths):
+        h.update(("\n@%s %s" % (entry, _stamp(entry))).encode("utf-8", "surrogateescape"))
+        if entry.endswith(".egg") and os.path.isdir(os.path.join(entry, "EGG-INFO")):
+            names = ["EGG-INFO"]
+        else:
+            try:
+                names = sorted(os.listdir(entry))
+            except OSError:
+                continue
+        for name in names:
+            lower = name.lower()
+            if not lower.endswith((".dist-info", ".egg-info")) and name != "EGG-INFO":
+                continue
+            folder = os.path.join(entry, name)
+            stamps = [_stamp(folder)] + [_stamp(os.path.join(folder, f)) for f in ("RECORD", "METADATA", "PKG-INFO")]
+            h.update(("\n%s %s" % (name, " ".join(stamps))).encode("utf-8", "surrogateescape"))
+    return h.hexdigest()[:32]
+
+
+def unique_locations(paths):
     seen = set()
-    dists = []
-    paths = request.get("path") or list(sys.path)
     for entry in paths:
         location = os.path.abspath(entry or ".")
-        if location in seen:
-            continue
-        seen.add(location)
-        dists.extend(scan_entry(entry))
+        if location not in seen:
+            seen.add(location)
+            yield location
+
+
+def main(request):
+    """The inventory. ``path``: the folders to scan (default sys.path). ``known``: a fingerprint from an
+    earlier run; when the environment still has it, only ``{"schema", "fingerprint", "unchanged": true}``
+    comes back (nothing is read)."""
+    paths = request.get("path") or list(sys.path)
+    markers = marker_environment()
+    fp = fingerprint(paths, markers)
+    if request.get("known") and request.get("known") == fp:
+        return {"schema": SCHEMA, "fingerprint": fp, "unchanged": True}
+    dists = []
+    for location in unique_locations(paths):
+        dists.extend(scan_entry(location))
     return {
         "schema": SCHEMA,
+        "fingerprint": fp,
         "python": interpreter(),
-        "markers": marker_environment(),
+        "markers": markers,
         "sys_path": list(sys.path),
         "stdlib_modules": stdlib_modules(),
         "top_level_modules": top_level_modules(paths),
