@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import stat
 import tempfile
@@ -26,7 +25,13 @@ if TYPE_CHECKING:
     from envdoctor.resolve import Resolution
     from envdoctor.sources import SourceIndex
 
-logger = logging.getLogger(__name__)
+
+def _debug(message: str) -> None:
+    """Log ``message`` with the exception being handled (logging is loaded only then)."""
+    import logging
+
+    logging.getLogger(__name__).debug(message, exc_info=True)
+
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds one probe may take before its process group is killed."""
@@ -65,21 +70,39 @@ def check(
     store = Cache(default_dir() if cache else None)
     entry = warm.key(target.python, {"symbols": symbols})
     last = warm.load(store, entry)
-    payload = _inventory(target, {"known": last[0]} if last else {}, timeout)
-    if last is not None and payload.get("unchanged") and payload.get("fingerprint") == last[0]:
-        report = last[1]
+    if last is not None and last.unchanged():
+        report = last.report
     else:
-        from envdoctor.inventory import Inventory
-
-        inv = Inventory.from_payload(payload)
-        progress.step(f"checking {len(inv.dists)} distributions")
-        report = check_inventory(inv, symbols=symbols, cache=store)
-        warm.store(store, entry, str(payload.get("fingerprint") or ""), report)
-        store.trim()
+        report = _check_target(target, last, store, entry, symbols=symbols, timeout=timeout, progress=progress)
     if train or precision is not None:
         progress.step("running one training step per precision (fp32, fp16, bf16) in the target")
         report = _with_train_step(report, target.python, timeout=timeout, precision=precision)
     return redacted(report, Redactor.from_environment())
+
+
+def _check_target(
+    target: Target,
+    last: warm.Stored | None,
+    store: Cache,
+    entry: str,
+    *,
+    symbols: bool,
+    timeout: float,
+    progress: Progress,
+) -> Report:
+    """The report of ``target``: the stored one when the probe says the environment is unchanged, else the
+    checks' (then stored for the next run)."""
+    payload = _inventory(target, {"known": last.fingerprint} if last else {}, timeout)
+    if last is not None and payload.get("unchanged") and payload.get("fingerprint") == last.fingerprint:
+        return last.report
+    from envdoctor.inventory import Inventory
+
+    inv = Inventory.from_payload(payload)
+    progress.step(f"checking {len(inv.dists)} distributions")
+    report = check_inventory(inv, symbols=symbols, cache=store)
+    warm.store(store, entry, payload, report)
+    store.trim()
+    return report
 
 
 def _inventory(target: Target, request: dict[str, Any], timeout: float) -> Mapping[str, Any]:
@@ -88,7 +111,7 @@ def _inventory(target: Target, request: dict[str, Any], timeout: float) -> Mappi
         try:
             return warm.inventory_here(request)
         except Exception:  # the probe's code failing here is retried as a probe, which reports it
-            logger.debug("the in-process inventory failed", exc_info=True)
+            _debug("the in-process inventory failed")
     return target.probe("inventory", request, timeout=timeout)
 
 
@@ -268,13 +291,13 @@ def check_inventory(
             found, index = _symbols(inv, cache or Cache(None), releases)
             findings += found
         except Exception as exc:  # a bug in one check must not hide the others' findings
-            logger.debug("the symbols check failed", exc_info=True)
+            _debug("the symbols check failed")
             skipped.append(Skipped("symbols", f"internal error: {type(exc).__name__}: {exc}"))
     checks.append("matrix")
     try:
         findings += _rules(inv, cache or Cache(None), index)
     except Exception as exc:
-        logger.debug("the matrix check failed", exc_info=True)
+        _debug("the matrix check failed")
         skipped.append(Skipped("matrix", f"internal error: {type(exc).__name__}: {exc}"))
     if cache is not None:
         cache.trim()

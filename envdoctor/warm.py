@@ -1,11 +1,14 @@
 """The warm path of ``envdoctor check``: the last report of a target, kept while its environment is unchanged.
 
-One cache entry per (target interpreter, options, envdoctor version, cache format, report schema, shipped
-matrix and facts files): ``{"fingerprint": ..., "report": {...}}``. The fingerprint is the inventory
-probe's (probes/inventory.py ``fingerprint``: stat() of every metadata folder, its RECORD and METADATA, and
-every sys.path folder). The probe is given the stored fingerprint and answers "unchanged" without reading
-any metadata when it still holds; the stored report then answers, and neither packaging, rich nor any check
-is imported. Standard library only (and envdoctor.report, which is too).
+One cache entry per (target interpreter, options, the environment variables that shape its sys.path,
+envdoctor version, cache format, report schema, shipped matrix and facts files):
+``{"fingerprint", "target", "report"}``. The fingerprint is the inventory probe's (probes/inventory.py
+``fingerprint``: stat() of the interpreter, pyvenv.cfg, every sys.path folder, every metadata folder and its
+RECORD and METADATA). envdoctor first computes it again here, from the stored sys.path and markers (the
+probe's own code, imported as a module): when it holds, the stored report answers and no process starts.
+Else the probe is given the stored fingerprint and answers "unchanged" without reading any metadata when it
+holds in the target. Either way neither packaging, rich nor any check is imported. Standard library only
+(and envdoctor.report, which is too).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
 from typing import Any
@@ -29,6 +33,7 @@ _FINDING = {
 }
 SHAPE = {
     "fingerprint": str,
+    "target": {"executable": str, "version": str, "paths": [str], "markers": {str: str}, "watch": [str]},
     "report": {
         "findings": [_FINDING],
         "skipped": [{"check": str, "reason": str}],
@@ -44,13 +49,25 @@ SHAPE = {
 }
 
 
+PATH_VARIABLES = (
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONNOUSERSITE",
+    "PYTHONUSERBASE",
+    "PYTHONSAFEPATH",
+    "PYTHONPLATLIBDIR",
+)
+"""Environment variables that change a target's sys.path: part of the key."""
+
+
 def key(python: str, options: Mapping[str, Any]) -> str:
-    """The cache key of ``python``'s last report under ``options`` (and this envdoctor: version, cache
-    format, report schema, the shipped matrix and facts files' stamps)."""
+    """The cache key of ``python``'s last report under ``options`` (and the PATH_VARIABLES, and this
+    envdoctor: version, cache format, report schema, the shipped matrix and facts files' stamps)."""
     from envdoctor import __version__
 
+    env = {name: os.environ.get(name) for name in PATH_VARIABLES}
     h = hashlib.sha256()
-    h.update(json.dumps([python, dict(options), __version__, FORMAT, SCHEMA], sort_keys=True).encode())
+    h.update(json.dumps([python, dict(options), env, __version__, FORMAT, SCHEMA], sort_keys=True).encode())
     h.update(_data_stamp().encode())
     return f"report-{h.hexdigest()[:32]}"
 
@@ -78,21 +95,58 @@ def _data_stamp() -> str:
     return "\n".join(stamps)
 
 
-def load(cache: Cache, entry_key: str) -> tuple[str, Report] | None:
-    """The stored (fingerprint, report) under ``entry_key``, or None (absent, damaged, of another shape)."""
+@dataclass(frozen=True)
+class Stored:
+    fingerprint: str
+    target: Mapping[str, Any]
+    report: Report
+
+    def unchanged(self) -> bool:
+        """Whether the target's environment still has the stored fingerprint, computed here from the stored
+        sys.path, markers and interpreter (the kernel's release and version read again: they are markers)."""
+        t = self.target
+        markers = {**t["markers"], **_kernel()}
+        try:
+            now = _probe_module().fingerprint(t["paths"], markers, t["executable"], t["version"], t["watch"])
+        except Exception:  # the probe (another version?) decides
+            return False
+        return bool(now == self.fingerprint)
+
+
+def _kernel() -> dict[str, str]:
+    if hasattr(os, "uname"):
+        uname = os.uname()
+        return {"platform_release": uname.release, "platform_version": uname.version}
+    import platform
+
+    return {"platform_release": platform.release(), "platform_version": platform.version()}
+
+
+def load(cache: Cache, entry_key: str) -> Stored | None:
+    """The stored entry under ``entry_key``, or None (absent, damaged, of another shape)."""
     entry = cache.get(entry_key, SHAPE)
     if entry is None:
         return None
     try:
-        return entry["fingerprint"], from_dict(entry["report"])
+        return Stored(entry["fingerprint"], entry["target"], from_dict(entry["report"]))
     except (KeyError, TypeError, ValueError):
         return None  # recomputed, and the entry overwritten
 
 
-def store(cache: Cache, entry_key: str, fingerprint: str, report: Report) -> None:
-    """Keep ``report`` for the next run; never one with a check that could not run (it may run next time)."""
-    if fingerprint and not report.skipped and report.train is None:
-        cache.put(entry_key, {"fingerprint": fingerprint, "report": to_dict(report)})
+def store(cache: Cache, entry_key: str, payload: Mapping[str, Any], report: Report) -> None:
+    """Keep ``report`` of the inventory ``payload`` for the next run; never one with a check that could not
+    run (it may run next time)."""
+    if report.skipped or report.train is not None or not isinstance(payload.get("fingerprint"), str):
+        return
+    py = payload["python"]
+    target = {
+        "executable": py["executable"],
+        "version": py.get("sys_version", ""),
+        "paths": payload["sys_path"],
+        "markers": payload["markers"],
+        "watch": payload.get("watch", []),
+    }
+    cache.put(entry_key, {"fingerprint": payload["fingerprint"], "target": target, "report": to_dict(report)})
 
 
 def to_dict(report: Report) -> dict[str, Any]:
