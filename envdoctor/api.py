@@ -59,7 +59,7 @@ def check(
     "fp16", "bf16") is the one the user means to train in: its problems weigh more. Raises UsageError
     (bad ``python``) or TargetError (it cannot be inspected).
     """
-    from envdoctor.runner import check_timeout
+    from envdoctor.errors import check_timeout
 
     check_timeout(timeout)
     if precision is not None and precision not in TRAIN_PRECISIONS:
@@ -153,9 +153,9 @@ def what_if(
     install), TargetError, and ResolveError when the index cannot be reached (``offline``). When pip
     itself refuses the install (conflicting requirements) the report says so as an error finding.
     """
+    from envdoctor.errors import check_timeout
     from envdoctor.reqfile import parse_requirements_text
     from envdoctor.resolve import ResolveError, dry_run
-    from envdoctor.runner import check_timeout
 
     check_timeout(timeout)
     check_timeout(resolve_timeout, "resolve_timeout")

@@ -339,7 +339,7 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
 
 
 def _check_options(args: argparse.Namespace) -> None:
-    from envdoctor.runner import check_timeout
+    from envdoctor.errors import check_timeout
 
     check_timeout(args.timeout, "--timeout")
     if args.python == "":

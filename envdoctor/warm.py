@@ -13,7 +13,6 @@ holds in the target. Either way neither packaging, rich nor any check is importe
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -66,7 +65,7 @@ def key(python: str, options: Mapping[str, Any]) -> str:
     from envdoctor import __version__
 
     env = {name: os.environ.get(name) for name in PATH_VARIABLES}
-    h = hashlib.sha256()
+    h = _probe_module()._hasher()
     h.update(json.dumps([python, dict(options), env, __version__, FORMAT, SCHEMA], sort_keys=True).encode())
     h.update(_data_stamp().encode())
     return f"report-{h.hexdigest()[:32]}"
