@@ -13,6 +13,7 @@ holds in the target. Either way neither packaging, rich nor any check is importe
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import json
 import os
@@ -181,12 +182,21 @@ def from_dict(data: Mapping[str, Any]) -> Report:
     )
 
 
+class _ReadOnlyLoader(importlib.machinery.SourceFileLoader):
+    """Uses the probe's bytecode when an install compiled it, never writes any beside it."""
+
+    def set_data(self, path: str, data: Any, *, _mode: int = 0o666) -> None:
+        pass
+
+
 @cache
 def _probe_module() -> ModuleType:
     """probes/inventory.py, imported as a module (it is standard library only)."""
     from envdoctor.resources import probe_path
 
-    spec = importlib.util.spec_from_file_location("envdoctor_probe_inventory", probe_path("inventory"))
+    path = str(probe_path("inventory"))
+    loader = _ReadOnlyLoader("envdoctor_probe_inventory", path)
+    spec = importlib.util.spec_from_file_location("envdoctor_probe_inventory", path, loader=loader)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
