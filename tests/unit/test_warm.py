@@ -6,10 +6,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import envdoctor
+from envdoctor import runner
 from envdoctor.warm import to_dict
 from tests.fakes import Fake, write_dist
 
@@ -92,3 +94,26 @@ def test_in_process_inventory_equals_the_probe() -> None:
     assert count > 0
     assert same_fingerprint
     assert same
+
+
+def test_probe_answers_unchanged_when_the_stored_path_cannot_tell(
+    fake_venv: tuple[Path, Path], cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    python, site = fake_venv
+    write_dist(site, "peft", Fake("0.15.0", ["accelerate>=0.21.0"]))
+    first = to_dict(envdoctor.check(python=str(python)))
+    [entry] = (cache_dir / "v3").glob("report-*.json")
+    stored = json.loads(entry.read_text())
+    stored["target"]["paths"] = [str(site.parent / "elsewhere")]  # the fingerprint here no longer matches
+    entry.write_text(json.dumps(stored))
+    answers: list[object] = []
+    real = runner.run_probe
+
+    def spy(*args: Any, **kwargs: Any) -> runner.ProbeResult:
+        result = real(*args, **kwargs)
+        answers.append(result.payload and result.payload.get("unchanged"))
+        return result
+
+    monkeypatch.setattr(runner, "run_probe", spy)
+    assert to_dict(envdoctor.check(python=str(python))) == first
+    assert answers == [True]  # the probe compared the fingerprint and read nothing else
