@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -164,6 +163,8 @@ def what_if(
         raise UsageError("nothing to check: give --install SPEC or --requirements FILE")
     for i, spec in enumerate(install, 1):
         parse_requirements_text(spec, file=f"--install #{i}")
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="envdoctor-reqs-") as copies:
         # each file is read once: a pipe (`-r <(...)`) would be empty the second time, so pip gets a copy
         files = [_read_once(path, Path(copies) / f"requirements-{i}.txt") for i, path in enumerate(requirements, 1)]

@@ -9,7 +9,6 @@ import shutil
 import signal
 import sys
 import threading
-import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -274,6 +273,8 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
         )
         return 128 + signum
     except Exception:
+        import traceback
+
         print(redact(traceback.format_exc()), file=sys.stderr)
         _error("internal error: this is a bug in envdoctor; please report it with the traceback above")
         return exitcodes.INTERNAL
