@@ -15,6 +15,7 @@ Asserts nothing about speed. See README.md.
 from __future__ import annotations
 
 import argparse
+import compileall
 import functools
 import itertools
 import json
@@ -206,6 +207,56 @@ def bench_env(name: str, python: Path, dists: int, plan: Plan, *, fabricated: bo
         if failed:
             problems.append(f"{tool} exited {sorted(set(failed))} in {len(failed)} of {plan.rounds} rounds")
     return EnvResult(name, python, dists, fabricated, tools, problems, [n for w in warm for n in w.notes])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# assert_compatible() in the target's own process
+
+_IN_PROCESS = """
+import sys, time
+sys.path.append({root!r})  # envdoctor from this checkout, after the target's own site-packages
+if sys.argv[1] == "preloaded":  # what a training script has loaded long before (torch imports all of these)
+    import dataclasses, enum, json, pathlib, re, typing
+start = time.perf_counter()
+import envdoctor
+envdoctor.assert_compatible()
+first = time.perf_counter()
+envdoctor.assert_compatible()
+second = time.perf_counter()
+print(first - start, second - first)
+"""
+IN_PROCESS = ("import + call", "import + call, stdlib preloaded", "repeat call")
+
+
+def bench_in_process(python: Path, plan: Plan) -> dict[str, ToolTimes]:
+    """``import envdoctor; envdoctor.assert_compatible()`` timed inside the target interpreter (the inventory
+    is read in-process there), after one untimed run that fills the cache: from a bare start, with the
+    standard-library modules a training script already has, and a second call in the same process."""
+    code = _IN_PROCESS.format(root=str(ROOT))
+    out = {label: ToolTimes() for label in IN_PROCESS}
+    subprocess.run([str(python), "-c", code, "bare"], env=plan.env, capture_output=True, check=False)
+    for _ in range(plan.rounds):
+        for mode in ("bare", "preloaded"):
+            proc = subprocess.run([str(python), "-c", code, mode], env=plan.env, capture_output=True, text=True)
+            try:
+                first, second = (float(x) for x in proc.stdout.split())
+            except ValueError:
+                warn(f"assert_compatible() in {python} failed: {proc.stderr.strip()[-400:]}")
+                return {}
+            label = IN_PROCESS[0] if mode == "bare" else IN_PROCESS[1]
+            out[label].times.append(first)
+            out[label].exit_codes.append(proc.returncode)
+            if mode == "preloaded":
+                out[IN_PROCESS[2]].times.append(second)
+                out[IN_PROCESS[2]].exit_codes.append(proc.returncode)
+    return out
+
+
+def print_in_process(times: dict[str, ToolTimes], rounds: int) -> None:
+    print(f"\n== assert_compatible() in the hf-stack interpreter, warm, in-process, {rounds} rounds ==")
+    print(f"  {'measure':<34}{'median':>12}{'min':>12}")
+    for label, t in times.items():
+        print(f"  {label:<34}{ms(t.median):>12}{ms(t.min):>12}")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -516,7 +567,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  {key + ':':<15}{value}")
     print(f"  rounds:        {args.rounds} timed (+1 warm-up per tool), tools rotating order every round")
 
+    probes_bytecode = (ROOT / "probes" / "__pycache__").exists()
+    for folder in ("envdoctor", "probes"):  # an installed wheel has its bytecode (pip compiles it)
+        compileall.compile_dir(ROOT / folder, quiet=1)
     results: list[EnvResult] = []
+    in_process: dict[str, ToolTimes] = {}
     with work_area(args.workdir) as workdir:
         plan = make_plan(args, workdir)
         print("\n== preparing environments ==")
@@ -531,7 +586,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             res = bench_env(name, python, count, plan, fabricated=fabricated)
             print_env(res, args.rounds)
             results.append(res)
+            if name == "hf-stack":
+                in_process = bench_in_process(python, plan)
+                if in_process:
+                    print_in_process(in_process, args.rounds)
     print_growth(results)
+    if not probes_bytecode:  # the checkout's probes/ as it was (a test checks that probes leave no bytecode)
+        shutil.rmtree(ROOT / "probes" / "__pycache__", ignore_errors=True)
 
     problems = [f"{r.name}: {p}" for r in results for p in r.problems]
     for problem in problems:
@@ -544,6 +605,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "rounds": args.rounds,
             "seed": args.seed,
             "environments": [r.as_json() for r in results],
+            "assert_compatible_in_process": {label: t.as_json() for label, t in in_process.items()},
             "total_s": total,
         }
         Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")

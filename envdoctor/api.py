@@ -3,31 +3,34 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import stat
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from envdoctor import warm
 from envdoctor.cache import Cache, default_dir
-from envdoctor.checks.metadata import check_metadata
 from envdoctor.errors import IncompatibleEnvironmentError, UsageError
-from envdoctor.inventory import Inventory
 from envdoctor.progress import Progress, Silent
 from envdoctor.redact import Redactor
 from envdoctor.report import SCHEMA, Finding, Report, Severity, Skipped, Summary
 from envdoctor.target import Target
-from envdoctor.torchbuild import TORCH_FAMILY
 
 if TYPE_CHECKING:
     from envdoctor.importers import Lookup
+    from envdoctor.inventory import Inventory
     from envdoctor.matrix import Matrix, MatrixError
     from envdoctor.resolve import Resolution
     from envdoctor.sources import SourceIndex
 
-logger = logging.getLogger(__name__)
+
+def _debug(message: str) -> None:
+    """Log ``message`` with the exception being handled (logging is loaded only then)."""
+    import logging
+
+    logging.getLogger(__name__).debug(message, exc_info=True)
+
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds one probe may take before its process group is killed."""
@@ -49,18 +52,20 @@ def check(
     """Check the environment of ``python`` (default: this interpreter) and return the Report.
 
     Imports nothing from the environment under test: the inventory is read by a probe in a
-    subprocess, sources are read as text. ``symbols``: also check cross-package imports (reads
-    installed sources; cached per distribution unless ``cache`` is False). ``probes`` (or any
-    ``imports``, statements like ``"from x import y"``): after the static checks, run the watched
-    import probes and these statements for real, each in its own subprocess of ``python``
-    (envdoctor.runtime.imports), ``timeout`` seconds each; ``probe_all``: also ``import TOP`` for the
-    top-level modules of every other installed distribution. ``train``: also run one real training
-    step per precision in the target (envdoctor.runtime.step); ``precision`` ("no", "fp16", "bf16") is
-    the one the user means to train in: its problems weigh more. Raises UsageError (bad ``python``, an
-    ``imports`` entry that is not an import statement, an unknown precision) or TargetError (it cannot
-    be inspected).
+    subprocess (in this process, with the same standard-library code, when ``python`` is this
+    interpreter), sources are read as text. When the environment and the options are those of the
+    last check of this interpreter (its fingerprint: envdoctor.warm), that check's report answers.
+    ``symbols``: also check cross-package imports (reads installed sources; cached per distribution
+    unless ``cache`` is False). ``probes`` (or any ``imports``, statements like ``"from x import y"``):
+    after the static checks, run the watched import probes and these statements for real, each in its
+    own subprocess of ``python`` (envdoctor.runtime.imports), ``timeout`` seconds each; ``probe_all``:
+    also ``import TOP`` for the top-level modules of every other installed distribution. ``train``:
+    also run one real training step per precision in the target (envdoctor.runtime.step);
+    ``precision`` ("no", "fp16", "bf16") is the one the user means to train in: its problems weigh
+    more. Raises UsageError (bad ``python``, an ``imports`` entry that is not an import statement, an
+    unknown precision) or TargetError (it cannot be inspected).
     """
-    from envdoctor.runner import check_timeout
+    from envdoctor.errors import check_timeout
 
     check_timeout(timeout)
     if precision is not None and precision not in TRAIN_PRECISIONS:
@@ -74,10 +79,13 @@ def check(
     progress = progress if progress is not None else Silent()
     target = Target.resolve(python)
     progress.step(f"reading the environment of {target.python}")
-    inv = Inventory.from_payload(target.probe("inventory", {}, timeout=timeout))
-    progress.step(f"checking {len(inv.dists)} distributions")
-    report = check_inventory(inv, symbols=symbols, cache=Cache(default_dir() if cache else None))
-    if probes or imports or probe_all:
+    store = Cache(default_dir() if cache else None)
+    if probes or imports or probe_all:  # the probes need the inventory itself, so no stored report answers
+        from envdoctor.inventory import Inventory
+
+        inv = Inventory.from_payload(_inventory(target, {}, timeout))
+        progress.step(f"checking {len(inv.dists)} distributions")
+        report = check_inventory(inv, symbols=symbols, cache=store)
         report = _with_probes(
             report,
             python=target.python,
@@ -87,10 +95,52 @@ def check(
             progress=progress,
             every=probe_all,
         )
+    else:
+        entry = warm.key(target.python, {"symbols": symbols})
+        last = warm.load(store, entry)
+        if last is not None and last.unchanged():
+            report = last.report
+        else:
+            report = _check_target(target, last, store, entry, symbols=symbols, timeout=timeout, progress=progress)
     if train or precision is not None:
         progress.step("running one training step per precision (fp32, fp16, bf16) in the target")
         report = _with_train_step(report, target.python, timeout=timeout, precision=precision)
     return redacted(report, Redactor.from_environment())
+
+
+def _check_target(
+    target: Target,
+    last: warm.Stored | None,
+    store: Cache,
+    entry: str,
+    *,
+    symbols: bool,
+    timeout: float,
+    progress: Progress,
+) -> Report:
+    """The report of ``target``: the stored one when the probe says the environment is unchanged, else the
+    checks' (then stored for the next run)."""
+    payload = _inventory(target, {"known": last.fingerprint} if last else {}, timeout)
+    if last is not None and payload.get("unchanged") and payload.get("fingerprint") == last.fingerprint:
+        return last.report
+    from envdoctor.inventory import Inventory
+
+    inv = Inventory.from_payload(payload)
+    progress.step(f"checking {len(inv.dists)} distributions")
+    report = check_inventory(inv, symbols=symbols, cache=store)
+    warm.store(store, entry, payload, report)
+    store.trim()
+    return report
+
+
+def _inventory(target: Target, request: dict[str, Any], timeout: float) -> Mapping[str, Any]:
+    """The inventory probe's result: computed in this process when the target is this interpreter."""
+    if target.is_current:
+        try:
+            return warm.inventory_here(request)
+        except Exception:  # the probe's code failing here is retried as a probe, which reports it
+            _debug("the in-process inventory failed")
+    return target.probe("inventory", request, timeout=timeout)
 
 
 TRAIN_PRECISIONS = ("no", "fp16", "bf16")
@@ -169,9 +219,9 @@ def what_if(
     install), TargetError, and ResolveError when the index cannot be reached (``offline``). When pip
     itself refuses the install (conflicting requirements) the report says so as an error finding.
     """
+    from envdoctor.errors import check_timeout
     from envdoctor.reqfile import parse_requirements_text
     from envdoctor.resolve import ResolveError, dry_run
-    from envdoctor.runner import check_timeout
 
     check_timeout(timeout)
     check_timeout(resolve_timeout, "resolve_timeout")
@@ -180,13 +230,17 @@ def what_if(
         raise UsageError("nothing to check: give --install SPEC or --requirements FILE")
     for i, spec in enumerate(install, 1):
         parse_requirements_text(spec, file=f"--install #{i}")
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="envdoctor-reqs-") as copies:
         # each file is read once: a pipe (`-r <(...)`) would be empty the second time, so pip gets a copy
         files = [_read_once(path, Path(copies) / f"requirements-{i}.txt") for i, path in enumerate(requirements, 1)]
         progress = progress if progress is not None else Silent()
         target = Target.resolve(python)
         progress.step(f"reading the environment of {target.python}")
-        inv = Inventory.from_payload(target.probe("inventory", {}, timeout=timeout))
+        from envdoctor.inventory import Inventory
+
+        inv = Inventory.from_payload(_inventory(target, {}, timeout))
         args = [*install, *(a for path in files for a in ("-r", path))]
         shown = " ".join([*install, *(a for path in requirements for a in ("-r", os.fspath(path)))])
         progress.step(f"asking pip what `pip install {shown}` would do (nothing is installed)")
@@ -276,6 +330,8 @@ def _label(inv: Inventory, name: str, display: str) -> str:
 
 
 def _summary(inv: Inventory) -> Summary:
+    from envdoctor.torchbuild import TORCH_FAMILY
+
     return Summary(
         python=inv.python.executable,
         python_version=inv.python.version,
@@ -291,6 +347,8 @@ def check_inventory(
     """Run the static checks on an Inventory. Reads installed files, starts no process, unless ``releases``
     is given: then an error's fix that the facts do not cover is read from the importer's release wheels
     (pip lists and downloads them; envdoctor.importers)."""
+    from envdoctor.checks.metadata import check_metadata
+
     findings = check_metadata(inv)
     checks = ["metadata"]
     skipped: list[Skipped] = []
@@ -301,13 +359,13 @@ def check_inventory(
             found, index = _symbols(inv, cache or Cache(None), releases)
             findings += found
         except Exception as exc:  # a bug in one check must not hide the others' findings
-            logger.debug("the symbols check failed", exc_info=True)
+            _debug("the symbols check failed")
             skipped.append(Skipped("symbols", f"internal error: {type(exc).__name__}: {exc}"))
     checks.append("matrix")
     try:
         findings += _rules(inv, cache or Cache(None), index)
     except Exception as exc:
-        logger.debug("the matrix check failed", exc_info=True)
+        _debug("the matrix check failed")
         skipped.append(Skipped("matrix", f"internal error: {type(exc).__name__}: {exc}"))
     if cache is not None:
         cache.trim()

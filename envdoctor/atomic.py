@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import stat
 from pathlib import Path
 
@@ -30,7 +29,7 @@ def write_text(path: Path, text: str) -> None:
     if before is not None and stat.S_ISDIR(before.st_mode):
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
     real = Path(os.path.realpath(path)) if os.path.islink(path) else path
-    tmp = real.parent / f".{real.name}.{secrets.token_hex(4)}.partial"
+    tmp = real.parent / f".{real.name}.{os.urandom(4).hex()}.partial"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
     try:
         if before is not None:

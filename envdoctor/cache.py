@@ -13,14 +13,11 @@ after a run that wrote to it, the least recently used entries are removed.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import functools
 import json
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Union
 
@@ -97,6 +94,10 @@ def _passwd_home() -> str | None:
 @functools.cache
 def _private_dir() -> Path:
     """No home at all: a folder of this process, removed when it ends."""
+    import atexit
+    import shutil
+    import tempfile
+
     path = Path(tempfile.mkdtemp(prefix="envdoctor-cache-"))
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
@@ -136,6 +137,8 @@ def trim(root: Path, limit: int) -> None:
         if total <= limit * 3 // 4:
             break
         if path.is_dir() and not path.is_symlink():
+            import shutil
+
             shutil.rmtree(path, ignore_errors=True)
         else:
             with contextlib.suppress(OSError):
@@ -191,6 +194,8 @@ class Cache:
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            import tempfile  # loaded only when something is stored: a warm run stores nothing
+
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump({**value, "key": key}, fh, separators=(",", ":"))

@@ -9,7 +9,6 @@ import shutil
 import signal
 import sys
 import threading
-import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -340,6 +339,8 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
         )
         return 128 + signum
     except Exception:
+        import traceback
+
         print(redact(traceback.format_exc()), file=sys.stderr)
         _error("internal error: this is a bug in envdoctor; please report it with the traceback above")
         return exitcodes.INTERNAL
@@ -456,7 +457,7 @@ def _outputs(values: Sequence[str]) -> tuple[str | None, list[tuple[Format, str]
 
 
 def _check_options(args: argparse.Namespace) -> None:
-    from envdoctor.runner import check_timeout
+    from envdoctor.errors import check_timeout
 
     check_timeout(args.timeout, "--timeout")
     if args.python == "":
@@ -624,9 +625,9 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _explain_text(args: argparse.Namespace) -> int:
+    from envdoctor.errors import check_timeout
     from envdoctor.facts import Facts
     from envdoctor.inventory import Inventory
-    from envdoctor.runner import check_timeout
     from envdoctor.runtime.diagnosis import diagnose
     from envdoctor.runtime.imports import RecordOwners
     from envdoctor.target import Target

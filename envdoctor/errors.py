@@ -49,3 +49,15 @@ class Interrupted(EnvdoctorError):
         super().__init__(message)
         self.message = message
         self.signum = signum
+
+
+MAX_TIMEOUT = 7 * 24 * 3600.0
+"""The longest limit a probe or a pip run may be given (a week)."""
+
+
+def check_timeout(seconds: object, what: str = "timeout") -> float:
+    """``seconds`` as a usable time limit; raises UsageError for 0, a negative, inf, nan or a non-number."""
+    ok = isinstance(seconds, int | float) and not isinstance(seconds, bool) and 0 < seconds <= MAX_TIMEOUT
+    if not ok:  # (nan fails every comparison, inf the upper bound)
+        raise UsageError(f"{what} must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, not {seconds!r}")
+    return float(seconds)  # type: ignore[arg-type]

@@ -156,7 +156,7 @@ def pin(
     """Check ``python``'s environment, plan the smallest fix, and return the pin set (verified by pip's
     resolver unless ``verify`` is False). ``constraints``: constraints / requirements files whose ranges
     a moved package must stay in (read as pip reads them; given to pip's resolver too). Writes nothing."""
-    from envdoctor.runner import check_timeout
+    from envdoctor.errors import check_timeout
 
     check_timeout(timeout)
     check_timeout(resolve_timeout, "resolve_timeout")

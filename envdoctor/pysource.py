@@ -372,7 +372,7 @@ def import_sites(source: bytes) -> list[ImportSite] | None:
 def _conditional_lines(tree: ast.Module) -> set[int]:
     """Lines of the statements under an ``if`` (either branch) or in an ``except`` handler."""
     lines: set[int] = set()
-    for node in ast.walk(tree):
+    for node in _statements(tree.body):
         if isinstance(node, ast.If):
             body = [*node.body, *node.orelse]
         elif isinstance(node, ast.ExceptHandler):
@@ -382,6 +382,24 @@ def _conditional_lines(tree: ast.Module) -> set[int]:
         for stmt in body:
             lines.update(range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1))
     return lines
+
+
+_BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
+"""The fields of a statement (and of an except handler and a match case) that hold statements."""
+
+
+def _statements(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Every statement in ``body`` and the bodies nested in it, except handlers and match cases included;
+    never an expression: an ``if`` statement or a handler is never inside one, and a module's expressions
+    are most of its nodes (``ast.walk`` visited them all: 4 million nodes on the hf stack)."""
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        yield node
+        for name in _BODIES:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                stack.extend(value)
 
 
 def version_test(test: ast.expr) -> bool:

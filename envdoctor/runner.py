@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from envdoctor.errors import TargetError, UsageError
+from envdoctor.errors import TargetError, check_timeout
 from envdoctor.resources import data_dir
 
 OUTPUT_TAIL_BYTES = 64 * 1024
@@ -225,18 +225,6 @@ def _end(proc: subprocess.Popen[bytes], tails: Sequence[_Tail]) -> None:
         _kill_and_wait(_pipe_holders([t.fd for t in tails]))
     for t in tails:
         t.stop()
-
-
-MAX_TIMEOUT = 7 * 24 * 3600.0
-"""The longest limit a probe or a pip run may be given (a week)."""
-
-
-def check_timeout(seconds: object, what: str = "timeout") -> float:
-    """``seconds`` as a usable time limit; raises UsageError for 0, a negative, inf, nan or a non-number."""
-    ok = isinstance(seconds, int | float) and not isinstance(seconds, bool) and 0 < seconds <= MAX_TIMEOUT
-    if not ok:  # (nan fails every comparison, inf the upper bound)
-        raise UsageError(f"{what} must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, not {seconds!r}")
-    return float(seconds)  # type: ignore[arg-type]
 
 
 def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:

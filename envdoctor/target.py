@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envdoctor import runner
 from envdoctor.errors import TargetError, UsageError
 
 _VENV_PYTHONS = ("bin/python", "bin/python3", "Scripts/python.exe")
@@ -67,6 +66,8 @@ class Target:
         Raises TargetError (one sentence, no traceback) when it cannot be started, hangs, crashes,
         is too old, or writes no usable result.
         """
+        from envdoctor import runner  # subprocess and threads: loaded only when a probe runs
+
         result = runner.run_probe(self.python, name, request, timeout=timeout)
         if result.ok and result.payload is not None:
             return result.payload

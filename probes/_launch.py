@@ -22,7 +22,6 @@ if sys.version_info[:2] < MIN_VERSION:
 import json  # noqa: E402
 import os  # noqa: E402
 import runpy  # noqa: E402
-import traceback  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -55,6 +54,8 @@ def launch(argv):
         namespace = runpy.run_path(os.path.join(HERE, probe + ".py"), run_name="envdoctor_probe")
         result = namespace["main"](request)
     except BaseException as exc:  # probed packages raise SystemExit and KeyboardInterrupt too
+        import traceback
+
         result = {
             "probe_error": {
                 "type": type(exc).__name__,

@@ -9,8 +9,6 @@ cannot be read or parsed becomes a "problems" entry on that distribution, never 
 import errno
 import json
 import os
-import pkgutil
-import platform
 import stat
 import sys
 import sysconfig
@@ -22,6 +20,8 @@ MAX_LINE_PROBLEMS = 3
 
 def marker_environment():
     """PEP 508 marker variables, computed as packaging.markers.default_environment() does."""
+    import platform  # not needed to compare a fingerprint in envdoctor's process
+
     info = sys.implementation.version
     iver = "{0.major}.{0.minor}.{0.micro}".format(info)
     if info.releaselevel != "final":
@@ -42,9 +42,12 @@ def marker_environment():
 
 
 def interpreter():
+    import platform
+
     return {
         "executable": sys.executable,
         "version": platform.python_version(),
+        "sys_version": sys.version,
         "version_info": list(sys.version_info[:3]),
         "implementation": sys.implementation.name,
         "cache_tag": sys.implementation.cache_tag,
@@ -63,6 +66,8 @@ def stdlib_modules():
     names = getattr(sys, "stdlib_module_names", None)
     if names is not None:
         return sorted(names)
+    import pkgutil  # not needed when the environment is unchanged (main returns early)
+
     found = set(sys.builtin_module_names)
     stdlib = sysconfig.get_paths().get("stdlib") or ""
     folders = [stdlib, os.path.join(stdlib, "lib-dynload")] if stdlib else []
@@ -74,6 +79,8 @@ def stdlib_modules():
 def top_level_modules(paths):
     """Every top-level module name importable from ``paths`` (a directory listing each, nothing imported),
     plus the built-in ones: what an `import NAME` can find, whichever distribution (if any) put it there."""
+    import pkgutil
+
     found = set(sys.builtin_module_names)
     folders = [os.path.abspath(p or ".") for p in paths]
     try:
@@ -273,22 +280,96 @@ def scan_entry(entry):
     return found
 
 
-def main(request):
+def _stamp(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "-"
+    return "%d:%d" % (st.st_size, st.st_mtime_ns)
+
+
+def _hasher():
+    try:  # CPython's own BLAKE2: hashlib would load OpenSSL first, which costs more than the whole fingerprint
+        from _blake2 import blake2b
+    except ImportError:
+        from hashlib import blake2b
+    return blake2b(digest_size=16)
+
+
+def watched():
+    """Files whose change may change sys.path itself: the interpreter, pyvenv.cfg, the user site folder
+    (it joins sys.path when it appears)."""
+    found = [os.path.realpath(sys.executable), os.path.join(sys.prefix, "pyvenv.cfg")]
+    try:
+        import site
+
+        if site.ENABLE_USER_SITE:
+            found.append(site.getusersitepackages())
+    except Exception:  # a broken site module must not cost the inventory
+        pass
+    return found
+
+
+def fingerprint(paths, markers, executable, version, watch):
+    """What the inventory depends on, from stat() calls only (no file is read): the interpreter, its
+    markers, the path it scans and ``watch`` (see watched), each path entry's folder (a module or .pth
+    added or removed changes its mtime) and each metadata folder's RECORD, METADATA / PKG-INFO and folder
+    stamps (size and mtime). Anything pip, uv or conda installs, removes or reinstalls changes it; so
+    does editing an installed file and its RECORD. envdoctor computes it again from a stored inventory's
+    values (envdoctor.warm), so it depends on nothing else."""
+    h = _hasher()
+    head = [executable, version, list(paths), sorted(markers.items()), [[w, _stamp(w)] for w in watch]]
+    h.update(json.dumps(head, ensure_ascii=True).encode("ascii"))
+    for entry in unique_locations(paths):
+        h.update(("\n@%s %s" % (entry, _stamp(entry))).encode("utf-8", "surrogateescape"))
+        if entry.endswith(".egg") and os.path.isdir(os.path.join(entry, "EGG-INFO")):
+            names = ["EGG-INFO"]
+        else:
+            try:
+                names = sorted(os.listdir(entry))
+            except OSError:
+                continue
+        for name in names:
+            lower = name.lower()
+            if not lower.endswith((".dist-info", ".egg-info")) and name != "EGG-INFO":
+                continue
+            folder = os.path.join(entry, name)
+            stamps = [_stamp(folder)] + [_stamp(os.path.join(folder, f)) for f in ("RECORD", "METADATA", "PKG-INFO")]
+            h.update(("\n%s %s" % (name, " ".join(stamps))).encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
+def unique_locations(paths):
     seen = set()
-    dists = []
-    paths = request.get("path") or list(sys.path)
     for entry in paths:
         # realpath: a symlinked alias of a folder already read (a .pth naming a link to site-packages)
         # holds the same files, not a second copy of each distribution
-        location = os.path.realpath(entry or ".")
-        if location in seen:
-            continue
-        seen.add(location)
-        dists.extend(scan_entry(entry))
+        location = os.path.abspath(entry or ".")
+        real = os.path.realpath(location)
+        if real not in seen:
+            seen.add(real)
+            yield location
+
+
+def main(request):
+    """The inventory. ``path``: the folders to scan (default sys.path). ``known``: a fingerprint from an
+    earlier run; when the environment still has it, only ``{"schema", "fingerprint", "unchanged": true}``
+    comes back (nothing is read)."""
+    paths = request.get("path") or list(sys.path)
+    markers = marker_environment()
+    watch = watched()
+    fp = fingerprint(paths, markers, sys.executable, sys.version, watch)
+    if request.get("known") and request.get("known") == fp:
+        return {"schema": SCHEMA, "fingerprint": fp, "unchanged": True}
+    dists = []
+    for location in unique_locations(paths):
+        dists.extend(scan_entry(location))
     return {
         "schema": SCHEMA,
+        "fingerprint": fp,
+        "watch": watch,
         "python": interpreter(),
-        "markers": marker_environment(),
+        "markers": markers,
         "sys_path": list(sys.path),
         "stdlib_modules": stdlib_modules(),
         "top_level_modules": top_level_modules(paths),

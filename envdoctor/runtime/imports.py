@@ -231,7 +231,9 @@ def run_imports(
 ) -> list[ImportResult]:
     """Run each probe in its own process of ``python``, at most ``jobs`` (default: the CPU count) at a
     time; results in the order of ``probes``. Raises TargetError only when ``python`` cannot be started."""
-    runner.check_timeout(timeout)
+    from envdoctor.errors import check_timeout
+
+    check_timeout(timeout)
     if not probes:
         return []
     env = runner.child_environment(OFFLINE)
