@@ -21,7 +21,12 @@ from typing import Any
 
 from envdoctor.errors import UsageError
 from envdoctor.report import Report, Severity
-from envdoctor.versions import canonical
+
+
+def canonical(name: str) -> str:
+    """PEP 503's normalized name, without importing packaging (a warm check never loads it)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
 
 if sys.version_info >= (3, 11):
     import tomllib
