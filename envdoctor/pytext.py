@@ -196,3 +196,26 @@ def _binds(prefix: bytes, rest: bytes) -> bool:
             and prefix.rstrip().endswith((b"import", b",", b" as"))
         )
     return False
+
+
+_COLUMN0 = re.compile(
+    rb"^(?:from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]*(\([^)]*\)|[^\n#;]*)|import[ \t]+([^\n#;]*))", re.MULTILINE
+)
+
+
+def column0_imports(data: bytes) -> list[tuple[int, str, tuple[str, ...]]]:
+    """(level, module, names) for each import statement that starts at column 0: it runs whenever the module
+    is imported (an ``if``, ``try``, ``def`` or ``with`` would indent it). ``import a.b, c`` gives one entry per
+    module, with no names; ``from .x import (y, z)`` may span lines."""
+    out: list[tuple[int, str, tuple[str, ...]]] = []
+    for m in _COLUMN0.finditer(data):
+        if m.group(4) is not None:
+            for part in m.group(4).decode("utf-8", "replace").rstrip("\\ \t\r").split(","):
+                module = part.strip().split(" ", 1)[0]
+                if module:
+                    out.append((0, module, ()))
+            continue
+        raw = m.group(3).decode("utf-8", "replace").strip().strip("()\\")
+        names = tuple(n.strip().split(" ", 1)[0] for n in raw.replace("\n", ",").split(",") if n.strip())
+        out.append((len(m.group(1)), m.group(2).decode("utf-8", "replace"), names))
+    return out

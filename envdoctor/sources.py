@@ -151,6 +151,10 @@ class SourceIndex:
         # what an earlier run could not read is still unread (stored relative: an entry serves every copy)
         self.reader.unread.update({os.path.join(dist.location, rel): why for rel, why in stored["unread"].items()})
 
+    def source(self, dist: Dist, path: str) -> bytes | None:
+        """The bytes of a source file of ``dist`` (bounded; None when it cannot be read)."""
+        return self._read(dist, path)
+
     def _read(self, dist: Dist, path: str) -> bytes | None:
         """A source file of ``dist``, bounded; why it could not be read is kept with the distribution's entry."""
         before = len(self.reader.unread)

@@ -43,7 +43,7 @@ from envdoctor.facts import Facts
 from envdoctor.installed import unread_note
 from envdoctor.inventory import Dist
 from envdoctor.pysource import Context, Gate, ImportSite, ModuleInfo, min_version_defaults
-from envdoctor.pytext import ImportLine
+from envdoctor.pytext import ImportLine, column0_imports
 from envdoctor.report import Finding, Severity
 from envdoctor.sources import DistFiles, Located, SourceIndex, absolute, dotted_parent
 from envdoctor.versions import InvalidVersion, canonical, parse_version
@@ -123,6 +123,7 @@ class Resolver:
         self.facts = facts
         self.releases = releases
         self.unconditional = unconditional
+        self._text_edges: dict[str, list[str]] = {}
         self._names: dict[tuple[str, str], Found] = {}
         self._reach: dict[tuple[str, str], dict[str, str | None]] = {}
         self._gates: dict[tuple[str, Gate], str] = {}
@@ -446,6 +447,11 @@ class Resolver:
 
     def _edges(self, loc: Located) -> Iterator[str]:
         assert loc.path is not None
+        if self.unconditional:  # imports at column 0 run in every environment: the text says so, no parse
+            if loc.path not in self._text_edges:
+                self._text_edges[loc.path] = list(self._column0_edges(loc))
+            yield from self._text_edges[loc.path]
+            return
         for site in self.index.sites(loc.dist, loc.path) or ():
             if site.context is not Context.MODULE or (self.unconditional and site.conditional):
                 continue
@@ -457,6 +463,23 @@ class Resolver:
             yield from dotted_parent(target)
             yield target
             for name in site.names:
+                sub = f"{target}.{name}"
+                if name != "*" and self.index.locate(sub) is not None:
+                    yield sub
+
+    def _column0_edges(self, loc: Located) -> Iterator[str]:
+        """The modules ``loc`` imports at column 0 (outside any ``if``, ``try``, ``def`` or ``with``), found by
+        text: the cold check reaches through thousands of files, and parsing each costs far more than reading
+        it. A column-0 line inside a string can add an edge that does not exist; the import a finding is about
+        is still confirmed with ``ast`` (``runs``)."""
+        assert loc.path is not None
+        for level, module, names in column0_imports(self.index.source(loc.dist, loc.path) or b""):
+            target = absolute(loc.module, loc.kind == "package", module, level)
+            if not target:
+                continue
+            yield from dotted_parent(target)
+            yield target
+            for name in names:
                 sub = f"{target}.{name}"
                 if name != "*" and self.index.locate(sub) is not None:
                     yield sub

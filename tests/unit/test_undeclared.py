@@ -140,3 +140,23 @@ def test_own_submodule_of_the_same_name_is_not_a_vendored_copy(tmp_path: Path) -
     pkg.files = {**pkg.files, "trainer/tensorboard/__init__.py": ""}  # torch.utils.tensorboard's shape
     [f] = undeclared(inventory(tmp_path, {"trainer": pkg}))
     assert "imports tensorboard" in f.title
+
+
+def test_column0_imports_are_the_statements_that_always_run() -> None:
+    """The reachability of module-undeclared follows column-0 imports found by text (no parse): each form,
+    and nothing indented (under if/try/def)."""
+    from envdoctor.pytext import column0_imports
+
+    source = (
+        b"import os, sys as s\nfrom . import a, b as c\nfrom ..x.y import (\n    p,\n    q as r,\n)\n"
+        b"if x:\n    import no\ntry:\n    from no2 import z\nexcept ImportError:\n    pass\n"
+        b"from z import *  # c\nimport a.b.c\ndef f():\n    import no3\n"
+    )
+    assert column0_imports(source) == [
+        (0, "os", ()),
+        (0, "sys", ()),
+        (1, "", ("a", "b")),
+        (2, "x.y", ("p", "q")),
+        (0, "z", ("*",)),
+        (0, "a.b.c", ()),
+    ]
