@@ -603,9 +603,21 @@ def _explain(args: argparse.Namespace) -> int:
         raise matrix
     rule = matrix.get(args.rule_id)
     if rule is None:
-        close = difflib.get_close_matches(args.rule_id, [r.id for r in matrix.rules], n=3)
+        from envdoctor.catalog import BUILT_IN
+
+        known = BUILT_IN.get(args.rule_id)
+        if known is not None:  # a finding id of envdoctor's own checks (`symbol-missing`, `import-failed`, ...)
+            text = (
+                f"{known.id}  (a finding of envdoctor's own checks, not a matrix rule)\n\n{known.title}\n\n"
+                "Each such finding that `envdoctor check` prints carries its own detail, evidence and fix. "
+                f"{known.help}\n"
+            )
+            _write(text, None)
+            return exitcodes.OK
+        ids = [r.id for r in matrix.rules] + list(BUILT_IN)
+        close = difflib.get_close_matches(args.rule_id, ids, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else " (`envdoctor matrix` lists them)"
-        raise UsageError(f"no rule {args.rule_id!r}{hint}")
+        raise UsageError(f"no rule or finding id {args.rule_id!r}{hint}")
     applies = ", ".join(f"{p}{s}" if str(s) else p for p, s in rule.applies.items()) or "any versions"
     lines = [
         f"{rule.id}  ({rule.severity}, family {rule.family}, {rule.source})",

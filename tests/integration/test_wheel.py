@@ -33,6 +33,7 @@ def test_wheel_contains_probes_and_matrix(wheel: Path) -> None:
     assert "envdoctor/_data/probes/_launch.py" in names
     assert "envdoctor/_data/probes/inventory.py" in names
     assert any(n.startswith("envdoctor/_data/matrix/") for n in names)
+    assert "envdoctor/py.typed" in names  # `mypy --strict` on a script that imports envdoctor reads its types
     assert not any(n.startswith("tests/") for n in names)
 
 

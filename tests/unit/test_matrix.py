@@ -133,7 +133,14 @@ def test_matrix_and_explain_commands() -> None:
     listing = run("matrix")
     assert listing.returncode == 0 and listing.stdout.rstrip().endswith("rules")
     unknown = run("explain", "no-such-rule")
-    assert unknown.returncode == 2 and "no rule 'no-such-rule'" in unknown.stderr
+    assert unknown.returncode == 2 and "no rule or finding id 'no-such-rule'" in unknown.stderr
+    # a finding id that `check` prints is explained too, and a near miss is suggested
+    finding = run("explain", "symbol-missing")
+    assert finding.returncode == 0, finding.stderr
+    assert "symbol-missing  (a finding of envdoctor's own checks, not a matrix rule)" in finding.stdout
+    assert "names something its installed version lacks" in finding.stdout
+    typo = run("explain", "symbol-mising")
+    assert typo.returncode == 2 and "did you mean symbol-missing" in typo.stderr
     assert run("matrix", "--family", "no-such-family").returncode == 2
     hardware = run("matrix", "--hardware")
     assert "bf16-torch-native                     torch==2.13.0: compute capability >= 8.0; below: false" in (
