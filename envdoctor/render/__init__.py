@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -55,59 +56,18 @@ def printable(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
-def _terminal(report: Report, options: RenderOptions) -> str:
-    from envdoctor.render import terminal  # rich is loaded only when this format is asked for
+def _lazy(fmt: Format) -> Callable[[Report, RenderOptions], str]:
+    """The ``render`` function of ``envdoctor/render/<format>.py``, imported when first called: a check
+    that prints JSON never loads rich."""
 
-    return terminal.render(report, options)
+    def render(report: Report, options: RenderOptions) -> str:
+        module = importlib.import_module(f"envdoctor.render.{fmt.value}")
+        return str(module.render(report, options))
 
-
-def _text(report: Report, options: RenderOptions) -> str:
-    from envdoctor.render import text
-
-    return text.render(report, options)
-
-
-def _json(report: Report, options: RenderOptions) -> str:
-    from envdoctor.render import json
-
-    return json.render(report, options)
+    return render
 
 
-def _junit(report: Report, options: RenderOptions) -> str:
-    from envdoctor.render import junit
-
-    return junit.render(report, options)
-
-
-def _github(report: Report, options: RenderOptions) -> str:
-    from envdoctor.render import github
-
-    return github.render(report, options)
-
-
-def _sarif(report: Report, options: RenderOptions) -> str:
-    from envdoctor.render import sarif
-
-    return sarif.render(report, options)
-
-
-def _markdown(report: Report, options: RenderOptions) -> str:
-    from envdoctor.render import markdown
-
-    return markdown.render(report, options)
-
-
-RENDERERS: Mapping[Format, Callable[[Report, RenderOptions], str]] = MappingProxyType(
-    {
-        Format.TERMINAL: _terminal,
-        Format.TEXT: _text,
-        Format.JSON: _json,
-        Format.JUNIT: _junit,
-        Format.GITHUB: _github,
-        Format.SARIF: _sarif,
-        Format.MARKDOWN: _markdown,
-    }
-)
+RENDERERS: Mapping[Format, Callable[[Report, RenderOptions], str]] = MappingProxyType({f: _lazy(f) for f in Format})
 
 
 def render(report: Report, fmt: Format, options: RenderOptions | None = None) -> str:
