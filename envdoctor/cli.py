@@ -49,7 +49,8 @@ _PIN_EPILOG = """\
 exit codes:
   0  a plan clears every error (or there was none); the header's verdict says whether pip verified it
   1  some errors are left NOT fixed: no fix envdoctor can plan, every fix moves a --keep package, or a -c
-     file contradicts it (listed with the reason in the header and on stderr; the other errors are fixed)
+     file contradicts it (listed with the reason in the header and on stderr; the other errors are fixed);
+     with --verify, also when the plan failed in the throwaway copy or could not be tried there
   2  usage error, or an interpreter / file that cannot be read
   3  envdoctor itself failed
   130, 143  interrupted (Ctrl-C, SIGTERM); during --apply, the message lists what pip had changed
@@ -57,6 +58,7 @@ exit codes:
 examples:
   envdoctor pin > requirements.txt                 the fixed stack, exact pins
   envdoctor pin --changes-only                     only what must move
+  envdoctor pin --verify                           also install the plan into a throwaway copy, import there
   envdoctor pin --format pip                       one `pip install ...` command
   envdoctor pin --keep peft --allow-move torch     constrain the plan
   envdoctor pin --apply                            install it (asks first; writes a rollback file)
@@ -250,6 +252,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-verify",
         action="store_true",
         help="do not ask pip's resolver (offline); the output then says it is not verified",
+    )
+    pin.add_argument(
+        "--verify",
+        action="store_true",
+        help="also try the plan for real: install it into a throwaway copy of the environment (unchanged "
+        "packages shared by link, torch never reinstalled) and run the import probes there; the file says "
+        "verified only when they pass, else exit 1 with the failing import (costs a pip install of the moved "
+        "packages and one probe run)",
+    )
+    pin.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="STATEMENT",
+        help="with --verify: an import of your own to run in the copy too (repeatable)",
     )
     pin.add_argument(
         "--apply",
@@ -471,6 +489,10 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
     from envdoctor.pinning import pin
 
     _check_options(args)
+    if args.verify and args.no_verify:
+        raise UsageError("--verify tries the plan that pip verified; it cannot go with --no-verify")
+    if args.imports and not args.verify:
+        raise UsageError("--import runs in the copy that --verify builds: add --verify")
     settings = config.load(args.config, known=catalog.known_ids)
     quiet = args.quiet
     if not quiet:
@@ -482,6 +504,8 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
         changes_only=args.changes_only,
         everything=args.everything,
         verify=not args.no_verify,
+        trial=args.verify,
+        imports=args.imports,
         constraints=args.constraint,
         timeout=args.timeout,
     )
@@ -492,7 +516,8 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
     if not quiet:
         for line in result.summary():
             print(redact(f"envdoctor: {line}"), file=sys.stderr)
-    return exitcodes.FINDINGS if result.plan.remaining else exitcodes.OK
+    failed_try = args.verify and result.plan.moves and not result.verification.verified
+    return exitcodes.FINDINGS if result.plan.remaining or failed_try else exitcodes.OK
 
 
 def _apply(result: PinResult, args: argparse.Namespace, redact: Redactor) -> int:

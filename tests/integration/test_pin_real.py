@@ -4,6 +4,7 @@ had to. Needs the package index (pip's resolver and the install)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -251,3 +252,38 @@ def test_pin_adds_the_undeclared_distribution(trl_undeclared_rich: beds.Bed, tmp
     assert moved(before, after) == {"rich", "markdown-it-py", "pygments", "mdurl"}  # rich and what it requires
     fixed = runs(bed, "from trl import SFTTrainer")
     assert fixed.returncode == 0, fixed.stderr[-2000:]
+
+
+def test_pin_verify_tries_the_clear_device_cache_fix_in_a_copy_that_shares_torch(
+    peft_old_accelerate: beds.Bed, tmp_path: Path
+) -> None:
+    """The plan (accelerate 0.31.0 -> 0.32.1) is installed into a throwaway copy, where `import peft` and
+    `from transformers import Trainer` are run for real; only accelerate is installed there, torch is shared
+    by a link, and the target is unchanged (every file's size and mtime, every RECORD byte)."""
+    bed = beds.copy(peft_old_accelerate, tmp_path / "venv")
+    site = bed.site
+
+    def state() -> dict[str, object]:
+        files = {str(p): (p.lstat().st_size, p.lstat().st_mtime_ns) for p in site.rglob("*")}
+        records = {str(p): p.read_bytes() for p in site.glob("*.dist-info/RECORD")}
+        return {"files": files, "records": records}
+
+    before = state()
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    res = subprocess.run(
+        [sys.executable, "-m", "envdoctor", "pin", "--python", str(bed.python), "--verify"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "TMPDIR": str(temp)},
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    header = res.stdout.splitlines()[1]
+    assert header.startswith("# verified: pip ")
+    assert "in a throwaway copy of the environment with the plan installed (1 installed by pip, " in header
+    assert header.endswith(" import probes pass")
+    assert "accelerate==0.32.1  # was 0.31.0" in res.stdout
+    assert state() == before
+    assert list(temp.iterdir()) == []
