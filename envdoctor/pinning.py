@@ -188,16 +188,59 @@ def pin(
     names = watched(facts, matrix)
     pins = pin_set(inv, plan, names, pip=pip, changes_only=changes_only, everything=everything)
     if not verify:
-        verification = Verification(False, "verification skipped (--no-verify)")
-    else:
-        extra = [a for path in constraints for a in ("-c", os.fspath(path))]
-        verification, plan, resolution = _verify(target.python, inv, plan, pins, extra=extra, timeout=resolve_timeout)
-        pins = pin_set(inv, plan, names, pip=pip, changes_only=changes_only, everything=everything)
+        return PinResult(inv, report, plan, pins, Verification(False, "verification skipped (--no-verify)"))
+    extra = [a for path in constraints for a in ("-c", os.fspath(path))]
+
+    def judged(candidate: Plan) -> tuple[Plan, PinSet, Verification]:
+        pins = pin_set(inv, candidate, names, pip=pip, changes_only=changes_only, everything=everything)
+        verification, candidate, resolution = _verify(
+            target.python, inv, candidate, pins, extra=extra, timeout=resolve_timeout
+        )
+        pins = pin_set(inv, candidate, names, pip=pip, changes_only=changes_only, everything=everything)
         if trial and verification.verified and resolution is not None and resolution.installs:
             verification = _try(
                 inv, pins, resolution, verification, imports=imports, timeout=timeout, install_timeout=resolve_timeout
             )
+        return candidate, pins, verification
+
+    failed: list[tuple[Plan, PinSet, Verification]] = []  # each plan that failed in the copy
+    for candidate in _candidates(plan):
+        chosen = judged(candidate)
+        verification = chosen[2]
+        if verification.verified or (not failed and not verification.tried):
+            break  # it passed; or the first plan could not be tried at all (pip refused it, no --verify)
+        if verification.tried:
+            failed.append(chosen)
+    else:  # no plan passed in the copy: the first one, with what the others did
+        chosen = failed[0]
+    plan, pins, verification = chosen
+    others = [
+        f"tried in a copy and failed: {_moves(p)}: {v.summary.split('; but ')[-1]}"
+        for p, _, v in failed
+        if p is not plan
+    ]
+    if others:
+        bad = {p.moves for p, _, _ in failed}
+        alternatives = tuple(a for a in plan.alternatives if a not in bad)
+        plan = dataclasses.replace(plan, alternatives=alternatives, notes=(*plan.notes, *others))
     return PinResult(inv, report, plan, pins, verification)
+
+
+MAX_PLANS_TRIED = 3
+"""``pin --verify`` tries the plan and then at most this many in all of its equally small alternatives."""
+
+
+def _candidates(plan: Plan) -> list[Plan]:
+    """The plan, then each of its alternatives as a plan of its own (the others its alternatives)."""
+    options = [plan.moves, *plan.alternatives][:MAX_PLANS_TRIED]
+    return [
+        dataclasses.replace(plan, moves=moves, alternatives=tuple(o for o in options if o is not moves))
+        for moves in options
+    ]
+
+
+def _moves(plan: Plan) -> str:
+    return ", ".join(m.describe() for m in plan.moves)
 
 
 def _try(

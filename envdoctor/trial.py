@@ -13,18 +13,23 @@ removed on every way out (an error of pip, Ctrl-C, SIGTERM).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import tempfile
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envdoctor import runner
 from envdoctor.errors import EnvdoctorError
 from envdoctor.installed import RECORD_LIMIT, Unread, decode_record, read_bytes, record_entries
 from envdoctor.inventory import Dist, Inventory
 from envdoctor.names import canonical
+
+if TYPE_CHECKING:
+    from envdoctor.runtime.imports import ImportResult
 
 VENV_TIMEOUT = 120.0
 """Creating the copy's virtual environment (no pip in it) takes well under a second."""
@@ -199,6 +204,15 @@ def _last(text: str) -> str:
     return lines[-1] if lines else ""
 
 
+def _in_target_terms(result: ImportResult, copy: Copy) -> ImportResult:
+    """``result`` with the copy's throwaway folder written ``<copy>`` in its message (the folder is gone
+    by the time anyone reads it)."""
+    root = os.path.dirname(os.path.dirname(copy.python))
+    if root not in result.message:
+        return result
+    return dataclasses.replace(result, message=result.message.replace(root, "<copy>"))
+
+
 @dataclass(frozen=True)
 class Tried:
     """What running the plan in a copy showed."""
@@ -230,7 +244,7 @@ def try_plan(
 
     probes = select(load_probes(), inv, imports)
     with trial_copy(inv, install, moved, pip=pip, options=options, timeout=install_timeout) as copy:
-        results = run_imports(copy.python, probes, timeout=timeout)
+        results = [_in_target_terms(r, copy) for r in run_imports(copy.python, probes, timeout=timeout)]
     failing = [r for r in results if not r.ok]
     before = {
         r.probe.statement: r for r in run_imports(inv.python.executable, [r.probe for r in failing], timeout=timeout)

@@ -287,3 +287,31 @@ def test_pin_verify_tries_the_clear_device_cache_fix_in_a_copy_that_shares_torch
     assert "accelerate==0.32.1  # was 0.31.0" in res.stdout
     assert state() == before
     assert list(temp.iterdir()) == []
+
+
+def test_pin_verify_takes_the_alternative_when_the_first_plan_fails_in_the_copy(
+    peft_old_accelerate: beds.Bed, tmp_path: Path
+) -> None:
+    """The user's own code imports a name accelerate 0.32 removed: the nearest plan (accelerate 0.32.1)
+    clears the clear_device_cache break but fails that import in the copy, so pin takes the alternative
+    (peft 0.15.0 -> 0.14.0) and says what the first plan did."""
+    own = "from accelerate.utils.fsdp_utils import FSDP_PYTORCH_VERSION"
+    assert runs(peft_old_accelerate, own).returncode == 0  # works today, with accelerate 0.31.0
+    res = envdoctor("pin", "--python", str(peft_old_accelerate.python), "--verify", "--import", own)
+    assert res.returncode == 0, res.stderr
+    header = [line for line in res.stdout.splitlines() if line.startswith("# ")]
+    assert header[1].startswith("# verified: pip ") and header[1].endswith(" import probes pass")
+    assert "# moves peft 0.15.0 -> 0.14.0" in header
+    assert not any(line.startswith("# alternative: accelerate") for line in header)
+    note = next(line for line in header if line.startswith("# note: tried in a copy and failed: "))
+    assert note.startswith("# note: tried in a copy and failed: accelerate 0.31.0 -> 0.32.1: in a throwaway copy")
+    assert note.endswith(
+        f"`{own}`: ImportError: cannot import name 'FSDP_PYTORCH_VERSION' from 'accelerate.utils.fsdp_utils' "
+        "(<copy>/lib/python3.11/site-packages/accelerate/utils/fsdp_utils.py)"
+    )
+    req = tmp_path / "requirements.txt"
+    req.write_text(res.stdout, encoding="utf-8")
+    bed = beds.copy(peft_old_accelerate, tmp_path / "venv")
+    beds.pip("install", "-r", str(req), python=bed.python)
+    after = runs(bed, f"{own}; import peft; from transformers import Trainer")
+    assert after.returncode == 0, after.stderr[-2000:]
