@@ -105,7 +105,18 @@ def check(
     if train or precision is not None:
         progress.step("running one training step per precision (fp32, fp16, bf16) in the target")
         report = _with_train_step(report, target.python, timeout=timeout, precision=precision)
+    if target.is_current:  # modules this process loaded before an install changed them (a notebook kernel)
+        from envdoctor.kernel import stale_here
+
+        report = with_findings(report, stale_here())
     return redacted(report, Redactor.from_environment())
+
+
+def with_findings(report: Report, findings: Sequence[Finding]) -> Report:
+    """``report`` with ``findings`` added (sorted in), everything else kept."""
+    if not findings:
+        return report
+    return dataclasses.replace(report, findings=Report.build([*report.findings, *findings]).findings)
 
 
 def _check_target(
@@ -422,21 +433,67 @@ def _symbols(inv: Inventory, cache: Cache, releases: Lookup | None = None) -> tu
 
 def assert_compatible(
     *,
-    python: str | os.PathLike[str] | None = None,
+    require: Mapping[str, str] | None = None,
+    ignore: Sequence[str] = (),
     fail_on: Severity | str = Severity.ERROR,
+    python: str | os.PathLike[str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
-) -> Report:
-    """Return the Report when nothing reaches ``fail_on``; raise IncompatibleEnvironmentError otherwise.
+) -> None:
+    """Return None when nothing reaches ``fail_on``; raise IncompatibleEnvironmentError otherwise (its
+    ``report`` holds every finding, its message each failing finding with its fix).
 
-    Meant for the top of a training script: prints nothing, imports nothing it checks.
+    ``require``: project name -> version specifier the installed distribution must satisfy
+    (``{"transformers": ">=4.46"}``; ``""``: installed at any version); a miss is a ``requirement-unmet``
+    error. ``ignore``: finding or rule ids (``ID`` or ``ID:PACKAGE``) accepted, as ``--ignore`` does.
+    Meant for the top of a training script or the first cell of a notebook: prints nothing, imports
+    nothing it checks, and a stale module (a package loaded before an install replaced it) fails it.
     """
     threshold = Severity.parse(fail_on) if isinstance(fail_on, str) else fail_on
     report = check(python=python, timeout=timeout)
+    if require:
+        report = with_findings(report, _unmet(python, dict(require), timeout))
+    if ignore:
+        from envdoctor.config import Ignore, suppress
+
+        reason = "ignored by assert_compatible(ignore=...)"
+        report = suppress(report, [Ignore.parse(text, reason) for text in listed(ignore)])
     bad = report.at_least(threshold)
     if bad:
-        lines = "\n".join(f"  [{f.id}] {f.title}" for f in bad)
-        raise IncompatibleEnvironmentError(report, f"{report.verdict()}\n{lines}")
-    return report
+        lines = [report.verdict()]
+        for f in bad:
+            lines.append(f"  [{f.id}] {f.title}")
+            lines += [f"      fix: {x}" for x in (*f.fix, *f.advice)]
+        raise IncompatibleEnvironmentError(report, "\n".join(lines))
+
+
+def _unmet(python: str | os.PathLike[str] | None, require: dict[str, str], timeout: float) -> list[Finding]:
+    """A ``requirement-unmet`` error for each ``require`` entry the installed distributions do not satisfy."""
+    from envdoctor.inventory import Inventory
+    from envdoctor.versions import InvalidSpecifier, parse_specifier, version_or_none
+
+    inv = Inventory.from_payload(_inventory(Target.resolve(python), {}, timeout))
+    out: list[Finding] = []
+    for name, text in require.items():
+        try:
+            spec = parse_specifier(text)
+        except InvalidSpecifier:
+            raise UsageError(f"require[{name!r}]: {text!r} is not a version specifier (like '>=4.46')") from None
+        dist = inv.get(name)
+        have = version_or_none(dist.raw_version) if dist is not None else None
+        if dist is not None and (not str(spec) or (have is not None and spec.contains(have, prereleases=True))):
+            continue
+        now = f"{dist.raw_version} is installed" if dist is not None else "it is not installed"
+        out.append(
+            Finding(
+                id="requirement-unmet",
+                severity=Severity.ERROR,
+                title=f"the script requires {name}{spec}, and {now}",
+                packages=(name,),
+                fix=(f"{name}{spec}",),
+                check="require",
+            )
+        )
+    return out
 
 
 def redacted(report: Report, redact: Callable[[str], str]) -> Report:

@@ -19,6 +19,7 @@ from envdoctor.redact import Redactor
 from envdoctor.report import Severity
 
 if TYPE_CHECKING:
+    from envdoctor.kernel import Place
     from envdoctor.matrix import HardwareFact, Matrix
     from envdoctor.pinning import PinResult
     from envdoctor.render import Format
@@ -381,7 +382,8 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
         if known is not None and ignore.id not in known:
             raise UsageError(f"--ignore {ignore.id}: {config.unknown_id(ignore.id, known)}")
     stdout_file, outputs = _outputs(args.output)
-    quiet = args.quiet or not sys.stderr.isatty()
+    place = _place()
+    quiet = args.quiet or not sys.stderr.isatty() or place.notebook  # a `!` cell's pty shows progress as clutter
     progress = Silent() if quiet else StderrProgress()
     if (args.install or args.requirements) and (args.train or args.precision):
         raise UsageError("--train runs a step in the installed environment; it cannot be combined with --install / -r")
@@ -414,9 +416,15 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
             imports=args.imports,
             probe_all=args.probe_all,
         )
+    if place.kernel_pid is not None and not (args.install or args.requirements):  # `!envdoctor check` in a cell
+        from envdoctor.kernel import stale_in_kernel
+
+        report = api.with_findings(report, stale_in_kernel(place.kernel_pid, report.summary.paths, place))
     report = config.suppress(report, ignores)
-    fmt, color = _choose_format(args.format, to_file=stdout_file is not None)
+    fmt, color = _choose_format(args.format, to_file=stdout_file is not None, notebook=place.notebook)
     width = shutil.get_terminal_size((100, 24)).columns if fmt is Format.TERMINAL else 100
+    if place.notebook and stdout_file is None:
+        width = NOTEBOOK_WIDTH  # the notebook wraps lines at its real width; envdoctor breaks none
     rules = catalog.load() if any(f is Format.SARIF for f, _ in outputs) or fmt is Format.SARIF else {}
     options = RenderOptions(width=width, color=color, fail_on=fail_on, rules=rules)
     texts: list[tuple[str, str | None]] = [
@@ -471,8 +479,12 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
     from envdoctor.pinning import pin
 
     _check_options(args)
+    place = _place()
+    if args.apply and not args.yes and (place.notebook or not sys.stdin.isatty()):
+        where = "in a notebook cell nothing can answer" if place.notebook else "without a terminal"
+        raise UsageError(f"--apply asks before changing anything; {where}: pass --yes")
     settings = config.load(args.config, known=catalog.known_ids)
-    quiet = args.quiet
+    quiet = args.quiet or place.notebook
     if not quiet:
         print("envdoctor: checking and planning ...", file=sys.stderr)
     result = pin(
@@ -486,7 +498,7 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
         timeout=args.timeout,
     )
     if args.apply:
-        return _apply(result, args, redact)
+        return _apply(result, args, redact, place)
     text = json.dumps(result.to_dict(), indent=2) + "\n" if args.format == "json" else result.text(args.format)
     _write(redact(text), args.output)
     if not quiet:
@@ -495,7 +507,7 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
     return exitcodes.FINDINGS if result.plan.remaining else exitcodes.OK
 
 
-def _apply(result: PinResult, args: argparse.Namespace, redact: Redactor) -> int:
+def _apply(result: PinResult, args: argparse.Namespace, redact: Redactor, place: Place) -> int:
     import time
 
     from envdoctor.apply import apply
@@ -519,13 +531,23 @@ def _apply(result: PinResult, args: argparse.Namespace, redact: Redactor) -> int
     for line in done.changed:
         say(f"  changed: {line}")
     say(done.message)
-    if done.restart_runtime:
-        say(
-            "restart the runtime (Jupyter/Colab: Runtime > Restart): this kernel has already imported "
-            + ", ".join(done.restart_runtime)
-            + ", and keeps the old code until it restarts"
-        )
+    advice = restart_after_apply(place, done.changed, result.inventory.sys_path)
+    if advice:
+        say(advice)
     return exitcodes.OK if done.ok else exitcodes.FINDINGS
+
+
+def restart_after_apply(place: Place, changed: Sequence[str], paths: Sequence[str]) -> str:
+    """The restart line after ``pin --apply`` from a notebook's `!` shell: for the kernel, not for this process
+    (the distributions whose old files it still maps are named), in the words of the place (Colab, Jupyter)."""
+    from envdoctor.kernel import STALE, restart_advice, stale_in_kernel
+
+    if not place.notebook:
+        return ""
+    seen: list[str] = []
+    if place.kernel_pid is not None:
+        seen = [p for f in stale_in_kernel(place.kernel_pid, paths, place) if f.id == STALE for p in f.packages]
+    return restart_advice(place, [line.split(" ", 1)[0] for line in changed], seen)
 
 
 def _names(values: Sequence[str]) -> list[str]:
@@ -666,13 +688,25 @@ def _explain_text(args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def _choose_format(name: str, *, to_file: bool) -> tuple[Format, bool]:
+NOTEBOOK_WIDTH = 10_000
+"""The text view's width in a notebook's `!` shell: its pty says 80 columns, the output area has no such limit."""
+
+
+def _place() -> Place:
+    from envdoctor.kernel import detect
+
+    return detect()
+
+
+def _choose_format(name: str, *, to_file: bool, notebook: bool = False) -> tuple[Format, bool]:
     from envdoctor.render import Format
 
     no_color = "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
     if name == "auto":
         if not to_file and os.environ.get("GITHUB_ACTIONS") == "true":
             return Format.GITHUB, False
+        if notebook:  # a `!` cell is a pty, but the notebook shows escape codes as text
+            return Format.TEXT, False
         tty = not to_file and sys.stdout.isatty()
         return (Format.TERMINAL, True) if tty and not no_color else (Format.TEXT, False)
     fmt = Format(name)
