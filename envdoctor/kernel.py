@@ -185,10 +185,12 @@ def stale_here(paths: Sequence[str] | None = None, modules: Mapping[str, object]
             dist.name, loaded, dist.version, place, f"{name}.__version__ == {loaded!r}; installed: {dist.folder}"
         )
     for path in _replaced("self"):
-        top = _top_of(path, installed)
-        dist = installed.owner(top) if top else None
-        if top and dist is not None and dist.name not in found:
-            found[dist.name] = _finding(dist.name, None, dist.version, place, f"mapped, replaced on disk: {path}")
+        where = _top_of(path, installed)
+        dist = installed.owner(where[0]) if where else None
+        if where and dist is not None and dist.name not in found:
+            found[dist.name] = _finding(
+                dist.name, None, dist.version, place, f"this process maps the old, deleted copy of {where[1]}"
+            )
     return sorted(found.values(), key=lambda f: f.packages)
 
 
@@ -203,11 +205,11 @@ def stale_in_kernel(pid: int, paths: Sequence[str], place: Place) -> list[Findin
         return [_partial(pid, f"its mapped files cannot be read (/proc/{pid}/maps: {exc.strerror or exc})")]
     found: dict[str, Finding] = {}
     for path in replaced:
-        top = _top_of(path, installed)
-        dist = installed.owner(top) if top else None
-        if top and dist is not None and dist.name not in found:
+        where = _top_of(path, installed)
+        dist = installed.owner(where[0]) if where else None
+        if where and dist is not None and dist.name not in found:
             found[dist.name] = _finding(
-                dist.name, None, dist.version, place, f"kernel process {pid} maps a file replaced on disk: {path}"
+                dist.name, None, dist.version, place, f"kernel process {pid} maps the old, deleted copy of {where[1]}"
             )
     note = _partial(
         pid,
@@ -289,14 +291,24 @@ def _deleted(maps: str) -> list[str]:
     return out
 
 
-def _top_of(path: str, installed: _Installed) -> str | None:
-    """The top-level module a file under one of ``installed``'s folders belongs to (``yaml`` for
-    ``.../site-packages/yaml/_yaml.cpython-311-x86_64-linux-gnu.so``)."""
+def _top_of(path: str, installed: _Installed) -> tuple[str, str] | None:
+    """The top-level module a file under one of ``installed``'s folders belongs to, and the file's path as it
+    is installed now: ``yaml`` for ``.../site-packages/yaml/_yaml.cpython-311-x86_64-linux-gnu.so``. pip
+    moves a package it replaces aside first (``~aml/`` for ``yaml/``, then deletes it): such a path is the
+    package's old copy."""
     root = installed.root_of(path)
     if root is None:
         return None
-    first = path[len(root) :].split("/", 1)[0]
-    return first.split(".", 1)[0] or None
+    first, _, rest = path[len(root) :].partition("/")
+    if first.startswith("~"):
+        tail = first.lstrip("~")
+        try:
+            names = os.listdir(root)
+        except OSError:
+            return None
+        first = next((n for n in names if len(n) == len(first) and n.endswith(tail) and n[0] != "~"), "")
+    top = first.split(".", 1)[0]
+    return (top, os.path.join(root, first, rest) if rest else os.path.join(root, first)) if top else None
 
 
 def restart_advice(place: Place, moved: Iterable[str], seen: Iterable[str] = ()) -> str:
