@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=_FORMATS,
         default="auto",
         help="format of stdout (default: auto = terminal on a terminal; github when GITHUB_ACTIONS=true; text "
-        "otherwise or when NO_COLOR is set)",
+        "otherwise, in a notebook's `!` shell, or when NO_COLOR is set)",
     )
     check.add_argument(
         "--fail-on",

@@ -125,11 +125,13 @@ class _Installed:
                 names = os.listdir(root or ".")
             except OSError:
                 continue
+            infos = [entry for entry in names if entry.endswith(".dist-info")]
+            if not infos:  # the script's or the notebook's own folder: nothing there is installed
+                continue
             self.roots.append(os.path.join(os.path.abspath(root or "."), ""))
-            for entry in names:
-                if entry.endswith(".dist-info"):
-                    name, _, version = entry[: -len(".dist-info")].rpartition("-")
-                    self.dists.setdefault(_canonical(name), _Dist(name, version, os.path.join(root, entry)))
+            for entry in infos:
+                name, _, version = entry[: -len(".dist-info")].rpartition("-")
+                self.dists.setdefault(_canonical(name), _Dist(name, version, os.path.join(root, entry)))
         self._tops: dict[str, _Dist] | None = None
 
     def root_of(self, path: str) -> str | None:
@@ -165,13 +167,13 @@ def stale_here(paths: Sequence[str] | None = None, modules: Mapping[str, object]
     place = detect(pid=None) if paths is None else Place()
     found: dict[str, Finding] = {}
     for name, module in list(modules.items()):
-        if "." in name or module is None:
+        if "." in name or module is None or name in ("__main__", "__mp_main__"):
             continue
         namespace = getattr(module, "__dict__", None)
         if not isinstance(namespace, dict):
             continue
         path = namespace.get("__file__")
-        if not isinstance(path, str) or installed.root_of(os.path.abspath(path)) is None:
+        if not isinstance(path, str) or path.startswith("<") or installed.root_of(os.path.abspath(path)) is None:
             continue
         loaded = namespace.get("__version__")
         dist = installed.owner(name)

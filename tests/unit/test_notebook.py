@@ -101,7 +101,11 @@ def test_a_module_loaded_before_an_install_is_stale(tmp_path: Path) -> None:
         "json": _module("json", Path(os.__file__).parent / "json/__init__.py", "2.0.9"),  # not from the site
         "gone": _module("gone", site / "gone/__init__.py", "0.1"),  # uninstalled since
     }
-    found = stale_here([str(site)], modules)
+    script = tmp_path / "notebooks"  # the script's folder is on sys.path too, and holds no installed package
+    (script / "helpers.py").parent.mkdir()
+    modules["__main__"] = _module("__main__", script / "<stdin>", None)
+    modules["helpers"] = _module("helpers", script / "helpers.py", "1.0")  # deleted since
+    found = stale_here([str(script), str(site)], modules)
     assert [f.id for f in found] == ["module-stale"] * 3
     assert [f.packages for f in found] == [("gone",), ("pyyaml",), ("urllib3",)]
     urllib3 = found[2]
