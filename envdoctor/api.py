@@ -48,6 +48,7 @@ def check(
     probes: bool = False,
     imports: Sequence[str] = (),
     probe_all: bool = False,
+    scripts: Sequence[str | os.PathLike[str]] = (),
 ) -> Report:
     """Check the environment of ``python`` (default: this interpreter) and return the Report.
 
@@ -62,8 +63,10 @@ def check(
     also ``import TOP`` for the top-level modules of every other installed distribution. ``train``:
     also run one real training step per precision in the target (envdoctor.runtime.step);
     ``precision`` ("no", "fp16", "bf16") is the one the user means to train in: its problems weigh
-    more. Raises UsageError (bad ``python``, an ``imports`` entry that is not an import statement, an
-    unknown precision) or TargetError (it cannot be inspected).
+    more. ``scripts``: also read these files (``.py``, ``.ipynb``) for imports and keyword arguments the
+    installed releases do not provide (envdoctor.scan). Raises UsageError (bad ``python``, an ``imports``
+    entry that is not an import statement, an unknown precision, a script that cannot be read) or
+    TargetError (it cannot be inspected).
     """
     from envdoctor.errors import check_timeout
 
@@ -105,6 +108,11 @@ def check(
     if train or precision is not None:
         progress.step("running one training step per precision (fp32, fp16, bf16) in the target")
         report = _with_train_step(report, target.python, timeout=timeout, precision=precision)
+    if scripts:
+        from envdoctor.scan import scan_python
+
+        progress.step(f"reading {len(listed(scripts))} script(s)")
+        report = with_findings(report, scan_python([os.fspath(p) for p in listed(scripts)], target.python, timeout))
     if target.is_current:  # modules this process loaded before an install changed them (a notebook kernel)
         from envdoctor.kernel import stale_here
 

@@ -45,6 +45,9 @@ _BUILT_IN = {
     "kernel-modules-partial": "The notebook kernel was checked from a `!` shell: only its compiled modules can be "
     "seen from there.",
     "requirement-unmet": "assert_compatible(require=...) names a version the installed distribution does not have.",
+    "script-import-missing": "A script (check --script) imports a module or a name the installed release lacks.",
+    "script-keyword": "A script (check --script) passes a keyword argument the installed release does not "
+    "accept (or accepts only as a deprecated alias).",
     "what-if": "What an install (--install / --requirements) would change.",
     "install-unresolvable": "pip's resolver would refuse the install.",
     "matrix-invalid": "envdoctor's compatibility matrix is damaged; its rules were not checked.",

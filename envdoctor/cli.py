@@ -175,6 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
         help='also run this import statement as a probe ("from x import y"; repeatable; implies --probes)',
     )
     check.add_argument(
+        "--script",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also read FILE (a script, or a notebook .ipynb) for imports and keyword arguments the installed "
+        "releases do not provide, each with its line (or cell) and fix (repeatable; nothing is run)",
+    )
+    check.add_argument(
         "--output",
         "-o",
         action="append",
@@ -415,6 +423,7 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
             probes=args.probes,
             imports=args.imports,
             probe_all=args.probe_all,
+            scripts=args.script,
         )
     if place.kernel_pid is not None and not (args.install or args.requirements):  # `!envdoctor check` in a cell
         from envdoctor.kernel import stale_in_kernel
