@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -151,3 +152,33 @@ def test_html_view_has_the_verdict_groups_fix_block_and_escaped_evidence() -> No
     assert short.splitlines()[0] == report.verdict()
     assert len(short) < 400 and "ERROR   [requirement-missing] peft needs <accelerate>" in short
     assert str(report).startswith("envdoctor check: /venv/bin/python (Python 3.11.7), 3 distributions")
+
+
+def test_script_scan_reads_a_notebooks_code_cells_with_their_numbers(tmp_path: Path) -> None:
+    from envdoctor.scan import read_cells
+
+    nb = tmp_path / "train.ipynb"
+    cells = [
+        {"cell_type": "markdown", "source": ["import nothing\n"]},
+        {"cell_type": "code", "source": ["%pip install trl\n", "import trl\n", "!envdoctor check\n"]},
+        {"cell_type": "code", "source": "%%bash\necho hi\n"},
+        {"cell_type": "code", "source": "x = 1"},
+    ]
+    nb.write_text(json.dumps({"cells": cells}))
+    got = read_cells(str(nb))
+    assert [(c.number, c.code) for c in got] == [(2, "\nimport trl\n\n"), (4, "x = 1")]
+    assert got[0].where(2) == f"{nb} cell 2 line 2"
+
+
+def test_script_scan_finds_a_removed_name_in_a_fabricated_site(fake_venv: tuple[Path, Path], tmp_path: Path) -> None:
+    import envdoctor
+
+    python, site = fake_venv
+    write_dist(site, "lib", Fake("2.0", files={"lib/__init__.py": "", "lib/util.py": "KEPT = 1\n"}))
+    script = tmp_path / "train.py"
+    script.write_text("import os\nfrom lib.util import KEPT, GONE\nimport lib.old\nimport mine\n")
+    found = [f for f in envdoctor.check(python=str(python), scripts=[script]) if f.check == "script"]
+    assert [f.title for f in found] == [
+        f"{script}:2: `from lib.util import KEPT, GONE` fails: lib 2.0 does not define GONE in lib.util",
+        f"{script}:3: `import lib.old` fails: lib 2.0 has no module lib.old",
+    ]
