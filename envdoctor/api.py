@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -446,6 +447,7 @@ def assert_compatible(
     fail_on: Severity | str = Severity.ERROR,
     python: str | os.PathLike[str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    scan_caller: bool = False,
 ) -> None:
     """Return None when nothing reaches ``fail_on``; raise IncompatibleEnvironmentError otherwise (its
     ``report`` holds every finding, its message each failing finding with its fix).
@@ -453,11 +455,16 @@ def assert_compatible(
     ``require``: project name -> version specifier the installed distribution must satisfy
     (``{"transformers": ">=4.46"}``; ``""``: installed at any version); a miss is a ``requirement-unmet``
     error. ``ignore``: finding or rule ids (``ID`` or ``ID:PACKAGE``) accepted, as ``--ignore`` does.
+    ``scan_caller``: also read the calling script (``check --script``: imports and keyword arguments the
+    installed releases do not provide); slower (the installed sources are indexed), and nothing for code that
+    is not a file (a notebook cell).
     Meant for the top of a training script or the first cell of a notebook: prints nothing, imports
     nothing it checks, and a stale module (a package loaded before an install replaced it) fails it.
     """
     threshold = Severity.parse(fail_on) if isinstance(fail_on, str) else fail_on
-    report = check(python=python, timeout=timeout)
+    caller = sys._getframe(1).f_code.co_filename if scan_caller else ""
+    scripts = [caller] if caller.endswith(".py") and os.path.isfile(caller) else []
+    report = check(python=python, timeout=timeout, scripts=scripts)
     if require:
         report = with_findings(report, _unmet(python, dict(require), timeout))
     if ignore:

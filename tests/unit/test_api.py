@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -142,3 +143,21 @@ def test_symbol_findings_cached_before_fix_became_specifiers_only_are_not_reused
     cache.put("symbols-" + fingerprint(inv), {"findings": [old]})
     found, _ = _symbols(inv, cache)
     assert all(not f.fix or "release of" not in f.fix[0] for f in found)
+
+
+def test_assert_compatible_can_read_the_calling_script(fake_venv: tuple[Path, Path], tmp_path: Path) -> None:
+    python, site = fake_venv
+    write_dist(site, "lib", Fake("2.0", files={"lib/__init__.py": "", "lib/util.py": "KEPT = 1\n"}))
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import envdoctor\n"
+        f"envdoctor.assert_compatible(python={str(python)!r}, scan_caller=True)\n"
+        "from lib.util import GONE\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(envdoctor.__file__).parents[1])}
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert (
+        f"[script-import-missing] {script}:3: `from lib.util import GONE` fails: lib 2.0 does not define GONE"
+        in proc.stderr
+    )
