@@ -489,9 +489,8 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
 
     _check_options(args)
     place = _place()
-    if args.apply and not args.yes and (place.notebook or not sys.stdin.isatty()):
-        where = "in a notebook cell nothing can answer" if place.notebook else "without a terminal"
-        raise UsageError(f"--apply asks before changing anything; {where}: pass --yes")
+    if args.apply and not args.yes and place.notebook:  # a `!` cell's pty looks like a terminal; nothing answers it
+        raise UsageError("--apply asks before changing anything; in a notebook cell nothing can answer: pass --yes")
     settings = config.load(args.config, known=catalog.known_ids)
     quiet = args.quiet or place.notebook
     if not quiet:
