@@ -164,8 +164,7 @@ def stale_here(paths: Sequence[str] | None = None, modules: Mapping[str, object]
     modules = sys.modules if modules is None else modules
     installed = _Installed(sys.path if paths is None else paths)
     started = _start_time()
-    place = detect(pid=None) if paths is None else Place()
-    found: dict[str, Finding] = {}
+    found: dict[str, _Stale] = {}
     for name, module in list(modules.items()):
         if "." in name or module is None or name in ("__main__", "__mp_main__"):
             continue
@@ -179,21 +178,33 @@ def stale_here(paths: Sequence[str] | None = None, modules: Mapping[str, object]
         dist = installed.owner(name)
         if dist is None:
             if not os.path.exists(path):
-                found[name] = _finding(name, str(loaded or "?"), None, place, f"{path} no longer exists")
+                found[name] = _Stale(name, str(loaded or "?"), None, f"{path} no longer exists")
             continue
         if not isinstance(loaded, str) or _same(loaded, dist.version) or not _newer(dist.folder, started):
             continue
-        found[dist.name] = _finding(
-            dist.name, loaded, dist.version, place, f"{name}.__version__ == {loaded!r}; installed: {dist.folder}"
+        found[dist.name] = _Stale(
+            dist.name, loaded, dist.version, f"{name}.__version__ == {loaded!r}; installed: {dist.folder}"
         )
     for path in _replaced("self"):
         where = _top_of(path, installed)
         dist = installed.owner(where[0]) if where else None
         if where and dist is not None and dist.name not in found:
-            found[dist.name] = _finding(
-                dist.name, None, dist.version, place, f"this process maps the old, deleted copy of {where[1]}"
+            found[dist.name] = _Stale(
+                dist.name, None, dist.version, f"this process maps the old, deleted copy of {where[1]}"
             )
-    return sorted(found.values(), key=lambda f: f.packages)
+    if not found:
+        return []
+    place = detect(pid=None) if paths is None else Place()  # the words of the advice (only when there is one)
+    findings = [_finding(s.dist, s.loaded, s.installed, place, s.evidence) for s in found.values()]
+    return sorted(findings, key=lambda f: f.packages)
+
+
+@dataclass(frozen=True)
+class _Stale:
+    dist: str
+    loaded: str | None
+    installed: str | None
+    evidence: str
 
 
 def stale_in_kernel(pid: int, paths: Sequence[str], place: Place) -> list[Finding]:
@@ -273,12 +284,12 @@ def _replaced(pid: str, *, strict: bool = False) -> list[str]:
     """The files process ``pid`` maps that were deleted or replaced since ("(deleted)" in /proc/PID/maps)."""
     try:
         with open(f"/proc/{pid}/maps", "rb") as fh:
-            data = fh.read().decode(errors="surrogateescape")
+            raw = fh.read()
     except OSError:
         if strict:
             raise
         return []
-    return _deleted(data)
+    return _deleted(raw.decode(errors="surrogateescape")) if b" (deleted)" in raw else []
 
 
 def _deleted(maps: str) -> list[str]:
