@@ -182,3 +182,33 @@ def test_script_scan_finds_a_removed_name_in_a_fabricated_site(fake_venv: tuple[
         f"{script}:2: `from lib.util import KEPT, GONE` fails: lib 2.0 does not define GONE in lib.util",
         f"{script}:3: `import lib.old` fails: lib 2.0 has no module lib.old",
     ]
+
+
+def test_pin_result_shows_its_moves_and_requirements_in_a_cell(tmp_path: Path) -> None:
+    from envdoctor.pinning import PinResult, Verification
+    from envdoctor.pins import PinSet
+    from envdoctor.planner import Move, Plan
+    from envdoctor.versions import canonical
+    from tests.fakes import scan
+
+    write_dist(tmp_path / "site", "accelerate", Fake("0.31.0"))
+    inv = scan(tmp_path / "site")
+    move = Move(canonical("accelerate"), "accelerate", "0.31.0", "0.32.1", "accelerate==0.32.1", ("symbol-missing",))
+    result = PinResult(inv, Report(), Plan(moves=(move,)), PinSet(()), Verification(True, "pip 24.0 resolves it"))
+    html = result._repr_html_()
+    assert "verified: pip 24.0 resolves it" in html and "accelerate 0.31.0 -&gt; 0.32.1" in html
+    assert "<details><summary>the whole pin file" in html
+
+    class Printer:
+        def __init__(self) -> None:
+            self.parts: list[str] = []
+
+        def text(self, s: str) -> None:
+            self.parts.append(s)
+
+    p = Printer()
+    result._repr_pretty_(p, False)
+    assert "".join(p.parts).splitlines()[:2] == [
+        "verified: pip 24.0 resolves it",
+        "  moves accelerate 0.31.0 -> 0.32.1",
+    ]
