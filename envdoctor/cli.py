@@ -43,6 +43,7 @@ examples:
   envdoctor check --install "accelerate==0.31.0"   what-if: would this install break something?
   envdoctor check -r requirements.txt              what-if for a requirements file
   envdoctor check --train --precision bf16         also one real bf16 training step (and fp32, fp16)
+  envdoctor check --script train.py --script nb.ipynb   also your code: imports and keyword arguments
 """
 
 
@@ -400,6 +401,8 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
 
         if args.probes or args.imports or args.probe_all:
             raise UsageError("--probes and --import run imports in the installed environment; not with --install / -r")
+        if args.script:
+            raise UsageError("--script is read against the installed environment; not with --install / -r")
 
         try:
             report = api.what_if(

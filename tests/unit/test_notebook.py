@@ -212,3 +212,16 @@ def test_pin_result_shows_its_moves_and_requirements_in_a_cell(tmp_path: Path) -
         "verified: pip 24.0 resolves it",
         "  moves accelerate 0.31.0 -> 0.32.1",
     ]
+
+
+def test_script_is_not_read_against_a_what_if(tmp_path: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text("import os\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "envdoctor", "check", "--install", "idna==3.10", "--script", str(script)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == exitcodes.USAGE
+    assert proc.stderr.strip() == (
+        "envdoctor: error: --script is read against the installed environment; not with --install / -r"
+    )
