@@ -61,6 +61,16 @@ class PinResult:
     def text(self, fmt: str = "requirements") -> str:
         return render(self.pins, fmt, self.header())
 
+    def _repr_html_(self) -> str:
+        from envdoctor.render.html import pin_html
+
+        return pin_html(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        from envdoctor.render.html import pin_short
+
+        p.text(pin_short(self))
+
     def summary(self) -> list[str]:
         """What stderr says after the file is written."""
         if self.plan.healthy:
