@@ -30,7 +30,7 @@ from envdoctor.cache import Cache  # noqa: E402
 from envdoctor.checks.metadata import check_metadata  # noqa: E402
 from envdoctor.checks.rules import SIGNALS, Files, check_rules  # noqa: E402
 from envdoctor.inventory import Inventory  # noqa: E402
-from envdoctor.matrix import Matrix, load  # noqa: E402
+from envdoctor.knowledge.matrix import Matrix, load  # noqa: E402
 from envdoctor.target import Target  # noqa: E402
 from tests import beds  # noqa: E402
 

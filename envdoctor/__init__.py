@@ -28,7 +28,7 @@ _LAZY = {
     "check": "envdoctor.api",
     "assert_compatible": "envdoctor.api",
     "what_if": "envdoctor.api",
-    "pin": "envdoctor.pinning",
+    "pin": "envdoctor.fix.pin",
     "Report": "envdoctor.report",
     "Finding": "envdoctor.report",
     "Severity": "envdoctor.report",
@@ -39,7 +39,7 @@ _LAZY = {
 if TYPE_CHECKING:
     from envdoctor.api import assert_compatible, check, what_if
     from envdoctor.errors import EnvdoctorError, IncompatibleEnvironmentError
-    from envdoctor.pinning import pin
+    from envdoctor.fix.pin import pin
     from envdoctor.report import Finding, Report, Severity
 
 

@@ -18,11 +18,11 @@ from envdoctor.report import SCHEMA, Finding, Report, Severity, Skipped, Summary
 from envdoctor.target import Target
 
 if TYPE_CHECKING:
-    from envdoctor.importers import Lookup
     from envdoctor.inventory import Inventory
-    from envdoctor.matrix import Matrix, MatrixError
-    from envdoctor.resolve import Resolution
-    from envdoctor.sources import SourceIndex
+    from envdoctor.knowledge.importers import Lookup
+    from envdoctor.knowledge.matrix import Matrix, MatrixError
+    from envdoctor.predict.dryrun import Resolution
+    from envdoctor.source.index import SourceIndex
 
 
 def _debug(message: str) -> None:
@@ -148,7 +148,7 @@ TRAIN_PRECISIONS = ("no", "fp16", "bf16")
 
 
 def _with_train_step(report: Report, python: str, *, timeout: float, precision: str | None) -> Report:
-    from envdoctor.matrix import MatrixError
+    from envdoctor.knowledge.matrix import MatrixError
     from envdoctor.runtime import step
 
     matrix = load_matrix(Cache(default_dir()))
@@ -176,8 +176,8 @@ def _with_probes(
 ) -> Report:
     """``report`` with the import probes run: their failures merged into the static findings that explain
     them, or added as import-failed findings; every probe's outcome in ``report.probes``."""
-    from envdoctor.facts import Facts
-    from envdoctor.matrix import MatrixError
+    from envdoctor.knowledge.matrix import MatrixError
+    from envdoctor.knowledge.wheelfacts import Facts
     from envdoctor.runtime.imports import RecordOwners, load_probes, probe_findings, run_imports, select
 
     skipped = list(report.skipped)
@@ -213,15 +213,15 @@ def what_if(
     """Check the environment ``python`` would have after ``pip install INSTALL... -r REQUIREMENTS...``,
     without installing: pip's resolver says what would change (``pip install --dry-run --report`` in the
     target), the new releases' wheels are downloaded into envdoctor's cache and read like installed ones
-    (envdoctor.materialize), and the static checks run on that future environment.
+    (envdoctor.predict.materialize), and the static checks run on that future environment.
 
     Raises RequirementsError (a bad requirements line, with file and line), UsageError (nothing to
     install), TargetError, and ResolveError when the index cannot be reached (``offline``). When pip
     itself refuses the install (conflicting requirements) the report says so as an error finding.
     """
     from envdoctor.errors import check_timeout
-    from envdoctor.reqfile import parse_requirements_text
-    from envdoctor.resolve import ResolveError, dry_run
+    from envdoctor.predict.dryrun import ResolveError, dry_run
+    from envdoctor.predict.reqfile import parse_requirements_text
 
     check_timeout(timeout)
     check_timeout(resolve_timeout, "resolve_timeout")
@@ -277,7 +277,7 @@ def _read_once(path: str | os.PathLike[str], copy: Path) -> str:
     before pip runs); return what pip should read: ``path`` itself when it is a regular file, else a copy
     of the bytes read (a pipe, ``/dev/stdin``, ``<(...)``). A relative ``-r``/``-c`` include in a pipe
     has no folder to be relative to, for pip as for envdoctor: it is reported as missing."""
-    from envdoctor.reqfile import read_requirements
+    from envdoctor.predict.reqfile import read_requirements
 
     try:
         regular = stat.S_ISREG(os.stat(path).st_mode)
@@ -297,8 +297,8 @@ def _read_once(path: str | os.PathLike[str], copy: Path) -> str:
 
 
 def _what_if_report(python: str, inv: Inventory, resolution: Resolution, shown: str, progress: Progress) -> Report:
-    from envdoctor.materialize import materialize
-    from envdoctor.resolve import future_inventory
+    from envdoctor.predict.dryrun import future_inventory
+    from envdoctor.predict.materialize import materialize
 
     future = future_inventory(inv, resolution)
     progress.step(f"reading the {len(resolution.installs)} new releases' wheels")
@@ -330,7 +330,7 @@ def _label(inv: Inventory, name: str, display: str) -> str:
 
 
 def _summary(inv: Inventory) -> Summary:
-    from envdoctor.torchbuild import TORCH_FAMILY
+    from envdoctor.knowledge.torchbuild import TORCH_FAMILY
 
     return Summary(
         python=inv.python.executable,
@@ -346,7 +346,7 @@ def check_inventory(
 ) -> Report:
     """Run the static checks on an Inventory. Reads installed files, starts no process, unless ``releases``
     is given: then an error's fix that the facts do not cover is read from the importer's release wheels
-    (pip lists and downloads them; envdoctor.importers)."""
+    (pip lists and downloads them; envdoctor.knowledge.importers)."""
     from envdoctor.checks.metadata import check_metadata
 
     findings = check_metadata(inv)
@@ -375,7 +375,7 @@ def check_inventory(
 def load_matrix(cache: Cache | None = None) -> Matrix | MatrixError:
     """The shipped matrix, or the MatrixError that says what is wrong with it (never raised)."""
     from envdoctor.checks.rules import SIGNALS
-    from envdoctor.matrix import MatrixError, load
+    from envdoctor.knowledge.matrix import MatrixError, load
     from envdoctor.resources import data_dir
 
     try:
@@ -400,9 +400,9 @@ def _symbols(inv: Inventory, cache: Cache, releases: Lookup | None = None) -> tu
     """The symbols check, or its stored result when no distribution changed since it last ran (not with
     ``releases``: what the index answers may change); and the SourceIndex it built (None when the stored
     result answered)."""
-    from envdoctor.checks.symbols import check_symbols, unverified
-    from envdoctor.facts import Facts
-    from envdoctor.sources import SourceIndex, fingerprint
+    from envdoctor.checks.symbols.resolver import check_symbols, unverified
+    from envdoctor.knowledge.wheelfacts import Facts
+    from envdoctor.source.index import SourceIndex, fingerprint
 
     key = f"symbols-{fingerprint(inv)}-{SCHEMA}"  # findings stored in an older form are not reused
     stored = cache.get(key, {"findings": [_STORED_FINDING]}) if releases is None else None

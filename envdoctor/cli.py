@@ -19,8 +19,8 @@ from envdoctor.redact import Redactor
 from envdoctor.report import Severity
 
 if TYPE_CHECKING:
-    from envdoctor.matrix import HardwareFact, Matrix
-    from envdoctor.pinning import PinResult
+    from envdoctor.fix.pin import PinResult
+    from envdoctor.knowledge.matrix import HardwareFact, Matrix
     from envdoctor.render import Format
 
 _FORMATS = ("auto", "terminal", "text", "json", "junit", "github", "sarif", "markdown")
@@ -368,7 +368,8 @@ def _terminate_like_interrupt() -> Iterator[None]:
 def _check(args: argparse.Namespace, redact: Redactor) -> int:
     import dataclasses
 
-    from envdoctor import api, catalog, config
+    from envdoctor import api, config
+    from envdoctor.knowledge import catalog
     from envdoctor.progress import Silent, StderrProgress
     from envdoctor.render import Format, RenderOptions, render
 
@@ -386,7 +387,7 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     if (args.install or args.requirements) and (args.train or args.precision):
         raise UsageError("--train runs a step in the installed environment; it cannot be combined with --install / -r")
     if args.install or args.requirements:
-        from envdoctor.resolve import ResolveError
+        from envdoctor.predict.dryrun import ResolveError
 
         if args.probes or args.imports or args.probe_all:
             raise UsageError("--probes and --import run imports in the installed environment; not with --install / -r")
@@ -467,8 +468,9 @@ def _check_options(args: argparse.Namespace) -> None:
 def _pin(args: argparse.Namespace, redact: Redactor) -> int:
     import json
 
-    from envdoctor import catalog, config
-    from envdoctor.pinning import pin
+    from envdoctor import config
+    from envdoctor.fix.pin import pin
+    from envdoctor.knowledge import catalog
 
     _check_options(args)
     settings = config.load(args.config, known=catalog.known_ids)
@@ -498,7 +500,7 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
 def _apply(result: PinResult, args: argparse.Namespace, redact: Redactor) -> int:
     import time
 
-    from envdoctor.apply import apply
+    from envdoctor.fix.apply import apply
 
     def say(line: str) -> None:
         print(redact(line), flush=True)
@@ -536,7 +538,7 @@ def _matrix(args: argparse.Namespace) -> int:
     import json
 
     from envdoctor.api import load_matrix
-    from envdoctor.matrix import MatrixError
+    from envdoctor.knowledge.matrix import MatrixError
 
     matrix = load_matrix()
     if isinstance(matrix, MatrixError):
@@ -596,14 +598,14 @@ def _explain(args: argparse.Namespace) -> int:
         raise UsageError("explain needs a RULE_ID, --text TEXT, or `-` to read an error text from stdin")
 
     from envdoctor.api import load_matrix
-    from envdoctor.matrix import MatrixError
+    from envdoctor.knowledge.matrix import MatrixError
 
     matrix = load_matrix()
     if isinstance(matrix, MatrixError):
         raise matrix
     rule = matrix.get(args.rule_id)
     if rule is None:
-        from envdoctor.catalog import BUILT_IN
+        from envdoctor.knowledge.catalog import BUILT_IN
 
         known = BUILT_IN.get(args.rule_id)
         if known is not None:  # a finding id of envdoctor's own checks (`symbol-missing`, `import-failed`, ...)
@@ -638,8 +640,8 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _explain_text(args: argparse.Namespace) -> int:
     from envdoctor.errors import check_timeout
-    from envdoctor.facts import Facts
     from envdoctor.inventory import Inventory
+    from envdoctor.knowledge.wheelfacts import Facts
     from envdoctor.runtime.diagnosis import diagnose
     from envdoctor.runtime.imports import RecordOwners
     from envdoctor.target import Target

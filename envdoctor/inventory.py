@@ -73,7 +73,7 @@ class Dist:
     """Why the metadata folder cannot be read (permissions), when it cannot; then nothing in it is known."""
     problems: tuple[str, ...] = ()
     planned: bool = False
-    """Not on disk: what an install would put there (envdoctor.resolve.future_inventory). Its metadata
+    """Not on disk: what an install would put there (envdoctor.predict.dryrun.future_inventory). Its metadata
     comes from pip's report; ``path`` is "" and code that reads installed files must skip it."""
 
     @property

@@ -20,9 +20,9 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterator
 
+from envdoctor.checks.tags import supported_tags, unsupported_wheel
 from envdoctor.inventory import Dist, Inventory
 from envdoctor.report import Finding, Severity
-from envdoctor.tags import supported_tags, unsupported_wheel
 from envdoctor.versions import (
     MarkerEnvironment,
     NormalizedName,

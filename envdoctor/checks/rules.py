@@ -20,8 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from envdoctor.cache import Cache, Shape
-from envdoctor.checks.elf import DynamicInfo, is_torch_symbol, read_dynamic
-from envdoctor.installed import (
+from envdoctor.checks.signals.elf import DynamicInfo, is_torch_symbol, read_dynamic
+from envdoctor.inventory import Dist, Inventory
+from envdoctor.knowledge.matrix import Matrix, MatrixError, Rule
+from envdoctor.report import Finding, Severity
+from envdoctor.source.installed import (
     BINARY_LIMIT,
     RECORD_LIMIT,
     SMALL_LIMIT,
@@ -30,9 +33,6 @@ from envdoctor.installed import (
     record_entries,
     unread_note,
 )
-from envdoctor.inventory import Dist, Inventory
-from envdoctor.matrix import Matrix, MatrixError, Rule
-from envdoctor.report import Finding, Severity
 from envdoctor.versions import InvalidVersion, canonical, in_range, parse_version
 
 CHECK = "matrix"
@@ -51,7 +51,7 @@ Signal = Callable[[Inventory, Rule, "Files"], list[Match]]
 
 
 class Files:
-    """Reads installed files of a distribution (through its RECORD, bounded: envdoctor.installed), caching
+    """Reads installed files of a distribution (through its RECORD, bounded: envdoctor.source.installed), caching
     per-distribution answers. ``reader.unread``: the files that could not be read, and why."""
 
     def __init__(self, cache: Cache, importing: Callable[[Dist, str], list[str] | None] | None = None) -> None:
@@ -66,7 +66,7 @@ class Files:
         return self._importing(dist, module) if self._importing is not None else None
 
     def listed(self, dist: Dist) -> list[str]:
-        """The files RECORD lists inside the distribution's site folder (envdoctor.installed.record_entries)."""
+        """The files RECORD lists inside the distribution's site folder (envdoctor.source.installed.record_entries)."""
         if dist.planned:  # not on disk yet: its files are unknown (the old copy's are not its files)
             return []
         data = self.reader.read(os.path.join(dist.path, "RECORD"), RECORD_LIMIT)
@@ -78,7 +78,7 @@ class Files:
         return self.reader.read(os.path.join(dist.location, rel), limit)
 
     def dynamic(self, dist: Dist, rel: str) -> DynamicInfo | None:
-        """The ELF dynamic section and torch symbols of an extension of ``dist`` (envdoctor.checks.elf)."""
+        """The ELF dynamic section and torch symbols of an extension of ``dist`` (envdoctor.checks.signals.elf)."""
         return read_dynamic(os.path.join(dist.location, rel), is_torch_symbol, self.reader)
 
     def remembered(
@@ -278,7 +278,7 @@ def numpy1_extensions(inv: Inventory, rule: Rule, files: Files) -> list[Match]:
 
 def _numpy2_names(at_import: bool) -> Signal:
     def signal(inv: Inventory, rule: Rule, files: Files) -> list[Match]:
-        from envdoctor.checks import numpy_names
+        from envdoctor.checks.signals import numpy_names
 
         fn = numpy_names.at_import if at_import else numpy_names.in_function
         return fn(inv, rule, files)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from envdoctor.report import Finding, Report, Severity
 
 if TYPE_CHECKING:
-    from envdoctor.catalog import RuleHelp
+    from envdoctor.knowledge.catalog import RuleHelp
 
 
 class Format(enum.Enum):
@@ -32,7 +32,7 @@ class RenderOptions:
     fail_on: Severity = Severity.ERROR
     """The gate's level: JUnit counts a finding at or above it as a failure, like the exit code."""
     rules: Mapping[str, RuleHelp] = field(default_factory=dict)
-    """The rule catalog (envdoctor.catalog) SARIF writes; an id missing from it gets its finding's title."""
+    """The rule catalog (envdoctor.knowledge.catalog) SARIF writes; an id missing from it gets its finding's title."""
 
 
 def _escapes() -> dict[int, str]:

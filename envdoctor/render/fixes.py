@@ -14,8 +14,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 
+from envdoctor.knowledge.torchbuild import PYTORCH_INDEX, TORCH_FAMILY, pytorch_tag
 from envdoctor.report import Report, Severity
-from envdoctor.torchbuild import PYTORCH_INDEX, TORCH_FAMILY, pytorch_tag
 from envdoctor.versions import (
     InvalidRequirement,
     NormalizedName,

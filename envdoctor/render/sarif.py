@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from envdoctor import __version__
-from envdoctor.catalog import RuleHelp
+from envdoctor.knowledge.catalog import RuleHelp
 from envdoctor.render import RenderOptions
 from envdoctor.render.json import JSON_ESCAPES
 from envdoctor.report import Report, Severity

@@ -14,7 +14,7 @@ from envdoctor.api import load_matrix
 from envdoctor.cache import Cache
 from envdoctor.checks import rules
 from envdoctor.inventory import Dist
-from envdoctor.matrix import Evidence, HardwareFact, Matrix, Rule
+from envdoctor.knowledge.matrix import Evidence, HardwareFact, Matrix, Rule
 from tests import beds, peers
 
 

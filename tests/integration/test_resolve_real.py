@@ -1,4 +1,4 @@
-"""envdoctor.resolve against the real package index: pip's resolver answers, nothing is installed."""
+"""envdoctor.predict.dryrun against the real package index: pip's resolver answers, nothing is installed."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from envdoctor import runner
 from envdoctor.api import check_inventory
 from envdoctor.cache import Cache
 from envdoctor.inventory import Inventory
-from envdoctor.resolve import ResolveError, dry_run, future_inventory
+from envdoctor.predict.dryrun import ResolveError, dry_run, future_inventory
 from envdoctor.target import Target
 from tests import beds
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.facts import Facts
+from envdoctor.knowledge.wheelfacts import Facts
 from envdoctor.versions import InvalidRequirement, parse_requirement
 from tests import beds, peers
 

@@ -64,7 +64,7 @@ def test_symbol_findings_cached_before_fix_became_specifiers_only_are_not_reused
     recomputed, never served with prose in `fix`."""
     from envdoctor.api import _symbols
     from envdoctor.cache import Cache
-    from envdoctor.sources import fingerprint
+    from envdoctor.source.index import fingerprint
     from tests.fakes import make_site, scan
 
     inv = scan(make_site(tmp_path / "site", {"a": Fake("1.0")}))

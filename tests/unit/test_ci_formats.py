@@ -11,7 +11,7 @@ import pytest
 from junitparser import Failure, JUnitXml, Skipped
 from markdown_it import MarkdownIt
 
-from envdoctor import catalog
+from envdoctor.knowledge import catalog
 from envdoctor.render import Format, RenderOptions, render
 from envdoctor.render.github import escape_data, escape_property
 from envdoctor.report import Finding, Report, Severity, Summary

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.facts import Facts
+from envdoctor.knowledge.wheelfacts import Facts
 from envdoctor.runtime.diagnosis import TableOwners, diagnose, error_line
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "tracebacks"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.checks.elf import is_torch_symbol, read_dynamic
+from envdoctor.checks.signals.elf import is_torch_symbol, read_dynamic
 from tests.fakes import elf_so
 
 

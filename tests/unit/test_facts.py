@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from envdoctor.facts import Facts, containing
+from envdoctor.knowledge.wheelfacts import Facts, containing
 from envdoctor.versions import parse_version
 
 FACTS = Path(__file__).resolve().parents[2] / "matrix" / "facts"

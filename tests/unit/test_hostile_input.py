@@ -251,7 +251,7 @@ def test_secrets_in_url_queries_are_masked(url: str) -> None:
 
 
 def test_pin_keep_as_one_string_is_one_name(fake_venv: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    from envdoctor import pinning
+    from envdoctor.fix import pin as pinning
 
     python, site = fake_venv
     write_dist(site, "idna", Fake("3.4"))

@@ -100,13 +100,13 @@ def test_an_interrupt_while_the_probe_hangs_kills_its_group_and_removes_the_temp
 def test_ctrl_c_during_pin_apply_stops_pip_and_says_what_the_environment_holds(
     fake_venv: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from envdoctor.apply import apply
     from envdoctor.errors import Interrupted
+    from envdoctor.fix.apply import apply
+    from envdoctor.fix.pin import PinResult, Verification
+    from envdoctor.fix.pinfile import pin_set
+    from envdoctor.fix.pipconfig import PipConfig
+    from envdoctor.fix.planner import Move, Plan
     from envdoctor.inventory import Inventory
-    from envdoctor.pinning import PinResult, Verification
-    from envdoctor.pins import pin_set
-    from envdoctor.pipconfig import PipConfig
-    from envdoctor.planner import Move, Plan
     from envdoctor.report import Report
     from envdoctor.target import Target
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from envdoctor.errors import UsageError
-from envdoctor.matrix import MatrixError
+from envdoctor.knowledge.matrix import MatrixError
 from envdoctor.report import Finding, Severity
 from envdoctor.runtime.diagnosis import Diagnosis
 from envdoctor.runtime.imports import ImportProbe, ImportResult, load_probes, parse_statement, probe_findings

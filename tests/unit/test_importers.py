@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.importers import Nearest, _first_without, describe
+from envdoctor.knowledge.importers import Nearest, _first_without, describe
 from envdoctor.versions import Version
 from tests.fakes import Fake, make_site, scan
 

@@ -12,7 +12,7 @@ import pytest
 
 from envdoctor.cache import Cache
 from envdoctor.checks.rules import SIGNALS, Files, check_rules
-from envdoctor.matrix import MatrixError, load
+from envdoctor.knowledge.matrix import MatrixError, load
 from envdoctor.resources import data_dir
 from tests.fakes import Fake, make_site, scan
 

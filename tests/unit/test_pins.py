@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.pins import pin_set, render, stack
-from envdoctor.pipconfig import PipConfig
-from envdoctor.planner import Move, Plan
-from envdoctor.reqfile import parse_requirements_text
+from envdoctor.fix.pinfile import pin_set, render, stack
+from envdoctor.fix.pipconfig import PipConfig
+from envdoctor.fix.planner import Move, Plan
+from envdoctor.predict.reqfile import parse_requirements_text
 from envdoctor.versions import canonical
 from tests.fakes import Fake, make_site, scan
 
@@ -139,9 +139,9 @@ def test_pip_configuration_is_read_like_pip_reads_it(tmp_path: Path) -> None:
 def test_apply_in_a_kernel_names_moved_modules_it_has_already_imported(tmp_path: Path) -> None:
     import sys
 
-    from envdoctor.apply import _loaded_modules
-    from envdoctor.pinning import PinResult, Verification
-    from envdoctor.pins import PinSet
+    from envdoctor.fix.apply import _loaded_modules
+    from envdoctor.fix.pin import PinResult, Verification
+    from envdoctor.fix.pinfile import PinSet
     from envdoctor.report import Report
 
     inv = scan(site_with(tmp_path, {"pytest": Fake("8.0"), "never-imported": Fake("1.0")}))
@@ -156,9 +156,9 @@ def test_apply_in_a_kernel_names_moved_modules_it_has_already_imported(tmp_path:
 def test_apply_when_pip_fails_says_what_changed_and_how_to_roll_back(
     fake_venv: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from envdoctor.apply import apply
+    from envdoctor.fix.apply import apply
+    from envdoctor.fix.pin import PinResult, Verification
     from envdoctor.inventory import Inventory
-    from envdoctor.pinning import PinResult, Verification
     from envdoctor.report import Report
     from envdoctor.target import Target
     from tests.fakes import write_dist
@@ -228,7 +228,7 @@ def test_a_moved_cpu_torch_stays_on_its_index(tmp_path: Path) -> None:
 
 
 def test_the_header_has_one_verdict_and_it_names_what_is_left(tmp_path: Path) -> None:
-    from envdoctor.pinning import PinResult, Verification
+    from envdoctor.fix.pin import PinResult, Verification
     from envdoctor.report import Finding, Report, Severity
 
     inv = scan(site_with(tmp_path, {"requests": Fake("2.34.2", ["idna"]), "idna": Fake("2.4")}))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from envdoctor.api import load_matrix
 from envdoctor.checks.metadata import check_metadata
-from envdoctor.facts import Facts
+from envdoctor.fix.planner import Planner
 from envdoctor.inventory import Inventory
-from envdoctor.planner import Planner
+from envdoctor.knowledge.wheelfacts import Facts
 from envdoctor.report import Finding, Severity
 from tests.fakes import Fake, make_site, scan
 
@@ -213,7 +213,7 @@ def test_a_constraint_that_contradicts_the_only_fix_is_reported_with_both_source
 
 
 def test_disjoint_ranges() -> None:
-    from envdoctor.planner import disjoint
+    from envdoctor.fix.planner import disjoint
     from envdoctor.versions import SpecifierSet as S
 
     assert disjoint(S(">=2.5,<4"), S("<2.5")) and disjoint(S("==2.4"), S(">=2.5")) and disjoint(S(">3"), S("<=3"))

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from envdoctor.errors import UsageError
-from envdoctor.reqfile import Line, RequirementsError, RequirementsFile, parse_requirements_text, read_requirements
+from envdoctor.predict.reqfile import (
+    Line,
+    RequirementsError,
+    RequirementsFile,
+    parse_requirements_text,
+    read_requirements,
+)
 from envdoctor.versions import MarkerEnvironment
 
 

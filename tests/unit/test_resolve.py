@@ -1,4 +1,4 @@
-"""envdoctor.resolve without the package index: pip's report read, the future inventory, the choice of pip,
+"""envdoctor.predict.dryrun without the package index: pip's report read, the future inventory, the choice of pip,
 and what an unreachable index or a conflict becomes (the index is a closed port: pip fails at once)."""
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from typing import Any
 
 import pytest
 
-from envdoctor import resolve, runner
+from envdoctor import runner
 from envdoctor.api import check_inventory
 from envdoctor.cache import Cache
 from envdoctor.checks.rules import Files
 from envdoctor.inventory import Inventory
-from envdoctor.resolve import Resolution, ResolveError, dry_run, future_inventory, parse_report
-from envdoctor.sources import SourceIndex, fingerprint
+from envdoctor.predict import dryrun as resolve
+from envdoctor.predict.dryrun import Resolution, ResolveError, dry_run, future_inventory, parse_report
+from envdoctor.source.index import SourceIndex, fingerprint
 from tests.fakes import Fake, make_site, make_venv, scan
 
 DATA = Path(__file__).resolve().parent.parent / "data"

@@ -12,9 +12,9 @@ import pytest
 
 from envdoctor.api import check_inventory
 from envdoctor.cache import Cache
-from envdoctor.checks.symbols import check_symbols
+from envdoctor.checks.symbols.resolver import check_symbols
 from envdoctor.report import Finding, Severity
-from envdoctor.sources import SourceIndex
+from envdoctor.source.index import SourceIndex
 from tests.fakes import Fake, make_site, scan
 
 MEMORY_OLD = "def release_memory(*objects):\n    return objects\n"
@@ -407,7 +407,7 @@ def test_module_that_replaces_itself_in_sys_modules_is_unknown(tmp_path: Path) -
 def test_facts_first_a_harvested_file_is_not_read(tmp_path: Path) -> None:
     """When the installed file is the harvested release's file (same version, same RECORD hash), its names
     come from the facts; a patched file (another hash) is read and parsed."""
-    from envdoctor.facts import Facts
+    from envdoctor.knowledge.wheelfacts import Facts
 
     facts_dir = tmp_path / "facts" / "symbols"
     facts_dir.mkdir(parents=True)
@@ -438,7 +438,7 @@ def test_facts_first_a_harvested_file_is_not_read(tmp_path: Path) -> None:
 def test_facts_first_star_chains_walked_at_harvest_time(tmp_path: Path) -> None:
     """transformers' top level reaches most names through `from .models import *` chains; for a harvested
     file the walk's result comes from the facts (and a patched file is walked again)."""
-    from envdoctor.facts import Facts
+    from envdoctor.knowledge.wheelfacts import Facts
 
     facts_dir = tmp_path / "facts" / "symbols"
     facts_dir.mkdir(parents=True)
@@ -473,7 +473,7 @@ def test_fix_is_computed_both_ways_on_both_sides(tmp_path: Path) -> None:
     """A name the provider removed (huggingface_hub 0.26.0 dropped cached_download; diffusers 0.29.0 stopped
     importing it): the provider's releases that still define it (older, or newer where it came back through a
     star import) and the importer's releases that stopped importing it, each range exact."""
-    from envdoctor.facts import Facts
+    from envdoctor.knowledge.wheelfacts import Facts
 
     root = tmp_path / "facts"
     for kind in ("releases", "symbols", "imports"):

@@ -17,7 +17,7 @@ import pytest
 from envdoctor import api
 from envdoctor.checks.rules import SIGNALS
 from envdoctor.errors import UsageError
-from envdoctor.matrix import HardwareFact, load
+from envdoctor.knowledge.matrix import HardwareFact, load
 from envdoctor.redact import Redactor
 from envdoctor.render import Format, RenderOptions, render
 from envdoctor.report import Report, Severity

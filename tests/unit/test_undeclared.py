@@ -7,12 +7,12 @@ import dataclasses
 from pathlib import Path
 
 from envdoctor.api import check_inventory, load_matrix
-from envdoctor.checks.symbols import check_symbols
-from envdoctor.facts import Facts
+from envdoctor.checks.symbols.resolver import check_symbols
+from envdoctor.fix.planner import Planner
 from envdoctor.inventory import Inventory
-from envdoctor.planner import Planner
+from envdoctor.knowledge.wheelfacts import Facts
 from envdoctor.report import Finding, Severity
-from envdoctor.sources import SourceIndex
+from envdoctor.source.index import SourceIndex
 from tests.fakes import Fake, make_site, scan
 
 UTILS = "import os\n\nfrom rich.console import Console\n\ndef print_table():\n    return Console()\n"
@@ -145,7 +145,7 @@ def test_own_submodule_of_the_same_name_is_not_a_vendored_copy(tmp_path: Path) -
 def test_column0_imports_are_the_statements_that_always_run() -> None:
     """The reachability of module-undeclared follows column-0 imports found by text (no parse): each form,
     and nothing indented (under if/try/def)."""
-    from envdoctor.pytext import column0_imports
+    from envdoctor.source.text import column0_imports
 
     source = (
         b"import os, sys as s\nfrom . import a, b as c\nfrom ..x.y import (\n    p,\n    q as r,\n)\n"

@@ -22,9 +22,9 @@ from envdoctor import atomic, runner
 from envdoctor.api import check_inventory
 from envdoctor.cache import Cache, default_dir
 from envdoctor.errors import EnvdoctorError, Interrupted, Terminated, UsageError
+from envdoctor.fix.pin import PinResult
+from envdoctor.fix.pinfile import render
 from envdoctor.inventory import Inventory
-from envdoctor.pinning import PinResult
-from envdoctor.pins import render
 from envdoctor.redact import Redactor, secret_values
 from envdoctor.report import Report, Severity
 from envdoctor.target import Target
@@ -71,7 +71,7 @@ def apply(
 ) -> Applied:
     """Apply ``result``'s plan to its target (see the module's docstring). Raises UsageError when there is
     nothing verified to apply or the user declines."""
-    from envdoctor.resolve import ResolveError, choose_pip
+    from envdoctor.predict.dryrun import ResolveError, choose_pip
 
     plan = result.plan
     if not plan.moves:

@@ -1,7 +1,7 @@
 """Reading Python source as text, without a parser: cheap enough for every installed file.
 
 ``scan_imports`` finds absolute import statements (bytes.find, no regex over the file, no ast); may
-include lines inside strings, which callers confirm with envdoctor.pysource before reporting.
+include lines inside strings, which callers confirm with envdoctor.source.syntax before reporting.
 ``literal_all`` and ``defined_at_top`` answer "is this name there?" for the plain cases, so that big
 modules need no parse. Pure functions: bytes in, values out.
 """

@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from envdoctor.cache import Cache
 from envdoctor.checks.metadata import check_metadata
 from envdoctor.checks.rules import Files, check_rules
-from envdoctor.facts import Facts
 from envdoctor.inventory import Dist, Inventory, planned_dist
-from envdoctor.matrix import Matrix, MatrixError
+from envdoctor.knowledge.matrix import Matrix, MatrixError
+from envdoctor.knowledge.wheelfacts import Facts
 from envdoctor.report import Finding, Severity
 from envdoctor.versions import (
     InvalidRequirement,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from envdoctor.installed import Reader, Unread, open_regular
+from envdoctor.source.installed import Reader, Unread, open_regular
 
 _SHT_DYNAMIC = 6
 _SHT_DYNSYM = 11

@@ -3,7 +3,7 @@
 Built from each distribution's RECORD (the list of files the installer wrote), so no directory
 is walked and nothing is imported. Everything extracted is cached in memory for the run and on
 disk (envdoctor.cache) per (distribution, version, RECORD hash), so an unchanged environment is
-not read again. Files are read bounded (envdoctor.installed): a file that cannot be read or parsed is
+not read again. Files are read bounded (envdoctor.source.installed): a file that cannot be read or parsed is
 unknown, and ``unread`` says which and why.
 """
 
@@ -20,11 +20,11 @@ from functools import cached_property
 from typing import Any
 
 from envdoctor.cache import Cache, OneOf, conforms
-from envdoctor.facts import Facts
-from envdoctor.installed import RECORD_LIMIT, SOURCE_LIMIT, Reader, decode_record, record_entries
 from envdoctor.inventory import Dist, Inventory
-from envdoctor.pysource import ImportSite, ModuleInfo, Unparsable, import_sites, parse_module
-from envdoctor.pytext import ImportLine, defined_at_top, literal_all, scan_imports
+from envdoctor.knowledge.wheelfacts import Facts
+from envdoctor.source.installed import RECORD_LIMIT, SOURCE_LIMIT, Reader, decode_record, record_entries
+from envdoctor.source.syntax import ImportSite, ModuleInfo, Unparsable, import_sites, parse_module
+from envdoctor.source.text import ImportLine, defined_at_top, literal_all, scan_imports
 
 SKIP_DIRS = {"tests", "test", "testing", "__pycache__", "_vendor", "vendored", "_vendored", "benchmarks", "examples"}
 _EXT_SUFFIXES = (".so", ".pyd")

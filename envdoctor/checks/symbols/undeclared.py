@@ -20,12 +20,12 @@ finding; one in an extra is optional).
 
 from __future__ import annotations
 
-from envdoctor.checks.providers import Provider, provider
-from envdoctor.checks.symbols import CHECK, Reach, Resolver, statement
+from envdoctor.checks.symbols.providers import Provider, provider
+from envdoctor.checks.symbols.resolver import CHECK, Reach, Resolver, statement
 from envdoctor.inventory import Dist
-from envdoctor.pytext import ImportLine
 from envdoctor.report import Finding, Severity
-from envdoctor.sources import DistFiles, SourceIndex
+from envdoctor.source.index import DistFiles, SourceIndex
+from envdoctor.source.text import ImportLine
 from envdoctor.versions import canonical
 
 ID = "module-undeclared"

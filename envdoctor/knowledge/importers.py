@@ -4,7 +4,7 @@ For a broken ``from B.m import n`` in a distribution A that the harvested facts 
 must not guess a direction ("usually older"): A may have stopped importing ``n`` in a newer release
 (diffusers 0.29.0 dropped ``from huggingface_hub import cached_download``). This lists A's releases
 with pip (``pip index versions``, the user's index configuration), downloads the candidates' wheels
-with the same path pin's verification uses (envdoctor.materialize: ``pip download --no-deps``,
+with the same path pin's verification uses (envdoctor.predict.materialize: ``pip download --no-deps``,
 unpacked in envdoctor's cache) and reads their sources. On each side of the installed release it
 bisects: the answer is a release that does not import the name whose neighbour towards the installed
 one does, so it is the nearest one as long as the releases that import the name form one run.
@@ -21,11 +21,11 @@ from pathlib import Path
 
 from envdoctor import runner
 from envdoctor.inventory import Dist, Inventory
-from envdoctor.materialize import download_wheel, unpacked
-from envdoctor.pysource import Context, import_sites
+from envdoctor.predict.dryrun import CONNECTION_MARKERS, ResolveError, choose_pip
+from envdoctor.predict.materialize import download_wheel, unpacked
 from envdoctor.redact import Redactor, secret_values
-from envdoctor.resolve import CONNECTION_MARKERS, ResolveError, choose_pip
-from envdoctor.sources import SKIP_DIRS
+from envdoctor.source.index import SKIP_DIRS
+from envdoctor.source.syntax import Context, import_sites
 from envdoctor.versions import InvalidVersion, Version, parse_version
 
 _AVAILABLE = re.compile(r"^Available versions:\s*(.+)$", re.MULTILINE)

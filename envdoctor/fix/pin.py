@@ -1,8 +1,8 @@
 """``envdoctor pin``: check, plan, write the pin set, and have pip's own resolver confirm it.
 
 Verification: the requirements file is given to ``pip install --dry-run --report`` in the target
-(envdoctor.resolve; nothing is installed). The set pip resolves, with its new releases' wheels read from
-envdoctor's cache (envdoctor.materialize), is then checked again by every static check. A plan is
+(envdoctor.predict.dryrun; nothing is installed). The set pip resolves, with its new releases' wheels read from
+envdoctor's cache (envdoctor.predict.materialize), is then checked again by every static check. A plan is
 "verified" only when pip resolves it and that re-check finds no error; offline, or when pip cannot run,
 the plan is marked unverified and says why.
 """
@@ -20,18 +20,18 @@ from typing import TYPE_CHECKING, Any
 from envdoctor import __version__
 from envdoctor.api import DEFAULT_TIMEOUT, check_inventory, listed, load_matrix
 from envdoctor.cache import Cache, default_dir
-from envdoctor.facts import Facts
+from envdoctor.fix.pinfile import PinSet, pin_set, render
+from envdoctor.fix.pipconfig import PipConfig
+from envdoctor.fix.planner import Move, Plan, Planner, finding_key
 from envdoctor.inventory import Inventory
-from envdoctor.matrix import Matrix, MatrixError
-from envdoctor.pins import PinSet, pin_set, render
-from envdoctor.pipconfig import PipConfig
-from envdoctor.planner import Move, Plan, Planner, finding_key
+from envdoctor.knowledge.matrix import Matrix, MatrixError
+from envdoctor.knowledge.wheelfacts import Facts
 from envdoctor.report import Finding, Report, Severity
 from envdoctor.target import Target
 from envdoctor.versions import NormalizedName, SpecifierSet
 
 if TYPE_CHECKING:
-    from envdoctor.resolve import Resolved
+    from envdoctor.predict.dryrun import Resolved
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ def pin(
     cache = Cache(default_dir())
     releases = None
     if verify:  # online: an error's fix the facts do not cover is read from the importer's release wheels
-        from envdoctor.importers import ReleaseReader
+        from envdoctor.knowledge.importers import ReleaseReader
 
         releases = ReleaseReader(target.python, default_dir(), inv)
     report = check_inventory(inv, cache=cache, releases=releases)
@@ -189,7 +189,7 @@ def pin(
 
 def _constraint_ranges(files: Sequence[str | os.PathLike[str]]) -> tuple[dict[str, SpecifierSet], dict[str, str]]:
     """Each constrained name's range, and where it comes from (``c.txt:1: idna<2.5``)."""
-    from envdoctor.reqfile import read_requirements
+    from envdoctor.predict.reqfile import read_requirements
 
     ranges: dict[str, SpecifierSet] = {}
     sources: dict[str, list[str]] = {}
@@ -212,8 +212,8 @@ def _verify(
 ) -> tuple[Verification, Plan]:
     """Ask pip to resolve the pin set; re-check the resolved set. Returns the verification and the plan
     with exact releases filled in where pip picked them."""
-    from envdoctor.materialize import materialize
-    from envdoctor.resolve import ResolveError, dry_run, future_inventory
+    from envdoctor.predict.dryrun import ResolveError, dry_run, future_inventory
+    from envdoctor.predict.materialize import materialize
 
     with tempfile.TemporaryDirectory(prefix="envdoctor-pin-") as tmp:
         req = Path(tmp) / "requirements.txt"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from envdoctor.facts import Facts
+from envdoctor.knowledge.wheelfacts import Facts
 from envdoctor.versions import canonical
 
 

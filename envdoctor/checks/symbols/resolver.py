@@ -38,18 +38,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from envdoctor.checks.fixes import computed_fix
-from envdoctor.facts import Facts
-from envdoctor.installed import unread_note
+from envdoctor.checks.symbols.alternatives import computed_fix
 from envdoctor.inventory import Dist
-from envdoctor.pysource import Context, Gate, ImportSite, ModuleInfo, min_version_defaults
-from envdoctor.pytext import ImportLine, column0_imports
+from envdoctor.knowledge.wheelfacts import Facts
 from envdoctor.report import Finding, Severity
-from envdoctor.sources import DistFiles, Located, SourceIndex, absolute, dotted_parent
+from envdoctor.source.index import DistFiles, Located, SourceIndex, absolute, dotted_parent
+from envdoctor.source.installed import unread_note
+from envdoctor.source.syntax import Context, Gate, ImportSite, ModuleInfo, min_version_defaults
+from envdoctor.source.text import ImportLine, column0_imports
 from envdoctor.versions import InvalidVersion, canonical, parse_version
 
 if TYPE_CHECKING:
-    from envdoctor.importers import Lookup
+    from envdoctor.knowledge.importers import Lookup
 
 CHECK = "symbols"
 
@@ -97,7 +97,7 @@ class Break:
 
 def check_symbols(index: SourceIndex, facts: Facts | None = None, releases: Lookup | None = None) -> list[Finding]:
     """Findings for every broken cross-package import; fixes computed from ``facts`` where they cover the case,
-    else, for an error, from the importer's release wheels read by ``releases`` (envdoctor.importers)."""
+    else, for an error, from the importer's release wheels read by ``releases`` (envdoctor.knowledge.importers)."""
     resolver = Resolver(index, facts or Facts(None), releases)
     findings: list[Finding] = []
     for files in index.files.values():
@@ -108,7 +108,7 @@ def check_symbols(index: SourceIndex, facts: Facts | None = None, releases: Look
             finding = resolver.confirm(brk)
             if finding is not None:
                 findings.append(finding)
-    from envdoctor.checks.undeclared import check_undeclared  # it builds on this module
+    from envdoctor.checks.symbols.undeclared import check_undeclared  # it builds on this module
 
     return findings + check_undeclared(index, Resolver(index, resolver.facts, unconditional=True))
 
@@ -342,7 +342,7 @@ class Resolver:
         that do not import the name, read from their wheels; else the fix says plainly that was not checked."""
         if self.releases is None or finding.severity < Severity.ERROR or not brk.missing:
             return finding
-        from envdoctor.importers import describe  # pin's path only: it starts pip
+        from envdoctor.knowledge.importers import describe  # pin's path only: it starts pip
 
         nearest = self.releases(brk.importer.dist, brk.imp.module, brk.missing[0])
         text, lines, advice = describe(nearest, brk.importer.dist, brk.missing[0])

@@ -2,7 +2,7 @@
 
 ``parse_module``: the names a module binds (lazy-module patterns included) and whether they can be
 known statically. ``import_sites``: every import statement with the context it runs in (module level,
-guarded, TYPE_CHECKING, function). The text pass that decides which files get here is envdoctor.pytext.
+guarded, TYPE_CHECKING, function). The text pass that decides which files get here is envdoctor.source.text.
 Pure functions: bytes in, values out; nothing here opens a file.
 """
 

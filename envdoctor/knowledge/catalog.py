@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from envdoctor.matrix import Matrix
+    from envdoctor.knowledge.matrix import Matrix
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def known_ids() -> set[str] | None:
 def _matrix() -> Matrix | None:
     from envdoctor.api import load_matrix
     from envdoctor.cache import Cache, default_dir
-    from envdoctor.matrix import MatrixError
+    from envdoctor.knowledge.matrix import MatrixError
 
     matrix = load_matrix(Cache(default_dir()))
     return None if isinstance(matrix, MatrixError) else matrix

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from envdoctor.facts import Facts
 from envdoctor.inventory import Dist, Inventory
+from envdoctor.knowledge.wheelfacts import Facts
 from envdoctor.versions import (
     InvalidRequirement,
     InvalidVersion,
@@ -20,7 +20,7 @@ from envdoctor.versions import (
 )
 
 if TYPE_CHECKING:
-    from envdoctor.checks.symbols import Break
+    from envdoctor.checks.symbols.resolver import Break
 
 
 @dataclass(frozen=True)

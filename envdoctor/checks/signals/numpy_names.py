@@ -22,10 +22,10 @@ from functools import cache
 
 from envdoctor.cache import Shape
 from envdoctor.checks.rules import Files, Match, requires
-from envdoctor.installed import SOURCE_LIMIT
 from envdoctor.inventory import Dist, Inventory
-from envdoctor.matrix import Rule
-from envdoctor.pysource import Unparsable, parse, version_test
+from envdoctor.knowledge.matrix import Rule
+from envdoctor.source.installed import SOURCE_LIMIT
+from envdoctor.source.syntax import Unparsable, parse, version_test
 
 FACT = "numpy-2.0-removed.json"
 

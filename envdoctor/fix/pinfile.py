@@ -27,12 +27,12 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from envdoctor.fix.pipconfig import PipConfig
+from envdoctor.fix.planner import Move, Plan
 from envdoctor.inventory import Dist, Inventory
-from envdoctor.pipconfig import PipConfig
-from envdoctor.planner import Move, Plan
+from envdoctor.knowledge.torchbuild import PYTORCH_INDEX, TORCH_FAMILY, pytorch_tag
 from envdoctor.redact import redact
 from envdoctor.render import printable
-from envdoctor.torchbuild import PYTORCH_INDEX, TORCH_FAMILY, pytorch_tag
 from envdoctor.versions import NormalizedName, canonical
 
 COMPANIONS = frozenset(canonical(n) for n in ("xformers", "flash-attn", "deepspeed", "bitsandbytes"))

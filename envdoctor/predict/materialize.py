@@ -41,7 +41,7 @@ def materialize(
 ) -> tuple[Inventory, list[str]]:
     """``future`` with each planned distribution replaced by its unpacked wheel, where one could be had;
     and one note per distribution that stays metadata-only."""
-    from envdoctor.resolve import ResolveError, choose_pip
+    from envdoctor.predict.dryrun import ResolveError, choose_pip
 
     wanted = [d for d in future.winners.values() if d.planned and d.raw_version]
     notes: list[str] = []
