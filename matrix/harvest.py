@@ -46,12 +46,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from envdoctor.checks.symbols import Resolver
-from envdoctor.facts import Facts
+from envdoctor.checks.symbols.resolver import Resolver
 from envdoctor.inventory import Inventory
-from envdoctor.pysource import ModuleInfo
-from envdoctor.pytext import scan_imports
-from envdoctor.sources import SourceIndex
+from envdoctor.knowledge.wheelfacts import Facts
+from envdoctor.source.index import SourceIndex
+from envdoctor.source.syntax import ModuleInfo
+from envdoctor.source.text import scan_imports
 from envdoctor.versions import InvalidVersion, canonical, parse_version
 
 WATCHED = (
