@@ -385,7 +385,8 @@ def load_matrix(cache: Cache | None = None) -> Matrix | MatrixError:
 
 
 def _rules(inv: Inventory, cache: Cache, index: SourceIndex | None) -> list[Finding]:
-    from envdoctor.checks.rules import Files, check_rules
+    from envdoctor.checks.rules import check_rules
+    from envdoctor.checks.signals.base import Files
 
     return check_rules(inv, load_matrix(cache), Files(cache, index.importing if index is not None else None))
 
@@ -400,7 +401,7 @@ def _symbols(inv: Inventory, cache: Cache, releases: Lookup | None = None) -> tu
     """The symbols check, or its stored result when no distribution changed since it last ran (not with
     ``releases``: what the index answers may change); and the SourceIndex it built (None when the stored
     result answered)."""
-    from envdoctor.checks.symbols.resolver import check_symbols, unverified
+    from envdoctor.checks.symbols.check import check_symbols, unverified
     from envdoctor.knowledge.wheelfacts import Facts
     from envdoctor.source.index import SourceIndex, fingerprint
 

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 
 from envdoctor.cache import Cache
 from envdoctor.checks.metadata import check_metadata
-from envdoctor.checks.rules import Files, check_rules
+from envdoctor.checks.rules import check_rules
+from envdoctor.checks.signals.base import Files
 from envdoctor.inventory import Dist, Inventory, planned_dist
 from envdoctor.knowledge.matrix import Matrix, MatrixError
 from envdoctor.knowledge.wheelfacts import Facts

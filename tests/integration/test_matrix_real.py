@@ -12,7 +12,8 @@ import pytest
 
 from envdoctor.api import load_matrix
 from envdoctor.cache import Cache
-from envdoctor.checks import rules
+from envdoctor.checks.signals import torch as torch_signals
+from envdoctor.checks.signals.base import Files
 from envdoctor.inventory import Dist
 from envdoctor.knowledge.matrix import Evidence, HardwareFact, Matrix, Rule
 from tests import beds, peers
@@ -116,7 +117,7 @@ def test_torchtext_built_for_older_torch(torchtext_newer_torch: beds.Bed) -> Non
     # the symbol the loader names is one envdoctor counted (it names the first it cannot bind)
     symbol = proc.stderr.split("undefined symbol: ", 1)[1].split()[0]
     assert symbol == "_ZN5torch6detail10class_baseC2ERKSsS3_SsRKSt9type_infoS6_"
-    links = rules._torch_links(_dist(bed, "torchtext"), rules.Files(Cache(None)))
+    links = torch_signals._torch_links(_dist(bed, "torchtext"), Files(Cache(None)))
     assert symbol in links["torchtext/lib/libtorchtext.so"]["undefined"]
     assert "OSError: Could not load this library" in proc.stderr
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from envdoctor.cache import Cache
-from envdoctor.checks.rules import SIGNALS, Files, check_rules
+from envdoctor.checks.rules import SIGNALS, check_rules
+from envdoctor.checks.signals.base import Files
 from envdoctor.knowledge.matrix import MatrixError, load
 from envdoctor.resources import data_dir
 from tests.fakes import Fake, make_site, scan

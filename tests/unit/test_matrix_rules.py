@@ -8,7 +8,8 @@ import pytest
 
 from envdoctor.api import load_matrix
 from envdoctor.cache import Cache
-from envdoctor.checks.rules import Files, check_rules
+from envdoctor.checks.rules import check_rules
+from envdoctor.checks.signals.base import Files
 from envdoctor.knowledge.matrix import Matrix
 from envdoctor.report import Finding, Severity
 from tests.fakes import Fake, elf_so, make_site, scan

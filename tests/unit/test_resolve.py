@@ -17,7 +17,7 @@ import pytest
 from envdoctor import runner
 from envdoctor.api import check_inventory
 from envdoctor.cache import Cache
-from envdoctor.checks.rules import Files
+from envdoctor.checks.signals.base import Files
 from envdoctor.inventory import Inventory
 from envdoctor.predict import dryrun as resolve
 from envdoctor.predict.dryrun import Resolution, ResolveError, dry_run, future_inventory, parse_report

@@ -12,7 +12,7 @@ import pytest
 
 from envdoctor.api import check_inventory
 from envdoctor.cache import Cache
-from envdoctor.checks.symbols.resolver import check_symbols
+from envdoctor.checks.symbols.check import check_symbols
 from envdoctor.report import Finding, Severity
 from envdoctor.source.index import SourceIndex
 from tests.fakes import Fake, make_site, scan

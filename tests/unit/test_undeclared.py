@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from envdoctor.api import check_inventory, load_matrix
-from envdoctor.checks.symbols.resolver import check_symbols
+from envdoctor.checks.symbols.check import check_symbols
 from envdoctor.fix.planner import Planner
 from envdoctor.inventory import Inventory
 from envdoctor.knowledge.wheelfacts import Facts

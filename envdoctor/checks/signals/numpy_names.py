@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from envdoctor.cache import Shape
-from envdoctor.checks.rules import Files, Match, requires
+from envdoctor.checks.signals.base import Files, Match, requires
 from envdoctor.inventory import Dist, Inventory
 from envdoctor.knowledge.matrix import Rule
 from envdoctor.source.installed import SOURCE_LIMIT

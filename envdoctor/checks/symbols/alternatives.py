@@ -20,7 +20,7 @@ from envdoctor.versions import (
 )
 
 if TYPE_CHECKING:
-    from envdoctor.checks.symbols.resolver import Break
+    from envdoctor.checks.symbols.links import Break
 
 
 @dataclass(frozen=True)

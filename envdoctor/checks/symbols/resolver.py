@@ -1,49 +1,24 @@
-"""Cross-package symbol links: does the module that A imports from B define that name in the installed B?
-
-The failure pip check cannot see: ``from transformers import Trainer`` dies with ``cannot import name
-'clear_device_cache' from 'accelerate.utils.memory'`` while every declared requirement holds
-(peft >= 0.15 imports it; accelerate defines it only from 0.32.0; peft declares accelerate>=0.21.0).
-
-Emits, per broken import statement:
-
-- symbol-missing: ``from B.m import n`` where the installed B's module m does not bind n (nor has
-  a submodule n, nor gets it from a star import), and m's names are fully known from its source.
-- module-missing: ``import B.m`` / ``from B.m import ...`` where the installed B has no module m.
-
-Severity: error when the import runs at module level and the module is reached (through
-module-level imports) from ``import A`` or a well-known entry point such as
-``from transformers import Trainer``; warning when it is reached by nothing we know of, or sits
-in a function. Imports guarded by ``try/except ImportError`` and ``TYPE_CHECKING`` imports are
-not findings; the ``except ImportError:`` fallback is one only when the import it stands in for fails
-too (info when that cannot be known); an import under ``if is_X_available(...)`` whose minimum version
-the installed X misses never runs (info, and the detail says so). A module whose names cannot be
-known statically (a module ``__getattr__``, writes to ``globals()``, a compiled extension) is
-"unknown": never reported as broken; so are the missing module paths of a distribution that installs
-an import hook (``sys.meta_path``), and the names of its packages that the hook's table spells as
-module paths.
-
-The text pass over every file is cheap; ast runs only on modules something imports from and on
-files with a suspicious import. Reads files through SourceIndex; starts no process.
-"""
+"""Resolving cross-package imports against the installed sources: whether the module an import names exists
+and binds the names it takes, which module-level chain reaches it from ``import A`` or a well-known entry point,
+whether a gate or a handler keeps it from running, and the finding (with its fix) for a confirmed break.
+The check that drives it is envdoctor.checks.symbols.check."""
 
 from __future__ import annotations
 
 import dataclasses
-import enum
 import os
 import re
 import sys
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from envdoctor.checks.symbols.alternatives import computed_fix
+from envdoctor.checks.symbols.links import CHECK, Break, Found, Reach, statement
 from envdoctor.inventory import Dist
 from envdoctor.knowledge.wheelfacts import Facts
 from envdoctor.report import Finding, Severity
 from envdoctor.source.index import DistFiles, Located, SourceIndex, absolute, dotted_parent
-from envdoctor.source.installed import unread_note
 from envdoctor.source.syntax import Context, Gate, ImportSite, ModuleInfo, min_version_defaults
 from envdoctor.source.text import ImportLine, column0_imports
 from envdoctor.versions import InvalidVersion, canonical, parse_version
@@ -51,7 +26,6 @@ from envdoctor.versions import InvalidVersion, canonical, parse_version
 if TYPE_CHECKING:
     from envdoctor.knowledge.importers import Lookup
 
-CHECK = "symbols"
 
 ENTRY_POINTS: tuple[tuple[str, str], ...] = (
     # What users type first, and the module that statement imports. transformers' top level is a
@@ -67,50 +41,6 @@ ENTRY_POINTS: tuple[tuple[str, str], ...] = (
 )
 _MAX_EXPANDED = 5000
 """Modules one reachability search may parse: a bound on the cost of one finding's chain."""
-
-
-class Found(enum.Enum):
-    YES = "yes"
-    NO = "no"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True)
-class Reach:
-    """Where a failing import runs: its file, its statement, the finding's severity and when it fails."""
-
-    path: str
-    site: ImportSite
-    severity: Severity
-    when: str
-
-
-@dataclass(frozen=True)
-class Break:
-    importer: DistFiles
-    rel: str
-    imp: ImportLine
-    provider: Located  # the module imported from (or, for a missing module, its nearest ancestor)
-    missing: tuple[str, ...]  # names; () for a missing module
-    missing_module: str = ""
-
-
-def check_symbols(index: SourceIndex, facts: Facts | None = None, releases: Lookup | None = None) -> list[Finding]:
-    """Findings for every broken cross-package import; fixes computed from ``facts`` where they cover the case,
-    else, for an error, from the importer's release wheels read by ``releases`` (envdoctor.knowledge.importers)."""
-    resolver = Resolver(index, facts or Facts(None), releases)
-    findings: list[Finding] = []
-    for files in index.files.values():
-        for rel, imp in index.imports(files):
-            brk = resolver.broken(files, rel, imp)
-            if brk is None:
-                continue
-            finding = resolver.confirm(brk)
-            if finding is not None:
-                findings.append(finding)
-    from envdoctor.checks.symbols.undeclared import check_undeclared  # it builds on this module
-
-    return findings + check_undeclared(index, Resolver(index, resolver.facts, unconditional=True))
 
 
 class Resolver:
@@ -530,34 +460,6 @@ def _declared(importer: Dist, provider: Dist) -> str:
                 return f"{importer.display_name} lists {provider.display_name} only in an extra ({req})"
             return f"{importer.display_name} declares {req}"
     return f"{importer.display_name} does not declare {provider.display_name} as a requirement"
-
-
-def unverified(index: SourceIndex) -> list[Finding]:
-    """One note naming the distributions whose files are not listed (no RECORD: egg-info, some
-    system or editable installs): their imports were not checked; and one naming the files that
-    could not be read or parsed."""
-    unread = unread_note(index.unread, CHECK)
-    if not index.uncovered:
-        return unread
-    names = sorted(d.name for d in index.uncovered)
-    return [
-        Finding(
-            id="symbols-unverified",
-            severity=Severity.INFO,
-            title=f"imports of {len(names)} distribution(s) were not checked: no file list (RECORD)",
-            detail="envdoctor reads the files a distribution installed from its RECORD; these have none "
-            "(egg-info installs, editable installs, some system packages).",
-            packages=tuple(names),
-            evidence=tuple(d.path for d in index.uncovered[:20]),
-            check=CHECK,
-        ),
-        *unread,
-    ]
-
-
-def statement(imp: ImportLine) -> str:
-    """The import statement as written (without an ``as`` alias)."""
-    return f"from {imp.module} import {', '.join(imp.names)}" if imp.names else f"import {imp.module}"
 
 
 def _severity(rel: str, site: ImportSite, chain: tuple[str, list[str]] | None, dead: bool) -> tuple[Severity, str]:

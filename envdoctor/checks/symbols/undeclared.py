@@ -20,8 +20,9 @@ finding; one in an extra is optional).
 
 from __future__ import annotations
 
+from envdoctor.checks.symbols.links import CHECK, Reach, statement
 from envdoctor.checks.symbols.providers import Provider, provider
-from envdoctor.checks.symbols.resolver import CHECK, Reach, Resolver, statement
+from envdoctor.checks.symbols.resolver import Resolver
 from envdoctor.inventory import Dist
 from envdoctor.report import Finding, Severity
 from envdoctor.source.index import DistFiles, SourceIndex
