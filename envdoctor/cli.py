@@ -537,7 +537,7 @@ def _names(values: Sequence[str]) -> list[str]:
 def _matrix(args: argparse.Namespace) -> int:
     import json
 
-    from envdoctor.api import load_matrix
+    from envdoctor.diagnose import load_matrix
     from envdoctor.knowledge.matrix import MatrixError
 
     matrix = load_matrix()
@@ -597,7 +597,7 @@ def _explain(args: argparse.Namespace) -> int:
     if args.rule_id is None:
         raise UsageError("explain needs a RULE_ID, --text TEXT, or `-` to read an error text from stdin")
 
-    from envdoctor.api import load_matrix
+    from envdoctor.diagnose import load_matrix
     from envdoctor.knowledge.matrix import MatrixError
 
     matrix = load_matrix()
@@ -640,7 +640,6 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _explain_text(args: argparse.Namespace) -> int:
     from envdoctor.errors import check_timeout
-    from envdoctor.inventory import Inventory
     from envdoctor.knowledge.wheelfacts import Facts
     from envdoctor.runtime.diagnosis import diagnose
     from envdoctor.runtime.imports import RecordOwners
@@ -653,7 +652,7 @@ def _explain_text(args: argparse.Namespace) -> int:
         raise UsageError("no error text to explain (empty)")
     check_timeout(args.timeout, "--timeout")
     target = Target.resolve(args.python)
-    inv = Inventory.from_payload(target.probe("inventory", {}, timeout=args.timeout))
+    inv = target.inventory(timeout=args.timeout)
     diag = diagnose(text, RecordOwners(inv), Facts.shipped())
     lines = [
         f"Error:     {diag.error}",

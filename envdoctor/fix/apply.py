@@ -9,7 +9,6 @@ Only the target environment and the rollback file are written.
 
 from __future__ import annotations
 
-import os
 import shlex
 import signal
 import sys
@@ -19,15 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envdoctor import atomic, runner
-from envdoctor.api import check_inventory
 from envdoctor.cache import Cache, default_dir
+from envdoctor.diagnose import check_inventory
 from envdoctor.errors import EnvdoctorError, Interrupted, Terminated, UsageError
 from envdoctor.fix.pin import PinResult
 from envdoctor.fix.pinfile import render
 from envdoctor.inventory import Inventory
 from envdoctor.redact import Redactor, secret_values
 from envdoctor.report import Report, Severity
-from envdoctor.target import Target
+from envdoctor.target import Target, runs_here
 
 INSTALL_TIMEOUT = 3600.0
 
@@ -117,7 +116,7 @@ def apply(
             )
         except KeyboardInterrupt as exc:  # pip's process group is already killed (runner)
             raise _interrupted(exc, python, before, command) from None
-    inv_after = Inventory.from_payload(Target.resolve(python).probe("inventory", {}, timeout=120))
+    inv_after = Target.resolve(python).inventory(timeout=120, fresh=True)
     changed = _changes(before, _versions(inv_after))
     restart = _loaded_modules(result, python)
     if done.outcome is not runner.Outcome.OK:
@@ -151,7 +150,7 @@ def _interrupted(exc: KeyboardInterrupt, python: str, before: dict[str, str], ro
     rollback command."""
     signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
     try:
-        inv = Inventory.from_payload(Target.resolve(python).probe("inventory", {}, timeout=120))
+        inv = Target.resolve(python).inventory(timeout=120, fresh=True)
         changed = _changes(before, _versions(inv))
         state = "changed so far: " + "; ".join(changed) if changed else "nothing changed"
     except (EnvdoctorError, KeyboardInterrupt):
@@ -170,7 +169,7 @@ def _versions(inv: Inventory) -> dict[str, str]:
 def _loaded_modules(result: PinResult, python: str) -> tuple[str, ...]:
     """Modules this process has imported whose distribution the plan moves: only meaningful when envdoctor
     runs inside the target (a notebook kernel), where those modules are now stale."""
-    if os.path.realpath(python) != os.path.realpath(sys.executable):
+    if not runs_here(python):
         return ()
     tops = {m.name.replace("-", "_") for m in result.plan.moves}
     return tuple(sorted(t for t in tops if t in sys.modules))

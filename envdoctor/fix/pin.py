@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envdoctor import __version__
-from envdoctor.api import DEFAULT_TIMEOUT, check_inventory, listed, load_matrix
 from envdoctor.cache import Cache, default_dir
+from envdoctor.diagnose import DEFAULT_TIMEOUT, check_inventory, listed, load_matrix
 from envdoctor.fix.pinfile import PinSet, pin_set, render
 from envdoctor.fix.pipconfig import PipConfig
 from envdoctor.fix.planner import Move, Plan, Planner, finding_key
@@ -163,7 +163,7 @@ def pin(
     keep, allow, constraints = listed(keep), listed(allow), listed(constraints)
     ranges, sources = _constraint_ranges(constraints)
     target = Target.resolve(python)
-    inv = Inventory.from_payload(target.probe("inventory", {}, timeout=timeout))
+    inv = target.inventory(timeout=timeout)
     cache = Cache(default_dir())
     releases = None
     if verify:  # online: an error's fix the facts do not cover is read from the importer's release wheels

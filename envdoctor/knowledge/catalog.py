@@ -82,8 +82,8 @@ def known_ids() -> set[str] | None:
 
 
 def _matrix() -> Matrix | None:
-    from envdoctor.api import load_matrix
     from envdoctor.cache import Cache, default_dir
+    from envdoctor.diagnose import load_matrix
     from envdoctor.knowledge.matrix import MatrixError
 
     matrix = load_matrix(Cache(default_dir()))

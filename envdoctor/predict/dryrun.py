@@ -30,6 +30,7 @@ from envdoctor import runner
 from envdoctor.errors import EnvdoctorError
 from envdoctor.inventory import Dist, Inventory, planned_dist
 from envdoctor.redact import Redactor, secret_values
+from envdoctor.target import runs_here
 from envdoctor.versions import InvalidVersion, NormalizedName, Version, canonical, parse_version
 
 MIN_PIP_DRY_RUN = "22.2"
@@ -315,7 +316,7 @@ def choose_pip(python: str, env: Mapping[str, str], scrub: Redactor, known: Inve
     else:
         why = f"its pip does not run ({scrub(_last_line(own.stderr or own.stdout)) or own.outcome.value})"
     here = sys.executable
-    if not here or os.path.abspath(here) == os.path.abspath(python):
+    if not here or runs_here(python):
         raise ResolveError(f"cannot ask pip what an install would do: {python}: {why}")
     ours = runner.run_command([here, "-m", "pip", "--version"], timeout=VERSION_TIMEOUT, env=env)
     our_version = _pip_version(ours.stdout) if ours.outcome is runner.Outcome.OK else None
@@ -337,7 +338,7 @@ def _from_metadata(python: str, inv: Inventory) -> Pip | None:
     if target is not None and target.raw_version and _at_least(target.raw_version, MIN_PIP_DRY_RUN):
         return Pip((python, "-m", "pip"), target.raw_version)
     here = sys.executable
-    if target is not None or not here or os.path.abspath(here) == os.path.abspath(python):
+    if target is not None or not here or runs_here(python):
         return None  # an old pip in the target, or no other Python: let the slow path explain
     try:
         from importlib.metadata import PackageNotFoundError, version

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.api import load_matrix
 from envdoctor.cache import Cache
 from envdoctor.checks.signals import torch as torch_signals
 from envdoctor.checks.signals.base import Files
+from envdoctor.diagnose import load_matrix
 from envdoctor.inventory import Dist
 from envdoctor.knowledge.matrix import Evidence, HardwareFact, Matrix, Rule
 from tests import beds, peers

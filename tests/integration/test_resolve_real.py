@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from envdoctor import runner
-from envdoctor.api import check_inventory
 from envdoctor.cache import Cache
+from envdoctor.diagnose import check_inventory
 from envdoctor.inventory import Inventory
 from envdoctor.predict.dryrun import ResolveError, dry_run, future_inventory
 from envdoctor.target import Target

@@ -62,8 +62,8 @@ def test_bad_python_is_a_usage_error(tmp_path: Path) -> None:
 def test_symbol_findings_cached_before_fix_became_specifiers_only_are_not_reused(tmp_path: Path) -> None:
     """A warm cache from an older envdoctor holds findings whose `fix` is prose; after the upgrade they are
     recomputed, never served with prose in `fix`."""
-    from envdoctor.api import _symbols
     from envdoctor.cache import Cache
+    from envdoctor.diagnose import _symbols
     from envdoctor.source.index import fingerprint
     from tests.fakes import make_site, scan
 

@@ -154,8 +154,8 @@ def test_matrix_and_explain_commands() -> None:
 
 def test_a_failing_signal_is_reported_as_could_not_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A bug in one check must not hide the others' findings, nor crash `envdoctor check`."""
-    from envdoctor.api import check_inventory
     from envdoctor.checks import rules
+    from envdoctor.diagnose import check_inventory
 
     def broken(*_: object) -> list[object]:
         raise RuntimeError("boom")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from envdoctor.api import load_matrix
 from envdoctor.checks.metadata import check_metadata
+from envdoctor.diagnose import load_matrix
 from envdoctor.fix.planner import Planner
 from envdoctor.inventory import Inventory
 from envdoctor.knowledge.wheelfacts import Facts

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from envdoctor import runner
-from envdoctor.api import check_inventory
 from envdoctor.cache import Cache
 from envdoctor.checks.signals.base import Files
+from envdoctor.diagnose import check_inventory
 from envdoctor.inventory import Inventory
 from envdoctor.predict import dryrun as resolve
 from envdoctor.predict.dryrun import Resolution, ResolveError, dry_run, future_inventory, parse_report

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.api import check_inventory
 from envdoctor.cache import Cache
 from envdoctor.checks.symbols.check import check_symbols
+from envdoctor.diagnose import check_inventory
 from envdoctor.report import Finding, Severity
 from envdoctor.source.index import SourceIndex
 from tests.fakes import Fake, make_site, scan

@@ -18,7 +18,7 @@ from envdoctor import api
 from envdoctor.checks.rules import SIGNALS
 from envdoctor.errors import UsageError
 from envdoctor.knowledge.matrix import HardwareFact, load
-from envdoctor.redact import Redactor
+from envdoctor.redact import Redactor, redacted
 from envdoctor.render import Format, RenderOptions, render
 from envdoctor.report import Report, Severity
 from envdoctor.resources import data_dir
@@ -208,7 +208,7 @@ def test_an_unknown_precision_is_a_usage_error() -> None:
 
 def test_the_train_object_is_redacted_like_the_rest_of_the_report(cpu_run: dict[str, Any]) -> None:
     cpu_run["steps"][2].update(ran=False, error={"type": "OSError", "message": "cannot read /home/s3cr3t-token/x"})
-    report = api.redacted(report_with(step.interpret(cpu_run).to_dict()), Redactor(["s3cr3t-token"]))
+    report = redacted(report_with(step.interpret(cpu_run).to_dict()), Redactor(["s3cr3t-token"]))
     assert report.train is not None
     assert "s3cr3t-token" not in json.dumps(report.train)
     assert report.train["precisions"][2]["error"]["type"] == "OSError"

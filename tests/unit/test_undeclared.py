@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from envdoctor.api import check_inventory, load_matrix
 from envdoctor.checks.symbols.check import check_symbols
+from envdoctor.diagnose import check_inventory, load_matrix
 from envdoctor.fix.planner import Planner
 from envdoctor.inventory import Inventory
 from envdoctor.knowledge.wheelfacts import Facts
