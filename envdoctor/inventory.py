@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -42,10 +42,6 @@ class Interpreter:
     base_prefix: str = ""
     stdlib: frozenset[str] = frozenset()
     """The target's standard-library top-level module names (its sys.stdlib_module_names); empty when unknown."""
-
-    @property
-    def in_venv(self) -> bool:
-        return bool(self.prefix) and self.prefix != self.base_prefix
 
 
 @dataclass(frozen=True)
@@ -98,7 +94,6 @@ class Inventory:
     modules: frozenset[str] | None = None
     """Every top-level module name importable on the target's sys.path (installed by anything or not);
     None when the probe did not say."""
-    _extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def winners(self) -> Mapping[NormalizedName, Dist]:

@@ -70,7 +70,7 @@ def apply(
 ) -> Applied:
     """Apply ``result``'s plan to its target (see the module's docstring). Raises UsageError when there is
     nothing verified to apply or the user declines."""
-    from envdoctor.predict.dryrun import ResolveError, choose_pip
+    from envdoctor.predict.dryrun import NETWORK_OPTIONS, QUIET_OPTIONS, ResolveError, choose_pip
 
     plan = result.plan
     if not plan.moves:
@@ -110,7 +110,7 @@ def apply(
         say("running pip install ...")
         try:
             done = runner.run_command(
-                [*pip.argv, "install", "--disable-pip-version-check", "--no-input", "-r", str(req)],
+                [*pip.argv, "install", *QUIET_OPTIONS, *NETWORK_OPTIONS, "-r", str(req)],
                 timeout=timeout,
                 env=env,
             )

@@ -30,15 +30,12 @@ from typing import Any
 from envdoctor.fix.pipconfig import PipConfig
 from envdoctor.fix.planner import Move, Plan
 from envdoctor.inventory import Dist, Inventory
-from envdoctor.knowledge.torchbuild import PYTORCH_INDEX, TORCH_FAMILY, pytorch_tag
+from envdoctor.knowledge.torchbuild import PYTORCH_INDEX, TORCH_COMPANIONS, TORCH_FAMILY, pytorch_tag
 from envdoctor.redact import redact
 from envdoctor.render import printable
 from envdoctor.versions import NormalizedName, canonical
 
-COMPANIONS = frozenset(canonical(n) for n in ("xformers", "flash-attn", "deepspeed", "bitsandbytes"))
 _FREEZE_SKIPS = frozenset(canonical(n) for n in ("pip", "setuptools", "wheel", "distribute", "envdoctor"))
-
-FORMATS = ("requirements", "constraints", "pip")
 
 
 @dataclass(frozen=True)
@@ -69,7 +66,7 @@ def scope(inv: Inventory, watched: Collection[str], *, everything: bool = False)
     """The distributions a pin file names, and one line saying which and why. The watched stack and what it
     requires; when nothing watched is installed, the distributions nothing else requires and what they
     require (every installed one but pip's own tools: the file is the whole set, never only the moves)."""
-    names = {canonical(w) for w in watched} | TORCH_FAMILY | COMPANIONS
+    names = {canonical(w) for w in watched} | TORCH_FAMILY | TORCH_COMPANIONS
     roots = sorted(n for n in names if n in inv.winners)
     if everything:
         roots = sorted({*roots, *(n for n in inv.winners if n not in _FREEZE_SKIPS)})

@@ -2,28 +2,9 @@
 
 Pure logic over the Inventory, the error findings, the harvested facts (each release's Requires-Dist
 and Requires-Python) and the matrix. No process is started and nothing is read from the network; pip's
-own resolver confirms a plan afterwards (envdoctor.verify).
-
-The search. Each error finding names its fix alternatives as requirement specifiers on one package
-(``accelerate>=0.32.0``, ``peft<0.15.0``, ``numpy<2``, the range a requirement declares). A plan is a
-set of moves; the search tries plans with one move, then two, then three, and stops at the smallest
-size that leaves no error the planner could act on. Every candidate plan is judged on the whole future
-environment: the metadata check (every declared requirement of every distribution, installed or
-moved), the matrix rules, and the fixes that facts computed for cross-package imports. A move that
-clears one finding and opens another is not a solution; the second finding is planned for in turn.
-
-The release policy ("nearest series, newest patch"). For a package that must move into a range, the
-candidates are the harvested releases in that range whose Requires-Python admits the target. They are
-ordered by release series (major.minor) nearest to the installed one, and newest first within a series:
-the newest patch of the nearest series that leaves the whole future environment clean is chosen. The
-first release just past a fix is often not it: patches of that series fix its regressions, and the
-next series may declare caps (accelerate 0.32 to 0.33 declare ``numpy<2``) or carry the next break.
-A package with no harvested releases is moved by range only (``pandas>=2.2.2``); pip picks the
-release, and the plan says so.
-
-What never moves unless allowed: torch (its build is tied to the machine's CUDA driver, and Colab's
-torch is preinstalled; ``allow=("torch",)``, or when no plan exists without moving it, which the plan
-then says), and every package in ``keep``.
+own resolver confirms a plan afterwards (envdoctor.fix.pin). The search, the release policy ("nearest
+series, newest patch") and what never moves unless allowed (NEVER_MOVED, ``keep``) are described once,
+in README.md, "Fixing it: envdoctor pin".
 """
 
 from __future__ import annotations
@@ -38,6 +19,7 @@ from envdoctor.checks.rules import check_rules
 from envdoctor.checks.signals.base import Files
 from envdoctor.inventory import Dist, Inventory, planned_dist
 from envdoctor.knowledge.matrix import Matrix, MatrixError
+from envdoctor.knowledge.torchbuild import NEVER_MOVED
 from envdoctor.knowledge.wheelfacts import Facts
 from envdoctor.report import Finding, Severity
 from envdoctor.versions import (
@@ -53,9 +35,6 @@ from envdoctor.versions import (
     tightest,
     version_or_none,
 )
-
-NEVER_MOVED = frozenset({canonical("torch")})
-"""Packages a plan leaves alone unless the user allows it or no plan exists without moving them."""
 
 MAX_MOVES = 3
 """The largest plan searched for; a bigger change is a rebuild, not a fix."""

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from envdoctor import runner
 from envdoctor.inventory import Dist, Inventory
-from envdoctor.predict.dryrun import CONNECTION_MARKERS, ResolveError, choose_pip
+from envdoctor.predict.dryrun import CONNECTION_MARKERS, NETWORK_OPTIONS, QUIET_OPTIONS, ResolveError, choose_pip
 from envdoctor.predict.materialize import download_wheel, unpacked
 from envdoctor.redact import Redactor, secret_values
 from envdoctor.source.index import SKIP_DIRS
@@ -93,8 +93,8 @@ class ReleaseReader:
             pip = self._pip_argv()
         except ResolveError as exc:
             return f"pip cannot run for the target ({exc.message})"
-        argv = [*pip, "index", "versions", dist.display_name, "--disable-pip-version-check", "--no-input"]
-        result = runner.run_command([*argv, "--retries", "1", "--timeout", "15"], timeout=self.timeout, env=self.env)
+        argv = [*pip, "index", "versions", dist.display_name, *QUIET_OPTIONS, *NETWORK_OPTIONS]
+        result = runner.run_command(argv, timeout=self.timeout, env=self.env)
         found = _AVAILABLE.search(result.stdout) if result.outcome is runner.Outcome.OK else None
         if found is None:
             output = result.stderr + result.stdout

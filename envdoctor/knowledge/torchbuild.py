@@ -1,4 +1,5 @@
 """PyTorch builds: which distributions are tied to one torch build, and the index that serves a local tag.
+Every list of torch's family lives here.
 
 A PyTorch build with a local tag (``2.13.0+cpu``, ``+cu124``, ``+rocm6.2``) exists only on the PyTorch
 index; a bare range on PyPI (``torch>=2.1``) picks PyPI's build instead (on Linux the CUDA one, several GB).
@@ -9,6 +10,19 @@ from __future__ import annotations
 from envdoctor.versions import canonical
 
 TORCH_FAMILY = frozenset(canonical(n) for n in ("torch", "torchvision", "torchaudio", "torchtext", "triton"))
+"""Released with torch, one build per torch release (local tags such as ``+cpu`` on the PyTorch index)."""
+
+TORCH_COMPANIONS = frozenset(canonical(n) for n in ("xformers", "flash-attn", "deepspeed", "bitsandbytes"))
+"""Built against torch by others: a pin file pins them with the stack."""
+
+NOT_FETCHED = frozenset(
+    canonical(n) for n in ("torch", "torchvision", "torchaudio", "triton", "xformers", "flash-attn", "deepspeed")
+)
+"""Builds too large to download only to read them: a what-if reads their metadata only."""
+
+NEVER_MOVED = frozenset({canonical("torch")})
+"""Packages a plan leaves alone unless the user allows it or no plan exists without moving them (its build is
+tied to the machine's CUDA driver)."""
 PYTORCH_INDEX = "https://download.pytorch.org/whl/"
 
 

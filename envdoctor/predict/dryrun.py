@@ -39,16 +39,14 @@ MIN_PIP_DRY_RUN = "22.2"
 MIN_PIP_PYTHON_OPTION = "22.3"
 """``pip --python TARGET`` (pip runs its resolver in another interpreter) appeared in pip 22.3."""
 
-PIP_OPTIONS = (
-    "--disable-pip-version-check",
-    "--no-input",
-    "--progress-bar",
-    "off",
-    "--retries",
-    "1",  # one retry, so that pip prints the connection error it met (a warning, kept in its output)
-    "--timeout",
-    "15",
-)
+QUIET_OPTIONS = ("--disable-pip-version-check", "--no-input")
+"""Every pip envdoctor runs: no version check, never a prompt."""
+
+NETWORK_OPTIONS = ("--retries", "1", "--timeout", "15")
+"""Every pip envdoctor runs that reaches the index: one retry, so that pip prints the connection error it met (a
+warning, kept in its output), and an unreachable index fails fast."""
+
+PIP_OPTIONS = (*QUIET_OPTIONS, "--progress-bar", "off", *NETWORK_OPTIONS)
 """Added before the caller's arguments (which may override them): an unreachable index fails fast."""
 
 VERSION_TIMEOUT = 60.0

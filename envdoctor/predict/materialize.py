@@ -26,13 +26,11 @@ from typing import Any
 
 from envdoctor import runner
 from envdoctor.inventory import Dist, Inventory
+from envdoctor.knowledge.torchbuild import NOT_FETCHED
 from envdoctor.redact import Redactor, secret_values
 from envdoctor.resources import data_dir
 from envdoctor.versions import canonical
 
-NOT_FETCHED = frozenset(
-    canonical(n) for n in ("torch", "torchvision", "torchaudio", "triton", "xformers", "flash-attn", "deepspeed")
-)
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024
 
 
@@ -85,8 +83,10 @@ def download_wheel(
     pip: Sequence[str], env: Mapping[str, str], name: str, version: str, into: Path, *, timeout: float
 ) -> Path | None:
     """``name==version``'s wheel for the target (``pip download --no-deps --only-binary=:all:``), or None."""
+    from envdoctor.predict.dryrun import NETWORK_OPTIONS, QUIET_OPTIONS
+
     argv = [*pip, "download", "--no-deps", "--only-binary=:all:", "--quiet", "-d", str(into)]
-    argv += ["--disable-pip-version-check", "--no-input", "--retries", "1", "--timeout", "15"]
+    argv += [*QUIET_OPTIONS, *NETWORK_OPTIONS]
     result = runner.run_command([*argv, f"{name}=={version}"], timeout=timeout, env=env)
     if result.outcome is not runner.Outcome.OK:
         return None

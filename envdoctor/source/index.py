@@ -22,7 +22,7 @@ from typing import Any
 from envdoctor.cache import Cache, OneOf, conforms
 from envdoctor.inventory import Dist, Inventory
 from envdoctor.knowledge.wheelfacts import Facts
-from envdoctor.source.installed import RECORD_LIMIT, SOURCE_LIMIT, Reader, decode_record, record_entries
+from envdoctor.source.installed import SOURCE_LIMIT, Reader, read_record, record_entries
 from envdoctor.source.syntax import ImportSite, ModuleInfo, Unparsable, import_sites, parse_module
 from envdoctor.source.text import ImportLine, defined_at_top, literal_all, scan_imports
 
@@ -132,8 +132,7 @@ class SourceIndex:
         if dist.planned:
             self.planned.append(dist)
             return
-        data = self.reader.read(os.path.join(dist.path, "RECORD"), RECORD_LIMIT) if dist.kind == "dist-info" else None
-        record = decode_record(data) if data is not None else None
+        record = read_record(self.reader, dist.path) if dist.kind == "dist-info" else None
         if not record:
             self.uncovered.append(dist)
             return

@@ -146,6 +146,13 @@ def inside_site(rel: str) -> str | None:
     return norm
 
 
+def read_record(reader: Reader, dist_path: str) -> str | None:
+    """The RECORD of the distribution whose metadata folder is ``dist_path``, as text (read within
+    RECORD_LIMIT), or None when it cannot be read (``reader.unread`` says why)."""
+    data = reader.read(os.path.join(dist_path, "RECORD"), RECORD_LIMIT)
+    return decode_record(data) if data is not None else None
+
+
 def decode_record(data: bytes) -> str:
     """RECORD as text, file names kept as the file system spells them (undecodable bytes survive as
     surrogate escapes, so the paths still open)."""

@@ -11,7 +11,7 @@ from envdoctor.cache import Cache, Shape
 from envdoctor.checks.signals.elf import DynamicInfo, is_torch_symbol, read_dynamic
 from envdoctor.inventory import Dist, Inventory
 from envdoctor.knowledge.matrix import Rule
-from envdoctor.source.installed import BINARY_LIMIT, RECORD_LIMIT, Reader, decode_record, record_entries
+from envdoctor.source.installed import BINARY_LIMIT, Reader, read_record, record_entries
 from envdoctor.versions import canonical
 
 
@@ -46,8 +46,8 @@ class Files:
         """The files RECORD lists inside the distribution's site folder (envdoctor.source.installed.record_entries)."""
         if dist.planned:  # not on disk yet: its files are unknown (the old copy's are not its files)
             return []
-        data = self.reader.read(os.path.join(dist.path, "RECORD"), RECORD_LIMIT)
-        return [rel for rel, _hash in record_entries(decode_record(data))] if data is not None else []
+        record = read_record(self.reader, dist.path)
+        return [rel for rel, _hash in record_entries(record)] if record is not None else []
 
     def read(self, dist: Dist, rel: str, limit: int = BINARY_LIMIT) -> bytes | None:
         if dist.planned:
