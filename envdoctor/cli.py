@@ -13,12 +13,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envdoctor import __version__, atomic, exitcodes
+from envdoctor import atomic, exitcodes
+from envdoctor._version import __version__
 from envdoctor.errors import EnvdoctorError, Interrupted, ProbeError, TargetError, Terminated, UsageError
 from envdoctor.redact import Redactor
 from envdoctor.report import Severity
 
 if TYPE_CHECKING:
+    from envdoctor.config import Config, Ignore
     from envdoctor.fix.pin import PinResult
     from envdoctor.knowledge.matrix import HardwareFact, Matrix
     from envdoctor.render import Format
@@ -73,6 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"envdoctor {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_check_parser(sub)
+    _add_matrix_parser(sub)
+    _add_pin_parser(sub)
+    _add_explain_parser(sub)
+    return parser
+
+
+def _add_check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The ``check`` subcommand's options (an argparse table)."""
     check = sub.add_parser(
         "check",
         help="check an environment and report what is broken",
@@ -184,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Every file is written atomically, and only when the check ran",
     )
     check.add_argument("--quiet", "-q", action="store_true", help="no progress messages on stderr")
+
+
+def _add_matrix_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The ``matrix`` subcommand's options (an argparse table)."""
     matrix = sub.add_parser(
         "matrix",
         help="list the compatibility rules envdoctor knows",
@@ -197,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="list the hardware and precision facts (matrix/hardware.toml) instead of the rules",
     )
     matrix.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+
+
+def _add_pin_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The ``pin`` subcommand's options (an argparse table)."""
     pin = sub.add_parser(
         "pin",
         help="plan the smallest fix and write it as a requirements file pip accepts",
@@ -270,6 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=60.0, metavar="SECONDS", help="limit for each probe (default: 60)"
     )
     pin.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")
+
+
+def _add_explain_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The ``explain`` subcommand's options (an argparse table)."""
     explain = sub.add_parser(
         "explain",
         help="show one rule in full, or explain an error text / traceback",
@@ -290,7 +313,6 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--timeout", type=float, default=60.0, metavar="SECONDS", help="limit for reading the environment"
     )
-    return parser
 
 
 def _config_options(parser: argparse.ArgumentParser) -> None:
@@ -376,11 +398,7 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     _check_options(args)
     settings = config.load(args.config, known=catalog.known_ids)
     fail_on = config.fail_on(args.fail_on, settings)
-    ignores = [*settings.ignore, *(config.Ignore.parse(text) for text in args.ignore)]
-    known = catalog.known_ids() if args.ignore else None
-    for ignore in ignores[len(settings.ignore) :]:
-        if known is not None and ignore.id not in known:
-            raise UsageError(f"--ignore {ignore.id}: {config.unknown_id(ignore.id, known)}")
+    ignores = _ignores(args.ignore, settings)
     stdout_file, outputs = _outputs(args.output)
     quiet = args.quiet or not sys.stderr.isatty()
     progress = Silent() if quiet else StderrProgress()
@@ -427,6 +445,19 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     for text, path in texts:
         _write(text, path)
     return exitcodes.for_report(report, fail_on)
+
+
+def _ignores(given: Sequence[str], settings: Config) -> list[Ignore]:
+    """The configuration's ignores, then each ``--ignore ID[:PACKAGE]`` (an unknown id is a usage error)."""
+    from envdoctor import config
+    from envdoctor.knowledge import catalog
+
+    ignores = [*settings.ignore, *(config.Ignore.parse(text) for text in given)]
+    known = catalog.known_ids() if given else None
+    for ignore in ignores[len(settings.ignore) :]:
+        if known is not None and ignore.id not in known:
+            raise UsageError(f"--ignore {ignore.id}: {config.unknown_id(ignore.id, known)}")
+    return ignores
 
 
 def _outputs(values: Sequence[str]) -> tuple[str | None, list[tuple[Format, str]]]:

@@ -13,7 +13,7 @@ import shlex
 import signal
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,29 +78,14 @@ def apply(
     if not result.verification.verified:
         raise UsageError(f"not applying a plan pip has not verified ({result.verification.summary})")
     python = result.inventory.python.executable
-    say("envdoctor will change " + python + ":")
-    for move in plan.moves:
-        say(f"  {move.describe()}")
-    for also in result.verification.also_moved:
-        say(f"  {also} (pip, as a dependency)")
-    if not confirm("Apply these changes?"):
-        raise UsageError("not applied: declined")
+    _confirmed(result, python, confirm, say)
     env = runner.child_environment()
     scrub = Redactor([*secret_values(), *secret_values(env)])
     try:
         pip = choose_pip(python, env, scrub, result.inventory)
     except ResolveError as exc:
         raise UsageError(f"cannot run pip for {python}: {exc.message}") from None
-    lines, added = rollback_lines(result)
-    pip_cmd = " ".join(shlex.quote(a) for a in pip.argv)
-    command = f"{pip_cmd} install --no-deps -r {shlex.quote(str(rollback_file))}"
-    if added:
-        command += f" && {pip_cmd} uninstall -y {' '.join(added)}"
-    header = [
-        f"# envdoctor rollback for {python}: restores the versions before `envdoctor pin --apply`",
-        f"# {command}",
-    ]
-    _write_atomic(rollback_file, "\n".join([*header, *lines]) + "\n")
+    command = _write_rollback(result, pip.argv, rollback_file)
     say(f"rollback file written: {rollback_file}")
     say(f"to undo: {command}")
     before = _versions(result.inventory)
@@ -135,6 +120,33 @@ def apply(
     errors = report.count(Severity.ERROR)
     message = f"applied: {len(changed)} distribution(s) changed; check afterwards: {report.verdict()}"
     return Applied(errors == 0, changed, report, rollback_file, command, message, restart)
+
+
+def _write_rollback(result: PinResult, pip: Sequence[str], rollback_file: Path) -> str:
+    """Write the rollback file (the versions before the change); return the command that applies it."""
+    lines, added = rollback_lines(result)
+    pip_cmd = " ".join(shlex.quote(a) for a in pip)
+    command = f"{pip_cmd} install --no-deps -r {shlex.quote(str(rollback_file))}"
+    if added:
+        command += f" && {pip_cmd} uninstall -y {' '.join(added)}"
+    header = [
+        f"# envdoctor rollback for {result.inventory.python.executable}: restores the versions before "
+        "`envdoctor pin --apply`",
+        f"# {command}",
+    ]
+    _write_atomic(rollback_file, "\n".join([*header, *lines]) + "\n")
+    return command
+
+
+def _confirmed(result: PinResult, python: str, confirm: Callable[[str], bool], say: Callable[[str], None]) -> None:
+    """Show what will change and ask; raises UsageError when the user declines."""
+    say("envdoctor will change " + python + ":")
+    for move in result.plan.moves:
+        say(f"  {move.describe()}")
+    for also in result.verification.also_moved:
+        say(f"  {also} (pip, as a dependency)")
+    if not confirm("Apply these changes?"):
+        raise UsageError("not applied: declined")
 
 
 def _changes(before: dict[str, str], after: dict[str, str]) -> tuple[str, ...]:

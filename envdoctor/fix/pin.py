@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envdoctor import __version__
+from envdoctor._version import __version__
 from envdoctor.cache import Cache, default_dir
 from envdoctor.diagnose import DEFAULT_TIMEOUT, check_inventory, listed, load_matrix
 from envdoctor.fix.pinfile import PinSet, pin_set, render
@@ -31,7 +31,7 @@ from envdoctor.target import Target
 from envdoctor.versions import NormalizedName, SpecifierSet
 
 if TYPE_CHECKING:
-    from envdoctor.predict.dryrun import Resolved
+    from envdoctor.predict.dryrun import Resolution, Resolved
 
 
 @dataclass(frozen=True)
@@ -245,6 +245,19 @@ def _verify(
         plan = dataclasses.replace(
             plan, remaining=tuple(f for f in plan.remaining if f not in gone), cleared=plan.cleared + gone
         )
+    return _verdict(resolution, found=found, problems=problems, left=left, also=also, unread=unread), plan
+
+
+def _verdict(
+    resolution: Resolution,
+    *,
+    found: Sequence[Finding],
+    problems: list[Finding],
+    left: set[tuple[str, ...]],
+    also: tuple[str, ...],
+    unread: list[str],
+) -> Verification:
+    """What pip's answer and envdoctor's check of the resolved set say together."""
     changed = tuple(r.name for r in resolution.installs)
     pip_said = f"pip {resolution.pip_version} resolves it ({len(resolution.installs)} to install)"
     if problems:
@@ -256,14 +269,14 @@ def _verify(
             changed,
             tuple(problems),
             resolution.pip_version,
-        ), plan
+        )
     kept = sum(1 for f in found if finding_key(f) in left)
     summary = f"{pip_said}; envdoctor's checks of the resolved set find " + (
         f"no error but the {kept} listed as NOT fixed" if kept else "no error"
     )
     if unread:
         summary += f" ({len(unread)} checked from metadata only: {'; '.join(unread)})"
-    return Verification(True, summary, also, changed, (), resolution.pip_version), plan
+    return Verification(True, summary, also, changed, (), resolution.pip_version)
 
 
 def _exact(move: Move, got: Resolved | None) -> Move:

@@ -434,7 +434,7 @@ def fingerprint(inv: Inventory) -> str:
     """A key that changes when any distribution is added, removed, upgraded or reinstalled: the
     name, version, place and RECORD size and mtime of each. A hand edit of an installed file that
     leaves RECORD alone is not seen (``--no-cache`` re-reads everything)."""
-    from envdoctor import __version__
+    from envdoctor._version import __version__
 
     h = hashlib.sha256(f"{__version__}\0{inv.python.executable}\0".encode("utf-8", "surrogateescape"))
     for dist in inv.dists:
