@@ -22,7 +22,6 @@ from envdoctor.report import Severity
 if TYPE_CHECKING:
     from envdoctor.config import Config, Ignore
     from envdoctor.fix.pin import PinResult
-    from envdoctor.knowledge.matrix import HardwareFact, Matrix
     from envdoctor.render import Format
 
 _FORMATS = ("auto", "terminal", "text", "json", "junit", "github", "sarif", "markdown")
@@ -497,11 +496,10 @@ def _check_options(args: argparse.Namespace) -> None:
 
 
 def _pin(args: argparse.Namespace, redact: Redactor) -> int:
-    import json
-
     from envdoctor import config
     from envdoctor.fix.pin import pin
     from envdoctor.knowledge import catalog
+    from envdoctor.render import pin as pin_view
 
     _check_options(args)
     settings = config.load(args.config, known=catalog.known_ids)
@@ -520,10 +518,9 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
     )
     if args.apply:
         return _apply(result, args, redact)
-    text = json.dumps(result.to_dict(), indent=2) + "\n" if args.format == "json" else result.text(args.format)
-    _write(redact(text), args.output)
+    _write(redact(pin_view.text(result, args.format)), args.output)
     if not quiet:
-        for line in result.summary():
+        for line in pin_view.summary(result):
             print(redact(f"envdoctor: {line}"), file=sys.stderr)
     return exitcodes.FINDINGS if result.plan.remaining else exitcodes.OK
 
@@ -566,57 +563,20 @@ def _names(values: Sequence[str]) -> list[str]:
 
 
 def _matrix(args: argparse.Namespace) -> int:
-    import json
-
     from envdoctor.diagnose import load_matrix
     from envdoctor.knowledge.matrix import MatrixError
+    from envdoctor.render import listings
 
     matrix = load_matrix()
     if isinstance(matrix, MatrixError):
         raise matrix
     if args.hardware:
-        return _hardware(matrix, args.format)
+        _write(listings.hardware(matrix.hardware, args.format), None)
+        return exitcodes.OK
     rules = [r for r in matrix.rules if args.family in (None, r.family)]
     if args.family is not None and not rules:
         raise UsageError(f"no family {args.family!r} (families: {', '.join(matrix.families())})")
-    if args.format == "json":
-        rows = [{"id": r.id, "family": r.family, "severity": str(r.severity), "title": r.title} for r in rules]
-        _write(json.dumps({"schema": "envdoctor.matrix/1", "rules": rows}, indent=2) + "\n", None)
-    else:
-        width = max((len(r.id) for r in rules), default=10)
-        lines = [f"{r.id:<{width}}  {r.severity!s:<7}  {r.family:<12}  {r.title}" for r in rules]
-        _write("\n".join(lines) + f"\n{len(rules)} rules\n", None)
-    return exitcodes.OK
-
-
-def _hardware(matrix: Matrix, fmt: str) -> int:
-    import json
-
-    def threshold(f: HardwareFact) -> str:
-        if f.min_compute_capability is not None:
-            return "compute capability >= {}.{}".format(*f.min_compute_capability)
-        if f.min_driver_cuda is not None:
-            return "driver supporting CUDA >= {}.{} (runtime {})".format(*f.min_driver_cuda, f.cuda_runtime)
-        return ""
-
-    rows = [
-        {
-            "id": f.id,
-            "feature": f.feature,
-            "package": f.package,
-            "versions": str(f.versions),
-            "needs": threshold(f),
-            "below": f.below + (f" ({f.fallback})" if f.fallback else ""),
-            "source": f.source,
-        }
-        for f in matrix.hardware
-    ]
-    if fmt == "json":
-        _write(json.dumps({"schema": "envdoctor.hardware/1", "facts": rows}, indent=2) + "\n", None)
-        return exitcodes.OK
-    width = max((len(r["id"]) for r in rows), default=10)
-    lines = [f"{r['id']:<{width}}  {r['package']}{r['versions']}: {r['needs']}; below: {r['below']}" for r in rows]
-    _write("\n".join(lines) + f"\n{len(rows)} facts\n", None)
+    _write(listings.rules(rules, args.format), None)
     return exitcodes.OK
 
 
@@ -630,6 +590,7 @@ def _explain(args: argparse.Namespace) -> int:
 
     from envdoctor.diagnose import load_matrix
     from envdoctor.knowledge.matrix import MatrixError
+    from envdoctor.render import listings
 
     matrix = load_matrix()
     if isinstance(matrix, MatrixError):
@@ -640,38 +601,20 @@ def _explain(args: argparse.Namespace) -> int:
 
         known = BUILT_IN.get(args.rule_id)
         if known is not None:  # a finding id of envdoctor's own checks (`symbol-missing`, `import-failed`, ...)
-            text = (
-                f"{known.id}  (a finding of envdoctor's own checks, not a matrix rule)\n\n{known.title}\n\n"
-                "Each such finding that `envdoctor check` prints carries its own detail, evidence and fix. "
-                f"{known.help}\n"
-            )
-            _write(text, None)
+            _write(listings.built_in(known), None)
             return exitcodes.OK
         ids = [r.id for r in matrix.rules] + list(BUILT_IN)
         close = difflib.get_close_matches(args.rule_id, ids, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else " (`envdoctor matrix` lists them)"
         raise UsageError(f"no rule or finding id {args.rule_id!r}{hint}")
-    applies = ", ".join(f"{p}{s}" if str(s) else p for p, s in rule.applies.items()) or "any versions"
-    lines = [
-        f"{rule.id}  ({rule.severity}, family {rule.family}, {rule.source})",
-        "",
-        rule.title,
-        "",
-        f"Applies to:  {applies}" + (f"; Python {rule.python}" if rule.python else ""),
-        f"You see:     {rule.symptom}" + (f"  (at `{rule.breaks}`)" if rule.breaks else ""),
-        f"Why:         {rule.why}",
-        "Fix:         " + "  or  ".join(rule.fix),
-        "Evidence:",
-        *(f"  - {e.describe()}" for e in rule.evidence),
-        f"Tested by:   {rule.test}",
-    ]
-    _write("\n".join(lines) + "\n", None)
+    _write(listings.rule(rule), None)
     return exitcodes.OK
 
 
 def _explain_text(args: argparse.Namespace) -> int:
     from envdoctor.errors import check_timeout
     from envdoctor.knowledge.wheelfacts import Facts
+    from envdoctor.render import listings
     from envdoctor.runtime.diagnosis import diagnose
     from envdoctor.runtime.imports import RecordOwners
     from envdoctor.target import Target
@@ -685,16 +628,7 @@ def _explain_text(args: argparse.Namespace) -> int:
     target = Target.resolve(args.python)
     inv = target.inventory(timeout=args.timeout)
     diag = diagnose(text, RecordOwners(inv), Facts.shipped())
-    lines = [
-        f"Error:     {diag.error}",
-        f"Cause:     {diag.cause}" if diag.cause else "Cause:     not recognised; the error is shown as it is",
-        f"Packages:  {', '.join(diag.packages) or 'none of the installed distributions owns a file it names'}",
-        f"Fix:       {'  or  '.join(diag.fix)}" if diag.fix else "Fix:       none computed",
-        f"Against:   {target.python} (Python {inv.python.version})",
-    ]
-    if diag.frames:
-        lines += ["Last frames:", *(f"  {f}" for f in diag.frames[-4:])]
-    _write("\n".join(lines) + "\n", None)
+    _write(listings.diagnosis(diag, target.python, inv.python.version), None)
     return exitcodes.OK
 
 

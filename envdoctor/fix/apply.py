@@ -22,9 +22,9 @@ from envdoctor.cache import Cache, default_dir
 from envdoctor.diagnose import check_inventory
 from envdoctor.errors import EnvdoctorError, Interrupted, Terminated, UsageError
 from envdoctor.fix.pin import PinResult
-from envdoctor.fix.pinfile import render
 from envdoctor.inventory import Inventory
 from envdoctor.redact import Redactor, secret_values
+from envdoctor.render.pinfile import render
 from envdoctor.report import Report, Severity
 from envdoctor.target import Target, runs_here
 

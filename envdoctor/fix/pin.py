@@ -15,17 +15,17 @@ import tempfile
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from envdoctor._version import __version__
 from envdoctor.cache import Cache, default_dir
 from envdoctor.diagnose import DEFAULT_TIMEOUT, check_inventory, listed, load_matrix
-from envdoctor.fix.pinfile import PinSet, pin_set, render
+from envdoctor.fix.pinfile import PinSet, pin_set
 from envdoctor.fix.pipconfig import PipConfig
 from envdoctor.fix.planner import Move, Plan, Planner, finding_key
 from envdoctor.inventory import Inventory
 from envdoctor.knowledge.matrix import Matrix, MatrixError
 from envdoctor.knowledge.wheelfacts import Facts
+from envdoctor.render.pinfile import render
 from envdoctor.report import Finding, Report, Severity
 from envdoctor.target import Target
 from envdoctor.versions import NormalizedName, SpecifierSet
@@ -55,24 +55,6 @@ class PinResult:
     pins: PinSet
     verification: Verification
 
-    def text(self, fmt: str = "requirements") -> str:
-        return render(self.pins, fmt, self.header())
-
-    def summary(self) -> list[str]:
-        """What stderr says after the file is written."""
-        if self.plan.healthy:
-            head = "no error found: the pins are the current versions, unchanged"
-        elif self.plan.moves:
-            head = "plan: " + ", ".join(m.describe() for m in self.plan.moves)
-        else:
-            head = "no plan clears the errors"
-        lines = [head, self.pins.scope] if self.pins.scope else [head]
-        lines += [f"NOT fixed: [{f.id}] {f.title}" for f in self.plan.remaining]
-        lines += [f"note: {n}" for n in self.plan.notes]
-        if self.plan.moves or not self.plan.healthy:
-            lines.append(self.verdict())
-        return lines
-
     def verdict(self) -> str:
         """The file's one verdict: whether pip's resolver and envdoctor's re-check confirmed it, and whether it
         is a complete fix."""
@@ -85,50 +67,6 @@ class PinResult:
         if self.plan.healthy:
             return f"verified: the environment has no error, these are its current versions; {v.summary}"
         return f"verified: {v.summary}"
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form (schema envdoctor.pin/1)."""
-
-        def move(m: Move) -> dict[str, Any]:
-            return {"name": m.name, "from": m.before, "to": m.after, "requirement": m.line, "reasons": list(m.reasons)}
-
-        return {
-            "schema": "envdoctor.pin/1",
-            "python": self.inventory.python.executable,
-            "python_version": self.inventory.python.version,
-            "verified": self.verification.verified,
-            "complete": self.plan.complete,
-            "verdict": self.verdict(),
-            "verification": self.verification.summary,
-            "pip_also_moves": list(self.verification.also_moved),
-            "moves": [move(m) for m in self.plan.moves],
-            "alternatives": [[move(m) for m in alt] for alt in self.plan.alternatives],
-            "cleared": [f.to_dict() for f in self.plan.cleared],
-            "remaining": [f.to_dict() for f in self.plan.remaining],
-            "notes": list(self.plan.notes),
-            "options": list(self.pins.options),
-            "requirements": [
-                {"line": p.text, "comment": p.comment, "moved": p.moved, "name": p.name} for p in self.pins.lines
-            ],
-        }
-
-    def header(self) -> list[str]:
-        lines = [
-            f"written by envdoctor {__version__} (`envdoctor pin`) for {self.inventory.python.executable}, "
-            f"Python {self.inventory.python.version}",
-            self.verdict(),
-        ]
-        if self.pins.scope:
-            lines.append(self.pins.scope)
-        for move in self.plan.moves:
-            lines.append(f"moves {move.describe()}")
-        for alt in self.plan.alternatives:
-            lines.append("alternative: " + ", ".join(m.line for m in alt))
-        for f in self.plan.remaining:
-            lines.append(f"NOT fixed: [{f.id}] {f.title}")
-        lines += [f"note: {n}" for n in self.plan.notes]
-        lines += [f"pip also moves {m}" for m in self.verification.also_moved]
-        return lines
 
 
 def watched(facts: Facts, matrix: Matrix | MatrixError) -> set[str]:

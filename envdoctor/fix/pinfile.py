@@ -22,7 +22,6 @@ How a line is written, so that pip can really install it:
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +31,6 @@ from envdoctor.fix.planner import Move, Plan
 from envdoctor.inventory import Dist, Inventory
 from envdoctor.knowledge.torchbuild import PYTORCH_INDEX, TORCH_COMPANIONS, TORCH_FAMILY, pytorch_tag
 from envdoctor.redact import redact
-from envdoctor.render import printable
 from envdoctor.versions import NormalizedName, canonical
 
 _FREEZE_SKIPS = frozenset(canonical(n) for n in ("pip", "setuptools", "wheel", "distribute", "envdoctor"))
@@ -230,28 +228,3 @@ def _direct(dist: Dist, direct: Mapping[str, Any], url: str) -> PinLine:
             dist.name, f"{dist.display_name} @ {redact(target)}", "from version control, at the installed commit"
         )
     return PinLine(dist.name, f"{dist.display_name} @ {shown}", "installed from this URL")
-
-
-def render(pins: PinSet, fmt: str, header: Iterable[str] = ()) -> str:
-    """The pin set as a requirements file, a constraints file, or one ``pip install`` command."""
-    if fmt == "pip":
-        args = [*_split_options(pins.options), *pins.requirements()]
-        return "pip install " + " ".join(shlex.quote(a) for a in args) + "\n" if args else "\n"
-    # a name, URL or comment from the target never starts a line of its own (``--index-url`` in a
-    # direct_url.json "url" after a line break): control characters and line breaks are escaped
-    out = [f"# {printable(h)}" if h else "#" for h in header]
-    out += [printable(o) for o in pins.options]
-    for line in pins.lines:
-        text = printable(line.text) if line.text is not None else None
-        comment = printable(line.comment)
-        if fmt == "constraints" and text is not None and " @ " in text:
-            text, comment = None, f"{text}: {comment}; a direct URL is not allowed in a constraints file"
-        if text is None:
-            out.append(f"# {comment}")
-        else:
-            out.append(f"{text}  # {comment}" if comment else text)
-    return "\n".join(out) + "\n"
-
-
-def _split_options(options: Iterable[str]) -> list[str]:
-    return [part for option in options for part in option.split(" ", 1)]

@@ -69,3 +69,10 @@ def test_matrix_output_is_unchanged(extra: tuple[str, ...], fmt: str) -> None:
 @pytest.mark.parametrize("finding", ["numpy1-extension-under-numpy2", "symbol-missing"])
 def test_explain_output_is_unchanged(finding: str) -> None:
     compare(f"explain-{finding}.txt", envdoctor("explain", finding))
+
+
+@pytest.mark.venv
+def test_explain_text_output_is_unchanged() -> None:
+    bed = beds.build("peft-old-accelerate")
+    text = "ImportError: cannot import name 'clear_device_cache' from 'accelerate.utils.memory'"
+    compare("explain-text-peft-old-accelerate.txt", envdoctor("explain", "--text", text, "--python", str(bed.python)))

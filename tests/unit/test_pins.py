@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.fix.pinfile import pin_set, render, stack
+from envdoctor.fix.pinfile import pin_set, stack
 from envdoctor.fix.pipconfig import PipConfig
 from envdoctor.fix.planner import Move, Plan
 from envdoctor.predict.reqfile import parse_requirements_text
+from envdoctor.render.pinfile import render
 from envdoctor.versions import canonical
 from tests.fakes import Fake, make_site, scan
 
@@ -229,6 +230,7 @@ def test_a_moved_cpu_torch_stays_on_its_index(tmp_path: Path) -> None:
 
 def test_the_header_has_one_verdict_and_it_names_what_is_left(tmp_path: Path) -> None:
     from envdoctor.fix.pin import PinResult, Verification
+    from envdoctor.render import pin as pin_view
     from envdoctor.report import Finding, Report, Severity
 
     inv = scan(site_with(tmp_path, {"requests": Fake("2.34.2", ["idna"]), "idna": Fake("2.4")}))
@@ -238,11 +240,11 @@ def test_the_header_has_one_verdict_and_it_names_what_is_left(tmp_path: Path) ->
     said = (
         "pip 23.2.1 resolves it (0 to install); envdoctor's checks of the resolved set find no error but the 1 listed"
     )
-    header = PinResult(inv, Report(), plan, pins, Verification(True, said)).header()
+    header = pin_view.header(PinResult(inv, Report(), plan, pins, Verification(True, said)))
     verdicts = [h for h in header if h.startswith(("verified", "NOT verified"))]
     assert verdicts == [f"verified, but NOT a complete fix (1 error NOT fixed, below): {said}"]
     assert "NOT fixed: [wheel-unsupported] idna 2.4 was built for another Python" in header
-    healthy = PinResult(inv, Report(), Plan(), pins, Verification(True, "pip resolves it")).header()
+    healthy = pin_view.header(PinResult(inv, Report(), Plan(), pins, Verification(True, "pip resolves it")))
     assert [h for h in healthy if h.startswith(("verified", "NOT verified", "the environment"))] == [
         "verified: the environment has no error, these are its current versions; pip resolves it"
     ]
