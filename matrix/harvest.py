@@ -38,7 +38,7 @@ import subprocess
 import sys
 import urllib.request
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,7 +215,7 @@ def write(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def harvest(packages: list[str], since: str, jobs: int) -> None:
+def harvest(packages: Sequence[str], since: str, jobs: int) -> None:
     tops = {top_name(p): p for p in WATCHED}
     releases: dict[str, list[Release]] = {}
     for package in packages:
@@ -628,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.numpy_removed:
         harvest_numpy_removed()
         return 0
-    packages = [canonical(p) for p in args.packages] or list(WATCHED)
+    packages: list[str] = [canonical(p) for p in args.packages] or list(WATCHED)
     unknown = sorted(set(packages) - set(WATCHED))
     if unknown:
         parser.error(f"not watched: {', '.join(unknown)}")

@@ -109,6 +109,7 @@ def test_ctrl_c_during_pin_apply_stops_pip_and_says_what_the_environment_holds(
     from envdoctor.inventory import Inventory
     from envdoctor.report import Report
     from envdoctor.target import Target
+    from envdoctor.versions import canonical
 
     python, site = fake_venv
     write_dist(site, "accelerate", Fake("0.31.0"))
@@ -116,7 +117,7 @@ def test_ctrl_c_during_pin_apply_stops_pip_and_says_what_the_environment_holds(
     os.mkfifo(fifo)
     pth(site, HANG.format(fifo=str(fifo), only="site-packages/pip"))  # `pip --python` runs in the target
     inv = Inventory.from_payload(Target.resolve(python).probe("inventory", {}, timeout=60))
-    move = Move("accelerate", "accelerate", "0.31.0", "0.32.1", "accelerate==0.32.1", ("symbol-missing: x",))
+    move = Move(canonical("accelerate"), "accelerate", "0.31.0", "0.32.1", "accelerate==0.32.1", ("symbol-missing: x",))
     plan = Plan(moves=(move,))
     pins = pin_set(inv, plan, ["accelerate"], pip=PipConfig())
     result = PinResult(inv, Report(), plan, pins, Verification(True, "ok"))

@@ -4,6 +4,7 @@ policy, what never moves, and what it cannot plan."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from envdoctor.checks.metadata import check_metadata
@@ -15,7 +16,9 @@ from envdoctor.report import Finding, Severity
 from tests.fakes import Fake, make_site, scan
 
 
-def facts(tmp_path: Path, releases: dict[str, list[tuple[str, list[str]] | tuple[str, list[str], str]]]) -> Facts:
+def facts(
+    tmp_path: Path, releases: Mapping[str, Sequence[tuple[str, list[str]] | tuple[str, list[str], str]]]
+) -> Facts:
     root = tmp_path / "facts"
     (root / "releases").mkdir(parents=True)
     for package, rels in releases.items():
@@ -23,7 +26,7 @@ def facts(tmp_path: Path, releases: dict[str, list[tuple[str, list[str]] | tuple
             {
                 "version": r[0],
                 "requires_dist": r[1],
-                "requires_python": r[2] if len(r) > 2 else None,  # type: ignore[misc]
+                "requires_python": r[2] if len(r) > 2 else None,
                 "wheel": f"{package}-{r[0]}-py3-none-any.whl",
                 "sha256": "0" * 64,
             }

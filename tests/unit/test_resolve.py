@@ -21,7 +21,10 @@ from envdoctor.diagnose import check_inventory
 from envdoctor.inventory import Inventory
 from envdoctor.predict import dryrun as resolve
 from envdoctor.predict.dryrun import Resolution, ResolveError, dry_run, future_inventory, parse_report
+from envdoctor.redact import Redactor
+from envdoctor.report import Severity
 from envdoctor.source.index import SourceIndex, fingerprint
+from envdoctor.versions import canonical
 from tests.fakes import Fake, make_site, make_venv, scan
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -142,7 +145,7 @@ def test_future_inventory_replaces_the_copy_python_uses(tmp_path: Path) -> None:
     second = make_site(tmp_path / "second", {"idna": Fake("3.3")})
     inv = scan(first, second)
     future = future_inventory(inv, parse_report(report()))
-    copies = future.copies["idna"]
+    copies = future.copies[canonical("idna")]
     assert [(d.raw_version, d.planned) for d in copies] == [("3.6", True), ("3.3", False)]
 
 
@@ -170,7 +173,7 @@ def test_planned_dists_yield_no_files(tmp_path: Path, monkeypatch: pytest.Monkey
     assert index.locate("idna") is None and index.locate("six") is not None
     assert fingerprint(future) != fingerprint(inv)
     report_ = check_inventory(future, cache=Cache(None))  # every check runs on a what-if inventory
-    assert [f for f in report_.findings if f.severity.value == "error"] == []
+    assert [f for f in report_.findings if f.severity is Severity.ERROR] == []
 
 
 # -- which pip, and what its failures become -------------------------------------------------------
@@ -293,7 +296,7 @@ def _failed(stderr: str) -> runner.CommandResult:
 
 
 def test_a_conflict_keeps_pips_reasons() -> None:
-    err = resolve._failure(_failed(CONFLICT_STDERR), CONFLICT_LOG, resolve.Redactor([]), ("pip",), 300)
+    err = resolve._failure(_failed(CONFLICT_STDERR), CONFLICT_LOG, Redactor([]), ("pip",), 300)
     assert not err.offline
     assert err.message == (
         "Cannot install requests==2.31.0 and urllib3<1.21: conflicting dependencies (the user requested "
@@ -303,7 +306,7 @@ def test_a_conflict_keeps_pips_reasons() -> None:
 
 
 def test_a_missing_project_is_neither_offline_nor_a_conflict() -> None:
-    err = resolve._failure(_failed(NOT_FOUND_STDERR), NOT_FOUND_LOG, resolve.Redactor([]), ("pip",), 300)
+    err = resolve._failure(_failed(NOT_FOUND_STDERR), NOT_FOUND_LOG, Redactor([]), ("pip",), 300)
     assert not err.offline
     assert err.message.startswith("pip: No matching distribution found for envdoctor-no-such-project-xyz")
     assert "conflict" not in err.message
@@ -311,5 +314,5 @@ def test_a_missing_project_is_neither_offline_nor_a_conflict() -> None:
 
 def test_a_timeout_is_one_line() -> None:
     result = runner.CommandResult(runner.Outcome.TIMEOUT, None, "", "Collecting six\n", 5.0)
-    err = resolve._failure(result, [], resolve.Redactor([]), ("pip",), 5)
+    err = resolve._failure(result, [], Redactor([]), ("pip",), 5)
     assert err.message == "pip did not finish within 5 s and was stopped" and not err.offline

@@ -88,8 +88,8 @@ def test_reached_through_a_well_known_entry_point(tmp_path: Path) -> None:
         },
     )
     lib = peft(HEADLINE)
-    lib.files = {**lib.files, "peft/__init__.py": "PeftModel = object\n"}  # `import peft` alone no longer reaches it
-    lib.files["peft/__init__.py"] += "from .utils import loftq_utils\n"
+    # `import peft` alone no longer reaches it; then it does, through peft.utils
+    lib.files = {**lib.files, "peft/__init__.py": "PeftModel = object\n" + "from .utils import loftq_utils\n"}
     findings = symbols(tmp_path, {"accelerate": accelerate(), "peft": lib, "transformers": transformers})
     [error] = [f for f in findings if f.severity is Severity.ERROR]
     assert "import peft" in error.detail  # the shortest root wins; both reach it
@@ -134,7 +134,7 @@ def test_reached_through_a_well_known_entry_point(tmp_path: Path) -> None:
 )
 def test_import_shapes(tmp_path: Path, source: str, expected: list[tuple[str, str]]) -> None:
     lib = peft(source)
-    del lib.files["peft/tuners/unused.py"]
+    lib.files = {rel: text for rel, text in lib.files.items() if rel != "peft/tuners/unused.py"}
     findings = symbols(tmp_path, {"accelerate": accelerate(), "peft": lib})
     assert sorted((f.id, str(f.severity)) for f in findings) == expected
 
@@ -503,7 +503,7 @@ def test_import_in_a_private_function_nothing_calls_is_a_note(tmp_path: Path) ->
         "def _workaround():\n    import accelerate.utils.gone\n\ndef public():\n    import accelerate.utils.gone2\n"
     )
     lib = peft(source)
-    del lib.files["peft/tuners/unused.py"]
+    lib.files = {rel: text for rel, text in lib.files.items() if rel != "peft/tuners/unused.py"}
     findings = symbols(tmp_path, {"accelerate": accelerate(), "peft": lib})
     assert sorted((f.id, str(f.severity)) for f in findings) == [
         ("module-missing", "info"),
@@ -596,7 +596,7 @@ def test_a_chain_through_a_branch_for_a_package_that_is_not_installed_is_not_fol
         "peft/utils/__init__.py": "",
         "peft/import_utils.py": TORCH_UTILS,
     }
-    del lib.files["peft/tuners/unused.py"]
+    lib.files = {rel: text for rel, text in lib.files.items() if rel != "peft/tuners/unused.py"}
     dists = {"accelerate": accelerate(), "peft": lib}
     if torch_installed:
         dists["torch"] = Fake("2.13.0", files={"torch/__init__.py": ""})
@@ -621,6 +621,6 @@ def test_a_gate_named_for_a_feature_not_a_package_is_followed(tmp_path: Path) ->
         "peft/utils/__init__.py": "",
         "peft/import_utils.py": utils,
     }
-    del lib.files["peft/tuners/unused.py"]
+    lib.files = {rel: text for rel, text in lib.files.items() if rel != "peft/tuners/unused.py"}
     [f] = symbols(tmp_path, {"accelerate": accelerate(), "peft": lib})
     assert f.severity is Severity.ERROR  # "vision" is no installed package, yet nothing says the branch is skipped
