@@ -17,7 +17,7 @@ from envdoctor.knowledge.matrix import MatrixError, load
 from envdoctor.resources import data_dir
 from tests.fakes import Fake, make_site, scan
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 GOOD = """family = "demo"
 
 [[rule]]
@@ -28,7 +28,7 @@ applies = { a = ">=2", b = "<1.5" }
 symptom = "ImportError: cannot import name 'x' from 'b'"
 why = "a 2 needs b 1.5."
 fix = ["b>=1.5"]
-test = "tests/unit/test_matrix.py::test_a_valid_rule_matches_only_its_world"
+test = "tests/unit/knowledge/test_matrix.py::test_a_valid_rule_matches_only_its_world"
 
 [[rule.evidence]]
 kind = "wheel"
@@ -67,7 +67,7 @@ def test_a_valid_rule_matches_only_its_world(tmp_path: Path) -> None:
         (('severity = "error"', 'severity = "fatal"'), "unknown severity"),
         (('b = "<1.5"', 'b = "<<1.5"'), "malformed specifier '<<1.5' for b"),
         (('why = "a 2 needs b 1.5."', 'why = "a 2 needs b 1.5."\ncolour = "red"'), "unknown key 'colour'"),
-        (('test = "tests/unit/test_matrix.py::test_a_valid_rule_matches_only_its_world"', ""), "has no test"),
+        (('test = "tests/unit/knowledge/test_matrix.py::test_a_valid_rule_matches_only_its_world"', ""), "has no test"),
         (('fix = ["b>=1.5"]', 'fix = ["upgrade b please"]'), "is not a requirement specifier"),
         (('kind = "wheel"', 'kind = "hearsay"'), "evidence kind 'hearsay'"),
         (('id = "demo-break"', 'id = "Demo_Break"'), "not kebab-case"),

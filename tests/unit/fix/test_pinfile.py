@@ -1,12 +1,9 @@
-"""Pin sets and how each line is written so pip accepts it; the user's pip configuration as pip reads it."""
+"""The pin set a plan leads to, and how each line is written so pip accepts it (envdoctor.fix.pinfile,
+envdoctor.render.pinfile)."""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
-
-import pytest
 
 from envdoctor.fix.pinfile import pin_set, stack
 from envdoctor.fix.pipconfig import PipConfig
@@ -14,21 +11,8 @@ from envdoctor.fix.planner import Move, Plan
 from envdoctor.predict.reqfile import parse_requirements_text
 from envdoctor.render.pinfile import render
 from envdoctor.versions import canonical
-from tests.fakes import Fake, make_site, scan
-
-NO_CONFIG = PipConfig()
-
-
-def site_with(tmp_path: Path, dists: dict[str, Fake], direct: dict[str, dict[str, object]] | None = None) -> Path:
-    site = make_site(tmp_path / "site", dists)
-    for name, data in (direct or {}).items():
-        [info] = site.glob(f"{name.replace('-', '_')}-*.dist-info")
-        (info / "direct_url.json").write_text(json.dumps(data))
-    return site
-
-
-def lines(text: str) -> list[str]:
-    return [x for x in text.splitlines() if x and not x.startswith("#")]
+from tests.fakes import NO_PIP_CONFIG as NO_CONFIG
+from tests.fakes import Fake, lines, scan, site_with
 
 
 def test_the_stack_is_the_watched_packages_and_what_they_require(tmp_path: Path) -> None:
@@ -121,68 +105,6 @@ def test_what_no_other_machine_can_install_is_left_out_with_the_reason(tmp_path:
     assert "not allowed in a constraints file" in constraints
 
 
-def test_pip_configuration_is_read_like_pip_reads_it(tmp_path: Path) -> None:
-    (tmp_path / "etc" / "pip").mkdir(parents=True)
-    (tmp_path / "etc" / "pip" / "pip.conf").write_text(
-        "[global]\nindex-url = https://global.example/simple\nfind-links = /a /b\n"
-        "[install]\nextra-index-url = https://one.example/simple\n  https://two.example/simple\n"
-    )
-    env = {"XDG_CONFIG_DIRS": str(tmp_path / "etc"), "HOME": str(tmp_path / "home")}
-    conf = PipConfig.load(None, env)
-    assert conf.index_url == "https://global.example/simple"
-    assert conf.extra_index_urls == ("https://one.example/simple", "https://two.example/simple")
-    assert conf.find_links == ("/a", "/b")
-    over = PipConfig.load(None, {**env, "PIP_INDEX_URL": "https://env.example/simple"})
-    assert over.index_url == "https://env.example/simple"
-    assert PipConfig.load(None, {**env, "PIP_CONFIG_FILE": "/dev/null"}).index_url is None
-
-
-def test_apply_in_a_kernel_names_moved_modules_it_has_already_imported(tmp_path: Path) -> None:
-    import sys
-
-    from envdoctor.fix.apply import _loaded_modules
-    from envdoctor.fix.pin import PinResult, Verification
-    from envdoctor.fix.pinfile import PinSet
-    from envdoctor.report import Report
-
-    inv = scan(site_with(tmp_path, {"pytest": Fake("8.0"), "never-imported": Fake("1.0")}))
-    moves = tuple(
-        Move(canonical(n), n, "1.0", "2.0", f"{n}==2.0") for n in ("pytest", "never-imported")
-    )  # pytest runs this test: it is in sys.modules
-    result = PinResult(inv, Report(), Plan(moves=moves), PinSet(()), Verification(True, ""))
-    assert _loaded_modules(result, sys.executable) == ("pytest",)
-    assert _loaded_modules(result, str(tmp_path / "other-python")) == ()  # another interpreter: nothing stale here
-
-
-def test_apply_when_pip_fails_says_what_changed_and_how_to_roll_back(
-    fake_venv: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from envdoctor.fix.apply import apply
-    from envdoctor.fix.pin import PinResult, Verification
-    from envdoctor.inventory import Inventory
-    from envdoctor.report import Report
-    from envdoctor.target import Target
-    from tests.fakes import write_dist
-
-    python, site = fake_venv
-    write_dist(site, "accelerate", Fake("0.31.0"))
-    inv = Inventory.from_payload(Target.resolve(python).probe("inventory", {}, timeout=60))
-    move = Move(canonical("accelerate"), "accelerate", "0.31.0", "0.32.1", "accelerate==0.32.1", ("symbol-missing: x",))
-    plan = Plan(moves=(move,))
-    result = PinResult(inv, Report(), plan, pin_set(inv, plan, ["accelerate"], pip=NO_CONFIG), Verification(True, "ok"))
-    for key, value in {"PIP_CONFIG_FILE": os.devnull, "PIP_INDEX_URL": "http://127.0.0.1:9/simple"}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("PIP_FIND_LINKS", "")
-    said: list[str] = []
-    rollback = tmp_path / "rollback.txt"
-    done = apply(result, rollback_file=rollback, confirm=lambda _q: True, say=said.append, timeout=300)
-    assert not done.ok and done.changed == ()
-    assert done.message.startswith("pip failed (") and "The environment now: nothing changed" in done.message
-    assert done.message.endswith(f"To roll back: {done.rollback_command}")
-    assert rollback.read_text().splitlines()[-1] == "accelerate==0.31.0"  # written before pip ran
-    assert any(line.startswith("to undo: ") for line in said)
-
-
 def test_with_nothing_watched_the_file_is_every_top_level_distribution_and_its_closure(tmp_path: Path) -> None:
     """No watched package installed (a requests venv): the file still names the whole set, so that
     `envdoctor pin > requirements.txt` never leaves a file of comments or of the moved lines only."""
@@ -226,25 +148,3 @@ def test_a_moved_cpu_torch_stays_on_its_index(tmp_path: Path) -> None:
     text = render(pin_set(inv, Plan(moves=(move,)), ["transformers"], pip=NO_CONFIG), "requirements")
     assert lines(text)[0] == "--extra-index-url https://download.pytorch.org/whl/cpu"
     assert "torch>=2.1  # was 2.0.1+cpu; fixes transformers-floor, pip picks the release; the PyTorch cpu build" in text
-
-
-def test_the_header_has_one_verdict_and_it_names_what_is_left(tmp_path: Path) -> None:
-    from envdoctor.fix.pin import PinResult, Verification
-    from envdoctor.render import pin as pin_view
-    from envdoctor.report import Finding, Report, Severity
-
-    inv = scan(site_with(tmp_path, {"requests": Fake("2.34.2", ["idna"]), "idna": Fake("2.4")}))
-    left = Finding("wheel-unsupported", Severity.ERROR, "idna 2.4 was built for another Python", packages=("idna",))
-    plan = Plan(remaining=(left,))
-    pins = pin_set(inv, plan, [], pip=NO_CONFIG)
-    said = (
-        "pip 23.2.1 resolves it (0 to install); envdoctor's checks of the resolved set find no error but the 1 listed"
-    )
-    header = pin_view.header(PinResult(inv, Report(), plan, pins, Verification(True, said)))
-    verdicts = [h for h in header if h.startswith(("verified", "NOT verified"))]
-    assert verdicts == [f"verified, but NOT a complete fix (1 error NOT fixed, below): {said}"]
-    assert "NOT fixed: [wheel-unsupported] idna 2.4 was built for another Python" in header
-    healthy = pin_view.header(PinResult(inv, Report(), Plan(), pins, Verification(True, "pip resolves it")))
-    assert [h for h in healthy if h.startswith(("verified", "NOT verified", "the environment"))] == [
-        "verified: the environment has no error, these are its current versions; pip resolves it"
-    ]

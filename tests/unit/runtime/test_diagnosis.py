@@ -11,7 +11,7 @@ import pytest
 from envdoctor.knowledge.wheelfacts import Facts
 from envdoctor.runtime.diagnosis import TableOwners, diagnose, error_line
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "tracebacks"
+DATA = Path(__file__).resolve().parents[2] / "data" / "tracebacks"
 
 PEFT_OLD_ACCELERATE = TableOwners(
     modules={"peft": "peft", "accelerate": "accelerate", "transformers": "transformers", "torch": "torch"},

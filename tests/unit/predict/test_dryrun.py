@@ -27,7 +27,7 @@ from envdoctor.source.index import SourceIndex, fingerprint
 from envdoctor.versions import canonical
 from tests.fakes import Fake, make_site, make_venv, scan
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 REPORT = DATA / "pip-report-requests-2.31.0.json"
 """A real report (trimmed: descriptions and classifiers dropped) of `pip install --dry-run --report` for
 `requests==2.31.0 idna==3.6` into a venv holding only idna 3.4, by pip 23.2.1."""

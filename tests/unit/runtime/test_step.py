@@ -26,7 +26,7 @@ from envdoctor.runtime import step
 from envdoctor.runtime.step import Verdict
 from tests.hostile import envdoctor, one_line_error
 
-RECORDED = Path(__file__).resolve().parents[1] / "data" / "step-train-cpu.json"
+RECORDED = Path(__file__).resolve().parents[2] / "data" / "step-train-cpu.json"
 
 
 @pytest.fixture(scope="module")

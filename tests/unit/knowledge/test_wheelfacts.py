@@ -12,7 +12,7 @@ import pytest
 from envdoctor.knowledge.wheelfacts import Facts, containing
 from envdoctor.versions import parse_version
 
-FACTS = Path(__file__).resolve().parents[2] / "matrix" / "facts"
+FACTS = Path(__file__).resolve().parents[3] / "matrix" / "facts"
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 

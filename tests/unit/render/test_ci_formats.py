@@ -17,7 +17,7 @@ from envdoctor.render.github import escape_data, escape_property
 from envdoctor.report import Finding, Report, Severity, Summary
 from envdoctor.report import Skipped as SkippedCheck
 
-SARIF_SCHEMA = Path(__file__).parent.parent / "data" / "sarif-schema-2.1.0.json"
+SARIF_SCHEMA = Path(__file__).resolve().parents[2] / "data" / "sarif-schema-2.1.0.json"
 HOSTILE = "evil|*x*<b>&amp;`[l](u)`\n::error::boom\x1b[31m%0A,: \u202e\ufffe"
 
 
@@ -144,7 +144,7 @@ def test_a_suppressed_finding_shows_as_suppressed_in_every_format(fmt: Format) -
 def test_the_catalog_knows_every_finding_id_the_code_writes() -> None:
     import re
 
-    source = "\n".join(p.read_text() for p in (Path(__file__).parents[2] / "envdoctor").rglob("*.py"))
+    source = "\n".join(p.read_text() for p in (Path(__file__).resolve().parents[3] / "envdoctor").rglob("*.py"))
     written = set(re.findall(r'\bid="([a-z0-9-]+)"', source))
     written |= set(re.findall(r'^[A-Z_]*_ID = "([a-z0-9-]+)"', source, re.MULTILINE))  # runtime/imports.py
     for prefix, rid in re.findall(r'_finding\(\s*f?"(\{prefix\})?([a-z0-9-]+)"', source):
