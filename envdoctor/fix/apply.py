@@ -103,7 +103,7 @@ def apply(
             raise _interrupted(exc, python, before, command) from None
     inv_after = Target.resolve(python).inventory(timeout=120, fresh=True)
     changed = _changes(before, _versions(inv_after))
-    restart = _loaded_modules(result, python)
+    restart = stale_modules(result, python)
     if done.outcome is not runner.Outcome.OK:
         tail = scrub(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.outcome.value)
         state = "; ".join(changed) if changed else "nothing changed"
@@ -178,7 +178,7 @@ def _versions(inv: Inventory) -> dict[str, str]:
     return {name: d.raw_version or "" for name, d in inv.winners.items()}
 
 
-def _loaded_modules(result: PinResult, python: str) -> tuple[str, ...]:
+def stale_modules(result: PinResult, python: str) -> tuple[str, ...]:
     """Modules this process has imported whose distribution the plan moves: only meaningful when envdoctor
     runs inside the target (a notebook kernel), where those modules are now stale."""
     if not runs_here(python):
