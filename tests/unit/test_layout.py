@@ -10,6 +10,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2] / "envdoctor"
 MAX_LINES = 60
+PRESENTATION_HOOKS: set[tuple[str, str]] = set()
+"""(module, renderer module) pairs a public model may import inside a method, and only there, to show itself
+(a notebook's ``_repr_html_``, ``text()``): the one kind of cycle allowed, each named here. None yet."""
 ARGPARSE_TABLES = {
     # functions that are one argparse table each: a row per option, nothing else
     "envdoctor/cli.py": {"_add_check_parser", "_add_pin_parser"},
@@ -27,32 +30,41 @@ def modules(root: Path) -> dict[str, Path]:
     return found
 
 
-def _imported(tree: ast.AST, package: str, top: str) -> Iterator[str]:
+def _imported(tree: ast.AST, package: str, top: str) -> Iterator[tuple[str, bool]]:
+    """(dotted name, whether the import is inside a function) for every import of the package ``top``."""
+    inside = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        for inner in ast.walk(node)
+        if inner is not node
+    }
     for node in ast.walk(tree):
+        lazy = id(node) in inside
         if isinstance(node, ast.Import):
-            yield from (a.name for a in node.names if a.name.split(".")[0] == top)
+            yield from ((a.name, lazy) for a in node.names if a.name.split(".")[0] == top)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 parent = package.split(".")[: len(package.split(".")) - (node.level - 1)]
                 base = ".".join([*parent, base] if base else parent)
             if base.split(".")[0] == top:
-                yield from (f"{base}.{a.name}" for a in node.names)
+                yield from ((f"{base}.{a.name}", lazy) for a in node.names)
 
 
-def import_graph(root: Path) -> dict[str, set[str]]:
+def import_graph(root: Path, hooks: set[tuple[str, str]] = PRESENTATION_HOOKS) -> dict[str, set[str]]:
     """Module -> the package's modules it imports anywhere in its source (``from p import name`` counts as
-    importing ``p.name`` when that is a module, else ``p``)."""
+    importing ``p.name`` when that is a module, else ``p``), less the ``hooks`` imported inside a function."""
     mods = modules(root)
     graph: dict[str, set[str]] = {}
     for name, path in mods.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         targets = set()
-        for imported in _imported(ast.parse(path.read_text(encoding="utf-8")), package, root.name):
+        for imported, lazy in _imported(ast.parse(path.read_text(encoding="utf-8")), package, root.name):
             dotted = imported
             while dotted and dotted not in mods:
                 dotted = dotted.rpartition(".")[0]
-            if dotted and dotted != name:
+            if dotted and dotted != name and not (lazy and (name, dotted) in hooks):
                 targets.add(dotted)
         graph[name] = targets
     return graph
@@ -133,6 +145,16 @@ def test_a_cycle_through_a_function_level_or_type_checking_import_is_found(tmp_p
     )
     assert import_graph(root)["pkg.sub.c"] == {"pkg.a"}
     assert cycles(import_graph(root)) == [["pkg.a", "pkg.b", "pkg.sub.c"]]
+
+
+def test_a_named_presentation_hook_is_allowed_only_inside_a_function(tmp_path: Path) -> None:
+    model = "class Model:\n    def _repr_html_(self):\n        from pkg.view import html\n        return html(self)\n"
+    files = {"__init__.py": "", "model.py": model, "view.py": "from pkg.model import Model\n"}
+    hooks = {("pkg.model", "pkg.view")}
+    assert cycles(import_graph(plant(tmp_path / "lazy", files), hooks)) == []
+    assert cycles(import_graph(plant(tmp_path / "lazy", files), set())) == [["pkg.model", "pkg.view"]]
+    eager = {**files, "model.py": "from pkg.view import html\n"}
+    assert cycles(import_graph(plant(tmp_path / "eager", eager), hooks)) == [["pkg.model", "pkg.view"]]
 
 
 def test_a_package_without_cycles_passes(tmp_path: Path) -> None:
