@@ -225,7 +225,7 @@ envdoctor.assert_compatible()
 second = time.perf_counter()
 import transformers  # what the call is measured against (issue 16: at most 0.25x this)
 third = time.perf_counter()
-from envdoctor.kernel import stale_here
+from envdoctor.runtime.kernel import stale_here
 stale_here()  # the stale-module check alone, with transformers' modules loaded (goal: at most 10 ms)
 fourth = time.perf_counter()
 print(first - start, second - first, third - second, fourth - third)

@@ -25,12 +25,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from envdoctor.api import load_matrix  # noqa: E402
 from envdoctor.cache import Cache  # noqa: E402
 from envdoctor.checks.metadata import check_metadata  # noqa: E402
-from envdoctor.checks.rules import SIGNALS, Files, check_rules  # noqa: E402
+from envdoctor.checks.rules import SIGNALS, check_rules  # noqa: E402
+from envdoctor.checks.signals.base import Files  # noqa: E402
+from envdoctor.diagnose import load_matrix  # noqa: E402
 from envdoctor.inventory import Inventory  # noqa: E402
-from envdoctor.matrix import Matrix, load  # noqa: E402
+from envdoctor.knowledge.matrix import Matrix, load  # noqa: E402
 from envdoctor.target import Target  # noqa: E402
 from tests import beds  # noqa: E402
 

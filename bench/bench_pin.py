@@ -34,11 +34,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from envdoctor.api import check_inventory, load_matrix  # noqa: E402
 from envdoctor.cache import Cache, default_dir  # noqa: E402
-from envdoctor.facts import Facts  # noqa: E402
+from envdoctor.diagnose import check_inventory, load_matrix  # noqa: E402
+from envdoctor.fix.planner import Planner  # noqa: E402
 from envdoctor.inventory import Inventory  # noqa: E402
-from envdoctor.planner import Planner  # noqa: E402
+from envdoctor.knowledge.wheelfacts import Facts  # noqa: E402
 from envdoctor.target import Target  # noqa: E402
 from tests import beds  # noqa: E402
 

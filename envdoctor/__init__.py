@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from envdoctor._version import __version__
 
 __all__ = [
     "EnvdoctorError",
@@ -30,8 +30,8 @@ _LAZY = {
     "check": "envdoctor.api",
     "assert_compatible": "envdoctor.api",
     "what_if": "envdoctor.api",
-    "pin": "envdoctor.pinning",
-    "PinResult": "envdoctor.pinning",
+    "pin": "envdoctor.fix.pin",
+    "PinResult": "envdoctor.fix.pin",
     "load_ipython_extension": "envdoctor.magic",
     "Report": "envdoctor.report",
     "Finding": "envdoctor.report",
@@ -43,8 +43,8 @@ _LAZY = {
 if TYPE_CHECKING:
     from envdoctor.api import assert_compatible, check, what_if
     from envdoctor.errors import EnvdoctorError, IncompatibleEnvironmentError
+    from envdoctor.fix.pin import PinResult, pin
     from envdoctor.magic import load_ipython_extension as load_ipython_extension
-    from envdoctor.pinning import PinResult, pin
     from envdoctor.report import Finding, Report, Severity
 
 

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any, Union
 
-from envdoctor.installed import MiB, Unread, read_bytes
+from envdoctor.source.installed import MiB, Unread, read_bytes
 
 FORMAT = 3
 """Bump when what is stored changes: older entries are then simply not found."""

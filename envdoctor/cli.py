@@ -13,16 +13,19 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envdoctor import __version__, atomic, exitcodes
+from envdoctor import atomic, exitcodes
+from envdoctor._version import __version__
 from envdoctor.errors import EnvdoctorError, Interrupted, ProbeError, TargetError, Terminated, UsageError
 from envdoctor.redact import Redactor
 from envdoctor.report import Severity
 
 if TYPE_CHECKING:
-    from envdoctor.kernel import Place
-    from envdoctor.matrix import HardwareFact, Matrix
-    from envdoctor.pinning import PinResult
+    from envdoctor.config import Config, Ignore
+    from envdoctor.fix.pin import PinResult
+    from envdoctor.progress import Progress
     from envdoctor.render import Format
+    from envdoctor.report import Report
+    from envdoctor.runtime.kernel import Place
 
 _FORMATS = ("auto", "terminal", "text", "json", "junit", "github", "sarif", "markdown")
 
@@ -77,6 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"envdoctor {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_check_parser(sub)
+    _add_matrix_parser(sub)
+    _add_pin_parser(sub)
+    _add_explain_parser(sub)
+    return parser
+
+
+def _add_check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The ``check`` subcommand's options (an argparse table)."""
     check = sub.add_parser(
         "check",
         help="check an environment and report what is broken",
@@ -196,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Every file is written atomically, and only when the check ran",
     )
     check.add_argument("--quiet", "-q", action="store_true", help="no progress messages on stderr")
+
+
+def _add_matrix_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The ``matrix`` subcommand's options (an argparse table)."""
     matrix = sub.add_parser(
         "matrix",
         help="list the compatibility rules envdoctor knows",
@@ -209,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="list the hardware and precision facts (matrix/hardware.toml) instead of the rules",
     )
     matrix.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+
+
+def _add_pin_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The ``pin`` subcommand's options (an argparse table)."""
     pin = sub.add_parser(
         "pin",
         help="plan the smallest fix and write it as a requirements file pip accepts",
@@ -298,6 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=60.0, metavar="SECONDS", help="limit for each probe (default: 60)"
     )
     pin.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")
+
+
+def _add_explain_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The ``explain`` subcommand's options (an argparse table)."""
     explain = sub.add_parser(
         "explain",
         help="show one rule in full, or explain an error text / traceback",
@@ -318,7 +342,6 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--timeout", type=float, default=60.0, metavar="SECONDS", help="limit for reading the environment"
     )
-    return parser
 
 
 def _config_options(parser: argparse.ArgumentParser) -> None:
@@ -396,26 +419,45 @@ def _terminate_like_interrupt() -> Iterator[None]:
 def _check(args: argparse.Namespace, redact: Redactor) -> int:
     import dataclasses
 
-    from envdoctor import api, catalog, config
+    from envdoctor import config
+    from envdoctor.knowledge import catalog
     from envdoctor.progress import Silent, StderrProgress
     from envdoctor.render import Format, RenderOptions, render
 
     _check_options(args)
     settings = config.load(args.config, known=catalog.known_ids)
     fail_on = config.fail_on(args.fail_on, settings)
-    ignores = [*settings.ignore, *(config.Ignore.parse(text) for text in args.ignore)]
-    known = catalog.known_ids() if args.ignore else None
-    for ignore in ignores[len(settings.ignore) :]:
-        if known is not None and ignore.id not in known:
-            raise UsageError(f"--ignore {ignore.id}: {config.unknown_id(ignore.id, known)}")
+    ignores = _ignores(args.ignore, settings)
     stdout_file, outputs = _outputs(args.output)
     place = _place()
     quiet = args.quiet or not sys.stderr.isatty() or place.notebook  # a `!` cell's pty shows progress as clutter
     progress = Silent() if quiet else StderrProgress()
+    report = _checked_report(args, progress, place)
+    report = config.suppress(report, ignores)
+    fmt, color = _choose_format(args.format, to_file=stdout_file is not None, notebook=place.notebook)
+    width = shutil.get_terminal_size((100, 24)).columns if fmt is Format.TERMINAL else 100
+    if place.notebook and stdout_file is None:
+        width = NOTEBOOK_WIDTH  # the notebook wraps lines at its real width; envdoctor breaks none
+    rules = catalog.load() if any(f is Format.SARIF for f, _ in outputs) or fmt is Format.SARIF else {}
+    options = RenderOptions(width=width, color=color, fail_on=fail_on, rules=rules)
+    texts: list[tuple[str, str | None]] = [
+        (redact(render(report, f, dataclasses.replace(options, color=False, width=100))), p) for f, p in outputs
+    ]
+    texts.append((redact(render(report, fmt, options)), stdout_file))  # every file renders before any is written
+    for text, path in texts:
+        _write(text, path)
+    return exitcodes.for_report(report, fail_on)
+
+
+def _checked_report(args: argparse.Namespace, progress: Progress, place: Place) -> Report:
+    """The report ``check`` prints: of the installed environment, or of what an install would make it (what-if);
+    from a notebook's `!` shell, with what the kernel still maps that an install replaced."""
+    from envdoctor import api
+
     if (args.install or args.requirements) and (args.train or args.precision):
         raise UsageError("--train runs a step in the installed environment; it cannot be combined with --install / -r")
     if args.install or args.requirements:
-        from envdoctor.resolve import ResolveError
+        from envdoctor.predict.dryrun import ResolveError
 
         if args.probes or args.imports or args.probe_all:
             raise UsageError("--probes and --import run imports in the installed environment; not with --install / -r")
@@ -447,23 +489,23 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
             scripts=args.script,
         )
     if place.kernel_pid is not None and not (args.install or args.requirements):  # `!envdoctor check` in a cell
-        from envdoctor.kernel import stale_in_kernel
+        from envdoctor.runtime.kernel import stale_in_kernel
 
         report = api.with_findings(report, stale_in_kernel(place.kernel_pid, report.summary.paths, place))
-    report = config.suppress(report, ignores)
-    fmt, color = _choose_format(args.format, to_file=stdout_file is not None, notebook=place.notebook)
-    width = shutil.get_terminal_size((100, 24)).columns if fmt is Format.TERMINAL else 100
-    if place.notebook and stdout_file is None:
-        width = NOTEBOOK_WIDTH  # the notebook wraps lines at its real width; envdoctor breaks none
-    rules = catalog.load() if any(f is Format.SARIF for f, _ in outputs) or fmt is Format.SARIF else {}
-    options = RenderOptions(width=width, color=color, fail_on=fail_on, rules=rules)
-    texts: list[tuple[str, str | None]] = [
-        (redact(render(report, f, dataclasses.replace(options, color=False, width=100))), p) for f, p in outputs
-    ]
-    texts.append((redact(render(report, fmt, options)), stdout_file))  # every file renders before any is written
-    for text, path in texts:
-        _write(text, path)
-    return exitcodes.for_report(report, fail_on)
+    return report
+
+
+def _ignores(given: Sequence[str], settings: Config) -> list[Ignore]:
+    """The configuration's ignores, then each ``--ignore ID[:PACKAGE]`` (an unknown id is a usage error)."""
+    from envdoctor import config
+    from envdoctor.knowledge import catalog
+
+    ignores = [*settings.ignore, *(config.Ignore.parse(text) for text in given)]
+    known = catalog.known_ids() if given else None
+    for ignore in ignores[len(settings.ignore) :]:
+        if known is not None and ignore.id not in known:
+            raise UsageError(f"--ignore {ignore.id}: {config.unknown_id(ignore.id, known)}")
+    return ignores
 
 
 def _outputs(values: Sequence[str]) -> tuple[str | None, list[tuple[Format, str]]]:
@@ -503,10 +545,10 @@ def _check_options(args: argparse.Namespace) -> None:
 
 
 def _pin(args: argparse.Namespace, redact: Redactor) -> int:
-    import json
-
-    from envdoctor import catalog, config
-    from envdoctor.pinning import pin
+    from envdoctor import config
+    from envdoctor.fix.pin import pin
+    from envdoctor.knowledge import catalog
+    from envdoctor.render import pin as pin_view
 
     _check_options(args)
     if args.verify and args.no_verify:
@@ -534,10 +576,9 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
     )
     if args.apply:
         return _apply(result, args, redact, place)
-    text = json.dumps(result.to_dict(), indent=2) + "\n" if args.format == "json" else result.text(args.format)
-    _write(redact(text), args.output)
+    _write(redact(pin_view.text(result, args.format)), args.output)
     if not quiet:
-        for line in result.summary():
+        for line in pin_view.summary(result):
             print(redact(f"envdoctor: {line}"), file=sys.stderr)
     failed_try = args.verify and result.plan.moves and not result.verification.verified
     return exitcodes.FINDINGS if result.plan.remaining or failed_try else exitcodes.OK
@@ -546,7 +587,7 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
 def _apply(result: PinResult, args: argparse.Namespace, redact: Redactor, place: Place) -> int:
     import time
 
-    from envdoctor.apply import apply
+    from envdoctor.fix.apply import apply
 
     def say(line: str) -> None:
         print(redact(line), flush=True)
@@ -576,7 +617,7 @@ def _apply(result: PinResult, args: argparse.Namespace, redact: Redactor, place:
 def restart_after_apply(place: Place, changed: Sequence[str], paths: Sequence[str]) -> str:
     """The restart line after ``pin --apply`` from a notebook's `!` shell: for the kernel, not for this process
     (the distributions whose old files it still maps are named), in the words of the place (Colab, Jupyter)."""
-    from envdoctor.kernel import STALE, restart_advice, stale_in_kernel
+    from envdoctor.runtime.kernel import STALE, restart_advice, stale_in_kernel
 
     if not place.notebook:
         return ""
@@ -591,57 +632,20 @@ def _names(values: Sequence[str]) -> list[str]:
 
 
 def _matrix(args: argparse.Namespace) -> int:
-    import json
-
-    from envdoctor.api import load_matrix
-    from envdoctor.matrix import MatrixError
+    from envdoctor.diagnose import load_matrix
+    from envdoctor.knowledge.matrix import MatrixError
+    from envdoctor.render import listings
 
     matrix = load_matrix()
     if isinstance(matrix, MatrixError):
         raise matrix
     if args.hardware:
-        return _hardware(matrix, args.format)
+        _write(listings.hardware(matrix.hardware, args.format), None)
+        return exitcodes.OK
     rules = [r for r in matrix.rules if args.family in (None, r.family)]
     if args.family is not None and not rules:
         raise UsageError(f"no family {args.family!r} (families: {', '.join(matrix.families())})")
-    if args.format == "json":
-        rows = [{"id": r.id, "family": r.family, "severity": str(r.severity), "title": r.title} for r in rules]
-        _write(json.dumps({"schema": "envdoctor.matrix/1", "rules": rows}, indent=2) + "\n", None)
-    else:
-        width = max((len(r.id) for r in rules), default=10)
-        lines = [f"{r.id:<{width}}  {r.severity!s:<7}  {r.family:<12}  {r.title}" for r in rules]
-        _write("\n".join(lines) + f"\n{len(rules)} rules\n", None)
-    return exitcodes.OK
-
-
-def _hardware(matrix: Matrix, fmt: str) -> int:
-    import json
-
-    def threshold(f: HardwareFact) -> str:
-        if f.min_compute_capability is not None:
-            return "compute capability >= {}.{}".format(*f.min_compute_capability)
-        if f.min_driver_cuda is not None:
-            return "driver supporting CUDA >= {}.{} (runtime {})".format(*f.min_driver_cuda, f.cuda_runtime)
-        return ""
-
-    rows = [
-        {
-            "id": f.id,
-            "feature": f.feature,
-            "package": f.package,
-            "versions": str(f.versions),
-            "needs": threshold(f),
-            "below": f.below + (f" ({f.fallback})" if f.fallback else ""),
-            "source": f.source,
-        }
-        for f in matrix.hardware
-    ]
-    if fmt == "json":
-        _write(json.dumps({"schema": "envdoctor.hardware/1", "facts": rows}, indent=2) + "\n", None)
-        return exitcodes.OK
-    width = max((len(r["id"]) for r in rows), default=10)
-    lines = [f"{r['id']:<{width}}  {r['package']}{r['versions']}: {r['needs']}; below: {r['below']}" for r in rows]
-    _write("\n".join(lines) + f"\n{len(rows)} facts\n", None)
+    _write(listings.rules(rules, args.format), None)
     return exitcodes.OK
 
 
@@ -653,51 +657,33 @@ def _explain(args: argparse.Namespace) -> int:
     if args.rule_id is None:
         raise UsageError("explain needs a RULE_ID, --text TEXT, or `-` to read an error text from stdin")
 
-    from envdoctor.api import load_matrix
-    from envdoctor.matrix import MatrixError
+    from envdoctor.diagnose import load_matrix
+    from envdoctor.knowledge.matrix import MatrixError
+    from envdoctor.render import listings
 
     matrix = load_matrix()
     if isinstance(matrix, MatrixError):
         raise matrix
     rule = matrix.get(args.rule_id)
     if rule is None:
-        from envdoctor.catalog import BUILT_IN
+        from envdoctor.knowledge.catalog import BUILT_IN
 
         known = BUILT_IN.get(args.rule_id)
         if known is not None:  # a finding id of envdoctor's own checks (`symbol-missing`, `import-failed`, ...)
-            text = (
-                f"{known.id}  (a finding of envdoctor's own checks, not a matrix rule)\n\n{known.title}\n\n"
-                "Each such finding that `envdoctor check` prints carries its own detail, evidence and fix. "
-                f"{known.help}\n"
-            )
-            _write(text, None)
+            _write(listings.built_in(known), None)
             return exitcodes.OK
         ids = [r.id for r in matrix.rules] + list(BUILT_IN)
         close = difflib.get_close_matches(args.rule_id, ids, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else " (`envdoctor matrix` lists them)"
         raise UsageError(f"no rule or finding id {args.rule_id!r}{hint}")
-    applies = ", ".join(f"{p}{s}" if str(s) else p for p, s in rule.applies.items()) or "any versions"
-    lines = [
-        f"{rule.id}  ({rule.severity}, family {rule.family}, {rule.source})",
-        "",
-        rule.title,
-        "",
-        f"Applies to:  {applies}" + (f"; Python {rule.python}" if rule.python else ""),
-        f"You see:     {rule.symptom}" + (f"  (at `{rule.breaks}`)" if rule.breaks else ""),
-        f"Why:         {rule.why}",
-        "Fix:         " + "  or  ".join(rule.fix),
-        "Evidence:",
-        *(f"  - {e.describe()}" for e in rule.evidence),
-        f"Tested by:   {rule.test}",
-    ]
-    _write("\n".join(lines) + "\n", None)
+    _write(listings.rule(rule), None)
     return exitcodes.OK
 
 
 def _explain_text(args: argparse.Namespace) -> int:
     from envdoctor.errors import check_timeout
-    from envdoctor.facts import Facts
-    from envdoctor.inventory import Inventory
+    from envdoctor.knowledge.wheelfacts import Facts
+    from envdoctor.render import listings
     from envdoctor.runtime.diagnosis import diagnose
     from envdoctor.runtime.imports import RecordOwners
     from envdoctor.target import Target
@@ -709,18 +695,9 @@ def _explain_text(args: argparse.Namespace) -> int:
         raise UsageError("no error text to explain (empty)")
     check_timeout(args.timeout, "--timeout")
     target = Target.resolve(args.python)
-    inv = Inventory.from_payload(target.probe("inventory", {}, timeout=args.timeout))
+    inv = target.inventory(timeout=args.timeout)
     diag = diagnose(text, RecordOwners(inv), Facts.shipped())
-    lines = [
-        f"Error:     {diag.error}",
-        f"Cause:     {diag.cause}" if diag.cause else "Cause:     not recognised; the error is shown as it is",
-        f"Packages:  {', '.join(diag.packages) or 'none of the installed distributions owns a file it names'}",
-        f"Fix:       {'  or  '.join(diag.fix)}" if diag.fix else "Fix:       none computed",
-        f"Against:   {target.python} (Python {inv.python.version})",
-    ]
-    if diag.frames:
-        lines += ["Last frames:", *(f"  {f}" for f in diag.frames[-4:])]
-    _write("\n".join(lines) + "\n", None)
+    _write(listings.diagnosis(diag, target.python, inv.python.version), None)
     return exitcodes.OK
 
 
@@ -729,7 +706,7 @@ NOTEBOOK_WIDTH = 10_000
 
 
 def _place() -> Place:
-    from envdoctor.kernel import detect
+    from envdoctor.runtime.kernel import detect
 
     return detect()
 

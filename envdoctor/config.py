@@ -82,7 +82,7 @@ def load(
     """The configuration from ``explicit`` (``--config``), else the discovered pyproject.toml, else none.
 
     A file named pyproject.toml is read for its ``[tool.envdoctor]`` table; any other file holds the keys at
-    its top level. ``known`` gives the ids an ignore may name (envdoctor.catalog.known_ids; asked only when
+    its top level. ``known`` gives the ids an ignore may name (envdoctor.knowledge.catalog.known_ids; asked only when
     there is an ignore; None: not checked). Raises UsageError (file and line) for an unreadable file, an
     unknown key or a bad value."""
     if explicit is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -43,10 +43,6 @@ class Interpreter:
     stdlib: frozenset[str] = frozenset()
     """The target's standard-library top-level module names (its sys.stdlib_module_names); empty when unknown."""
 
-    @property
-    def in_venv(self) -> bool:
-        return bool(self.prefix) and self.prefix != self.base_prefix
-
 
 @dataclass(frozen=True)
 class Dist:
@@ -73,7 +69,7 @@ class Dist:
     """Why the metadata folder cannot be read (permissions), when it cannot; then nothing in it is known."""
     problems: tuple[str, ...] = ()
     planned: bool = False
-    """Not on disk: what an install would put there (envdoctor.resolve.future_inventory). Its metadata
+    """Not on disk: what an install would put there (envdoctor.predict.dryrun.future_inventory). Its metadata
     comes from pip's report; ``path`` is "" and code that reads installed files must skip it."""
 
     @property
@@ -98,7 +94,6 @@ class Inventory:
     modules: frozenset[str] | None = None
     """Every top-level module name importable on the target's sys.path (installed by anything or not);
     None when the probe did not say."""
-    _extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def winners(self) -> Mapping[NormalizedName, Dist]:

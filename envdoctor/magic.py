@@ -23,7 +23,7 @@ def envdoctor_magic(line: str) -> Any:
 
         return check()
     if words == ["pin"]:
-        from envdoctor.pinning import pin
+        from envdoctor.fix.pin import pin
 
         return pin()
     raise UsageError(f"%envdoctor {line.strip()}: {USAGE}")

@@ -5,10 +5,15 @@ Applied to every string envdoctor writes (reports in every format, error message
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from envdoctor.report import Finding, Report
 
 MASK = "****"
 _SECRET_NAME = re.compile(
@@ -67,3 +72,44 @@ def _mask_userinfo(match: re.Match[str]) -> str:
 def redact(text: str, env: Mapping[str, str] | None = None) -> str:
     """``text`` with secrets from ``env`` (default: this process's environment) masked."""
     return Redactor.from_environment(env)(text)
+
+
+def redacted(report: Report, redact: Callable[[str], str]) -> Report:
+    """A copy of ``report`` with every string passed through ``redact``."""
+
+    def one(f: Finding) -> Finding:
+        return dataclasses.replace(
+            f,
+            title=redact(f.title),
+            detail=redact(f.detail),
+            evidence=tuple(redact(e) for e in f.evidence),
+            fix=tuple(redact(x) for x in f.fix),
+            advice=tuple(redact(x) for x in f.advice),
+        )
+
+    summary = dataclasses.replace(
+        report.summary,
+        python=redact(report.summary.python),
+        paths=tuple(redact(p) for p in report.summary.paths),
+    )
+    skipped = tuple(dataclasses.replace(s, reason=redact(s.reason)) for s in report.skipped)
+    train = _redact_strings(report.train, redact) if report.train is not None else None
+    return dataclasses.replace(
+        report,
+        findings=tuple(one(f) for f in report.findings),
+        summary=summary,
+        skipped=skipped,
+        train=train,
+        probes=tuple(_redact_strings(p, redact) for p in report.probes),
+    )
+
+
+def _redact_strings(value: Any, redact: Callable[[str], str]) -> Any:
+    """``value`` (JSON-shaped) with every string in it passed through ``redact`` (error messages name paths)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_strings(v, redact) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_strings(v, redact) for v in value]
+    return value

@@ -279,22 +279,7 @@ def run_command(
     """
     timeout = check_timeout(timeout)
     start = time.monotonic()
-    try:
-        proc = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=dict(env) if env is not None else child_environment(),
-            cwd=cwd,
-            start_new_session=True,
-        )
-    except FileNotFoundError as exc:
-        raise TargetError(f"cannot run {argv[0]}: no such file") from exc
-    except PermissionError as exc:
-        raise TargetError(f"cannot run {argv[0]}: permission denied (not executable?)") from exc
-    except OSError as exc:
-        raise TargetError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
+    proc = _start(argv, env, cwd)
     assert proc.stdout is not None and proc.stderr is not None
     if on_start is not None:
         on_start(proc.pid)
@@ -319,18 +304,8 @@ def run_command(
         _end(proc, tails)
     timed_out = expired.is_set()
     rc = proc.returncode
-    if timed_out:
-        outcome = Outcome.TIMEOUT
-    elif rc < 0:
-        outcome = Outcome.CRASHED
-    elif rc == TOO_OLD_EXIT:
-        outcome = Outcome.TOO_OLD
-    elif rc != 0:
-        outcome = Outcome.FAILED
-    else:
-        outcome = Outcome.OK
     return CommandResult(
-        outcome=outcome,
+        outcome=_outcome(rc, timed_out=timed_out),
         returncode=None if timed_out else rc,
         stdout=out.text(),
         stderr=err.text(),
@@ -338,6 +313,36 @@ def run_command(
         stdout_bytes=out.total,
         stderr_bytes=err.total,
     )
+
+
+def _start(argv: Sequence[str], env: Mapping[str, str] | None, cwd: str | Path | None) -> subprocess.Popen[bytes]:
+    """``argv`` started in a new session (its own process group), stdin closed, output piped."""
+    try:
+        return subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(env) if env is not None else child_environment(),
+            cwd=cwd,
+            start_new_session=True,
+        )
+    except FileNotFoundError as exc:
+        raise TargetError(f"cannot run {argv[0]}: no such file") from exc
+    except PermissionError as exc:
+        raise TargetError(f"cannot run {argv[0]}: permission denied (not executable?)") from exc
+    except OSError as exc:
+        raise TargetError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
+
+
+def _outcome(rc: int, *, timed_out: bool) -> Outcome:
+    if timed_out:
+        return Outcome.TIMEOUT
+    if rc < 0:
+        return Outcome.CRASHED
+    if rc == TOO_OLD_EXIT:
+        return Outcome.TOO_OLD
+    return Outcome.FAILED if rc != 0 else Outcome.OK
 
 
 def run_probe(

@@ -1,7 +1,8 @@
 """The interpreter under test: this one, or the one ``--python`` names, resolved once.
 
-A Target runs probes through envdoctor.runner and turns every way a probe can end badly into a
-TargetError with one clear sentence, so callers never see a traceback for a broken interpreter.
+A Target runs probes through envdoctor.runner. ``run`` returns how a probe ended as a value (an import
+probe's timeout or crash is a finding); ``probe`` and ``inventory`` turn every way a probe can end badly
+into a TargetError with one clear sentence, so callers never see a traceback for a broken interpreter.
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envdoctor.errors import TargetError, UsageError
+
+if TYPE_CHECKING:
+    from envdoctor.inventory import Inventory
+    from envdoctor.runner import ProbeResult
 
 _VENV_PYTHONS = ("bin/python", "bin/python3", "Scripts/python.exe")
 
@@ -58,17 +63,25 @@ class Target:
 
     @property
     def is_current(self) -> bool:
-        return os.path.abspath(self.python) == os.path.abspath(sys.executable)
+        return runs_here(self.python)
+
+    def run(self, name: str, request: Mapping[str, Any], *, timeout: float) -> ProbeResult:
+        """Run probe ``name`` in this interpreter and return how it ended as a value (ok, failed, timeout,
+        crashed by a signal, bad output, too old), with its JSON payload when it is ok. Raises only
+        TargetError when the interpreter cannot be started at all (envdoctor.runner.run_probe)."""
+        from envdoctor import runner  # subprocess and threads: loaded only when a probe runs
+
+        return runner.run_probe(self.python, name, request, timeout=timeout)
 
     def probe(self, name: str, request: Mapping[str, Any], *, timeout: float) -> Mapping[str, Any]:
         """Run probe ``name`` in this interpreter and return its JSON result.
 
         Raises TargetError (one sentence, no traceback) when it cannot be started, hangs, crashes,
-        is too old, or writes no usable result.
+        is too old, or writes no usable result: the inventory cannot do without it.
         """
-        from envdoctor import runner  # subprocess and threads: loaded only when a probe runs
+        from envdoctor import runner
 
-        result = runner.run_probe(self.python, name, request, timeout=timeout)
+        result = self.run(name, request, timeout=timeout)
         if result.ok and result.payload is not None:
             return result.payload
         hint = {
@@ -76,3 +89,32 @@ class Target:
             runner.Outcome.BAD_OUTPUT: "",
         }.get(result.outcome, "")
         raise TargetError(f"{self.python}: {result.message}{hint}")
+
+    def inventory_payload(self, request: Mapping[str, Any], *, timeout: float) -> Mapping[str, Any]:
+        """The inventory probe's result: computed in this process when the target is this interpreter."""
+        if self.is_current:
+            from envdoctor import warm
+
+            try:
+                return warm.inventory_here(request)
+            except Exception:  # the probe's code failing here is retried as a probe, which reports it
+                import logging
+
+                logging.getLogger(__name__).debug("the in-process inventory failed", exc_info=True)
+        return self.probe("inventory", request, timeout=timeout)
+
+    def inventory(self, *, timeout: float, fresh: bool = False) -> Inventory:
+        """The Inventory of this interpreter's environment. ``fresh``: always from a new process (after pip
+        changed the environment under this one). Raises TargetError when it cannot be read."""
+        from envdoctor.inventory import Inventory
+
+        if fresh:
+            return Inventory.from_payload(self.probe("inventory", {}, timeout=timeout))
+        return Inventory.from_payload(self.inventory_payload({}, timeout=timeout))
+
+
+def runs_here(python: str) -> bool:
+    """Whether ``python`` is the interpreter running envdoctor: the same path, not the same binary (a venv's
+    python is a symlink to its base interpreter, and is another environment)."""
+    here = sys.executable
+    return bool(here) and os.path.abspath(here) == os.path.abspath(python)

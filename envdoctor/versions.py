@@ -1,7 +1,9 @@
 """Parsing of names, versions and requirements, and the one version-comparison policy.
 
-Only this module and the data loaders call packaging's parsers, so every check agrees on what
-``Pillow`` vs ``pillow`` or ``2.5.1`` vs ``2.5.1+cu121`` mean. Parsing is cached: the same
+Every name, version and requirement is parsed here, so every check agrees on what ``Pillow`` vs
+``pillow`` or ``2.5.1`` vs ``2.5.1+cu121`` mean; packaging is used directly elsewhere only for what this
+module does not parse (markers and wheel file names in envdoctor.predict.reqfile, wheel tags in
+envdoctor.checks.tags). Parsing is cached: the same
 requirement strings recur across thousands of distributions.
 """
 

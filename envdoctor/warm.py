@@ -63,7 +63,7 @@ PATH_VARIABLES = (
 def key(python: str, options: Mapping[str, Any]) -> str:
     """The cache key of ``python``'s last report under ``options`` (and the PATH_VARIABLES, and this
     envdoctor: version, cache format, report schema, the shipped matrix and facts files' stamps)."""
-    from envdoctor import __version__
+    from envdoctor._version import __version__
 
     env = {name: os.environ.get(name) for name in PATH_VARIABLES}
     h = _probe_module()._hasher()

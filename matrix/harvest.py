@@ -38,7 +38,7 @@ import subprocess
 import sys
 import urllib.request
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,12 +46,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from envdoctor.checks.symbols import Resolver
-from envdoctor.facts import Facts
+from envdoctor.checks.symbols.resolver import Resolver
 from envdoctor.inventory import Inventory
-from envdoctor.pysource import ModuleInfo
-from envdoctor.pytext import scan_imports
-from envdoctor.sources import SourceIndex
+from envdoctor.knowledge.wheelfacts import Facts
+from envdoctor.source.index import SourceIndex
+from envdoctor.source.syntax import ModuleInfo
+from envdoctor.source.text import scan_imports
 from envdoctor.versions import InvalidVersion, canonical, parse_version
 
 WATCHED = (
@@ -215,7 +215,7 @@ def write(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def harvest(packages: list[str], since: str, jobs: int) -> None:
+def harvest(packages: Sequence[str], since: str, jobs: int) -> None:
     tops = {top_name(p): p for p in WATCHED}
     releases: dict[str, list[Release]] = {}
     for package in packages:
@@ -628,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.numpy_removed:
         harvest_numpy_removed()
         return 0
-    packages = [canonical(p) for p in args.packages] or list(WATCHED)
+    packages: list[str] = [canonical(p) for p in args.packages] or list(WATCHED)
     unknown = sorted(set(packages) - set(WATCHED))
     if unknown:
         parser.error(f"not watched: {', '.join(unknown)}")

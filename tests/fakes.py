@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import runpy
 import struct
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from envdoctor.fix.pipconfig import PipConfig
 from envdoctor.inventory import Inventory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,3 +155,20 @@ def make_wheel(folder: Path, name: str, version: str, files: Mapping[str, str | 
             zf.writestr(rel, data)
         zf.writestr(f"{meta}/RECORD", "\n".join(record) + "\n")
     return wheel
+
+
+# --- pin sets (tests/unit/fix/) ---
+
+NO_PIP_CONFIG = PipConfig()
+
+
+def site_with(tmp_path: Path, dists: dict[str, Fake], direct: dict[str, dict[str, object]] | None = None) -> Path:
+    site = make_site(tmp_path / "site", dists)
+    for name, data in (direct or {}).items():
+        [info] = site.glob(f"{name.replace('-', '_')}-*.dist-info")
+        (info / "direct_url.json").write_text(json.dumps(data))
+    return site
+
+
+def lines(text: str) -> list[str]:
+    return [x for x in text.splitlines() if x and not x.startswith("#")]

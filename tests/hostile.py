@@ -99,7 +99,7 @@ def group_alive(pgid: int) -> bool:
 
 
 @contextlib.contextmanager
-def reaper(pids: list[int | subprocess.Popen[str]]) -> Iterator[None]:
+def reaper(pids: Sequence[int | subprocess.Popen[str]]) -> Iterator[None]:
     """Kill whatever ``pids`` holds at the end (process ids, or Popen objects whose pipes are then closed
     and which are reaped), so a failing test leaves nothing running and no open pipe for the next test."""
     try:

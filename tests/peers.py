@@ -9,6 +9,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _PIP = [
     (re.compile(r"^(\S+) \S+ requires (\S+?),? which is not installed\.?$"), "missing"),
@@ -81,14 +82,14 @@ ANSWERS = {
 }
 
 
-def unanswered(problems: list[PeerProblem], findings: list[dict[str, object]]) -> list[PeerProblem]:
+def unanswered(problems: list[PeerProblem], findings: list[dict[str, Any]]) -> list[PeerProblem]:
     """Peer problems that no envdoctor finding covers (same kind, same packages)."""
     missing = []
     for p in problems:
         ok = any(
             f["id"] in ANSWERS[p.kind]
-            and p.package in f["packages"]  # type: ignore[operator]
-            and (p.other is None or p.kind not in {"missing", "conflict"} or p.other in f["packages"])  # type: ignore[operator]
+            and p.package in f["packages"]
+            and (p.other is None or p.kind not in {"missing", "conflict"} or p.other in f["packages"])
             for f in findings
         )
         if not ok:
@@ -96,7 +97,7 @@ def unanswered(problems: list[PeerProblem], findings: list[dict[str, object]]) -
     return missing
 
 
-def envdoctor_report(python: Path) -> tuple[int, dict[str, object]]:
+def envdoctor_report(python: Path) -> tuple[int, dict[str, Any]]:
     """``envdoctor check --format json`` on ``python``, as a user runs it: (exit code, parsed report)."""
     proc = subprocess.run(
         [sys.executable, "-m", "envdoctor", "check", "--python", str(python), "--format", "json"],

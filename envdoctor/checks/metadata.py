@@ -20,9 +20,9 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterator
 
+from envdoctor.checks.tags import supported_tags, unsupported_wheel
 from envdoctor.inventory import Dist, Inventory
 from envdoctor.report import Finding, Severity
-from envdoctor.tags import supported_tags, unsupported_wheel
 from envdoctor.versions import (
     MarkerEnvironment,
     NormalizedName,
@@ -69,6 +69,12 @@ def _metadata_health(dist: Dist) -> Iterator[Finding]:
             fix=(f"ls -ld {dist.path}", f"pip install --force-reinstall --no-deps {dist.display_name}"),
         )
         return
+    yield from _metadata_file(dist)
+    yield from _declarations(dist)
+
+
+def _metadata_file(dist: Dist) -> Iterator[Finding]:
+    """The main metadata file missing, or damaged."""
     if dist.missing_metadata:
         yield _finding(
             "metadata-missing",
@@ -90,6 +96,10 @@ def _metadata_health(dist: Dist) -> Iterator[Finding]:
             evidence=(dist.metadata_path,),
             advice=(_reinstall(_pin(dist)),),
         )
+
+
+def _declarations(dist: Dist) -> Iterator[Finding]:
+    """No RECORD, a version or a requirement that does not parse."""
     if dist.kind == "dist-info" and not dist.has_record and not dist.missing_metadata:
         yield _finding(
             "record-missing",

@@ -1,38 +1,17 @@
-"""Renderers: pure functions Report -> str, one module per format, chosen from one table."""
+"""Renderers: pure functions Report -> str, one module per format (the shape: envdoctor.render.interface),
+chosen from one table (``RENDERERS``). Every other output envdoctor prints is formatted in this package too:
+the pin file and pin's JSON and summary (``pinfile``, ``pin``), the matrix and explain listings (``listings``)."""
 
 from __future__ import annotations
 
-import enum
 import importlib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
-from envdoctor.report import Finding, Report, Severity
+from envdoctor.render.interface import Format, Renderer, RenderOptions
+from envdoctor.report import Finding, Report
 
-if TYPE_CHECKING:
-    from envdoctor.catalog import RuleHelp
-
-
-class Format(enum.Enum):
-    TERMINAL = "terminal"
-    TEXT = "text"
-    JSON = "json"
-    JUNIT = "junit"
-    GITHUB = "github"
-    SARIF = "sarif"
-    MARKDOWN = "markdown"
-
-
-@dataclass(frozen=True)
-class RenderOptions:
-    width: int = 100
-    color: bool = True
-    fail_on: Severity = Severity.ERROR
-    """The gate's level: JUnit counts a finding at or above it as a failure, like the exit code."""
-    rules: Mapping[str, RuleHelp] = field(default_factory=dict)
-    """The rule catalog (envdoctor.catalog) SARIF writes; an id missing from it gets its finding's title."""
+__all__ = ["RENDERERS", "Format", "RenderOptions", "Renderer", "finding_lines", "printable", "render"]
 
 
 def _escapes() -> dict[int, str]:
@@ -56,7 +35,7 @@ def printable(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
-def _lazy(fmt: Format) -> Callable[[Report, RenderOptions], str]:
+def _lazy(fmt: Format) -> Renderer:
     """The ``render`` function of ``envdoctor/render/<format>.py``, imported when first called: a check
     that prints JSON never loads rich."""
 
@@ -67,7 +46,7 @@ def _lazy(fmt: Format) -> Callable[[Report, RenderOptions], str]:
     return render
 
 
-RENDERERS: Mapping[Format, Callable[[Report, RenderOptions], str]] = MappingProxyType({f: _lazy(f) for f in Format})
+RENDERERS: Mapping[Format, Renderer] = MappingProxyType({f: _lazy(f) for f in Format})
 
 
 def render(report: Report, fmt: Format, options: RenderOptions | None = None) -> str:

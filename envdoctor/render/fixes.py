@@ -15,8 +15,8 @@ import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from envdoctor.knowledge.torchbuild import PYTORCH_INDEX, TORCH_FAMILY, pytorch_tag
 from envdoctor.report import Report, Severity
-from envdoctor.torchbuild import PYTORCH_INDEX, TORCH_FAMILY, pytorch_tag
 
 if TYPE_CHECKING:
     from envdoctor.versions import NormalizedName, SpecifierSet

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from envdoctor.report import Finding, Report, Severity
 
 if TYPE_CHECKING:
-    from envdoctor.pinning import PinResult
+    from envdoctor.fix.pin import PinResult
 
 _COLOR = {Severity.ERROR: "#b00020", Severity.WARNING: "#9a6700", Severity.INFO: "#0b5cad"}
 _HEADING = {Severity.ERROR: "Errors", Severity.WARNING: "Warnings", Severity.INFO: "Notes"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from envdoctor import __version__
+from envdoctor._version import __version__
 from envdoctor.render import RenderOptions
 from envdoctor.report import SCHEMA, Report, Severity
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from envdoctor import __version__
+from envdoctor._version import __version__
 from envdoctor.render import RenderOptions, finding_lines, printable
 from envdoctor.report import Finding, Report, Severity
 

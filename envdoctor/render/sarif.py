@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from envdoctor import __version__
-from envdoctor.catalog import RuleHelp
+from envdoctor._version import __version__
+from envdoctor.knowledge.catalog import RuleHelp
 from envdoctor.render import RenderOptions
 from envdoctor.render.json import JSON_ESCAPES
 from envdoctor.report import Report, Severity

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from envdoctor.versions import Version, canonical, version_or_none
 
 if TYPE_CHECKING:
-    from envdoctor.facts import Facts
+    from envdoctor.knowledge.wheelfacts import Facts
 
 _FRAME = re.compile(r'File "(?P<path>[^"]+)", line (?P<line>\d+)(?:,? in (?P<func>\S+))?')
 _ERROR_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Warning)\b(?::.*)?$")

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from envdoctor import runner
 from envdoctor.errors import UsageError
-from envdoctor.matrix import MatrixError, MatrixIssue
+from envdoctor.knowledge.matrix import MatrixError, MatrixIssue
 from envdoctor.report import Finding, Severity
 from envdoctor.resources import data_dir
 from envdoctor.runtime.diagnosis import WARNING_KINDS, Diagnosis, diagnose
@@ -41,8 +41,8 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 if TYPE_CHECKING:
-    from envdoctor.facts import Facts
     from envdoctor.inventory import Inventory
+    from envdoctor.knowledge.wheelfacts import Facts
 
 FINDING_ID = "import-failed"
 WARNING_ID = "import-warning"

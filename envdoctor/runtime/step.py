@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from envdoctor import runner
-from envdoctor.matrix import HardwareFact
+from envdoctor.knowledge.matrix import HardwareFact
 from envdoctor.report import Finding, Severity, Skipped
 from envdoctor.versions import Version
 

@@ -25,10 +25,10 @@ def test_fallback_imports_of_a_healthy_scikit_learn_are_not_errors(sklearn_scipy
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
     rc, report = peers.envdoctor_report(bed.python)
     findings = report["findings"]
-    assert [f for f in findings if f["severity"] == "error"] == []  # type: ignore[union-attr, index]
+    assert [f for f in findings if f["severity"] == "error"] == []
     assert rc == 0
     # sklearn/utils/fixes.py's `except ImportError: from scipy.integrate import trapz ...` never runs here
-    assert not any("trapz" in str(f["title"]) or "linesearch" in str(f["title"]) for f in findings)  # type: ignore[union-attr, index]
+    assert not any("trapz" in str(f["title"]) or "linesearch" in str(f["title"]) for f in findings)
 
 
 def test_import_in_a_skipped_is_available_branch_is_not_said_to_fail(transformers_gated_accelerate: beds.Bed) -> None:
@@ -39,13 +39,13 @@ def test_import_in_a_skipped_is_available_branch_is_not_said_to_fail(transformer
     )
     assert proc.returncode == 0 and proc.stdout.strip() == "False", proc.stderr  # the import never ran
     _, report = peers.envdoctor_report(bed.python)
-    [f] = [f for f in report["findings"] if "DataLoaderConfiguration" in str(f["title"])]  # type: ignore[union-attr, index]
+    [f] = [f for f in report["findings"] if "DataLoaderConfiguration" in str(f["title"])]
     assert f["severity"] == "info"
     detail = str(f["detail"])
     assert detail.startswith("Does not fail here: the import is in a branch the installed versions skip")
     assert 'is_accelerate_available("0.28.0") asks for accelerate>=0.28.0, and 0.25.0 is installed' in detail
     assert "Fails at" not in detail and "from transformers import Trainer" not in detail
-    assert str(f["evidence"][0]).endswith(  # type: ignore[index]
+    assert str(f["evidence"][0]).endswith(
         "transformers/trainer.py:235: from accelerate.utils import DataLoaderConfiguration"
     )
 

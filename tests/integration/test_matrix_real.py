@@ -7,18 +7,20 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from envdoctor.api import load_matrix
 from envdoctor.cache import Cache
-from envdoctor.checks import rules
+from envdoctor.checks.signals import torch as torch_signals
+from envdoctor.checks.signals.base import Files
+from envdoctor.diagnose import load_matrix
 from envdoctor.inventory import Dist
-from envdoctor.matrix import Evidence, HardwareFact, Matrix, Rule
+from envdoctor.knowledge.matrix import Evidence, HardwareFact, Matrix, Rule
 from tests import beds, peers
 
 
-def _report(python: Path) -> dict[str, object]:
+def _report(python: Path) -> dict[str, Any]:
     return peers.envdoctor_report(python)[1]
 
 
@@ -28,16 +30,16 @@ def test_torchvision_cuda_build_beside_cpu_torch(torchvision_cuda_on_cpu: beds.B
     rc, out = peers.pip_check(bed.python)
     assert rc == 0, out  # the versions match exactly ...
     data = _report(bed.python)  # ... envdoctor says why it will fail, before anything imports it ...
-    [f] = [f for f in data["findings"] if f["severity"] == "error"]  # type: ignore[union-attr, index]
+    [f] = [f for f in data["findings"] if f["severity"] == "error"]
     assert f["id"] == "torchvision-cuda-build-on-cpu-torch"
     assert f["title"] == "torchvision 0.28.0 is a CUDA build, but torch 2.13.0+cpu is a CPU build"
-    assert any("torchvision/_C.so needs libc10_cuda.so" in e for e in f["evidence"])  # type: ignore[union-attr]
+    assert any("torchvision/_C.so needs libc10_cuda.so" in e for e in f["evidence"])
     proc = subprocess.run([str(bed.python), "-c", "import torchvision"], capture_output=True, text=True, timeout=600)
     assert "operator torchvision::nms does not exist" in proc.stderr  # ... and it does fail
 
 
-def _errors(data: dict[str, object]) -> list[dict[str, object]]:
-    return [f for f in data["findings"] if f["severity"] == "error"]  # type: ignore[union-attr, index]
+def _errors(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [f for f in data["findings"] if f["severity"] == "error"]
 
 
 @pytest.mark.venv
@@ -47,7 +49,7 @@ def test_torchaudio_cuda_build_beside_cpu_torch(torchaudio_cuda_on_cpu: beds.Bed
     [f] = _errors(_report(bed.python))
     assert f["id"] == "torchaudio-cuda-build-on-cpu-torch"
     assert f["title"] == "torchaudio 2.11.0 is a CUDA build, but torch 2.13.0+cpu is a CPU build"
-    assert any("torchaudio/lib/_torchaudio.abi3.so needs libc10_cuda.so" in e for e in f["evidence"])  # type: ignore[attr-defined]
+    assert any("torchaudio/lib/_torchaudio.abi3.so needs libc10_cuda.so" in e for e in f["evidence"])
     proc = subprocess.run([str(bed.python), "-c", "import torchaudio"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1
     assert "libc10_cuda.so: cannot open shared object file" in proc.stderr
@@ -60,7 +62,7 @@ def test_xformers_cuda_build_beside_cpu_torch(xformers_cuda_on_cpu: beds.Bed) ->
     assert peers.pip_check(bed.python)[0] == 0
     data = _report(bed.python)
     assert _errors(data) == []  # import works: a warning, not an error
-    [f] = [f for f in data["findings"] if f["id"] == "xformers-cuda-build-on-cpu-torch"]  # type: ignore[union-attr, index]
+    [f] = [f for f in data["findings"] if f["id"] == "xformers-cuda-build-on-cpu-torch"]
     assert f["severity"] == "warning"
     assert f["title"] == (
         "xformers 0.0.35 was built for torch 2.10.0+cu128 (CUDA 12.8), you have torch 2.13.0+cpu, a CPU build"
@@ -116,7 +118,7 @@ def test_torchtext_built_for_older_torch(torchtext_newer_torch: beds.Bed) -> Non
     # the symbol the loader names is one envdoctor counted (it names the first it cannot bind)
     symbol = proc.stderr.split("undefined symbol: ", 1)[1].split()[0]
     assert symbol == "_ZN5torch6detail10class_baseC2ERKSsS3_SsRKSt9type_infoS6_"
-    links = rules._torch_links(_dist(bed, "torchtext"), rules.Files(Cache(None)))
+    links = torch_signals._torch_links(_dist(bed, "torchtext"), Files(Cache(None)))
     assert symbol in links["torchtext/lib/libtorchtext.so"]["undefined"]
     assert "OSError: Could not load this library" in proc.stderr
 
@@ -180,7 +182,7 @@ def test_numpy1_built_extensions_under_numpy2(numpy2_abi_break: beds.Bed, numpy2
     rc, out = peers.pip_check(bed.python)
     assert rc == 0, out
     data = _report(bed.python)
-    flagged = sorted(f["packages"][0] for f in data["findings"] if f["id"] == "numpy1-extension-under-numpy2")  # type: ignore[union-attr, index]
+    flagged = sorted(f["packages"][0] for f in data["findings"] if f["id"] == "numpy1-extension-under-numpy2")
     assert flagged == ["bottleneck", "h5py"]
     for module, error in (
         ("bottleneck", "numpy.core.multiarray failed to import"),
@@ -189,7 +191,7 @@ def test_numpy1_built_extensions_under_numpy2(numpy2_abi_break: beds.Bed, numpy2
         proc = subprocess.run([str(bed.python), "-c", f"import {module}"], capture_output=True, text=True, timeout=300)
         assert proc.returncode != 0 and error in proc.stderr
     # the control: releases built against numpy 2, same numpy: nothing flagged, and they import
-    assert [f for f in _report(numpy2_abi_ok.python)["findings"] if f["severity"] == "error"] == []  # type: ignore[union-attr, index]
+    assert [f for f in _report(numpy2_abi_ok.python)["findings"] if f["severity"] == "error"] == []
     proc = subprocess.run(
         [str(numpy2_abi_ok.python), "-c", "import bottleneck, h5py"], capture_output=True, text=True, timeout=300
     )
@@ -201,16 +203,16 @@ def test_numpy2_removed_name_at_import(numpy2_removed_name: beds.Bed, numpy2_rem
     bed = numpy2_removed_name
     rc, out = peers.pip_check(bed.python)
     assert rc == 0, out
-    [f] = [f for f in _report(bed.python)["findings"] if f["id"] == "numpy2-removed-name-at-import"]  # type: ignore[union-attr, index]
+    [f] = [f for f in _report(bed.python)["findings"] if f["id"] == "numpy2-removed-name-at-import"]
     assert f["packages"] == ["nibabel", "numpy"]
     assert any(
         str(e).endswith("nibabel/casting.py:717: np.sctypes (numpy 2: Access dtypes explicitly instead.)")
         for e in f["evidence"]
-    )  # type: ignore[union-attr]
+    )
     proc = subprocess.run([str(bed.python), "-c", "import nibabel"], capture_output=True, text=True, timeout=300)
     assert "`np.sctypes` was removed in the NumPy 2.0 release" in proc.stderr
     ok = _report(numpy2_removed_name_ok.python)
-    assert [f for f in ok["findings"] if f["id"].startswith("numpy2-")] == []  # type: ignore[union-attr, index]
+    assert [f for f in ok["findings"] if f["id"].startswith("numpy2-")] == []
 
 
 LOAD_JSON = (
@@ -233,11 +235,11 @@ def test_datasets_local_files_with_fsspec_2023_10(
 
     bed = datasets_fsspec_protocol
     assert peers.pip_check(bed.python)[0] == 0
-    ids = [f["id"] for f in _report(bed.python)["findings"] if f["severity"] == "error"]  # type: ignore[union-attr, index]
+    ids = [f["id"] for f in _report(bed.python)["findings"] if f["severity"] == "error"]
     assert ids == ["datasets-local-files-fsspec-2023-10"]
     assert 'can only concatenate tuple (not "str") to tuple' in load(bed).stderr
     ok = datasets_fsspec_protocol_ok
-    assert [f for f in _report(ok.python)["findings"] if f["severity"] == "error"] == []  # type: ignore[union-attr, index]
+    assert [f for f in _report(ok.python)["findings"] if f["severity"] == "error"] == []
     proc = load(ok)
     assert proc.stdout.strip() == "2", proc.stderr[-2000:]
 
@@ -249,11 +251,11 @@ def test_tensorboard_old_protos_under_protobuf4(
     code = "from tensorboard.compat.proto import event_pb2; print('ok')"
     bed = tensorboard_protobuf4
     assert peers.pip_check(bed.python)[0] == 0
-    ids = [f["id"] for f in _report(bed.python)["findings"] if f["severity"] == "error"]  # type: ignore[union-attr, index]
+    ids = [f["id"] for f in _report(bed.python)["findings"] if f["severity"] == "error"]
     assert ids == ["tensorboard-old-protos-under-protobuf4"]
     proc = subprocess.run([str(bed.python), "-c", code], capture_output=True, text=True, timeout=300)
     assert "Descriptors cannot not be created directly" in proc.stderr
     ok = tensorboard_protobuf4_ok
-    assert [f for f in _report(ok.python)["findings"] if f["severity"] == "error"] == []  # type: ignore[union-attr, index]
+    assert [f for f in _report(ok.python)["findings"] if f["severity"] == "error"] == []
     proc = subprocess.run([str(ok.python), "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.stdout.strip() == "ok", proc.stderr[-2000:]

@@ -100,7 +100,7 @@ def run_notebook(root: Path, cells: list[str], tmp_path: Path) -> dict[str, Any]
         "env": env,
     }
     (spec / "kernel.json").write_text(json.dumps(kernel))
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])  # type: ignore[no-untyped-call]
     old = os.environ.get("JUPYTER_PATH")
     os.environ["JUPYTER_PATH"] = str(tmp_path / "share" / "jupyter")
     try:
@@ -114,7 +114,7 @@ def run_notebook(root: Path, cells: list[str], tmp_path: Path) -> dict[str, Any]
         else:
             os.environ["JUPYTER_PATH"] = old
     saved = tmp_path / "executed.ipynb"
-    nbformat.write(nb, str(saved))
+    nbformat.write(nb, str(saved))  # type: ignore[no-untyped-call]
     return dict(json.loads(saved.read_text()))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import venv
 from pathlib import Path
 
 import pytest
@@ -128,7 +129,7 @@ def test_pin_of_a_healthy_venv_reproduces_it_in_a_fresh_venv(hf_stack_2024: beds
     req = tmp_path / "requirements.txt"
     req.write_text(out.stdout, encoding="utf-8")
     fresh = beds.Bed("fresh", tmp_path / "fresh")
-    beds.venv.EnvBuilder(with_pip=False, symlinks=True).create(fresh.root)
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(fresh.root)
     beds.link_torch(fresh)  # torch comes preinstalled, as on Colab
     beds.pip("install", "-r", str(req), python=fresh.python)
     original, copy = versions(hf_stack_2024), versions(fresh)
@@ -191,7 +192,7 @@ def test_pin_with_nothing_watched_pins_the_whole_set_a_fresh_venv_reproduces(
     req = tmp_path / "requirements.txt"
     req.write_text(out.stdout, encoding="utf-8")
     fresh = beds.Bed("fresh", tmp_path / "fresh")
-    beds.venv.EnvBuilder(with_pip=False, symlinks=True).create(fresh.root)
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(fresh.root)
     beds.pip("install", "-r", str(req), python=fresh.python)
     assert versions(fresh) == versions(small_clean)
 
@@ -208,7 +209,7 @@ def test_pin_fixes_both_requests_conflicts_and_the_file_is_the_whole_set(
     assert moved(before, after) == {"idna", "charset-normalizer"}
     assert pip_check(bed.python)[0] == 0
     fresh = beds.Bed("fresh", tmp_path / "fresh")  # the file alone rebuilds the fixed set
-    beds.venv.EnvBuilder(with_pip=False, symlinks=True).create(fresh.root)
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(fresh.root)
     beds.pip("install", "-r", str(tmp_path / "requirements.txt"), python=fresh.python)
     assert versions(fresh) == after
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,8 +13,9 @@ from tests import beds, peers
 OLD_CODE = "your generated code is out of date and must be regenerated with protoc >= 3.19.0"
 
 
-def _findings(python: Path) -> list[dict[str, object]]:
-    return peers.envdoctor_report(python)[1]["findings"]  # type: ignore[return-value]
+def _findings(python: Path) -> list[dict[str, Any]]:
+    findings: list[dict[str, Any]] = peers.envdoctor_report(python)[1]["findings"]
+    return findings
 
 
 def _run(bed: beds.Bed, code: str) -> subprocess.CompletedProcess[str]:
@@ -103,7 +105,7 @@ def test_sentencepiece_old_protos(
     _checkers_clean(ok)
     data = _findings(ok.python)
     assert [f for f in data if f["severity"] == "error"] == []
-    assert [f for f in data if f["id"].startswith("sentencepiece-")] == []  # type: ignore[attr-defined]
+    assert [f for f in data if f["id"].startswith("sentencepiece-")] == []
     proc = convert(ok)
     assert proc.returncode == 0 and int(proc.stdout.strip().splitlines()[-1]) > 1, proc.stderr[-2000:]
 

@@ -25,8 +25,8 @@ def test_healthy_hf_stack_is_clean_like_pip_check(hf_stack: beds.Bed) -> None:
     rc, report = peers.envdoctor_report(hf_stack.python)
     findings = report["findings"]
     assert rc == 0
-    assert [f for f in findings if f["severity"] == "error"] == []  # type: ignore[index, union-attr]
-    assert report["summary"]["distributions"] >= 50  # type: ignore[index]
+    assert [f for f in findings if f["severity"] == "error"] == []
+    assert report["summary"]["distributions"] >= 50
     # and the stack really works: the user's first line of a training script
     proc = run_in(hf_stack, "from transformers import Trainer; import peft, trl, datasets, accelerate; print('ok')")
     assert proc.stdout.strip().endswith("ok"), proc.stderr[-2000:]
@@ -46,8 +46,8 @@ def test_conflict_bed_reports_what_pip_and_uv_report(conflict_bed: beds.Bed) -> 
     }
     rc, report = peers.envdoctor_report(conflict_bed.python)
     assert rc == 1
-    assert peers.unanswered(problems, report["findings"]) == []  # type: ignore[arg-type]
-    errors = sorted((f["id"], tuple(f["packages"])) for f in report["findings"] if f["severity"] == "error")  # type: ignore[index, union-attr]
+    assert peers.unanswered(problems, report["findings"]) == []
+    errors = sorted((f["id"], tuple(f["packages"])) for f in report["findings"] if f["severity"] == "error")
     assert errors == [
         ("requirement-conflict", ("transformers", "tokenizers")),
         ("requirement-missing", ("transformers", "safetensors")),
@@ -66,11 +66,11 @@ def test_damaged_copy_of_a_real_bed(small_clean: beds.Bed, tmp_path: Path) -> No
     [idna] = bed.site.glob("idna-*.dist-info")
     (idna / "METADATA").unlink()
     _, report = peers.envdoctor_report(bed.python)
-    ids = sorted((f["id"], f["packages"][0]) for f in report["findings"])  # type: ignore[index, union-attr]
+    ids = sorted((f["id"], f["packages"][0]) for f in report["findings"])
     assert ("metadata-corrupt", "urllib3") in ids
     assert ("metadata-missing", "idna") in ids
     _, uv_out = peers.uv_check(bed.python)
-    assert peers.unanswered(peers.parse("uv", uv_out), report["findings"]) == []  # type: ignore[arg-type]
+    assert peers.unanswered(peers.parse("uv", uv_out), report["findings"]) == []
 
 
 def test_envdoctor_is_much_cheaper_than_importing(hf_stack: beds.Bed) -> None:

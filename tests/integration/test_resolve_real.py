@@ -1,4 +1,4 @@
-"""envdoctor.resolve against the real package index: pip's resolver answers, nothing is installed."""
+"""envdoctor.predict.dryrun against the real package index: pip's resolver answers, nothing is installed."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 
 from envdoctor import runner
-from envdoctor.api import check_inventory
 from envdoctor.cache import Cache
+from envdoctor.diagnose import check_inventory
 from envdoctor.inventory import Inventory
-from envdoctor.resolve import ResolveError, dry_run, future_inventory
+from envdoctor.predict.dryrun import ResolveError, dry_run, future_inventory
+from envdoctor.report import Severity
 from envdoctor.target import Target
+from envdoctor.versions import canonical
 from tests import beds
 
 pytestmark = pytest.mark.online
@@ -47,10 +49,10 @@ def test_dry_run_in_a_real_bed_changes_nothing(small_clean: beds.Bed, tmp_path: 
     inv = Inventory.from_payload(Target.resolve(str(bed.python)).probe("inventory", {}, timeout=120))
     future = future_inventory(inv, res)
     versions = {d.name: (d.raw_version, d.planned) for d in future.dists}
-    assert versions["requests"] == ("2.31.0", True) and versions["idna"] == ("3.6", True)
-    assert versions["urllib3"] == (inv.get("urllib3").raw_version, False)  # type: ignore[union-attr]
+    assert versions[canonical("requests")] == ("2.31.0", True) and versions[canonical("idna")] == ("3.6", True)
+    assert versions[canonical("urllib3")] == (inv.get("urllib3").raw_version, False)  # type: ignore[union-attr]
     report = check_inventory(future, cache=Cache(None))
-    assert [f.id for f in report.findings if f.severity.value == "error"] == []
+    assert [f.id for f in report.findings if f.severity is Severity.ERROR] == []
 
 
 def test_a_venv_with_pip_runs_its_own(tmp_path: Path) -> None:

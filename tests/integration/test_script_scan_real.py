@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,7 +38,7 @@ trainer = tf.Trainer(model=None, processing_class=None)
 """
 
 
-def scan(bed: beds.Bed, *scripts: Path) -> list[dict[str, object]]:
+def scan(bed: beds.Bed, *scripts: Path) -> list[dict[str, Any]]:
     args = [a for s in scripts for a in ("--script", str(s))]
     proc = subprocess.run(
         [sys.executable, "-m", "envdoctor", "check", "--python", str(bed.python), "--format", "json", *args],

@@ -7,17 +7,18 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from envdoctor.facts import Facts
+from envdoctor.knowledge.wheelfacts import Facts
 from envdoctor.versions import InvalidRequirement, parse_requirement
 from tests import beds, peers
 
 pytestmark = pytest.mark.venv
 
 
-def _report(python: Path) -> dict[str, object]:
+def _report(python: Path) -> dict[str, Any]:
     return peers.envdoctor_report(python)[1]
 
 
@@ -26,8 +27,8 @@ def run(bed: beds.Bed, code: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(bed.python), "-c", code], capture_output=True, text=True, timeout=600)
 
 
-def errors(data: dict[str, object]) -> list[dict[str, object]]:
-    return [f for f in data["findings"] if f["severity"] == "error"]  # type: ignore[union-attr, index]
+def errors(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [f for f in data["findings"] if f["severity"] == "error"]
 
 
 def test_clear_device_cache_is_found_while_pip_check_is_clean(peft_old_accelerate: beds.Bed) -> None:
@@ -42,7 +43,7 @@ def test_clear_device_cache_is_found_while_pip_check_is_clean(peft_old_accelerat
     [f] = errors(_report(bed.python))
     assert f["id"] == "symbol-missing"
     assert f["packages"] == ["peft", "accelerate"]
-    assert str(f["evidence"][0]).endswith(  # type: ignore[index]
+    assert str(f["evidence"][0]).endswith(
         "peft/utils/loftq_utils.py:25: from accelerate.utils.memory import clear_device_cache"
     )
     assert "peft -> peft.utils -> peft.utils.loftq_utils" in str(f["detail"])
@@ -61,7 +62,7 @@ def test_same_stack_with_accelerate_0_32_has_no_error(peft_new_accelerate: beds.
 def test_healthy_current_stack_has_no_symbol_errors(hf_stack: beds.Bed) -> None:
     data = _report(hf_stack.python)
     assert errors(data) == []
-    assert "symbols" in data["checks"]  # type: ignore[operator]
+    assert "symbols" in data["checks"]
 
 
 def test_a_second_real_break_accelerate_and_huggingface_hub(symbol_break_2: beds.Bed) -> None:
@@ -74,7 +75,7 @@ def test_a_second_real_break_accelerate_and_huggingface_hub(symbol_break_2: beds
     assert "cannot import name 'split_torch_state_dict_into_shards' from 'huggingface_hub'" in proc.stderr
     [f] = errors(_report(bed.python))
     assert f["packages"] == ["accelerate", "huggingface-hub"]
-    assert str(f["evidence"][0]).endswith(  # type: ignore[index]
+    assert str(f["evidence"][0]).endswith(
         "accelerate/accelerator.py:34: from huggingface_hub import split_torch_state_dict_into_shards"
     )
     assert "`import accelerate`: accelerate -> accelerate.accelerator" in str(f["detail"])
@@ -84,7 +85,7 @@ def test_healthy_older_pinned_stack_has_no_errors_or_warnings(hf_stack_2024: bed
     rc, out = peers.pip_check(hf_stack_2024.python)
     assert rc == 0, out
     data = _report(hf_stack_2024.python)
-    assert [f for f in data["findings"] if f["severity"] in {"error", "warning"}] == []  # type: ignore[union-attr, index]
+    assert [f for f in data["findings"] if f["severity"] in {"error", "warning"}] == []
 
 
 def imports_fail(bed: beds.Bed, code: str, message: str) -> None:
@@ -102,7 +103,7 @@ def test_a_name_transformers_4_removed_from_its_lazy_top_level(trl_transformers_
     imports_fail(bed, "import trl", "cannot import name 'top_k_top_p_filtering' from 'transformers'")
     [f] = errors(_report(bed.python))
     assert f["packages"] == ["trl", "transformers"]
-    assert str(f["evidence"][0]).endswith("trl/core.py:25: from transformers import top_k_top_p_filtering")  # type: ignore[index]
+    assert str(f["evidence"][0]).endswith("trl/core.py:25: from transformers import top_k_top_p_filtering")
     assert "`import trl`: trl -> trl.core" in str(f["detail"])
     assert f["fix"] == ["trl>=0.8.0", "transformers<4.39.0"]
     assert "transformers defines top_k_top_p_filtering in transformers up to 4.38.2" in str(f["detail"])
@@ -126,7 +127,7 @@ def test_every_break_between_harvested_distributions_has_a_computed_fix(name: st
     requirement-level fixes, not prose."""
     facts = Facts.shipped()
     data = _report(beds.build(name).python)
-    for f in data["findings"]:  # type: ignore[attr-defined]
+    for f in data["findings"]:
         if f["id"] != "symbol-missing" or not all(facts.versions(p) for p in f["packages"]):
             continue
         assert f["fix"], f["title"]
@@ -180,7 +181,7 @@ def test_undeclared_rich_is_found_and_installing_the_fix_works(trl_undeclared_ri
     assert str(f["evidence"][0]).endswith("trl/trainer/utils.py:27: from rich.console import Console")
     assert "at `from trl import SFTTrainer`: trl.trainer.sft_trainer" in str(f["detail"])
     fixed = beds.copy(bed, tmp_path / "fixed")
-    beds.pip("install", *f["fix"], python=fixed.python)  # type: ignore[misc]
+    beds.pip("install", *f["fix"], python=fixed.python)
     user[0] = str(fixed.python)
     proc = subprocess.run(user, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]

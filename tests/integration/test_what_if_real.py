@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ def listing(bed: beds.Bed) -> list[tuple[str, int]]:
     return sorted((str(p.relative_to(bed.root)), p.lstat().st_size) for p in bed.root.rglob("*"))
 
 
-def what_if(bed: beds.Bed, *args: str) -> tuple[int, dict[str, object]]:
+def what_if(bed: beds.Bed, *args: str) -> tuple[int, dict[str, Any]]:
     out = subprocess.run(
         [sys.executable, "-m", "envdoctor", "check", "--python", str(bed.python), "--format", "json", *args],
         capture_output=True,
@@ -32,8 +33,8 @@ def what_if(bed: beds.Bed, *args: str) -> tuple[int, dict[str, object]]:
     return out.returncode, json.loads(out.stdout)
 
 
-def errors(report: dict[str, object]) -> list[tuple[str, tuple[str, ...]]]:
-    return [(f["id"], tuple(f["packages"])) for f in report["findings"] if f["severity"] == "error"]  # type: ignore[index, union-attr, attr-defined]
+def errors(report: dict[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
+    return [(f["id"], tuple(f["packages"])) for f in report["findings"] if f["severity"] == "error"]
 
 
 def test_downgrading_accelerate_under_peft_0_15_is_caught_before_installing(peft_new_accelerate: beds.Bed) -> None:
@@ -41,7 +42,7 @@ def test_downgrading_accelerate_under_peft_0_15_is_caught_before_installing(peft
     rc, report = what_if(peft_new_accelerate, "--install", "accelerate==0.31.0")
     assert rc == 1
     assert ("symbol-missing", ("peft", "accelerate")) in errors(report)
-    [summary] = [f for f in report["findings"] if f["id"] == "what-if"]  # type: ignore[index, union-attr]
+    [summary] = [f for f in report["findings"] if f["id"] == "what-if"]
     assert "accelerate 0.32.0 -> 0.31.0" in summary["detail"]
     assert listing(peft_new_accelerate) == before  # nothing installed, nothing written
 

@@ -49,7 +49,7 @@ def test_assert_compatible_raises_with_the_report(
 def test_assert_compatible_returns_none_when_fine(fake_venv: tuple[Path, Path]) -> None:
     python, site = fake_venv
     write_dist(site, "ok", Fake("1.0", metadata="Metadata-Version: 2.1\nName: ok\n"))  # a warning only
-    assert envdoctor.assert_compatible(python=str(python)) is None  # a passing call echoes nothing in a cell
+    assert envdoctor.assert_compatible(python=str(python)) is None  # type: ignore[func-returns-value]  # a passing call echoes nothing in a cell
     with pytest.raises(IncompatibleEnvironmentError) as info:
         envdoctor.assert_compatible(python=str(python), fail_on="warning")
     assert [f.id for f in info.value.report.findings] == ["metadata-corrupt"]
@@ -64,7 +64,7 @@ def test_assert_compatible_require_names_the_version_and_the_fix(fake_venv: tupl
     assert "the script requires transformers>=4.46, and 4.45.2 is installed" in text
     assert "fix: transformers>=4.46" in text
     assert "the script requires trl, and it is not installed" in text
-    assert envdoctor.assert_compatible(python=str(python), require={"transformers": ">=4.45,<5"}) is None
+    assert envdoctor.assert_compatible(python=str(python), require={"transformers": ">=4.45,<5"}) is None  # type: ignore[func-returns-value]
     with pytest.raises(UsageError, match="not a version specifier"):
         envdoctor.assert_compatible(python=str(python), require={"transformers": "4.46"})
 
@@ -72,7 +72,7 @@ def test_assert_compatible_require_names_the_version_and_the_fix(fake_venv: tupl
 def test_assert_compatible_ignore_accepts_a_finding(fake_venv: tuple[Path, Path]) -> None:
     python, site = fake_venv
     write_dist(site, "peft", Fake("0.15.0", ["accelerate>=0.21.0"]))
-    assert envdoctor.assert_compatible(python=str(python), ignore=["requirement-missing:peft"]) is None
+    assert envdoctor.assert_compatible(python=str(python), ignore=["requirement-missing:peft"]) is None  # type: ignore[func-returns-value]
     with pytest.raises(IncompatibleEnvironmentError):
         envdoctor.assert_compatible(python=str(python), ignore=["requirement-missing:torch"])
 
@@ -132,9 +132,9 @@ def test_bad_python_is_a_usage_error(tmp_path: Path) -> None:
 def test_symbol_findings_cached_before_fix_became_specifiers_only_are_not_reused(tmp_path: Path) -> None:
     """A warm cache from an older envdoctor holds findings whose `fix` is prose; after the upgrade they are
     recomputed, never served with prose in `fix`."""
-    from envdoctor.api import _symbols
     from envdoctor.cache import Cache
-    from envdoctor.sources import fingerprint
+    from envdoctor.diagnose import _symbols
+    from envdoctor.source.index import fingerprint
     from tests.fakes import make_site, scan
 
     inv = scan(make_site(tmp_path / "site", {"a": Fake("1.0")}))

@@ -163,7 +163,7 @@ def test_command_line_ignore_syntax() -> None:
 
 
 def test_an_ignore_must_name_a_known_finding_or_rule_id(tmp_path: Path) -> None:
-    from envdoctor import catalog
+    from envdoctor.knowledge import catalog
 
     path = write(
         tmp_path,
@@ -181,7 +181,8 @@ def test_an_ignore_must_name_a_known_finding_or_rule_id(tmp_path: Path) -> None:
 def test_command_line_options_reach_check_and_pin(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from envdoctor import cli, pinning
+    from envdoctor import cli
+    from envdoctor.fix import pin as pinning
 
     write(tmp_path, '[tool.envdoctor]\nkeep = ["peft"]\n')
     monkeypatch.chdir(tmp_path)

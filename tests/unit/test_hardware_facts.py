@@ -10,7 +10,7 @@ import pytest
 
 from envdoctor.cache import Cache
 from envdoctor.checks.rules import SIGNALS
-from envdoctor.matrix import HardwareFact, Matrix, MatrixError, load
+from envdoctor.knowledge.matrix import HardwareFact, Matrix, MatrixError, load
 from envdoctor.resources import data_dir
 from envdoctor.versions import parse_version
 

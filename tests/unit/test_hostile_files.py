@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from envdoctor import exitcodes
-from envdoctor.installed import SOURCE_LIMIT
+from envdoctor.source.installed import SOURCE_LIMIT
 from tests.fakes import Fake, elf_so, make_venv, write_dist
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -232,18 +232,19 @@ def test_secrets_in_url_queries_are_masked(url: str) -> None:
 
 
 def test_pin_keep_as_one_string_is_one_name(fake_venv: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    from envdoctor import pinning
+    from envdoctor.fix import pin as pinning
+    from envdoctor.fix.planner import Planner
 
     python, site = fake_venv
     write_dist(site, "idna", Fake("3.4"))
     seen: dict[str, object] = {}
-    plan = pinning.Planner.plan
+    plan = Planner.plan
 
-    def spy(self: pinning.Planner, **kw: object) -> object:
+    def spy(self: Planner, **kw: object) -> object:
         seen.update(kw)
         return plan(self, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pinning.Planner, "plan", spy)
+    monkeypatch.setattr(Planner, "plan", spy)
     pinning.pin(python=python, keep="idna", verify=False)
     assert list(seen["keep"]) == ["idna"]  # type: ignore[call-overload]
 

@@ -101,15 +101,16 @@ def test_an_interrupt_while_the_probe_hangs_kills_its_group_and_removes_the_temp
 def test_ctrl_c_during_pin_apply_stops_pip_and_says_what_the_environment_holds(
     fake_venv: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from envdoctor.apply import apply
     from envdoctor.errors import Interrupted
+    from envdoctor.fix.apply import apply
+    from envdoctor.fix.pin import PinResult, Verification
+    from envdoctor.fix.pinfile import pin_set
+    from envdoctor.fix.pipconfig import PipConfig
+    from envdoctor.fix.planner import Move, Plan
     from envdoctor.inventory import Inventory
-    from envdoctor.pinning import PinResult, Verification
-    from envdoctor.pins import pin_set
-    from envdoctor.pipconfig import PipConfig
-    from envdoctor.planner import Move, Plan
     from envdoctor.report import Report
     from envdoctor.target import Target
+    from envdoctor.versions import canonical
 
     python, site = fake_venv
     write_dist(site, "accelerate", Fake("0.31.0"))
@@ -117,7 +118,7 @@ def test_ctrl_c_during_pin_apply_stops_pip_and_says_what_the_environment_holds(
     os.mkfifo(fifo)
     pth(site, HANG.format(fifo=str(fifo), only="site-packages/pip"))  # `pip --python` runs in the target
     inv = Inventory.from_payload(Target.resolve(python).probe("inventory", {}, timeout=60))
-    move = Move("accelerate", "accelerate", "0.31.0", "0.32.1", "accelerate==0.32.1", ("symbol-missing: x",))
+    move = Move(canonical("accelerate"), "accelerate", "0.31.0", "0.32.1", "accelerate==0.32.1", ("symbol-missing: x",))
     plan = Plan(moves=(move,))
     pins = pin_set(inv, plan, ["accelerate"], pip=PipConfig())
     result = PinResult(inv, Report(), plan, pins, Verification(True, "ok"))

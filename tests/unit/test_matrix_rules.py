@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.api import load_matrix
 from envdoctor.cache import Cache
-from envdoctor.checks.rules import Files, check_rules
-from envdoctor.matrix import Matrix
+from envdoctor.checks.rules import check_rules
+from envdoctor.checks.signals.base import Files
+from envdoctor.diagnose import load_matrix
+from envdoctor.knowledge.matrix import Matrix
 from envdoctor.report import Finding, Severity
 from tests.fakes import Fake, elf_so, make_site, scan
 

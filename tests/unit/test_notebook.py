@@ -11,8 +11,8 @@ import types
 from pathlib import Path
 
 from envdoctor import exitcodes
-from envdoctor.kernel import Place, detect, restart_advice, stale_here
 from envdoctor.report import Finding, Report, Severity, Summary
+from envdoctor.runtime.kernel import Place, detect, restart_advice, stale_here
 from tests.fakes import Fake, write_dist
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,7 +85,7 @@ def _module(name: str, path: Path, version: str | None) -> types.ModuleType:
     module = types.ModuleType(name)
     module.__file__ = str(path)
     if version is not None:
-        module.__version__ = version
+        module.__version__ = version  # type: ignore[attr-defined]
     return module
 
 
@@ -155,7 +155,7 @@ def test_html_view_has_the_verdict_groups_fix_block_and_escaped_evidence() -> No
 
 
 def test_script_scan_reads_a_notebooks_code_cells_with_their_numbers(tmp_path: Path) -> None:
-    from envdoctor.scan import read_cells
+    from envdoctor.checks.scan import read_cells
 
     nb = tmp_path / "train.ipynb"
     cells = [
@@ -185,9 +185,9 @@ def test_script_scan_finds_a_removed_name_in_a_fabricated_site(fake_venv: tuple[
 
 
 def test_pin_result_shows_its_moves_and_requirements_in_a_cell(tmp_path: Path) -> None:
-    from envdoctor.pinning import PinResult, Verification
-    from envdoctor.pins import PinSet
-    from envdoctor.planner import Move, Plan
+    from envdoctor.fix.pin import PinResult, Verification
+    from envdoctor.fix.pinfile import PinSet
+    from envdoctor.fix.planner import Move, Plan
     from envdoctor.versions import canonical
     from tests.fakes import scan
 

@@ -42,7 +42,7 @@ def test_envdoctor_reports_whatever_pip_and_uv_report(case: str, fake_venv: tupl
         write_dist(site, name, fake)
     write_dist(site, "dup", Fake("1.0"))
     write_dist(site, "dup", Fake("2.0"))
-    findings = peers.envdoctor_report(python)[1]["findings"]  # type: ignore[assignment]
+    findings = peers.envdoctor_report(python)[1]["findings"]
     problems = []
     for tool, run in (("pip", peers.pip_check), ("uv", peers.uv_check)):
         _, output = run(python)

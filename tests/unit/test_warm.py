@@ -43,7 +43,7 @@ def test_repeat_check_imports_neither_packaging_nor_rich_nor_checks(
         "from envdoctor.cli import main\n"
         f"rc = main(['check', '--python', {str(python)!r}, '--format', 'json'])\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in {'packaging', 'rich'}"
-        " or m.startswith(('envdoctor.checks', 'envdoctor.inventory', 'envdoctor.sources')))\n"
+        " or m.startswith(('envdoctor.checks', 'envdoctor.inventory', 'envdoctor.source.index')))\n"
         "print(rc, heavy, file=sys.stderr)\n"
     )
     runs = [

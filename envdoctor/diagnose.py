@@ -1,0 +1,420 @@
+"""The orchestrator: which checks run on an Inventory, in which order, and how their results become one
+Report. Every static check has one shape (``Check``: an Inventory and a ``Context`` in, findings or
+``CouldNotCheck`` out); the runtime stages (import probes, the training step) run after them on the
+report. The public functions (envdoctor.api, envdoctor.fix.pin) call this module; it prints nothing and
+returns values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from envdoctor import warm
+from envdoctor.cache import Cache, default_dir
+from envdoctor.errors import UsageError
+from envdoctor.progress import Progress
+from envdoctor.redact import Redactor, redacted
+from envdoctor.report import SCHEMA, Finding, Report, Severity, Skipped, Summary
+from envdoctor.target import Target
+
+if TYPE_CHECKING:
+    from envdoctor.inventory import Inventory
+    from envdoctor.knowledge.importers import Lookup
+    from envdoctor.knowledge.matrix import Matrix, MatrixError
+    from envdoctor.predict.dryrun import Resolution, ResolveError
+    from envdoctor.source.index import SourceIndex
+
+
+def _debug(message: str) -> None:
+    """Log ``message`` with the exception being handled (logging is loaded only then)."""
+    import logging
+
+    logging.getLogger(__name__).debug(message, exc_info=True)
+
+
+DEFAULT_TIMEOUT = 60.0
+"""Seconds one probe may take before its process group is killed."""
+
+
+@dataclass
+class Context:
+    """What the static checks share in one run: the cache, the release reader of pin's online path, and the
+    SourceIndex the symbols check built (the matrix check's signals reuse its text pass)."""
+
+    cache: Cache
+    releases: Lookup | None = None
+    index: SourceIndex | None = None
+
+
+@dataclass(frozen=True)
+class CouldNotCheck:
+    """A check that could not run: the reason, shown as a skipped check (never a finding)."""
+
+    reason: str
+
+
+class Check(Protocol):
+    """One static check: a name (the ``check`` field of its findings) and a run over the Inventory."""
+
+    @property
+    def name(self) -> str: ...
+
+    def run(self, inv: Inventory, context: Context) -> list[Finding] | CouldNotCheck: ...
+
+
+@dataclass(frozen=True)
+class _Check:
+    """A check from a function. ``guarded``: an exception in it (a bug) becomes ``CouldNotCheck``, so the
+    other checks' findings still show; the metadata check is not guarded (it reads only the Inventory)."""
+
+    name: str
+    function: Callable[[Inventory, Context], list[Finding]]
+    guarded: bool = True
+
+    def run(self, inv: Inventory, context: Context) -> list[Finding] | CouldNotCheck:
+        if not self.guarded:
+            return self.function(inv, context)
+        try:
+            return self.function(inv, context)
+        except Exception as exc:  # a bug in one check must not hide the others' findings
+            _debug(f"the {self.name} check failed")
+            return CouldNotCheck(f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _metadata(inv: Inventory, context: Context) -> list[Finding]:
+    from envdoctor.checks.metadata import check_metadata
+
+    return check_metadata(inv)
+
+
+def _symbols_check(inv: Inventory, context: Context) -> list[Finding]:
+    found, context.index = _symbols(inv, context.cache, context.releases)
+    return found
+
+
+def _rules(inv: Inventory, context: Context) -> list[Finding]:
+    from envdoctor.checks.rules import check_rules
+    from envdoctor.checks.signals.base import Files
+
+    index = context.index
+    return check_rules(inv, load_matrix(context.cache), Files(context.cache, index.importing if index else None))
+
+
+def static_checks(*, symbols: bool = True) -> list[Check]:
+    """The static checks, in the order they run and report."""
+    checks: list[Check] = [_Check("metadata", _metadata, guarded=False)]
+    if symbols:
+        checks.append(_Check("symbols", _symbols_check))
+    checks.append(_Check("matrix", _rules))
+    return checks
+
+
+def check_inventory(
+    inv: Inventory, *, symbols: bool = True, cache: Cache | None = None, releases: Lookup | None = None
+) -> Report:
+    """Run the static checks on an Inventory. Reads installed files, starts no process, unless ``releases``
+    is given: then an error's fix that the facts do not cover is read from the importer's release wheels
+    (pip lists and downloads them; envdoctor.knowledge.importers)."""
+    context = Context(cache or Cache(None), releases)
+    findings: list[Finding] = []
+    skipped: list[Skipped] = []
+    names: list[str] = []
+    for check in static_checks(symbols=symbols):
+        names.append(check.name)
+        result = check.run(inv, context)
+        if isinstance(result, CouldNotCheck):
+            skipped.append(Skipped(check.name, result.reason))
+        else:
+            findings += result
+    if cache is not None:
+        cache.trim()
+    return Report.build(findings, skipped=skipped, summary=summary_of(inv), checks=names)
+
+
+def load_matrix(cache: Cache | None = None) -> Matrix | MatrixError:
+    """The shipped matrix, or the MatrixError that says what is wrong with it (never raised)."""
+    from envdoctor.checks.rules import SIGNALS
+    from envdoctor.knowledge.matrix import MatrixError, load
+    from envdoctor.resources import data_dir
+
+    try:
+        return load(data_dir("matrix"), signals=SIGNALS, cache=cache)
+    except MatrixError as exc:
+        return exc
+
+
+_STORED_FINDING = {
+    **dict.fromkeys(("id", "severity", "check", "title", "detail"), str),
+    **{key: [str] for key in ("packages", "evidence", "fix", "advice")},
+}
+
+
+def _symbols(inv: Inventory, cache: Cache, releases: Lookup | None = None) -> tuple[list[Finding], SourceIndex | None]:
+    """The symbols check, or its stored result when no distribution changed since it last ran (not with
+    ``releases``: what the index answers may change); and the SourceIndex it built (None when the stored
+    result answered)."""
+    from envdoctor.checks.symbols.check import check_symbols, unverified
+    from envdoctor.knowledge.wheelfacts import Facts
+    from envdoctor.source.index import SourceIndex, fingerprint
+
+    key = f"symbols-{fingerprint(inv)}-{SCHEMA}"  # findings stored in an older form are not reused
+    stored = cache.get(key, {"findings": [_STORED_FINDING]}) if releases is None else None
+    if stored is not None:
+        try:
+            return [Finding.from_dict(f) for f in stored["findings"]], None
+        except (KeyError, TypeError, ValueError):
+            pass  # an unreadable entry is recomputed and overwritten
+    facts = Facts.shipped()
+    index = SourceIndex(inv, cache, facts)
+    found = check_symbols(index, facts, releases) + unverified(index)
+    index.save()
+    if releases is None:
+        cache.put(key, {"findings": [f.to_dict() for f in found]})
+    return found, index
+
+
+def _check_target(
+    target: Target,
+    last: warm.Stored | None,
+    store: Cache,
+    entry: str,
+    *,
+    symbols: bool,
+    timeout: float,
+    progress: Progress,
+) -> Report:
+    """The report of ``target``: the stored one when the probe says the environment is unchanged, else the
+    checks' (then stored for the next run)."""
+    payload = target.inventory_payload({"known": last.fingerprint} if last else {}, timeout=timeout)
+    if last is not None and payload.get("unchanged") and payload.get("fingerprint") == last.fingerprint:
+        return last.report
+    from envdoctor.inventory import Inventory
+
+    inv = Inventory.from_payload(payload)
+    progress.step(f"checking {len(inv.dists)} distributions")
+    report = check_inventory(inv, symbols=symbols, cache=store)
+    warm.store(store, entry, payload, report)
+    store.trim()
+    return report
+
+
+TRAIN_PRECISIONS = ("no", "fp16", "bf16")
+"""Accelerate's mixed_precision values the training step runs ("no" is fp32)."""
+
+
+def with_train_step(report: Report, python: str, *, timeout: float, precision: str | None) -> Report:
+    from envdoctor.knowledge.matrix import MatrixError
+    from envdoctor.runtime import step
+
+    matrix = load_matrix(Cache(default_dir()))
+    facts = () if isinstance(matrix, MatrixError) else matrix.hardware
+    done = step.run(python, timeout=timeout, requested=precision, facts=facts)
+    built = Report.build(
+        [*report.findings, *done.findings],
+        skipped=[*report.skipped, *done.skipped],
+        summary=report.summary,
+        checks=[*report.checks, step.CHECK],
+        train=done.step.to_dict() if done.step is not None else None,
+    )
+    return dataclasses.replace(built, probes=report.probes)  # the import probes, when they ran first
+
+
+def _with_probes(
+    report: Report,
+    *,
+    python: str,
+    inv: Inventory,
+    imports: Sequence[str],
+    timeout: float,
+    progress: Progress,
+    every: bool = False,
+) -> Report:
+    """``report`` with the import probes run: their failures merged into the static findings that explain
+    them, or added as import-failed findings; every probe's outcome in ``report.probes``."""
+    from envdoctor.knowledge.matrix import MatrixError
+    from envdoctor.knowledge.wheelfacts import Facts
+    from envdoctor.runtime.imports import RecordOwners, load_probes, probe_findings, run_imports, select
+
+    skipped = list(report.skipped)
+    try:
+        watched = load_probes()
+    except MatrixError as exc:
+        skipped.append(Skipped("probes", f"the probe list is invalid: {exc}"))
+        watched = ()
+    owners = RecordOwners(inv)
+    chosen = select(watched, inv, imports, owners.tops if every else None)
+    progress.step(f"running {len(chosen)} import probes, each in its own process (at most {timeout:g} s each)")
+
+    def landed(result: Any) -> None:
+        progress.step(f"  `{result.probe.statement}`: {result.outcome(timeout)}")
+
+    results = run_imports(python, chosen, timeout=timeout, owners=owners, facts=Facts.shipped(), on_result=landed)
+    static, new = probe_findings(report.findings, results, timeout)
+    return dataclasses.replace(
+        Report.build([*static, *new], skipped=skipped, summary=report.summary, checks=[*report.checks, "probes"]),
+        probes=tuple(r.to_dict() for r in results),
+    )
+
+
+def _read_once(path: str | os.PathLike[str], copy: Path) -> str:
+    """Read and check requirements file ``path`` (a bad line is a clear error with its file and line,
+    before pip runs); return what pip should read: ``path`` itself when it is a regular file, else a copy
+    of the bytes read (a pipe, ``/dev/stdin``, ``<(...)``). A relative ``-r``/``-c`` include in a pipe
+    has no folder to be relative to, for pip as for envdoctor: it is reported as missing."""
+    from envdoctor.predict.reqfile import read_requirements
+
+    try:
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        regular = True  # read_requirements says what is wrong with it
+    if regular:
+        read_requirements(path)
+        return os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise UsageError(f"--requirements {os.fspath(path)}: {exc.strerror or exc}") from None
+    copy.write_bytes(data)
+    read_requirements(copy, display=os.fspath(path))
+    return os.fspath(copy)
+
+
+def _what_if_report(python: str, inv: Inventory, resolution: Resolution, shown: str, progress: Progress) -> Report:
+    from envdoctor.predict.dryrun import future_inventory
+    from envdoctor.predict.materialize import materialize
+
+    future = future_inventory(inv, resolution)
+    progress.step(f"reading the {len(resolution.installs)} new releases' wheels")
+    future, notes = materialize(python, future, default_dir(), known=inv)
+    report = check_inventory(future, cache=Cache(default_dir()))
+    changes = [f"{_label(inv, r.name, r.display_name)} -> {r.version}" for r in resolution.installs]
+    summary = Finding(
+        id="what-if",
+        severity=Severity.INFO,
+        title=f"after `pip install {shown}`: "
+        + (
+            f"{len(changes)} distribution{'s' if len(changes) > 1 else ''} would change"
+            if changes
+            else "nothing changes"
+        ),
+        detail="; ".join(changes) or "everything asked for is already installed",
+        evidence=tuple(notes),
+        check="what-if",
+    )
+    report = Report.build(
+        [*report.findings, summary], skipped=report.skipped, summary=report.summary, checks=["what-if", *report.checks]
+    )
+    return redacted(report, Redactor.from_environment())
+
+
+def _label(inv: Inventory, name: str, display: str) -> str:
+    dist = inv.get(name)
+    return dist.label if dist is not None else f"{display} (new)"
+
+
+def summary_of(inv: Inventory) -> Summary:
+    from envdoctor.knowledge.torchbuild import TORCH_FAMILY
+
+    return Summary(
+        python=inv.python.executable,
+        python_version=inv.python.version,
+        distributions=len(inv.winners),
+        paths=inv.sys_path,
+        torch_builds=tuple((n, d.raw_version or "") for n, d in sorted(inv.winners.items()) if n in TORCH_FAMILY),
+    )
+
+
+def listed(values: Any) -> list[Any]:
+    """A single string (or path) is one item: ``keep="idna"`` is one name, not four letters."""
+    return [values] if isinstance(values, str | os.PathLike) else list(values)
+
+
+def check_target(
+    target: Target,
+    *,
+    symbols: bool,
+    cache: bool,
+    timeout: float,
+    progress: Progress,
+    imports: Sequence[str] = (),
+    probes: bool = False,
+    probe_all: bool = False,
+) -> Report:
+    """The static checks of ``target`` (the stored report when its environment is unchanged: envdoctor.warm),
+    then the import probes when asked."""
+    store = Cache(default_dir() if cache else None)
+    if probes or imports or probe_all:  # the probes need the inventory itself, so no stored report answers
+        inv = target.inventory(timeout=timeout)
+        progress.step(f"checking {len(inv.dists)} distributions")
+        report = check_inventory(inv, symbols=symbols, cache=store)
+        return _with_probes(
+            report,
+            python=target.python,
+            inv=inv,
+            imports=imports,
+            timeout=timeout,
+            progress=progress,
+            every=probe_all,
+        )
+    entry = warm.key(target.python, {"symbols": symbols})
+    last = warm.load(store, entry)
+    if last is not None and last.unchanged():
+        return last.report
+    return _check_target(target, last, store, entry, symbols=symbols, timeout=timeout, progress=progress)
+
+
+def what_if_target(
+    python: str | os.PathLike[str] | None,
+    install: list[str],
+    requirements: list[str | os.PathLike[str]],
+    *,
+    timeout: float,
+    resolve_timeout: float,
+    progress: Progress,
+) -> Report:
+    """The report for ``python``'s environment after ``pip install INSTALL -r REQUIREMENTS``, asked of pip's
+    resolver and checked on the future Inventory (envdoctor.api.what_if says what it raises)."""
+    import tempfile
+
+    from envdoctor.predict.dryrun import ResolveError, dry_run
+
+    with tempfile.TemporaryDirectory(prefix="envdoctor-reqs-") as copies:
+        # each file is read once: a pipe (`-r <(...)`) would be empty the second time, so pip gets a copy
+        files = [_read_once(path, Path(copies) / f"requirements-{i}.txt") for i, path in enumerate(requirements, 1)]
+        target = Target.resolve(python)
+        progress.step(f"reading the environment of {target.python}")
+        inv = target.inventory(timeout=timeout)
+        args = [*install, *(a for path in files for a in ("-r", path))]
+        shown = " ".join([*install, *(a for path in requirements for a in ("-r", os.fspath(path)))])
+        progress.step(f"asking pip what `pip install {shown}` would do (nothing is installed)")
+        try:
+            resolution = dry_run(target.python, args, timeout=resolve_timeout, known=inv)
+        except ResolveError as exc:
+            if exc.offline:
+                raise
+            return redacted(_refused(inv, shown, exc), Redactor.from_environment())
+    return _what_if_report(target.python, inv, resolution, shown, progress)
+
+
+def _refused(inv: Inventory, shown: str, exc: ResolveError) -> Report:
+    why = (
+        "pip's resolver found no set of releases that satisfies everything"
+        if exc.conflict
+        else "pip refused the install"
+    )
+    refused = Finding(
+        id="install-unresolvable",
+        severity=Severity.ERROR,
+        title=f"pip would refuse `pip install {shown}`: {exc.message}",
+        detail=f"{why}; nothing was installed.",
+        evidence=exc.details,
+        check="what-if",
+    )
+    return Report.build([refused], summary=summary_of(inv), checks=["what-if"])

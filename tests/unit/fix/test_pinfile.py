@@ -1,0 +1,150 @@
+"""The pin set a plan leads to, and how each line is written so pip accepts it (envdoctor.fix.pinfile,
+envdoctor.render.pinfile)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from envdoctor.fix.pinfile import pin_set, stack
+from envdoctor.fix.pipconfig import PipConfig
+from envdoctor.fix.planner import Move, Plan
+from envdoctor.predict.reqfile import parse_requirements_text
+from envdoctor.render.pinfile import render
+from envdoctor.versions import canonical
+from tests.fakes import NO_PIP_CONFIG as NO_CONFIG
+from tests.fakes import Fake, lines, scan, site_with
+
+
+def test_the_stack_is_the_watched_packages_and_what_they_require(tmp_path: Path) -> None:
+    inv = scan(
+        site_with(
+            tmp_path,
+            {
+                "peft": Fake("0.15.0", ["accelerate>=0.21", "pytest; extra == 'test'"]),
+                "accelerate": Fake("0.31.0", ["pyyaml"]),
+                "pyyaml": Fake("6.0.3"),
+                "pytest": Fake("8.0"),
+                "unrelated": Fake("1.0"),
+            },
+        )
+    )
+    assert [d.name for d in stack(inv, ["peft"])] == ["accelerate", "peft", "pyyaml"]
+    assert "unrelated" in [d.name for d in stack(inv, ["peft"], everything=True)]
+
+
+def test_a_moved_line_carries_its_reason_and_the_file_is_what_pip_reads(tmp_path: Path) -> None:
+    inv = scan(site_with(tmp_path, {"peft": Fake("0.15.0", ["accelerate"]), "accelerate": Fake("0.31.0")}))
+    move = Move(canonical("accelerate"), "accelerate", "0.31.0", "0.32.1", "accelerate==0.32.1", ("symbol-missing: x",))
+    pins = pin_set(inv, Plan(moves=(move,)), ["peft"], pip=NO_CONFIG)
+    text = render(pins, "requirements", ["header"])
+    assert "accelerate==0.32.1  # was 0.31.0; fixes symbol-missing" in text.splitlines()
+    assert lines(text) == ["accelerate==0.32.1  # was 0.31.0; fixes symbol-missing", "peft==0.15.0"]
+    parsed = parse_requirements_text(text)
+    assert [str(x.requirement) for x in parsed.lines] == ["accelerate==0.32.1", "peft==0.15.0"]
+    only = render(pin_set(inv, Plan(moves=(move,)), ["peft"], pip=NO_CONFIG, changes_only=True), "requirements")
+    assert lines(only) == ["accelerate==0.32.1  # was 0.31.0; fixes symbol-missing"]
+    assert render(pins, "pip") == "pip install accelerate==0.32.1 peft==0.15.0\n"
+
+
+def test_a_range_move_says_pip_picks(tmp_path: Path) -> None:
+    inv = scan(site_with(tmp_path, {"protobuf": Fake("4.21.12")}))
+    move = Move(canonical("protobuf"), "protobuf", "4.21.12", None, "protobuf<4", ("tensorboard-old-protos: x",))
+    text = render(pin_set(inv, Plan(moves=(move,)), ["protobuf"], pip=NO_CONFIG), "requirements")
+    assert lines(text) == ["protobuf<4  # was 4.21.12; fixes tensorboard-old-protos, pip picks the release"]
+
+
+def test_a_pytorch_local_build_gets_the_index_it_needs(tmp_path: Path) -> None:
+    inv = scan(site_with(tmp_path, {"torch": Fake("2.13.0+cpu"), "torchvision": Fake("0.28.0+cu128")}))
+    text = render(pin_set(inv, Plan(), [], pip=NO_CONFIG), "requirements")
+    assert lines(text)[:2] == [
+        "--extra-index-url https://download.pytorch.org/whl/cpu",
+        "--extra-index-url https://download.pytorch.org/whl/cu128",
+    ]
+    parsed = parse_requirements_text(text)
+    assert parsed.extra_index_urls == (
+        "https://download.pytorch.org/whl/cpu",
+        "https://download.pytorch.org/whl/cu128",
+    )
+    assert [str(x.requirement) for x in parsed.lines] == ["torch==2.13.0+cpu", "torchvision==0.28.0+cu128"]
+
+
+def test_a_local_build_the_users_find_links_provides_needs_no_index_line(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl").write_bytes(b"")
+    inv = scan(site_with(tmp_path, {"torch": Fake("2.13.0+cpu")}))
+    text = render(pin_set(inv, Plan(), [], pip=PipConfig(find_links=(str(wheels),))), "requirements")
+    [line] = lines(text)
+    assert line.startswith("torch==2.13.0+cpu  # a PyTorch cpu build: your pip finds it in ")
+
+
+def test_what_no_other_machine_can_install_is_left_out_with_the_reason(tmp_path: Path) -> None:
+    inv = scan(
+        site_with(
+            tmp_path,
+            {"mylib": Fake("0.1"), "patched": Fake("1.0+local"), "fromgit": Fake("2.0")},
+            direct={
+                "mylib": {"url": "file:///home/me/mylib", "dir_info": {"editable": True}},
+                "fromgit": {
+                    "url": "https://user:s3cret@github.com/org/fromgit.git",
+                    "vcs_info": {"vcs": "git", "commit_id": "abc123"},
+                },
+            },
+        )
+    )
+    text = render(pin_set(inv, Plan(), ["mylib", "patched", "fromgit"], pip=NO_CONFIG), "requirements")
+    assert "s3cret" not in text
+    assert lines(text) == [
+        "fromgit @ git+https://user:****@github.com/org/fromgit.git@abc123  # from version control, "
+        "at the installed commit"
+    ]
+    assert "# mylib 0.1: an editable install of file:///home/me/mylib; left out" in text
+    assert "# patched==1.0+local: a local build (+local) that no index serves; left out" in text
+    constraints = render(pin_set(inv, Plan(), ["fromgit"], pip=NO_CONFIG), "constraints")
+    assert lines(constraints) == []  # pip refuses direct URLs in a constraints file: commented with why
+    assert "not allowed in a constraints file" in constraints
+
+
+def test_with_nothing_watched_the_file_is_every_top_level_distribution_and_its_closure(tmp_path: Path) -> None:
+    """No watched package installed (a requests venv): the file still names the whole set, so that
+    `envdoctor pin > requirements.txt` never leaves a file of comments or of the moved lines only."""
+    inv = scan(
+        site_with(
+            tmp_path,
+            {
+                "requests": Fake("2.34.2", ["idna<4,>=2.5", "urllib3"]),
+                "idna": Fake("3.20"),
+                "urllib3": Fake("2.8.0"),
+                "lonely": Fake("1.0"),
+                "ring-a": Fake("1.0", ["ring-b"]),  # two that only require each other
+                "ring-b": Fake("1.0", ["ring-a"]),
+                "pip": Fake("23.2.1"),
+            },
+        )
+    )
+    pins = pin_set(inv, Plan(), ["peft", "accelerate"], pip=NO_CONFIG)
+    assert lines(render(pins, "requirements")) == [
+        "idna==3.20",
+        "lonely==1.0",
+        "requests==2.34.2",
+        "ring-a==1.0",
+        "ring-b==1.0",
+        "urllib3==2.8.0",
+    ]
+    assert pins.scope == (
+        "none of the packages envdoctor watches is installed: the file pins the 3 distributions nothing else "
+        "requires (lonely, requests, ring-a) and what they require: 6 distributions"
+    )
+    move = Move(canonical("idna"), "idna", "3.20", None, "idna<4,>=2.5", ("requirement-conflict: x",))
+    moved = lines(render(pin_set(inv, Plan(moves=(move,)), [], pip=NO_CONFIG), "requirements"))
+    assert len(moved) == 6 and moved[0].startswith("idna<4,>=2.5  # was 3.20")
+
+
+def test_a_moved_cpu_torch_stays_on_its_index(tmp_path: Path) -> None:
+    """torch moved by range (no plan without it): `torch>=2.1` from PyPI alone is the CUDA build; the file
+    keeps the installed build's index."""
+    inv = scan(site_with(tmp_path, {"torch": Fake("2.0.1+cpu"), "transformers": Fake("4.53.0")}))
+    move = Move(canonical("torch"), "torch", "2.0.1+cpu", None, "torch>=2.1", ("transformers-floor: x",))
+    text = render(pin_set(inv, Plan(moves=(move,)), ["transformers"], pip=NO_CONFIG), "requirements")
+    assert lines(text)[0] == "--extra-index-url https://download.pytorch.org/whl/cpu"
+    assert "torch>=2.1  # was 2.0.1+cpu; fixes transformers-floor, pip picks the release; the PyTorch cpu build" in text
