@@ -19,6 +19,7 @@ from envdoctor.redact import Redactor
 from envdoctor.report import Severity
 
 if TYPE_CHECKING:
+    from envdoctor.config import Config
     from envdoctor.matrix import HardwareFact, Matrix
     from envdoctor.pinning import PinResult
     from envdoctor.render import Format
@@ -110,6 +111,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept the findings with this finding or rule id (only those about PACKAGE): they stay in the "
         "report, marked suppressed, and never count toward the exit code (repeatable; a lasting ignore belongs "
         "in the configuration, with its reason)",
+    )
+    check.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="accept the findings listed in FILE (written by --write-baseline): they stay in the report, marked "
+        "baselined, and never count toward the exit code; a finding not in it counts (default: baseline in the "
+        "configuration)",
+    )
+    check.add_argument(
+        "--write-baseline",
+        metavar="FILE",
+        help="write every finding of this run that no ignore covers to FILE as the baseline, and accept them",
     )
     _config_options(check)
     check.add_argument(
@@ -381,6 +394,7 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
         if known is not None and ignore.id not in known:
             raise UsageError(f"--ignore {ignore.id}: {config.unknown_id(ignore.id, known)}")
     stdout_file, outputs = _outputs(args.output)
+    accepted = _read_baseline(args, settings)
     quiet = args.quiet or not sys.stderr.isatty()
     progress = Silent() if quiet else StderrProgress()
     if (args.install or args.requirements) and (args.train or args.precision):
@@ -410,11 +424,22 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
             progress=progress,
             train=args.train,
             precision=args.precision,
-            probes=args.probes,
-            imports=args.imports,
+            probes=args.probes or settings.probes,
+            imports=[*settings.imports, *args.imports],
             probe_all=args.probe_all,
         )
     report = config.suppress(report, ignores)
+    if args.write_baseline:
+        from envdoctor import baseline
+
+        count = baseline.write(Path(args.write_baseline), report)
+        accepted = (args.write_baseline, frozenset(baseline.key(f) for f in report.active))
+        if not args.quiet:
+            print(f"envdoctor: wrote {count} finding(s) to the baseline {args.write_baseline}", file=sys.stderr)
+    if accepted is not None:
+        from envdoctor import baseline
+
+        report = baseline.apply(report, accepted[1], accepted[0])
     fmt, color = _choose_format(args.format, to_file=stdout_file is not None)
     width = shutil.get_terminal_size((100, 24)).columns if fmt is Format.TERMINAL else 100
     rules = catalog.load() if any(f is Format.SARIF for f, _ in outputs) or fmt is Format.SARIF else {}
@@ -454,6 +479,24 @@ def _outputs(values: Sequence[str]) -> tuple[str | None, list[tuple[Format, str]
         if os.path.isdir(path) or not os.path.isdir(os.path.dirname(os.path.abspath(path))):
             raise UsageError(f"--output {path}: not a file in an existing folder")
     return (plain[0] if plain else None), typed
+
+
+def _read_baseline(args: argparse.Namespace, settings: Config) -> tuple[str, frozenset[str]] | None:
+    """The baseline to apply (its name as shown, its keys), read before the check runs: ``--baseline``, else
+    ``baseline`` in the configuration (none with ``--write-baseline``, which writes a new one)."""
+    from envdoctor import baseline
+
+    if args.write_baseline is not None:
+        target = args.write_baseline
+        if not target or os.path.isdir(target) or not os.path.isdir(os.path.dirname(os.path.abspath(target))):
+            raise UsageError(f"--write-baseline {target}: not a file in an existing folder")
+        return None
+    if args.baseline is not None:
+        return args.baseline, baseline.read(Path(args.baseline))
+    if settings.baseline is None:
+        return None
+    shown = os.path.relpath(settings.baseline) if settings.baseline.is_relative_to(Path.cwd()) else settings.baseline
+    return str(shown), baseline.read(settings.baseline)
 
 
 def _check_options(args: argparse.Namespace) -> None:
