@@ -316,9 +316,10 @@ def _config_options(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    redact = Redactor.from_environment()
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 on bad flags
+    # every output is private: secrets, the home directory, the user name and the host name are masked
+    redact = Redactor.from_environment() if getattr(args, "no_redact", False) else Redactor.for_output()
     if args.command is None:
         parser.print_help(sys.stderr)
         return exitcodes.USAGE
@@ -396,7 +397,7 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     stdout_file, outputs = _outputs(args.output)
     accepted = _read_baseline(args, settings)
     quiet = args.quiet or not sys.stderr.isatty()
-    progress = Silent() if quiet else StderrProgress()
+    progress = Silent() if quiet else StderrProgress(redactor=redact)
     if (args.install or args.requirements) and (args.train or args.precision):
         raise UsageError("--train runs a step in the installed environment; it cannot be combined with --install / -r")
     if args.install or args.requirements:
@@ -428,7 +429,7 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
             imports=[*settings.imports, *args.imports],
             probe_all=args.probe_all,
         )
-    report = config.suppress(report, ignores)
+    report = config.suppress(api.redacted(report, redact), ignores)
     if args.write_baseline:
         from envdoctor import baseline
 

@@ -1,6 +1,8 @@
 """Secrets never reach an output: token-like environment values and credentials in URLs.
 
-Applied to every string envdoctor writes (reports in every format, error messages, progress).
+Applied to every string envdoctor writes (reports in every format, error messages, progress). What the
+command line writes is also made private (``Redactor.for_output``): the home directory becomes ``~``, a path
+segment that is the user name ``<user>``, the host name ``<host>``; the API's reports keep paths usable.
 """
 
 from __future__ import annotations
@@ -35,26 +37,67 @@ def secret_values(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
     return tuple(sorted(found, key=len, reverse=True))
 
 
-class Redactor:
-    """Masks the given secret values (raw and JSON-escaped) and the password part of URLs."""
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+HOME, USER, HOST = "~", "<user>", "<host>"
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+
+def _forms(value: str) -> set[str]:
+    """``value`` as it appears raw, JSON-escaped and Markdown-escaped (envdoctor.render.markdown)."""
+    return {value, json.dumps(value)[1:-1], _MARKDOWN_PUNCTUATION.sub(r"\\\1", value)}
+
+
+class Redactor:
+    """Masks the given secret values (raw, JSON- and Markdown-escaped) and the password part of URLs; with
+    ``home``, ``user`` or ``host``, also the home directory (``~``), path segments that are the user name
+    (``<user>``) and the host name as a word (``<host>``)."""
+
+    def __init__(
+        self, secrets: Iterable[str], *, home: str | None = None, user: str | None = None, host: str | None = None
+    ) -> None:
         forms: set[str] = set()
         for value in secrets:
-            forms.add(value)
-            forms.add(json.dumps(value)[1:-1])
+            forms |= _forms(value)
         self._forms = sorted(forms, key=len, reverse=True)
+        self._private: list[tuple[re.Pattern[str], str]] = []
+        if home and home.rstrip("/\\") and home.rstrip("/\\") != home[:1]:
+            home = home.rstrip("/\\")
+            alternatives = "|".join(re.escape(f) for f in sorted(_forms(home), key=len, reverse=True))
+            self._private.append((re.compile(rf"(?:{alternatives})(?![\w.-])"), HOME))
+        if user and len(user) >= 2:
+            alternatives = "|".join(re.escape(f) for f in sorted(_forms(user), key=len, reverse=True))
+            self._private.append((re.compile(rf"(?<=[/\\])(?:{alternatives})(?![\w.-])"), USER))
+        if host and len(host) >= 2 and host.lower() != "localhost":
+            alternatives = "|".join(re.escape(f) for f in sorted(_forms(host), key=len, reverse=True))
+            self._private.append((re.compile(rf"(?<![\w.-])(?:{alternatives})(?![\w-])", re.IGNORECASE), HOST))
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Redactor:
         return cls(secret_values(env))
+
+    @classmethod
+    def for_output(cls, env: Mapping[str, str] | None = None) -> Redactor:
+        """Secrets, and the home directory, the user name and the host name of this process (HOME or the
+        password database; USER / LOGNAME as getpass reads them; the node name)."""
+        import getpass
+
+        env = os.environ if env is None else env
+        try:
+            user: str | None = getpass.getuser()
+        except Exception:  # no name for this uid (a container's arbitrary user)
+            user = None
+        home = env.get("HOME") or os.path.expanduser("~")
+        host = os.uname().nodename if hasattr(os, "uname") else None
+        return cls(secret_values(env), home=home, user=user, host=host)
 
     def __call__(self, text: str) -> str:
         for form in self._forms:
             if form in text:
                 text = text.replace(form, MASK)
         text = _URL_QUERY_SECRET.sub(rf"\g<name>{MASK}", text)
-        return _URL_USERINFO.sub(_mask_userinfo, text)
+        text = _URL_USERINFO.sub(_mask_userinfo, text)
+        for pattern, replacement in self._private:
+            text = pattern.sub(replacement, text)
+        return text
 
 
 def _mask_userinfo(match: re.Match[str]) -> str:
