@@ -303,7 +303,53 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--timeout", type=float, default=60.0, metavar="SECONDS", help="limit for reading the environment"
     )
+    _report_parser(sub)
+    _why_parser(sub)
     return parser
+
+
+def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    report = sub.add_parser(
+        "report",
+        help="a redacted bug-report bundle (Markdown or JSON) instead of `transformers env`, `accelerate env`, "
+        "collect_env",
+        description="One bundle to paste into a bug report: the training stack's versions and builds, Python and "
+        "the platform, the device facts (torch's build, CUDA, GPUs, driver; read by importing torch in the target, "
+        "when it is installed), the findings of `envdoctor check`, the accelerate config, pip's index "
+        "configuration and the stack's environment variables. Markdown with one collapsible <details> block, or "
+        "JSON (envdoctor.bundle/1). Redacted by default: token and secret values, credentials in URLs, the home "
+        "directory, the user name and the host name.",
+    )
+    report.add_argument("--python", metavar="PATH", help="interpreter or venv folder (default: this one)")
+    report.add_argument("--format", choices=("markdown", "json"), default="markdown", help="default: markdown")
+    report.add_argument(
+        "--no-redact",
+        action="store_true",
+        help="show paths with the home directory, the user name and the host name as they are (token and "
+        "secret values and credentials in URLs stay masked)",
+    )
+    report.add_argument("--no-device", action="store_true", help="do not import torch in the target")
+    report.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    report.add_argument(
+        "--timeout", type=float, default=60.0, metavar="SECONDS", help="limit for each probe (default: 60)"
+    )
+    report.add_argument("--quiet", "-q", action="store_true", help="no progress messages on stderr")
+
+
+def _why_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    why = sub.add_parser(
+        "why",
+        help="why a package is installed: who requires it, what it requires, its findings, the releases known",
+        description="Who requires PKG (with the declared ranges, and whether the installed version is in them), "
+        "what PKG requires, which findings of `envdoctor check` involve it, which matrix rules name it and which "
+        "of its releases envdoctor's facts know. A package nothing installed mentions is a usage error (exit 2).",
+    )
+    why.add_argument("package", metavar="PKG", help="a distribution name (any spelling: Hugging_Face-Hub works)")
+    why.add_argument("--python", metavar="PATH", help="interpreter or venv folder (default: this one)")
+    why.add_argument("--format", choices=("text", "json"), default="text", help="default: text")
+    why.add_argument(
+        "--timeout", type=float, default=60.0, metavar="SECONDS", help="limit for each probe (default: 60)"
+    )
 
 
 def _config_options(parser: argparse.ArgumentParser) -> None:
@@ -335,6 +381,10 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
             return _explain(args)
         if args.command == "pin":
             return _pin(args, redact)
+        if args.command == "report":
+            return _report(args, redact)
+        if args.command == "why":
+            return _why(args, redact)
         return _check(args, redact)
     except (UsageError, TargetError, ProbeError) as exc:
         _error(redact(str(exc)))
@@ -537,6 +587,44 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
         for line in result.summary():
             print(redact(f"envdoctor: {line}"), file=sys.stderr)
     return exitcodes.FINDINGS if result.plan.remaining else exitcodes.OK
+
+
+def _report(args: argparse.Namespace, redact: Redactor) -> int:
+    import dataclasses
+
+    from envdoctor import api, bundle
+    from envdoctor.progress import Silent, StderrProgress
+    from envdoctor.render.bundle import render_json, render_markdown
+
+    _check_options(args)
+    if args.output is not None:
+        _outputs([args.output])  # a folder, or a file in a missing folder: a usage error before anything runs
+    if args.no_redact:
+        _error_stream("--no-redact: the bundle shows paths, the user name and the host name as they are")
+    quiet = args.quiet or not sys.stderr.isatty()
+    progress = Silent() if quiet else StderrProgress(redactor=redact)
+    found = bundle.collect(python=args.python, timeout=args.timeout, device=not args.no_device, progress=progress)
+    found = dataclasses.replace(found, report=api.redacted(found.report, redact))
+    data = api._redact_strings(found.to_dict(redacted=not args.no_redact), redact)
+    text = render_json(data) if args.format == "json" else render_markdown(data)
+    _write(redact(text), args.output)
+    return exitcodes.OK
+
+
+def _why(args: argparse.Namespace, redact: Redactor) -> int:
+    import json
+
+    from envdoctor.why import explain
+
+    _check_options(args)
+    answer = explain(args.package, python=args.python, timeout=args.timeout)
+    text = json.dumps(answer.to_dict(), indent=2, ensure_ascii=False) + "\n" if args.format == "json" else answer.text()
+    _write(redact(text), None)
+    return exitcodes.OK
+
+
+def _error_stream(message: str) -> None:
+    print(f"envdoctor: {message}", file=sys.stderr)
 
 
 def _apply(result: PinResult, args: argparse.Namespace, redact: Redactor) -> int:

@@ -33,7 +33,7 @@ _MIN_SECRET = 6
 def secret_values(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
     """Values of token-like variables (HF_TOKEN, *_TOKEN, *_KEY, *_SECRET, passwords), longest first."""
     env = os.environ if env is None else env
-    found = {v for k, v in env.items() if _SECRET_NAME.search(k) and len(v.strip()) >= _MIN_SECRET}
+    found = {v for k, v in env.items() if is_secret_name(k) and len(v.strip()) >= _MIN_SECRET}
     return tuple(sorted(found, key=len, reverse=True))
 
 
@@ -44,6 +44,11 @@ HOME, USER, HOST = "~", "<user>", "<host>"
 def _forms(value: str) -> set[str]:
     """``value`` as it appears raw, JSON-escaped and Markdown-escaped (envdoctor.render.markdown)."""
     return {value, json.dumps(value)[1:-1], _MARKDOWN_PUNCTUATION.sub(r"\\\1", value)}
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether an environment variable of this name holds a secret (HF_TOKEN, *_KEY, *PASSWORD*, ...)."""
+    return bool(_SECRET_NAME.search(name))
 
 
 class Redactor:

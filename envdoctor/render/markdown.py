@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 
 from envdoctor.render import RenderOptions, finding_lines, printable
 from envdoctor.render.fixes import first_step
@@ -49,10 +50,15 @@ def render(report: Report, options: RenderOptions) -> str:
         lines.append("")
     step = first_step(report)
     if step:
-        body = [printable(line) for line in step]
-        fence = "`" * max(3, 1 + max((len(r) for b in body for r in re.findall("`+", b)), default=0))
-        lines += ["**Fix (first step):**", "", f"{fence}shell", *body, fence, ""]
+        lines += ["**Fix (first step):**", "", *fenced(step, "shell"), ""]
     return "\n".join(lines)
+
+
+def fenced(lines: Sequence[str], info: str) -> list[str]:
+    """``lines`` (each made printable) in a code block whose fence is longer than any run of backticks in them."""
+    body = [printable(line) for line in lines]
+    fence = "`" * max(3, 1 + max((len(r) for b in body for r in re.findall("`+", b)), default=0))
+    return [f"{fence}{info}", *body, fence]
 
 
 def _details(f: Finding) -> list[str]:
