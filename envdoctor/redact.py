@@ -63,17 +63,20 @@ class Redactor:
         for value in secrets:
             forms |= _forms(value)
         self._forms = sorted(forms, key=len, reverse=True)
-        self._private: list[tuple[re.Pattern[str], str]] = []
+        self._private: list[tuple[tuple[str, ...], re.Pattern[str], str]] = []
+        """(needles, pattern, replacement): the pattern runs only on a text that holds one of the needles."""
         if home and home.rstrip("/\\") and home.rstrip("/\\") != home[:1]:
-            home = home.rstrip("/\\")
-            alternatives = "|".join(re.escape(f) for f in sorted(_forms(home), key=len, reverse=True))
-            self._private.append((re.compile(rf"(?:{alternatives})(?![\w.-])"), HOME))
+            self._add(home.rstrip("/\\"), "(?:{})(?![\\w.-])", HOME)
         if user and len(user) >= 2:
-            alternatives = "|".join(re.escape(f) for f in sorted(_forms(user), key=len, reverse=True))
-            self._private.append((re.compile(rf"(?<=[/\\])(?:{alternatives})(?![\w.-])"), USER))
+            self._add(user, "(?<=[/\\\\])(?:{})(?![\\w.-])", USER)
         if host and len(host) >= 2 and host.lower() != "localhost":
-            alternatives = "|".join(re.escape(f) for f in sorted(_forms(host), key=len, reverse=True))
-            self._private.append((re.compile(rf"(?<![\w.-])(?:{alternatives})(?![\w-])", re.IGNORECASE), HOST))
+            self._add(host, "(?<![\\w.-])(?:{})(?![\\w-])", HOST, re.IGNORECASE)
+
+    def _add(self, value: str, template: str, replacement: str, flags: int = 0) -> None:
+        forms = sorted(_forms(value), key=len, reverse=True)
+        pattern = re.compile(template.format("|".join(re.escape(f) for f in forms)), flags)
+        needles = tuple(f.lower() for f in forms) if flags & re.IGNORECASE else tuple(forms)
+        self._private.append((needles, pattern, replacement))
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> Redactor:
@@ -82,14 +85,17 @@ class Redactor:
     @classmethod
     def for_output(cls, env: Mapping[str, str] | None = None) -> Redactor:
         """Secrets, and the home directory, the user name and the host name of this process (HOME or the
-        password database; USER / LOGNAME as getpass reads them; the node name)."""
-        import getpass
-
+        password database; LOGNAME, USER, LNAME, USERNAME as getpass reads them, else the password database;
+        the node name)."""
         env = os.environ if env is None else env
-        try:
-            user: str | None = getpass.getuser()
-        except Exception:  # no name for this uid (a container's arbitrary user)
-            user = None
+        user = next((env[k] for k in ("LOGNAME", "USER", "LNAME", "USERNAME") if env.get(k)), None)
+        if user is None:
+            try:
+                import pwd
+
+                user = pwd.getpwuid(os.getuid()).pw_name
+            except (ImportError, KeyError, AttributeError):  # no name for this uid (a container's arbitrary user)
+                user = None
         home = env.get("HOME") or os.path.expanduser("~")
         host = os.uname().nodename if hasattr(os, "uname") else None
         return cls(secret_values(env), home=home, user=user, host=host)
@@ -98,10 +104,15 @@ class Redactor:
         for form in self._forms:
             if form in text:
                 text = text.replace(form, MASK)
-        text = _URL_QUERY_SECRET.sub(rf"\g<name>{MASK}", text)
-        text = _URL_USERINFO.sub(_mask_userinfo, text)
-        for pattern, replacement in self._private:
-            text = pattern.sub(replacement, text)
+        if "=" in text:
+            text = _URL_QUERY_SECRET.sub(rf"\g<name>{MASK}", text)
+        if "@" in text:
+            text = _URL_USERINFO.sub(_mask_userinfo, text)
+        lowered = text.lower() if self._private else ""
+        for needles, pattern, replacement in self._private:
+            if any(n in text or n in lowered for n in needles):
+                text = pattern.sub(replacement, text)
+                lowered = text.lower()
         return text
 
 

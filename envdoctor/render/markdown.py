@@ -9,7 +9,6 @@ block's fence is longer than any run of backticks in it.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Sequence
 
@@ -18,6 +17,14 @@ from envdoctor.render.fixes import first_step
 from envdoctor.report import Finding, Report
 
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+_HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
+
+
+def escape_html(text: str) -> str:
+    """``html.escape`` (quotes too), without loading the html package and its entity table."""
+    return text.translate(_HTML)
 
 
 def md(text: str) -> str:
@@ -63,6 +70,6 @@ def fenced(lines: Sequence[str], info: str) -> list[str]:
 
 def _details(f: Finding) -> list[str]:
     state = "suppressed " if f.suppressed is not None else ""
-    summary = html.escape(f"{state}{f.severity} [{printable(f.id)}] {printable(f.title)}")
+    summary = escape_html(f"{state}{f.severity} [{printable(f.id)}] {printable(f.title)}")
     body = [f"- {md(line)}" for line in finding_lines(f)]
     return ["<details>", f"<summary>{summary}</summary>", "", *body, "", "</details>", ""]
