@@ -43,6 +43,10 @@ examples:
   envdoctor check --install "accelerate==0.31.0"   what-if: would this install break something?
   envdoctor check -r requirements.txt              what-if for a requirements file
   envdoctor check --train --precision bf16         also one real bf16 training step (and fp32, fp16)
+  envdoctor check --write-baseline envdoctor-baseline.json   accept today's findings; later runs pass
+                                                   --baseline envdoctor-baseline.json and fail on new ones
+  envdoctor report > env.md                        a redacted bug-report bundle (instead of transformers env)
+  envdoctor why accelerate                         who requires it, what it requires, what involves it
 """
 
 
@@ -378,7 +382,7 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
         if args.command == "matrix":
             return _matrix(args)
         if args.command == "explain":
-            return _explain(args)
+            return _explain(args, redact)
         if args.command == "pin":
             return _pin(args, redact)
         if args.command == "report":
@@ -719,11 +723,11 @@ def _hardware(matrix: Matrix, fmt: str) -> int:
     return exitcodes.OK
 
 
-def _explain(args: argparse.Namespace) -> int:
+def _explain(args: argparse.Namespace, redact: Redactor) -> int:
     import difflib
 
     if args.text is not None or args.rule_id == "-":
-        return _explain_text(args)
+        return _explain_text(args, redact)
     if args.rule_id is None:
         raise UsageError("explain needs a RULE_ID, --text TEXT, or `-` to read an error text from stdin")
 
@@ -768,7 +772,7 @@ def _explain(args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def _explain_text(args: argparse.Namespace) -> int:
+def _explain_text(args: argparse.Namespace, redact: Redactor) -> int:
     from envdoctor.errors import check_timeout
     from envdoctor.facts import Facts
     from envdoctor.inventory import Inventory
@@ -794,7 +798,7 @@ def _explain_text(args: argparse.Namespace) -> int:
     ]
     if diag.frames:
         lines += ["Last frames:", *(f"  {f}" for f in diag.frames[-4:])]
-    _write("\n".join(lines) + "\n", None)
+    _write(redact("\n".join(lines) + "\n"), None)
     return exitcodes.OK
 
 

@@ -92,3 +92,11 @@ def test_why_says_who_requires_a_package_what_it_requires_and_what_involves_it(
     assert unknown.returncode == 2
     assert "no distribution 'acelerate' is installed" in unknown.stderr and "did you mean accelerate?" in unknown.stderr
     assert unknown.stdout == ""
+
+
+def test_report_without_torch_says_so_and_still_answers(small_clean: beds.Bed, tmp_path: Path) -> None:
+    proc = envdoctor("report", "--python", str(small_clean.python), "--format", "json", "-o", "env.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((tmp_path / "env.json").read_text())
+    assert data["device"] is None and data["device_note"] == "torch is not installed in the target"
+    assert data["check"]["verdict"].startswith("OK")
