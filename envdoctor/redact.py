@@ -66,7 +66,11 @@ class Redactor:
         self._private: list[tuple[tuple[str, ...], re.Pattern[str], str]] = []
         """(needles, pattern, replacement): the pattern runs only on a text that holds one of the needles."""
         if home and home.rstrip("/\\") and home.rstrip("/\\") != home[:1]:
-            self._add(home.rstrip("/\\"), "(?:{})(?![\\w.-])", HOME)
+            home = home.rstrip("/\\")
+            # a shell-quoted path stays a command that runs: '/home/me/venv/bin/python' -> ~/'venv/bin/python'
+            quoted = re.compile(rf"'{re.escape(home)}(?:/|'(?=[\s;|&)]|$))", re.M)
+            self._private.append(((f"'{home}",), quoted, "QUOTED_HOME"))
+            self._add(home, "(?:{})(?![\\w.-])", HOME)
         if user and len(user) >= 2:
             self._add(user, "(?<=[/\\\\])(?:{})(?![\\w.-])", USER)
         if host and len(host) >= 2 and host.lower() != "localhost":
@@ -111,9 +115,13 @@ class Redactor:
         lowered = text.lower() if self._private else ""
         for needles, pattern, replacement in self._private:
             if any(n in text or n in lowered for n in needles):
-                text = pattern.sub(replacement, text)
+                text = pattern.sub(_quoted_home if replacement == "QUOTED_HOME" else replacement, text)
                 lowered = text.lower()
         return text
+
+
+def _quoted_home(match: re.Match[str]) -> str:
+    return f"{HOME}/'" if match.group(0).endswith("/") else HOME
 
 
 def _mask_userinfo(match: re.Match[str]) -> str:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,18 @@ def test_for_output_reads_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
     node = os.uname().nodename
     assert r(f"/home/planted-home/x /srv/planted_user/y /{node}/z") == "~/x /srv/<user>/y /<host>/z"
     assert Redactor.from_environment()("/home/planted-home/x") == "/home/planted-home/x"  # the API keeps paths
+
+
+def test_a_shell_quoted_path_under_home_stays_a_command_the_shell_runs(tmp_path: Path) -> None:
+    import shlex
+    import subprocess
+
+    home = tmp_path / "home dir"
+    (home / "venv x").mkdir(parents=True)
+    command = shlex.join(["printf", "%s\\n", str(home / "venv x"), str(home)])
+    shown = Redactor([], home=str(home))(command)
+    assert shown == "printf '%s\\n' ~/'venv x' ~"
+    ran = subprocess.run(
+        ["sh", "-c", shown], env={"HOME": str(home), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True
+    )
+    assert ran.stdout.splitlines() == [str(home / "venv x"), str(home)]
