@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import platform
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,13 +116,20 @@ def collect(
     inv = Inventory.from_payload(api._inventory(target, {}, timeout))
     facts: dict[str, Any] = {}
     worker = None
+    groups: list[int] = []
     if device and inv.get("torch") is not None:
         progress.step("reading the device facts (imports torch in the target)")
-        worker = threading.Thread(target=_device, args=(target.python, timeout, facts), daemon=True)
+        worker = threading.Thread(target=_device, args=(target.python, timeout, facts, groups.append), daemon=True)
         worker.start()
-    report = api.check(python=target.python, timeout=timeout, progress=progress)
-    if worker is not None:
-        worker.join()
+    try:
+        report = api.check(python=target.python, timeout=timeout, progress=progress)
+        if worker is not None:
+            worker.join()
+    except BaseException:  # Ctrl-C, SIGTERM, a target that cannot be read: the device probe does not outlive us
+        from envdoctor import runner
+
+        runner.kill_groups(groups)
+        raise
     note = facts.get("note", "") if device else "not read (--no-device)"
     if device and inv.get("torch") is None:
         note = "torch is not installed in the target"
@@ -147,11 +154,11 @@ def collect(
     )
 
 
-def _device(python: str, timeout: float, out: dict[str, Any]) -> None:
+def _device(python: str, timeout: float, out: dict[str, Any], on_start: Callable[[int], None]) -> None:
     from envdoctor import runner
 
     try:
-        result = runner.run_probe(python, "step", {"facts_only": True}, timeout=timeout)
+        result = runner.run_probe(python, "step", {"facts_only": True}, timeout=timeout, on_start=on_start)
     except Exception as exc:  # the bundle is still worth having without the device
         out["note"] = f"the device probe could not run: {exc}"
         return
