@@ -123,8 +123,8 @@ def collect(
         worker.start()
     try:
         report = api.check(python=target.python, timeout=timeout, progress=progress)
-        if worker is not None:
-            worker.join()
+        while worker is not None and worker.is_alive():  # in slices: a stop signal the kernel hands to the
+            worker.join(0.2)  # worker must not wait for the probe's timeout (see runner.start_deaf)
     except BaseException:  # Ctrl-C, SIGTERM, a target that cannot be read: the device probe does not outlive us
         from envdoctor import runner
 

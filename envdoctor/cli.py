@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 from envdoctor import __version__, atomic, exitcodes
 from envdoctor.errors import EnvdoctorError, Interrupted, ProbeError, TargetError, Terminated, UsageError
 from envdoctor.redact import Redactor
-from envdoctor.report import Severity
+from envdoctor.report import Report, Severity
 
 if TYPE_CHECKING:
     from envdoctor.config import Config
+    from envdoctor.kernel import Place
     from envdoctor.matrix import HardwareFact, Matrix
     from envdoctor.pinning import PinResult
     from envdoctor.render import Format
@@ -43,6 +44,7 @@ examples:
   envdoctor check --install "accelerate==0.31.0"   what-if: would this install break something?
   envdoctor check -r requirements.txt              what-if for a requirements file
   envdoctor check --train --precision bf16         also one real bf16 training step (and fp32, fp16)
+  envdoctor check --script train.py --script nb.ipynb   also your code: imports and keyword arguments
   envdoctor check --write-baseline envdoctor-baseline.json   accept today's findings; later runs pass
                                                    --baseline envdoctor-baseline.json and fail on new ones
   envdoctor report > env.md                        a redacted bug-report bundle (instead of transformers env)
@@ -54,7 +56,8 @@ _PIN_EPILOG = """\
 exit codes:
   0  a plan clears every error (or there was none); the header's verdict says whether pip verified it
   1  some errors are left NOT fixed: no fix envdoctor can plan, every fix moves a --keep package, or a -c
-     file contradicts it (listed with the reason in the header and on stderr; the other errors are fixed)
+     file contradicts it (listed with the reason in the header and on stderr; the other errors are fixed);
+     with --verify, also when the plan failed in the throwaway copy or could not be tried there
   2  usage error, or an interpreter / file that cannot be read
   3  envdoctor itself failed
   130, 143  interrupted (Ctrl-C, SIGTERM); during --apply, the message lists what pip had changed
@@ -62,6 +65,7 @@ exit codes:
 examples:
   envdoctor pin > requirements.txt                 the fixed stack, exact pins
   envdoctor pin --changes-only                     only what must move
+  envdoctor pin --verify                           also install the plan into a throwaway copy, import there
   envdoctor pin --format pip                       one `pip install ...` command
   envdoctor pin --keep peft --allow-move torch     constrain the plan
   envdoctor pin --apply                            install it (asks first; writes a rollback file)
@@ -99,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=_FORMATS,
         default="auto",
         help="format of stdout (default: auto = terminal on a terminal; github when GITHUB_ACTIONS=true; text "
-        "otherwise or when NO_COLOR is set)",
+        "otherwise, in a notebook's `!` shell, or when NO_COLOR is set)",
     )
     check.add_argument(
         "--fail-on",
@@ -116,19 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         "report, marked suppressed, and never count toward the exit code (repeatable; a lasting ignore belongs "
         "in the configuration, with its reason)",
     )
-    check.add_argument(
-        "--baseline",
-        metavar="FILE",
-        help="accept the findings listed in FILE (written by --write-baseline): they stay in the report, marked "
-        "baselined, and never count toward the exit code; a finding not in it counts (default: baseline in the "
-        "configuration)",
-    )
-    check.add_argument(
-        "--write-baseline",
-        metavar="FILE",
-        help="write every finding of this run that no ignore covers to FILE as the baseline, and accept them",
-    )
-    _config_options(check)
+    _gate_options(check)
     check.add_argument(
         "--timeout", type=float, default=60.0, metavar="SECONDS", help="limit for each probe (default: 60)"
     )
@@ -189,6 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="STATEMENT",
         help='also run this import statement as a probe ("from x import y"; repeatable; implies --probes)',
+    )
+    check.add_argument(
+        "--script",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also read FILE (a script, or a notebook .ipynb) for imports and keyword arguments the installed "
+        "releases do not provide, each with its line (or cell) and fix (repeatable; nothing is run)",
     )
     check.add_argument(
         "--output",
@@ -269,6 +269,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not ask pip's resolver (offline); the output then says it is not verified",
     )
     pin.add_argument(
+        "--verify",
+        action="store_true",
+        help="also try the plan for real: install it into a throwaway copy of the environment (unchanged "
+        "packages shared by link, torch never reinstalled) and run the import probes there; the file says "
+        "verified only when they pass, else exit 1 with the failing import (costs a pip install of the moved "
+        "packages and one probe run)",
+    )
+    pin.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="STATEMENT",
+        help="with --verify: an import of your own to run in the copy too (repeatable)",
+    )
+    pin.add_argument(
         "--apply",
         action="store_true",
         help="install the verified plan into the target: shows it, asks, writes a rollback file first, runs pip, "
@@ -307,9 +323,13 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--timeout", type=float, default=60.0, metavar="SECONDS", help="limit for reading the environment"
     )
+    _report_and_why_parsers(sub)
+    return parser
+
+
+def _report_and_why_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _report_parser(sub)
     _why_parser(sub)
-    return parser
 
 
 def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -354,6 +374,23 @@ def _why_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     why.add_argument(
         "--timeout", type=float, default=60.0, metavar="SECONDS", help="limit for each probe (default: 60)"
     )
+
+
+def _gate_options(check: argparse.ArgumentParser) -> None:
+    """check's --baseline, --write-baseline and --config."""
+    check.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="accept the findings listed in FILE (written by --write-baseline): they stay in the report, marked "
+        "baselined, and never count toward the exit code; a finding not in it counts (default: baseline in the "
+        "configuration)",
+    )
+    check.add_argument(
+        "--write-baseline",
+        metavar="FILE",
+        help="write every finding of this run that no ignore covers to FILE as the baseline, and accept them",
+    )
+    _config_options(check)
 
 
 def _config_options(parser: argparse.ArgumentParser) -> None:
@@ -450,7 +487,8 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
             raise UsageError(f"--ignore {ignore.id}: {config.unknown_id(ignore.id, known)}")
     stdout_file, outputs = _outputs(args.output)
     accepted = _read_baseline(args, settings)
-    quiet = args.quiet or not sys.stderr.isatty()
+    place = _place()
+    quiet = args.quiet or not sys.stderr.isatty() or place.notebook  # a `!` cell's pty shows progress as clutter
     progress = Silent() if quiet else StderrProgress(redactor=redact)
     if (args.install or args.requirements) and (args.train or args.precision):
         raise UsageError("--train runs a step in the installed environment; it cannot be combined with --install / -r")
@@ -459,6 +497,8 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
 
         if args.probes or args.imports or args.probe_all:
             raise UsageError("--probes and --import run imports in the installed environment; not with --install / -r")
+        if args.script:
+            raise UsageError("--script is read against the installed environment; not with --install / -r")
 
         try:
             report = api.what_if(
@@ -482,21 +522,17 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
             probes=args.probes or settings.probes,
             imports=[*settings.imports, *args.imports],
             probe_all=args.probe_all,
+            scripts=[*(str(p) for p in settings.scripts), *args.script],
         )
-    report = config.suppress(api.redacted(report, redact), ignores)
-    if args.write_baseline:
-        from envdoctor import baseline
+    if place.kernel_pid is not None and not (args.install or args.requirements):  # `!envdoctor check` in a cell
+        from envdoctor.kernel import stale_in_kernel
 
-        count = baseline.write(Path(args.write_baseline), report)
-        accepted = (args.write_baseline, frozenset(baseline.key(f) for f in report.active))
-        if not args.quiet:
-            print(f"envdoctor: wrote {count} finding(s) to the baseline {args.write_baseline}", file=sys.stderr)
-    if accepted is not None:
-        from envdoctor import baseline
-
-        report = baseline.apply(report, accepted[1], accepted[0])
-    fmt, color = _choose_format(args.format, to_file=stdout_file is not None)
+        report = api.with_findings(report, stale_in_kernel(place.kernel_pid, report.summary.paths, place))
+    report = _baselined(args, config.suppress(api.redacted(report, redact), ignores), accepted)
+    fmt, color = _choose_format(args.format, to_file=stdout_file is not None, notebook=place.notebook)
     width = shutil.get_terminal_size((100, 24)).columns if fmt is Format.TERMINAL else 100
+    if place.notebook and stdout_file is None:
+        width = NOTEBOOK_WIDTH  # the notebook wraps lines at its real width; envdoctor breaks none
     rules = catalog.load() if any(f is Format.SARIF for f, _ in outputs) or fmt is Format.SARIF else {}
     options = RenderOptions(width=width, color=color, fail_on=fail_on, rules=rules)
     texts: list[tuple[str, str | None]] = [
@@ -536,6 +572,19 @@ def _outputs(values: Sequence[str]) -> tuple[str | None, list[tuple[Format, str]
     return (plain[0] if plain else None), typed
 
 
+def _baselined(args: argparse.Namespace, report: Report, accepted: tuple[str, frozenset[str]] | None) -> Report:
+    """``report`` with the baseline applied; with ``--write-baseline``, its findings written as the baseline
+    first (and then accepted)."""
+    from envdoctor import baseline
+
+    if args.write_baseline:
+        count = baseline.write(Path(args.write_baseline), report)
+        accepted = (args.write_baseline, frozenset(baseline.key(f) for f in report.active))
+        if not args.quiet:
+            print(f"envdoctor: wrote {count} finding(s) to the baseline {args.write_baseline}", file=sys.stderr)
+    return report if accepted is None else baseline.apply(report, accepted[1], accepted[0])
+
+
 def _read_baseline(args: argparse.Namespace, settings: Config) -> tuple[str, frozenset[str]] | None:
     """The baseline to apply (its name as shown, its keys), read before the check runs: ``--baseline``, else
     ``baseline`` in the configuration (none with ``--write-baseline``, which writes a new one)."""
@@ -569,8 +618,15 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
     from envdoctor.pinning import pin
 
     _check_options(args)
+    if args.verify and args.no_verify:
+        raise UsageError("--verify tries the plan that pip verified; it cannot go with --no-verify")
+    if args.imports and not args.verify:
+        raise UsageError("--import runs in the copy that --verify builds: add --verify")
+    place = _place()
+    if args.apply and not args.yes and place.notebook:  # a `!` cell's pty looks like a terminal; nothing answers it
+        raise UsageError("--apply asks before changing anything; in a notebook cell nothing can answer: pass --yes")
     settings = config.load(args.config, known=catalog.known_ids)
-    quiet = args.quiet
+    quiet = args.quiet or place.notebook
     if not quiet:
         print("envdoctor: checking and planning ...", file=sys.stderr)
     result = pin(
@@ -580,17 +636,20 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
         changes_only=args.changes_only,
         everything=args.everything,
         verify=not args.no_verify,
+        trial=args.verify,
+        imports=args.imports,
         constraints=args.constraint,
         timeout=args.timeout,
     )
     if args.apply:
-        return _apply(result, args, redact)
+        return _apply(result, args, redact, place)
     text = json.dumps(result.to_dict(), indent=2) + "\n" if args.format == "json" else result.text(args.format)
     _write(redact(text), args.output)
     if not quiet:
         for line in result.summary():
             print(redact(f"envdoctor: {line}"), file=sys.stderr)
-    return exitcodes.FINDINGS if result.plan.remaining else exitcodes.OK
+    failed_try = args.verify and result.plan.moves and not result.verification.verified
+    return exitcodes.FINDINGS if result.plan.remaining or failed_try else exitcodes.OK
 
 
 def _report(args: argparse.Namespace, redact: Redactor) -> int:
@@ -631,7 +690,7 @@ def _error_stream(message: str) -> None:
     print(f"envdoctor: {message}", file=sys.stderr)
 
 
-def _apply(result: PinResult, args: argparse.Namespace, redact: Redactor) -> int:
+def _apply(result: PinResult, args: argparse.Namespace, redact: Redactor, place: Place) -> int:
     import time
 
     from envdoctor.apply import apply
@@ -655,13 +714,23 @@ def _apply(result: PinResult, args: argparse.Namespace, redact: Redactor) -> int
     for line in done.changed:
         say(f"  changed: {line}")
     say(done.message)
-    if done.restart_runtime:
-        say(
-            "restart the runtime (Jupyter/Colab: Runtime > Restart): this kernel has already imported "
-            + ", ".join(done.restart_runtime)
-            + ", and keeps the old code until it restarts"
-        )
+    advice = restart_after_apply(place, done.changed, result.inventory.sys_path)
+    if advice:
+        say(advice)
     return exitcodes.OK if done.ok else exitcodes.FINDINGS
+
+
+def restart_after_apply(place: Place, changed: Sequence[str], paths: Sequence[str]) -> str:
+    """The restart line after ``pin --apply`` from a notebook's `!` shell: for the kernel, not for this process
+    (the distributions whose old files it still maps are named), in the words of the place (Colab, Jupyter)."""
+    from envdoctor.kernel import STALE, restart_advice, stale_in_kernel
+
+    if not place.notebook:
+        return ""
+    seen: list[str] = []
+    if place.kernel_pid is not None:
+        seen = [p for f in stale_in_kernel(place.kernel_pid, paths, place) if f.id == STALE for p in f.packages]
+    return restart_advice(place, [line.split(" ", 1)[0] for line in changed], seen)
 
 
 def _names(values: Sequence[str]) -> list[str]:
@@ -802,13 +871,25 @@ def _explain_text(args: argparse.Namespace, redact: Redactor) -> int:
     return exitcodes.OK
 
 
-def _choose_format(name: str, *, to_file: bool) -> tuple[Format, bool]:
+NOTEBOOK_WIDTH = 10_000
+"""The text view's width in a notebook's `!` shell: its pty says 80 columns, the output area has no such limit."""
+
+
+def _place() -> Place:
+    from envdoctor.kernel import detect
+
+    return detect()
+
+
+def _choose_format(name: str, *, to_file: bool, notebook: bool = False) -> tuple[Format, bool]:
     from envdoctor.render import Format
 
     no_color = "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
     if name == "auto":
         if not to_file and os.environ.get("GITHUB_ACTIONS") == "true":
             return Format.GITHUB, False
+        if notebook:  # a `!` cell is a pty, but the notebook shows escape codes as text
+            return Format.TEXT, False
         tty = not to_file and sys.stdout.isatty()
         return (Format.TERMINAL, True) if tty and not no_color else (Format.TEXT, False)
     fmt = Format(name)

@@ -3,7 +3,7 @@
 Keys: ``fail-on`` (a severity), ``ignore`` (a list of tables: ``id``, optional ``package``, required
 ``reason``), ``keep`` (package names ``envdoctor pin`` never moves), ``baseline`` (a baseline file,
 envdoctor.baseline), ``probes`` (run the import probes), ``imports`` (import statements to probe, as
-``--import``), ``scripts`` (training scripts to scan: reserved, validated and carried for ``check --script``).
+``--import``), ``scripts`` (scripts and notebooks to scan, as ``check --script``).
 Paths are relative to the configuration file's folder. Unknown keys and bad values are a
 UsageError naming the file and the line (tomllib gives no line for a value, so the key is found in the text).
 Precedence for a value: the command line, then the environment (``ENVDOCTOR_FAIL_ON``), then the file;
@@ -13,7 +13,6 @@ lists (``ignore``, ``keep``) add up.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import re
 import sys
@@ -23,18 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from envdoctor.errors import UsageError
+from envdoctor.names import canonical
 from envdoctor.report import Report, Severity
-
-
-def canonical(name: str) -> str:
-    """PEP 503's normalized name, without importing packaging (a warm check never loads it)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 KEYS = ("fail-on", "ignore", "keep", "baseline", "probes", "imports", "scripts")
 IGNORE_KEYS = ("id", "package", "reason")
@@ -75,7 +64,7 @@ class Config:
     probes: bool = False
     imports: tuple[str, ...] = ()
     scripts: tuple[Path, ...] = ()
-    """Reserved for the script scan (``check --script``); each exists. Not read by ``check`` yet."""
+    """Scripts and notebooks ``check`` scans (added to ``--script``); each exists."""
 
 
 def discover(start: Path) -> Path | None:
@@ -83,8 +72,10 @@ def discover(start: Path) -> Path | None:
     after the folder that holds ``.git`` (the repository's root) or at the file system root."""
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
-        if candidate.is_file() and "envdoctor" in _parse(candidate, candidate.read_bytes()).get("tool", {}):
-            return candidate
+        if candidate.is_file():
+            data = candidate.read_bytes()  # parsed only when it can hold the table (TOML is not cheap to import)
+            if b"envdoctor" in data and "envdoctor" in _parse(candidate, data).get("tool", {}):
+                return candidate
         if (folder / ".git").exists():
             return None
     return None
@@ -125,6 +116,10 @@ def load(
 
 
 def _parse(path: Path, data: bytes) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):  # imported here: a run without a configuration file does not pay for it
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
     try:
         return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -226,6 +221,8 @@ def unknown_id(rid: str, known: Collection[str]) -> str:
 
 
 def _did_you_mean(key: str, known: Sequence[str]) -> str:
+    import difflib
+
     close = difflib.get_close_matches(key, known, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

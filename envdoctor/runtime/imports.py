@@ -21,7 +21,8 @@ import re
 import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -258,13 +259,31 @@ def run_imports(
     futures = []
     try:  # an interrupt may land while the first probes already run and the last are being queued
         futures += [pool.submit(one, probe) for probe in probes]
-        return [future.result() for future in futures]
+        return [_result(future) for future in futures]
     except BaseException:  # Ctrl-C, SIGTERM: no probe outlives the run, none still queued starts
         stopping.set()
         runner.kill_groups(groups)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+_WAKE_EVERY = 0.2
+"""Seconds between the main thread's wake-ups while it waits for a probe (see ``_result``)."""
+
+
+def _result(future: Future[ImportResult]) -> ImportResult:
+    """``future.result()``, waited for in slices. The workers start processes, so they cannot block the
+    stop signals (``runner.start_deaf``: the probes would inherit the mask); when the kernel hands Ctrl-C
+    to a worker, the main thread, blocked on the future's lock, would only run the handler once that
+    probe ended (up to its timeout). Waking up every ``_WAKE_EVERY`` seconds bounds that to a fraction of
+    a second."""
+    while True:
+        try:
+            return future.result(timeout=_WAKE_EVERY)
+        except FuturesTimeout:
+            if future.done():  # the probe's own TimeoutError (an OSError), not our slice
+                raise
 
 
 def run_import(

@@ -224,10 +224,16 @@ def test_command_line_options_reach_check_and_pin(
     assert seen["keep"] == ["peft", "trl"]  # the file's keep and the command line's add up
     assert cli.main(["check", "--ignore", "symbol-mising"]) == 2
     assert "--ignore symbol-mising: no finding or rule has the id" in capsys.readouterr().err
-    write(tmp_path, '[tool.envdoctor]\nimports = ["import nothing_here_at_all"]\nprobes = true\n')
+    (tmp_path / "train.py").write_text("import torch\n")
+    (tmp_path / "nb.ipynb").write_text("{}")
+    write(
+        tmp_path,
+        '[tool.envdoctor]\nimports = ["import nothing_here_at_all"]\nprobes = true\nscripts = ["train.py"]\n',
+    )
     monkeypatch.setattr(api, "check", fake_pin)
-    assert cli.main(["check", "--import", "import torch"]) == 2
+    assert cli.main(["check", "--import", "import torch", "--script", "nb.ipynb"]) == 2
     assert (seen["probes"], seen["imports"]) == (True, ["import nothing_here_at_all", "import torch"])
+    assert seen["scripts"] == [str(tmp_path / "train.py"), "nb.ipynb"]  # the file's scripts, then --script
     bad = write(tmp_path, '\nkeep = "peft"\n', "other.toml")
     assert cli.main(["pin", "--config", str(bad)]) == 2
     assert f"{bad}:2: keep = 'peft'" in capsys.readouterr().err

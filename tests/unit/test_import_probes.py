@@ -22,12 +22,17 @@ from tests.hostile import (
     BOUND,
     HANGS_AND_SAYS_SO,
     alive,
+    blocked_signals,
     envdoctor,
     environment,
     group_alive,
     interrupt_once_it_hangs,
+    one_line_error,
+    read_fifo_line,
     reaper,
+    signal_a_thread,
     snapshot,
+    start,
 )
 
 HOSTILE = {
@@ -230,6 +235,36 @@ def test_an_interrupt_while_import_probes_run_stops_every_one_at_once(
     assert f"interrupted ({sig.name})" in error
 
 
+@pytest.mark.skipif(
+    os.uname().machine not in ("x86_64", "aarch64") or not sys.platform.startswith("linux"), reason="tgkill"
+)
+def test_an_interrupt_the_kernel_hands_to_a_worker_thread_still_stops_the_run_at_once(
+    fake_venv: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A signal sent to a process goes to any thread that does not block it. Taken by a probe's worker
+    thread, it once left the main thread asleep until the hung probe's timeout (CI saw the Ctrl-C test
+    time out under load). Here it is handed to such a thread on purpose."""
+    python, site = fake_venv
+    fifo = tmp_path / "started"
+    os.mkfifo(fifo)
+    write_dist(site, "hangs", Fake("1.0", files={"hangs/__init__.py": HANGS_AND_SAYS_SO.format(fifo=str(fifo))}))
+    pids: list[int | subprocess.Popen[str]] = []
+    with reaper(pids):
+        proc = start("check", "--python", str(python), "--timeout", "600", "--import", "import hangs")
+        pids.append(proc)
+        probe, pgid, child = map(int, read_fifo_line(fifo).split())
+        pids += [probe, child]
+        threads = [int(t) for t in os.listdir(f"/proc/{proc.pid}/task") if int(t) != proc.pid]
+        hearing = [t for t in threads if signal.SIGINT not in blocked_signals(proc.pid, t)]
+        deaf = [t for t in threads if t not in hearing]
+        assert hearing and deaf  # the worker that started the probe hears; its pipe readers and timer do not
+        signal_a_thread(proc.pid, hearing[0], signal.SIGINT)
+        _, stderr = proc.communicate(timeout=BOUND)
+        assert proc.returncode == 130
+        assert "interrupted (SIGINT)" in one_line_error(stderr)
+        assert not alive(probe) and not alive(child) and not group_alive(pgid)
+
+
 def test_probe_all_imports_every_other_distributions_top_level_modules(fake_venv: tuple[Path, Path]) -> None:
     python, site = fake_venv
     files = {"twotops_a/__init__.py": "", "twotops_b.py": "raise ImportError('b is broken')\n", "_private.py": ""}
@@ -253,3 +288,16 @@ def test_a_known_warning_of_an_import_that_works_is_a_warning_finding() -> None:
     assert len(new) == 1
     assert (new[0].id, new[0].severity) == ("import-warning", Severity.WARNING)
     assert new[0].title == "`import transformers` works but warns: transformers requires torch>=2.1 at import time"
+
+
+def test_waiting_in_slices_still_raises_a_probes_own_timeout_error() -> None:
+    """The main thread waits for each probe in short slices; a TimeoutError the probe itself raised is
+    not mistaken for the end of a slice (which would wait forever)."""
+    from concurrent.futures import Future
+
+    from envdoctor.runtime.imports import _result
+
+    future: Future[ImportResult] = Future()
+    future.set_exception(TimeoutError("the probe's own"))
+    with pytest.raises(TimeoutError, match="the probe's own"):
+        _result(future)
