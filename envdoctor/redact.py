@@ -37,13 +37,16 @@ def secret_values(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
     return tuple(sorted(found, key=len, reverse=True))
 
 
-_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 HOME, USER, HOST = "~", "<user>", "<host>"
+PUNCTUATION_ESCAPES = str.maketrans(
+    {c: "\\" + chr(c) for c in (*range(0x21, 0x30), *range(0x3A, 0x41), *range(0x5B, 0x61), *range(0x7B, 0x7F))}
+)
+"""Every ASCII punctuation character backslash-escaped, as Markdown output escapes it (envdoctor.render.markdown)."""
 
 
 def _forms(value: str) -> set[str]:
     """``value`` as it appears raw, JSON-escaped and Markdown-escaped (envdoctor.render.markdown)."""
-    return {value, json.dumps(value)[1:-1], _MARKDOWN_PUNCTUATION.sub(r"\\\1", value)}
+    return {value, json.dumps(value)[1:-1], value.translate(PUNCTUATION_ESCAPES)}
 
 
 def is_secret_name(name: str) -> bool:

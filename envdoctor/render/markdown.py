@@ -12,12 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from envdoctor.redact import PUNCTUATION_ESCAPES
 from envdoctor.render import RenderOptions, finding_lines, printable
 from envdoctor.render.fixes import first_step
 from envdoctor.report import Finding, Report
-
-_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
-
 
 _HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
 
@@ -29,7 +27,7 @@ def escape_html(text: str) -> str:
 
 def md(text: str) -> str:
     """``text`` from the target as inline Markdown that shows exactly its (printable) characters."""
-    return _PUNCTUATION.sub(r"\\\1", printable(text))
+    return printable(text).translate(PUNCTUATION_ESCAPES)
 
 
 def render(report: Report, options: RenderOptions) -> str:
