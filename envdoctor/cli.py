@@ -16,15 +16,14 @@ from typing import TYPE_CHECKING
 from envdoctor import atomic, exitcodes
 from envdoctor._version import __version__
 from envdoctor.errors import EnvdoctorError, Interrupted, ProbeError, TargetError, Terminated, UsageError
-from envdoctor.redact import Redactor
-from envdoctor.report import Severity
+from envdoctor.redact import Redactor, redact_strings, redacted
+from envdoctor.report import Report, Severity
 
 if TYPE_CHECKING:
     from envdoctor.config import Config, Ignore
     from envdoctor.fix.pin import PinResult
     from envdoctor.progress import Progress
     from envdoctor.render import Format
-    from envdoctor.report import Report
     from envdoctor.runtime.kernel import Place
 
 _FORMATS = ("auto", "terminal", "text", "json", "junit", "github", "sarif", "markdown")
@@ -47,6 +46,10 @@ examples:
   envdoctor check -r requirements.txt              what-if for a requirements file
   envdoctor check --train --precision bf16         also one real bf16 training step (and fp32, fp16)
   envdoctor check --script train.py --script nb.ipynb   also your code: imports and keyword arguments
+  envdoctor check --write-baseline envdoctor-baseline.json   accept today's findings; later runs pass
+                                                   --baseline envdoctor-baseline.json and fail on new ones
+  envdoctor report > env.md                        a redacted bug-report bundle (instead of transformers env)
+  envdoctor why accelerate                         who requires it, what it requires, what involves it
 """
 
 
@@ -84,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_matrix_parser(sub)
     _add_pin_parser(sub)
     _add_explain_parser(sub)
+    _report_and_why_parsers(sub)
     return parser
 
 
@@ -127,7 +131,7 @@ def _add_check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "report, marked suppressed, and never count toward the exit code (repeatable; a lasting ignore belongs "
         "in the configuration, with its reason)",
     )
-    _config_options(check)
+    _gate_options(check)
     check.add_argument(
         "--timeout", type=float, default=60.0, metavar="SECONDS", help="limit for each probe (default: 60)"
     )
@@ -344,6 +348,72 @@ def _add_explain_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     )
 
 
+def _report_and_why_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    _report_parser(sub)
+    _why_parser(sub)
+
+
+def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    report = sub.add_parser(
+        "report",
+        help="a redacted bug-report bundle (Markdown or JSON) instead of `transformers env`, `accelerate env`, "
+        "collect_env",
+        description="One bundle to paste into a bug report: the training stack's versions and builds, Python and "
+        "the platform, the device facts (torch's build, CUDA, GPUs, driver; read by importing torch in the target, "
+        "when it is installed), the findings of `envdoctor check`, the accelerate config, pip's index "
+        "configuration and the stack's environment variables. Markdown with one collapsible <details> block, or "
+        "JSON (envdoctor.bundle/1). Redacted by default: token and secret values, credentials in URLs, the home "
+        "directory, the user name and the host name.",
+    )
+    report.add_argument("--python", metavar="PATH", help="interpreter or venv folder (default: this one)")
+    report.add_argument("--format", choices=("markdown", "json"), default="markdown", help="default: markdown")
+    report.add_argument(
+        "--no-redact",
+        action="store_true",
+        help="show paths with the home directory, the user name and the host name as they are (token and "
+        "secret values and credentials in URLs stay masked)",
+    )
+    report.add_argument("--no-device", action="store_true", help="do not import torch in the target")
+    report.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    report.add_argument(
+        "--timeout", type=float, default=60.0, metavar="SECONDS", help="limit for each probe (default: 60)"
+    )
+    report.add_argument("--quiet", "-q", action="store_true", help="no progress messages on stderr")
+
+
+def _why_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    why = sub.add_parser(
+        "why",
+        help="why a package is installed: who requires it, what it requires, its findings, the releases known",
+        description="Who requires PKG (with the declared ranges, and whether the installed version is in them), "
+        "what PKG requires, which findings of `envdoctor check` involve it, which matrix rules name it and which "
+        "of its releases envdoctor's facts know. A package nothing installed mentions is a usage error (exit 2).",
+    )
+    why.add_argument("package", metavar="PKG", help="a distribution name (any spelling: Hugging_Face-Hub works)")
+    why.add_argument("--python", metavar="PATH", help="interpreter or venv folder (default: this one)")
+    why.add_argument("--format", choices=("text", "json"), default="text", help="default: text")
+    why.add_argument(
+        "--timeout", type=float, default=60.0, metavar="SECONDS", help="limit for each probe (default: 60)"
+    )
+
+
+def _gate_options(check: argparse.ArgumentParser) -> None:
+    """check's --baseline, --write-baseline and --config."""
+    check.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="accept the findings listed in FILE (written by --write-baseline): they stay in the report, marked "
+        "baselined, and never count toward the exit code; a finding not in it counts (default: baseline in the "
+        "configuration)",
+    )
+    check.add_argument(
+        "--write-baseline",
+        metavar="FILE",
+        help="write every finding of this run that no ignore covers to FILE as the baseline, and accept them",
+    )
+    _config_options(check)
+
+
 def _config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
@@ -354,9 +424,10 @@ def _config_options(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    redact = Redactor.from_environment()
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 on bad flags
+    # every output is private: secrets, the home directory, the user name and the host name are masked
+    redact = Redactor.from_environment() if getattr(args, "no_redact", False) else Redactor.for_output()
     if args.command is None:
         parser.print_help(sys.stderr)
         return exitcodes.USAGE
@@ -369,9 +440,13 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
         if args.command == "matrix":
             return _matrix(args)
         if args.command == "explain":
-            return _explain(args)
+            return _explain(args, redact)
         if args.command == "pin":
             return _pin(args, redact)
+        if args.command == "report":
+            return _report(args, redact)
+        if args.command == "why":
+            return _why(args, redact)
         return _check(args, redact)
     except (UsageError, TargetError, ProbeError) as exc:
         _error(redact(str(exc)))
@@ -429,11 +504,12 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     fail_on = config.fail_on(args.fail_on, settings)
     ignores = _ignores(args.ignore, settings)
     stdout_file, outputs = _outputs(args.output)
+    accepted = _read_baseline(args, settings)
     place = _place()
     quiet = args.quiet or not sys.stderr.isatty() or place.notebook  # a `!` cell's pty shows progress as clutter
-    progress = Silent() if quiet else StderrProgress()
-    report = _checked_report(args, progress, place)
-    report = config.suppress(report, ignores)
+    progress = Silent() if quiet else StderrProgress(redactor=redact)
+    report = _checked_report(args, settings, progress, place)
+    report = _baselined(args, config.suppress(redacted(report, redact), ignores), accepted)
     fmt, color = _choose_format(args.format, to_file=stdout_file is not None, notebook=place.notebook)
     width = shutil.get_terminal_size((100, 24)).columns if fmt is Format.TERMINAL else 100
     if place.notebook and stdout_file is None:
@@ -449,7 +525,7 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     return exitcodes.for_report(report, fail_on)
 
 
-def _checked_report(args: argparse.Namespace, progress: Progress, place: Place) -> Report:
+def _checked_report(args: argparse.Namespace, settings: Config, progress: Progress, place: Place) -> Report:
     """The report ``check`` prints: of the installed environment, or of what an install would make it (what-if);
     from a notebook's `!` shell, with what the kernel still maps that an install replaced."""
     from envdoctor import api
@@ -483,10 +559,10 @@ def _checked_report(args: argparse.Namespace, progress: Progress, place: Place) 
             progress=progress,
             train=args.train,
             precision=args.precision,
-            probes=args.probes,
-            imports=args.imports,
+            probes=args.probes or settings.probes,
+            imports=[*settings.imports, *args.imports],
             probe_all=args.probe_all,
-            scripts=args.script,
+            scripts=[*(str(p) for p in settings.scripts), *args.script],
         )
     if place.kernel_pid is not None and not (args.install or args.requirements):  # `!envdoctor check` in a cell
         from envdoctor.runtime.kernel import stale_in_kernel
@@ -536,6 +612,37 @@ def _outputs(values: Sequence[str]) -> tuple[str | None, list[tuple[Format, str]
     return (plain[0] if plain else None), typed
 
 
+def _baselined(args: argparse.Namespace, report: Report, accepted: tuple[str, frozenset[str]] | None) -> Report:
+    """``report`` with the baseline applied; with ``--write-baseline``, its findings written as the baseline
+    first (and then accepted)."""
+    from envdoctor import baseline
+
+    if args.write_baseline:
+        count = baseline.write(Path(args.write_baseline), report)
+        accepted = (args.write_baseline, frozenset(baseline.key(f) for f in report.active))
+        if not args.quiet:
+            print(f"envdoctor: wrote {count} finding(s) to the baseline {args.write_baseline}", file=sys.stderr)
+    return report if accepted is None else baseline.apply(report, accepted[1], accepted[0])
+
+
+def _read_baseline(args: argparse.Namespace, settings: Config) -> tuple[str, frozenset[str]] | None:
+    """The baseline to apply (its name as shown, its keys), read before the check runs: ``--baseline``, else
+    ``baseline`` in the configuration (none with ``--write-baseline``, which writes a new one)."""
+    from envdoctor import baseline
+
+    if args.write_baseline is not None:
+        target = args.write_baseline
+        if not target or os.path.isdir(target) or not os.path.isdir(os.path.dirname(os.path.abspath(target))):
+            raise UsageError(f"--write-baseline {target}: not a file in an existing folder")
+        return None
+    if args.baseline is not None:
+        return args.baseline, baseline.read(Path(args.baseline))
+    if settings.baseline is None:
+        return None
+    shown = os.path.relpath(settings.baseline) if settings.baseline.is_relative_to(Path.cwd()) else settings.baseline
+    return str(shown), baseline.read(settings.baseline)
+
+
 def _check_options(args: argparse.Namespace) -> None:
     from envdoctor.errors import check_timeout
 
@@ -582,6 +689,44 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
             print(redact(f"envdoctor: {line}"), file=sys.stderr)
     failed_try = args.verify and result.plan.moves and not result.verification.verified
     return exitcodes.FINDINGS if result.plan.remaining or failed_try else exitcodes.OK
+
+
+def _report(args: argparse.Namespace, redact: Redactor) -> int:
+    import dataclasses
+
+    from envdoctor import bundle
+    from envdoctor.progress import Silent, StderrProgress
+    from envdoctor.render.bundle import render_json, render_markdown
+
+    _check_options(args)
+    if args.output is not None:
+        _outputs([args.output])  # a folder, or a file in a missing folder: a usage error before anything runs
+    if args.no_redact:
+        _error_stream("--no-redact: the bundle shows paths, the user name and the host name as they are")
+    quiet = args.quiet or not sys.stderr.isatty()
+    progress = Silent() if quiet else StderrProgress(redactor=redact)
+    found = bundle.collect(python=args.python, timeout=args.timeout, device=not args.no_device, progress=progress)
+    found = dataclasses.replace(found, report=redacted(found.report, redact))
+    data = redact_strings(found.to_dict(redacted=not args.no_redact), redact)
+    text = render_json(data) if args.format == "json" else render_markdown(data)
+    _write(redact(text), args.output)
+    return exitcodes.OK
+
+
+def _why(args: argparse.Namespace, redact: Redactor) -> int:
+    import json
+
+    from envdoctor.why import explain
+
+    _check_options(args)
+    answer = explain(args.package, python=args.python, timeout=args.timeout)
+    text = json.dumps(answer.to_dict(), indent=2, ensure_ascii=False) + "\n" if args.format == "json" else answer.text()
+    _write(redact(text), None)
+    return exitcodes.OK
+
+
+def _error_stream(message: str) -> None:
+    print(f"envdoctor: {message}", file=sys.stderr)
 
 
 def _apply(result: PinResult, args: argparse.Namespace, redact: Redactor, place: Place) -> int:
@@ -649,11 +794,11 @@ def _matrix(args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def _explain(args: argparse.Namespace) -> int:
+def _explain(args: argparse.Namespace, redact: Redactor) -> int:
     import difflib
 
     if args.text is not None or args.rule_id == "-":
-        return _explain_text(args)
+        return _explain_text(args, redact)
     if args.rule_id is None:
         raise UsageError("explain needs a RULE_ID, --text TEXT, or `-` to read an error text from stdin")
 
@@ -680,7 +825,7 @@ def _explain(args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def _explain_text(args: argparse.Namespace) -> int:
+def _explain_text(args: argparse.Namespace, redact: Redactor) -> int:
     from envdoctor.errors import check_timeout
     from envdoctor.knowledge.wheelfacts import Facts
     from envdoctor.render import listings
@@ -697,7 +842,7 @@ def _explain_text(args: argparse.Namespace) -> int:
     target = Target.resolve(args.python)
     inv = target.inventory(timeout=args.timeout)
     diag = diagnose(text, RecordOwners(inv), Facts.shipped())
-    _write(listings.diagnosis(diag, target.python, inv.python.version), None)
+    _write(redact(listings.diagnosis(diag, target.python, inv.python.version)), None)
     return exitcodes.OK
 
 

@@ -1,7 +1,10 @@
 """Project configuration: ``[tool.envdoctor]`` in pyproject.toml, or a file given with ``--config``.
 
 Keys: ``fail-on`` (a severity), ``ignore`` (a list of tables: ``id``, optional ``package``, required
-``reason``), ``keep`` (package names ``envdoctor pin`` never moves). Unknown keys and bad values are a
+``reason``), ``keep`` (package names ``envdoctor pin`` never moves), ``baseline`` (a baseline file,
+envdoctor.baseline), ``probes`` (run the import probes), ``imports`` (import statements to probe, as
+``--import``), ``scripts`` (scripts and notebooks to scan, as ``check --script``).
+Paths are relative to the configuration file's folder. Unknown keys and bad values are a
 UsageError naming the file and the line (tomllib gives no line for a value, so the key is found in the text).
 Precedence for a value: the command line, then the environment (``ENVDOCTOR_FAIL_ON``), then the file;
 lists (``ignore``, ``keep``) add up.
@@ -22,7 +25,7 @@ from envdoctor.errors import UsageError
 from envdoctor.names import canonical
 from envdoctor.report import Report, Severity
 
-KEYS = ("fail-on", "ignore", "keep")
+KEYS = ("fail-on", "ignore", "keep", "baseline", "probes", "imports", "scripts")
 IGNORE_KEYS = ("id", "package", "reason")
 FAIL_ON_ENV = "ENVDOCTOR_FAIL_ON"
 _NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)  # PEP 508 project name
@@ -57,6 +60,11 @@ class Config:
     fail_on: Severity | None = None
     ignore: tuple[Ignore, ...] = ()
     keep: tuple[str, ...] = ()
+    baseline: Path | None = None
+    probes: bool = False
+    imports: tuple[str, ...] = ()
+    scripts: tuple[Path, ...] = ()
+    """Scripts and notebooks ``check`` scans (added to ``--script``); each exists."""
 
 
 def discover(start: Path) -> Path | None:
@@ -146,7 +154,45 @@ def _validate(
     keep = table.get("keep", [])
     if not isinstance(keep, list) or not all(isinstance(k, str) and _NAME.match(k) for k in keep):
         raise where.error("keep", f"keep = {keep!r}: expected a list of package names")
-    return Config(source=path, fail_on=fail_on, ignore=parsed, keep=tuple(canonical(k) for k in keep))
+    return Config(
+        source=path,
+        fail_on=fail_on,
+        ignore=parsed,
+        keep=tuple(canonical(k) for k in keep),
+        **_probing(table, where, path.parent),
+    )
+
+
+def _probing(table: Mapping[str, Any], where: _Lines, folder: Path) -> dict[str, Any]:
+    """The keys ``baseline``, ``probes``, ``imports`` and ``scripts``, checked (paths relative to ``folder``)."""
+    out: dict[str, Any] = {}
+    if "baseline" in table:
+        value = table["baseline"]
+        if not isinstance(value, str) or not value.strip():
+            raise where.error("baseline", f"baseline = {value!r}: expected a file name (written by --write-baseline)")
+        out["baseline"] = folder / value
+    if "probes" in table:
+        if not isinstance(table["probes"], bool):
+            raise where.error("probes", f"probes = {table['probes']!r}: expected true or false")
+        out["probes"] = table["probes"]
+    imports = table.get("imports", [])
+    if not isinstance(imports, list) or not all(isinstance(i, str) for i in imports):
+        raise where.error("imports", f"imports = {imports!r}: expected a list of import statements")
+    if imports:
+        from envdoctor.runtime.imports import parse_statement
+
+        try:
+            out["imports"] = tuple(parse_statement(i) for i in imports)
+        except UsageError as exc:
+            raise where.error("imports", str(exc).replace("--import ", "imports: ", 1)) from None
+    scripts = table.get("scripts", [])
+    if not isinstance(scripts, list) or not all(isinstance(s, str) and s.strip() for s in scripts):
+        raise where.error("scripts", f"scripts = {scripts!r}: expected a list of file names")
+    for script in scripts:
+        if not (folder / script).is_file():
+            raise where.error("scripts", f"scripts: {script!r} is not a file (relative to {folder})")
+    out["scripts"] = tuple(folder / s for s in scripts)
+    return out
 
 
 def _ignore(entry: Any, i: int, where: _Lines) -> Ignore:

@@ -124,6 +124,31 @@ def one_line_error(stderr: str) -> str:
     return lines[0]
 
 
+HANGS_AND_SAYS_SO = """
+import os, subprocess, time
+child = subprocess.Popen(["sleep", "300"])
+with open({fifo!r}, "w") as fh:
+    fh.write("%d %d %d\\n" % (os.getpid(), os.getpgid(0), child.pid))
+time.sleep(300)
+"""
+"""A module that starts a child, says (through the FIFO ``fifo``) its pid, group and the child's pid, and hangs."""
+
+
+def interrupt_once_it_hangs(args: Sequence[str], fifo: Path, sig: signal.Signals) -> tuple[int, str, str]:
+    """Run envdoctor ``args``; once a module written from HANGS_AND_SAYS_SO reports through ``fifo``, send
+    ``sig``. Returns (exit code, stdout, the one error line), after checking that nothing it started lives on."""
+    pids: list[int | subprocess.Popen[str]] = []
+    with reaper(pids):
+        proc = start(*args)
+        pids.append(proc)
+        probe, pgid, child = map(int, read_fifo_line(fifo).split())
+        pids += [probe, child]
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=BOUND)
+        assert not alive(probe) and not alive(child) and not group_alive(pgid)
+        return proc.returncode, stdout, one_line_error(stderr)
+
+
 def snapshot(*roots: Path) -> dict[str, tuple[int, int, float]]:
     """Every path under ``roots`` with its mode, size and modification time."""
     seen: dict[str, tuple[int, int, float]] = {}

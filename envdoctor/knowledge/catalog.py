@@ -78,15 +78,50 @@ def rules(matrix: Matrix | None) -> dict[str, RuleHelp]:
 
 
 def load() -> dict[str, RuleHelp]:
-    """The catalog with the shipped matrix (reads it; the matrix cache is used)."""
-    return rules(_matrix())
+    """The catalog with the shipped matrix. Stored in envdoctor's cache, keyed by the matrix files' names,
+    sizes and modification times, so a warm check that writes SARIF loads neither the matrix nor packaging."""
+    return _catalog() or rules(None)
 
 
 def known_ids() -> set[str] | None:
     """The ids an ignore may name; None when the matrix is damaged (its rule ids are then unknown, and an
     ignore naming one must not become an error: check reports ``matrix-invalid`` instead)."""
+    catalog = _catalog()
+    return None if catalog is None else set(catalog)
+
+
+_STORED = {"rules": [{"id": str, "title": str, "help": str}]}
+
+
+def _catalog() -> dict[str, RuleHelp] | None:
+    """The whole catalog (from the cache when the matrix files are unchanged); None when the matrix is damaged."""
+    import os
+    import zlib
+
+    from envdoctor._version import __version__
+    from envdoctor.cache import Cache, default_dir
+    from envdoctor.errors import EnvdoctorError
+    from envdoctor.resources import data_dir
+
+    store = Cache(default_dir())
+    try:
+        with os.scandir(data_dir("matrix")) as entries:
+            stamp = sorted(
+                (e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in entries if e.name.endswith(".toml")
+            )
+    except (OSError, EnvdoctorError):
+        stamp = []
+    key = f"catalog-{__version__}-{len(stamp)}-{zlib.crc32(repr(stamp).encode()):08x}" if stamp else ""
+    stored = store.get(key, _STORED) if key else None
+    if stored is not None:
+        return {r["id"]: RuleHelp(r["id"], r["title"], r["help"]) for r in stored["rules"]}
     matrix = _matrix()
-    return None if matrix is None else set(rules(matrix))
+    if matrix is None:
+        return None
+    catalog = rules(matrix)
+    if key:
+        store.put(key, {"rules": [{"id": r.id, "title": r.title, "help": r.help} for r in catalog.values()]})
+    return catalog
 
 
 def _matrix() -> Matrix | None:

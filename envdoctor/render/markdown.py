@@ -9,19 +9,25 @@ block's fence is longer than any run of backticks in it.
 
 from __future__ import annotations
 
-import html
 import re
+from collections.abc import Sequence
 
+from envdoctor.redact import PUNCTUATION_ESCAPES
 from envdoctor.render import RenderOptions, finding_lines, printable
 from envdoctor.render.fixes import first_step
 from envdoctor.report import Finding, Report
 
-_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+_HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
+
+
+def escape_html(text: str) -> str:
+    """``html.escape`` (quotes too), without loading the html package and its entity table."""
+    return text.translate(_HTML)
 
 
 def md(text: str) -> str:
     """``text`` from the target as inline Markdown that shows exactly its (printable) characters."""
-    return _PUNCTUATION.sub(r"\\\1", printable(text))
+    return printable(text).translate(PUNCTUATION_ESCAPES)
 
 
 def render(report: Report, options: RenderOptions) -> str:
@@ -49,14 +55,19 @@ def render(report: Report, options: RenderOptions) -> str:
         lines.append("")
     step = first_step(report)
     if step:
-        body = [printable(line) for line in step]
-        fence = "`" * max(3, 1 + max((len(r) for b in body for r in re.findall("`+", b)), default=0))
-        lines += ["**Fix (first step):**", "", f"{fence}shell", *body, fence, ""]
+        lines += ["**Fix (first step):**", "", *fenced(step, "shell"), ""]
     return "\n".join(lines)
+
+
+def fenced(lines: Sequence[str], info: str) -> list[str]:
+    """``lines`` (each made printable) in a code block whose fence is longer than any run of backticks in them."""
+    body = [printable(line) for line in lines]
+    fence = "`" * max(3, 1 + max((len(r) for b in body for r in re.findall("`+", b)), default=0))
+    return [f"{fence}{info}", *body, fence]
 
 
 def _details(f: Finding) -> list[str]:
     state = "suppressed " if f.suppressed is not None else ""
-    summary = html.escape(f"{state}{f.severity} [{printable(f.id)}] {printable(f.title)}")
+    summary = escape_html(f"{state}{f.severity} [{printable(f.id)}] {printable(f.title)}")
     body = [f"- {md(line)}" for line in finding_lines(f)]
     return ["<details>", f"<summary>{summary}</summary>", "", *body, "", "</details>", ""]

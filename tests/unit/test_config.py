@@ -67,6 +67,23 @@ def test_a_standalone_file_holds_the_keys_at_top_level(tmp_path: Path) -> None:
     assert cfg.ignore == (config.Ignore("what-if", "expected"),)
 
 
+def test_baseline_probes_imports_and_scripts_are_read_relative_to_the_file(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text("import torch\n")
+    cfg = config.load(
+        write(
+            tmp_path,
+            '[tool.envdoctor]\nbaseline = "ci/baseline.json"\nprobes = true\n'
+            'imports = ["from peft import LoraConfig", "import bitsandbytes"]\nscripts = ["train.py"]\n',
+        ),
+        cwd=tmp_path / "elsewhere",
+    )
+    assert cfg.baseline == tmp_path / "ci" / "baseline.json"
+    assert cfg.probes is True
+    assert cfg.imports == ("from peft import LoraConfig", "import bitsandbytes")
+    assert cfg.scripts == (tmp_path / "train.py",)
+    assert config.load(write(tmp_path, "[tool.envdoctor]\n")) == config.Config(source=tmp_path / "pyproject.toml")
+
+
 @pytest.mark.parametrize(
     ("text", "line", "words"),
     [
@@ -96,6 +113,17 @@ def test_a_standalone_file_holds_the_keys_at_top_level(tmp_path: Path) -> None:
         ('[tool.envdoctor]\n[[tool.envdoctor.ignore]]\nreason = "r"\nid = ""\n', 4, "id must be"),
         ('[tool.envdoctor]\n[[tool.envdoctor.ignore]]\nid = "a"\nreason = "r"\npackage = 1\n', 5, "package = 1"),
         ('[tool.envdoctor]\nfail-on = "warning"\nfail-on = "error"\n', 3, "not valid TOML"),
+        ('[tool.envdoctor]\nfail-on = "info"\nbaseline = 1\n', 3, "baseline = 1: expected a file name"),
+        ('[tool.envdoctor]\nprobes = "yes"\n', 2, "probes = 'yes': expected true or false"),
+        ('[tool.envdoctor]\nimports = "import torch"\n', 2, "expected a list of import statements"),
+        (
+            '[tool.envdoctor]\nimports = [\n  "import torch",\n  "torch.cuda",\n]\n',
+            2,
+            "imports: 'torch.cuda': only import",
+        ),
+        ('[tool.envdoctor]\nimports = ["from . import x"]\n', 2, "a relative import has no package"),
+        ('[tool.envdoctor]\nscripts = "train.py"\n', 2, "scripts = 'train.py': expected a list of file names"),
+        ('[tool.envdoctor]\n\nscripts = ["missing.py"]\n', 3, "scripts: 'missing.py' is not a file"),
     ],
 )
 def test_a_bad_key_or_value_names_the_file_and_line(tmp_path: Path, text: str, line: int, words: str) -> None:
@@ -181,7 +209,7 @@ def test_an_ignore_must_name_a_known_finding_or_rule_id(tmp_path: Path) -> None:
 def test_command_line_options_reach_check_and_pin(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from envdoctor import cli
+    from envdoctor import api, cli
     from envdoctor.fix import pin as pinning
 
     write(tmp_path, '[tool.envdoctor]\nkeep = ["peft"]\n')
@@ -197,6 +225,16 @@ def test_command_line_options_reach_check_and_pin(
     assert seen["keep"] == ["peft", "trl"]  # the file's keep and the command line's add up
     assert cli.main(["check", "--ignore", "symbol-mising"]) == 2
     assert "--ignore symbol-mising: no finding or rule has the id" in capsys.readouterr().err
+    (tmp_path / "train.py").write_text("import torch\n")
+    (tmp_path / "nb.ipynb").write_text("{}")
+    write(
+        tmp_path,
+        '[tool.envdoctor]\nimports = ["import nothing_here_at_all"]\nprobes = true\nscripts = ["train.py"]\n',
+    )
+    monkeypatch.setattr(api, "check", fake_pin)
+    assert cli.main(["check", "--import", "import torch", "--script", "nb.ipynb"]) == 2
+    assert (seen["probes"], seen["imports"]) == (True, ["import nothing_here_at_all", "import torch"])
+    assert seen["scripts"] == [str(tmp_path / "train.py"), "nb.ipynb"]  # the file's scripts, then --script
     bad = write(tmp_path, '\nkeep = "peft"\n', "other.toml")
     assert cli.main(["pin", "--config", str(bad)]) == 2
     assert f"{bad}:2: keep = 'peft'" in capsys.readouterr().err

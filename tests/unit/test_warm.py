@@ -139,3 +139,33 @@ def test_probe_answers_unchanged_when_the_stored_path_cannot_tell(
     monkeypatch.setattr(runner, "run_probe", spy)
     assert to_dict(envdoctor.check(python=str(python))) == first
     assert answers == [True]  # the probe compared the fingerprint and read nothing else
+
+
+def test_repeat_check_writing_every_format_loads_no_matrix_no_elementtree(
+    fake_venv: tuple[Path, Path], cache_dir: Path, tmp_path: Path
+) -> None:
+    python, site = fake_venv
+    write_dist(site, "peft", Fake("0.15.0", ["accelerate>=0.21.0"]))
+    outputs = [a for f in ("json", "junit", "github", "sarif", "markdown") for a in ("-o", f"{f}:{tmp_path / f}")]
+    code = (
+        "import sys\n"
+        "from envdoctor.cli import main\n"
+        f"rc = main(['check', '--python', {str(python)!r}, *{outputs!r}])\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in {'rich', 'xml', 'html', 'hashlib'}"
+        " or m.startswith(('envdoctor.knowledge.matrix', 'envdoctor.checks')))\n"
+        "print(rc, heavy, file=sys.stderr)\n"
+    )
+    files = []
+    for _ in ("cold", "warm"):
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        files.append({f: (tmp_path / f).read_text() for f in ("json", "junit", "github", "sarif", "markdown")})
+    # the rule catalog SARIF writes comes from the cache (packaging is loaded: the text view's fix commands use it)
+    assert run.stderr.strip() == "1 []", run.stderr
+    assert files[0] == files[1]
+    from envdoctor.diagnose import load_matrix
+    from envdoctor.knowledge import catalog
+    from envdoctor.knowledge.matrix import Matrix
+
+    matrix = load_matrix()
+    assert isinstance(matrix, Matrix)
+    assert catalog.load() == catalog.rules(matrix)  # what the cache answers is the catalog itself

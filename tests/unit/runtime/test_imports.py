@@ -20,11 +20,13 @@ from envdoctor.runtime.imports import ImportProbe, ImportResult, load_probes, pa
 from tests.fakes import Fake, write_dist
 from tests.hostile import (
     BOUND,
+    HANGS_AND_SAYS_SO,
     alive,
     blocked_signals,
     envdoctor,
     environment,
     group_alive,
+    interrupt_once_it_hangs,
     one_line_error,
     read_fifo_line,
     reaper,
@@ -216,15 +218,6 @@ def test_probes_with_what_if_is_a_usage_error() -> None:
     assert "not with --install" in proc.stderr
 
 
-HANGS_AND_SAYS_SO = """
-import os, subprocess, time
-child = subprocess.Popen(["sleep", "300"])
-with open({fifo!r}, "w") as fh:
-    fh.write("%d %d %d\\n" % (os.getpid(), os.getpgid(0), child.pid))
-time.sleep(300)
-"""
-
-
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_an_interrupt_while_import_probes_run_stops_every_one_at_once(
     fake_venv: tuple[Path, Path], tmp_path: Path, sig: signal.Signals, code: int
@@ -236,17 +229,10 @@ def test_an_interrupt_while_import_probes_run_stops_every_one_at_once(
     write_dist(site, "hangs", Fake("1.0", files={"hangs/__init__.py": HANGS_AND_SAYS_SO.format(fifo=str(fifo))}))
     write_dist(site, "fine", Fake("1.0", files={"fine/__init__.py": ""}))
     queued = [a for i in range(20) for a in ("--import", f"import fine as f{i}")]
-    pids: list[int | subprocess.Popen[str]] = []
-    with reaper(pids):
-        proc = start("check", "--python", str(python), "--timeout", "600", "--import", "import hangs", *queued)
-        pids.append(proc)
-        probe, pgid, child = map(int, read_fifo_line(fifo).split())
-        pids += [probe, child]
-        proc.send_signal(sig)
-        _, stderr = proc.communicate(timeout=BOUND)
-        assert proc.returncode == code
-        assert f"interrupted ({sig.name})" in one_line_error(stderr)
-        assert not alive(probe) and not alive(child) and not group_alive(pgid)
+    args = ("check", "--python", str(python), "--timeout", "600", "--import", "import hangs", *queued)
+    returncode, _, error = interrupt_once_it_hangs(args, fifo, sig)
+    assert returncode == code
+    assert f"interrupted ({sig.name})" in error
 
 
 @pytest.mark.skipif(
