@@ -374,8 +374,11 @@ _WORDED_CHECKS = (
     ),
     # torch/utils/tensorboard/__init__.py: "TensorBoard logging requires TensorBoard version 1.15 or above"
     (rf"requires (?P<dep>{_NAME}) version (?P<v>\d[\w.]*\d) or (?:above|newer|later|higher|greater)", ">="),
+    # the general shape: "trl requires transformers >= 4.46.0, found 4.40.0"
+    (r"(?P<who>[A-Za-z][\w.-]*) requires (?P<dep>[A-Za-z][\w.-]*) ?(?P<op>>=|>|==|~=|<=|<) ?v?(?P<v>\d[\w.]*)", ""),
 )
-"""Import-time version checks worded in prose: (pattern, the operator of the fix on ``dep``)."""
+"""Import-time version checks worded in prose: (pattern, the operator of the fix on ``dep``; empty: the
+one the message states)."""
 
 
 def _dist_named(ctx: _Context, name: str) -> str:
@@ -410,25 +413,14 @@ def _version_check(ctx: _Context) -> _Found | None:
     for shape, op in _WORDED_CHECKS:
         m = re.search(shape, ctx.text)
         if m is not None:
-            dep = _dist_named(ctx, m["dep"])
+            needed = _dist_named(ctx, m["dep"])
             who = m.groupdict().get("who")
-            checker = (ctx.dist_of_module(who) or canonical(who)) if who else ctx.importer(m.start(), exclude=[dep])
-            wanted = f"{op}{m['v'].rstrip('.')}"
-            found = ctx.owners.version(dep)
-            has = f"; {dep} {found} is installed" if found else ""
-            cause = f"{checker or 'a package'} checks at import time that {dep}{wanted} is installed{has}"
-            return _Found("version-check", cause, (checker, dep), (f"{dep}{wanted}",))
-    m = re.search(
-        r"(?P<who>[A-Za-z][\w.-]*) requires (?P<dep>[A-Za-z][\w.-]*) ?(?P<op>>=|>|==|~=|<=|<) ?v?(?P<v>\d[\w.]*)",
-        ctx.text,
-    )
-    if m is not None:
-        dep, wanted = canonical(m["dep"]), f"{m['op']}{m['v'].rstrip('.')}"
-        who = ctx.dist_of_module(m["who"]) or canonical(m["who"])
-        found = ctx.owners.version(dep)
-        has = f"; {dep} {found} is installed" if found else ""
-        cause = f"{who} checks at import time that {dep}{wanted} is installed{has}"
-        return _Found("version-check", cause, (who, dep), (f"{dep}{wanted}",))
+            checker = (ctx.dist_of_module(who) or canonical(who)) if who else ctx.importer(m.start(), exclude=[needed])
+            wanted = f"{op or m['op']}{m['v'].rstrip('.')}"
+            found = ctx.owners.version(needed)
+            has = f"; {needed} {found} is installed" if found else ""
+            cause = f"{checker or 'a package'} checks at import time that {needed}{wanted} is installed{has}"
+            return _Found("version-check", cause, (checker, needed), (f"{needed}{wanted}",))
     return None
 
 
