@@ -86,7 +86,7 @@ def check(
         inv = Inventory.from_payload(_inventory(target, {}, timeout))
         progress.step(f"checking {len(inv.dists)} distributions")
         report = check_inventory(inv, symbols=symbols, cache=store)
-        report = _with_probes(
+        report = with_probes(
             report,
             python=target.python,
             inv=inv,
@@ -164,7 +164,7 @@ def _with_train_step(report: Report, python: str, *, timeout: float, precision: 
     return dataclasses.replace(built, probes=report.probes)  # the import probes, when they ran first
 
 
-def _with_probes(
+def with_probes(
     report: Report,
     *,
     python: str,

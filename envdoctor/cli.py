@@ -264,6 +264,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --apply: where to write the versions before the change (default: "
         "envdoctor-rollback-<time>.txt in the current folder)",
     )
+    pin.add_argument(
+        "--probes",
+        action="store_true",
+        help="run the import probes first, as check --probes does, and plan for the imports that really fail "
+        "(by the fix their diagnosis names; --timeout each)",
+    )
+    pin.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="STATEMENT",
+        help='also run this import statement as a probe and plan for it ("from x import y"; implies --probes)',
+    )
     pin.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
     _config_options(pin)
     pin.add_argument(
@@ -469,6 +483,7 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
 
     from envdoctor import catalog, config
     from envdoctor.pinning import pin
+    from envdoctor.progress import StderrProgress
 
     _check_options(args)
     settings = config.load(args.config, known=catalog.known_ids)
@@ -484,6 +499,9 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
         verify=not args.no_verify,
         constraints=args.constraint,
         timeout=args.timeout,
+        probes=args.probes,
+        imports=args.imports,
+        progress=None if quiet or not sys.stderr.isatty() else StderrProgress(),
     )
     if args.apply:
         return _apply(result, args, redact)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envdoctor import __version__
-from envdoctor.api import DEFAULT_TIMEOUT, check_inventory, listed, load_matrix
+from envdoctor.api import DEFAULT_TIMEOUT, check_inventory, listed, load_matrix, with_probes
 from envdoctor.cache import Cache, default_dir
 from envdoctor.facts import Facts
 from envdoctor.inventory import Inventory
@@ -26,6 +26,7 @@ from envdoctor.matrix import Matrix, MatrixError
 from envdoctor.pins import PinSet, pin_set, render
 from envdoctor.pipconfig import PipConfig
 from envdoctor.planner import Move, Plan, Planner, finding_key
+from envdoctor.progress import Progress, Silent
 from envdoctor.report import Finding, Report, Severity
 from envdoctor.target import Target
 from envdoctor.versions import NormalizedName, SpecifierSet
@@ -152,10 +153,16 @@ def pin(
     constraints: Sequence[str | os.PathLike[str]] = (),
     timeout: float = DEFAULT_TIMEOUT,
     resolve_timeout: float = 300.0,
+    probes: bool = False,
+    imports: Sequence[str] = (),
+    progress: Progress | None = None,
 ) -> PinResult:
     """Check ``python``'s environment, plan the smallest fix, and return the pin set (verified by pip's
-    resolver unless ``verify`` is False). ``constraints``: constraints / requirements files whose ranges
-    a moved package must stay in (read as pip reads them; given to pip's resolver too). Writes nothing."""
+        resolver unless ``verify`` is False). ``constraints``: constraints / requirements files whose ranges
+        a moved package must stay in (read as pip reads them; given to pip's resolver too). ``probes`` (or any
+    ``imports``): run the import probes too, as ``check --probes`` does, and plan for the failures nothing
+    static explains by their diagnosed fix (``tensorboard>=1.15``); ``timeout`` is then each probe's limit.
+    Writes nothing."""
     from envdoctor.errors import check_timeout
 
     check_timeout(timeout)
@@ -171,6 +178,10 @@ def pin(
 
         releases = ReleaseReader(target.python, default_dir(), inv)
     report = check_inventory(inv, cache=cache, releases=releases)
+    if probes or imports:
+        report = with_probes(
+            report, python=target.python, inv=inv, imports=imports, timeout=timeout, progress=progress or Silent()
+        )
     facts = Facts.shipped()
     matrix = load_matrix()
     planner = Planner(inv, report.findings, facts=facts, matrix=matrix, cache=cache)
