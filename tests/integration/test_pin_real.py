@@ -277,7 +277,7 @@ def test_pin_probes_plans_for_a_runtime_only_break_and_the_import_then_works(
     text, before, after = pin_and_install(bed, tmp_path, "--probes", "--timeout", "300")
     assert "# verified: pip" in text
     assert f"{line}; fixes import-failed" in text
-    assert moved(before, after) - {"tensorboard-data-server", "pillow"} == {line.split("==")[0]}
+    assert moved(before, after) - {"tensorboard-data-server", "pillow"} == {line.split("==", maxsplit=1)[0]}
     fixed = runs(bed, statement)
     assert fixed.returncode == 0, fixed.stderr[-2000:]
     assert pip_check(bed.python)[0] == 0
