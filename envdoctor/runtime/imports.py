@@ -55,7 +55,7 @@ OFFLINE = {
 }
 """Set for every import probe: no download, no bytecode written into the target."""
 
-_KEYS = {"package", "statement", "needs"}
+_KEYS = {"package", "statement", "needs", "share"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,8 @@ class ImportProbe:
     package: str | None = None
     needs: tuple[str, ...] = ()
     source: str = "--import"
+    share: bool = False
+    """Paid for once, in a parent the other probes fork from (envdoctor.runtime.shared)."""
 
 
 def parse_statement(text: str) -> str:
@@ -101,6 +103,9 @@ def load_probes(path: Path | None = None) -> tuple[ImportProbe, ...]:
         line = starts[index] if index < len(starts) else 1
         problems = [f"unknown key {k!r}" for k in sorted(set(raw) - _KEYS)]
         package, statement, needs = raw.get("package"), raw.get("statement"), raw.get("needs", [])
+        share = raw.get("share", False)
+        if not isinstance(share, bool):
+            problems.append("share must be true or false")
         if not isinstance(package, str) or not package:
             problems.append("package must be a distribution name")
         if not isinstance(needs, list) or not all(isinstance(n, str) and n for n in needs):
@@ -118,7 +123,7 @@ def load_probes(path: Path | None = None) -> tuple[ImportProbe, ...]:
         issues.extend(MatrixIssue(name, line, p) for p in problems)
         if not problems:
             probes.append(
-                ImportProbe(statement, canonical(package), tuple(canonical(n) for n in needs), f"{name}:{line}")
+                ImportProbe(statement, canonical(package), tuple(canonical(n) for n in needs), f"{name}:{line}", share)
             )
     if issues:
         raise MatrixError(issues)
@@ -173,6 +178,9 @@ class ImportResult:
     stderr_bytes: int = 0
     warnings: tuple[str, ...] = ()
     diagnosis: Diagnosis | None = None
+    process: str = "fresh"
+    """Where it ran: ``fresh`` (its own interpreter), ``shared`` (the parent that paid for it once), or
+    ``forked`` (a child of that parent; only a pass that imported every preloaded module itself)."""
 
     @property
     def ok(self) -> bool:
@@ -216,6 +224,7 @@ class ImportResult:
             "stderr_bytes": self.stderr_bytes,
             "warnings": list(self.warnings),
             "diagnosis": self.diagnosis.to_dict() if self.diagnosis is not None else None,
+            "process": self.process,
         }
 
 
@@ -228,10 +237,16 @@ def run_imports(
     facts: Facts | None = None,
     jobs: int | None = None,
     on_result: Callable[[ImportResult], None] | None = None,
+    on_start: Callable[[ImportProbe], None] | None = None,
+    share: bool = True,
 ) -> list[ImportResult]:
-    """Run each probe in its own process of ``python``, at most ``jobs`` (default: the CPU count) at a
-    time; results in the order of ``probes``. Raises TargetError only when ``python`` cannot be started."""
+    """Run each probe in the target ``python``, at most ``jobs`` (default: the CPU count) at a time;
+    results in the order of ``probes``. With ``share`` and a ``share`` probe among them (``import
+    torch``), one parent pays for the shared probes and forks a child for each other probe
+    (envdoctor.runtime.shared); every probe that did not pass there runs again in its own process, and
+    that run's result is the one reported. Raises TargetError only when ``python`` cannot be started."""
     from envdoctor.errors import check_timeout
+    from envdoctor.runtime import shared
 
     check_timeout(timeout)
     if not probes:
@@ -240,25 +255,57 @@ def run_imports(
     workers = max(1, min(len(probes), jobs or os.cpu_count() or 1))
     groups: list[int] = []
     stopping = threading.Event()
+    results: dict[int, ImportResult] = {}
+    lock = threading.Lock()
 
     def started(pgid: int) -> None:
         groups.append(pgid)
         if stopping.is_set():  # started just as the run was interrupted
             runner.kill_groups([pgid])
 
-    def one(probe: ImportProbe) -> ImportResult:
-        if stopping.is_set():
-            raise KeyboardInterrupt
-        result = run_import(python, probe, timeout=timeout, env=env, owners=owners, facts=facts, on_start=started)
+    def landed(index: int, result: ImportResult) -> None:
+        with lock:
+            results[index] = result
         if on_result is not None:
             on_result(result)
-        return result
+
+    def one(index: int) -> None:
+        if stopping.is_set():
+            raise KeyboardInterrupt
+        if on_start is not None:
+            on_start(probes[index])
+        kwargs = {"timeout": timeout, "env": env, "owners": owners, "facts": facts, "on_start": started}
+        landed(index, run_import(python, probes[index], **kwargs))
 
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="envdoctor-import")
     futures = []
     try:  # an interrupt may land while the first probes already run and the last are being queued
-        futures += [pool.submit(one, probe) for probe in probes]
-        return [future.result() for future in futures]
+        fresh: list[int] = list(range(len(probes)))
+        if share and shared.worth_it(probes):
+            if on_start is not None:
+                for probe in probes:
+                    on_start(probe)
+
+            def again(index: int) -> None:  # failed in its child: its own process, at once
+                futures.append(pool.submit(one, index))
+
+            done = shared.run_shared(
+                python,
+                probes,
+                timeout=timeout,
+                env=env,
+                jobs=workers,
+                owners=owners,
+                facts=facts,
+                on_start=started,
+                on_result=landed,
+                on_fresh=again,
+            )
+            fresh = [i for i in range(len(probes)) if i not in done]
+        futures += [pool.submit(one, index) for index in fresh]
+        for future in list(futures):
+            future.result()
+        return [results[index] for index in range(len(probes))]
     except BaseException:  # Ctrl-C, SIGTERM: no probe outlives the run, none still queued starts
         stopping.set()
         runner.kill_groups(groups)
@@ -277,11 +324,26 @@ def run_import(
     facts: Facts | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> ImportResult:
-    """Run one probe; every ending is an ImportResult."""
+    """Run one probe in its own process; every ending is an ImportResult."""
     env = env if env is not None else runner.child_environment(OFFLINE)
     request = {"statement": probe.statement, "exit_at_once": True}
     res = runner.run_probe(python, "imports", request, timeout=timeout, env=env, on_start=on_start)
-    cmd = res.command
+    payload = res.payload if res.ok else None
+    return ended(probe, res.command, res.outcome, payload, res.message, owners=owners, facts=facts)
+
+
+def ended(
+    probe: ImportProbe,
+    cmd: runner.CommandResult,
+    outcome: runner.Outcome,
+    payload: Mapping[str, Any] | None,
+    message: str,
+    *,
+    owners: Any = None,
+    facts: Facts | None = None,
+    process: str = "fresh",
+) -> ImportResult:
+    """The ImportResult of a probe's process that ended as ``cmd`` says, with the probe's ``payload``."""
     base = ImportResult(
         probe=probe,
         ending="ok",
@@ -289,17 +351,18 @@ def run_import(
         stderr=cmd.stderr[-8000:],
         stdout_bytes=cmd.stdout_bytes,
         stderr_bytes=cmd.stderr_bytes,
+        process=process,
     )
-    if res.outcome is runner.Outcome.TIMEOUT:
+    if outcome is runner.Outcome.TIMEOUT:
         return dataclasses.replace(base, ending="timeout")
-    if res.outcome is runner.Outcome.CRASHED:
+    if outcome is runner.Outcome.CRASHED:
         diag = diagnose(cmd.stderr, owners, facts)
         own = str(data_dir("probes"))
         frames = tuple(str(f) for f in diag.frames if not f.path.startswith(own))
         return dataclasses.replace(base, ending="crashed", signal=cmd.signal_name, diagnosis=diag, frames=frames)
-    payload = res.payload or {}
-    if not res.ok or "ok" not in payload:
-        reason = res.message.splitlines()[0] if res.message else f"exit status {cmd.returncode}"
+    payload = payload or {}
+    if "ok" not in payload:
+        reason = message.splitlines()[0] if message else f"exit status {cmd.returncode}"
         return dataclasses.replace(
             base, ending="no-result", message=reason, diagnosis=diagnose(cmd.stderr, owners, facts)
         )

@@ -1,0 +1,133 @@
+"""Import probes that share a parent: pay for the heavy common imports once, fork a child per probe.
+
+``run_shared`` starts probes/import_fork.py in the target (through envdoctor.runner: its own process
+group, killed when it ends or is interrupted, so nothing it or its children started outlives it). The
+parent runs the ``share`` probes (``import torch``, ``from transformers import Trainer, ...``) itself, in
+order, in a fresh interpreter: those are their results. If one fails, it stops there, and every probe
+runs in its own process as without sharing. Otherwise it forks one child per other probe (each with
+its own time limit and captured, capped output) and streams each ending back as it happens.
+
+Sharing never changes a verdict:
+
+- a child that did not pass (an exception, a signal, a timeout, no answer) proves nothing: the probe
+  runs again in its own fresh interpreter (``on_fresh``), and that run is the result. So an import that
+  fails only because something was already imported, or only in a forked process, is not reported as
+  failing.
+- a child that passed counts only when the imported code itself asked for every top-level module the
+  parent preloaded (an ``import`` or ``importlib.import_module``, probes/imports.py notes them): a fresh
+  interpreter would then have imported them too. A pass that asked for none of them (``import numpy``
+  beside a preloaded torch) runs again fresh, so an import that works only because a preloaded module
+  was already there is not reported as working.
+
+What it does not cover: a module that the fresh run would import *before* the preloaded one sees it
+already imported here (only code that looks into sys.modules without importing can tell).
+Fork is used only where it is safe (Linux and the other POSIX systems but macOS); elsewhere the
+parent says so at once and every probe runs in its own process.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from envdoctor import runner
+
+if TYPE_CHECKING:
+    from envdoctor.facts import Facts
+    from envdoctor.runtime.imports import ImportProbe, ImportResult
+
+
+def worth_it(probes: Sequence[ImportProbe]) -> bool:
+    """A shared parent pays off with a ``share`` probe and at least one other probe to fork."""
+    shared = sum(1 for p in probes if p.share)
+    return 0 < shared < len(probes)
+
+
+def run_shared(
+    python: str,
+    probes: Sequence[ImportProbe],
+    *,
+    timeout: float,
+    env: Mapping[str, str],
+    jobs: int,
+    owners: Any = None,
+    facts: Facts | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_result: Callable[[int, ImportResult], None],
+    on_fresh: Callable[[int], None],
+) -> set[int]:
+    """Run ``probes`` in one shared parent. Each result that counts goes to ``on_result`` as it lands,
+    each index that must run in its own process to ``on_fresh`` as soon as that is known. Returns the
+    indices handled either way; the others (the parent gave up: a share probe failed, no fork, the
+    parent itself died) are the caller's to run fresh."""
+    from envdoctor.runtime.imports import ended
+
+    preload = [i for i, p in enumerate(probes) if p.share]
+    request = {
+        "statements": [p.statement for p in probes],
+        "preload": preload,
+        "timeout": timeout,
+        "jobs": jobs,
+        "tail": runner.OUTPUT_TAIL_BYTES,
+        "exit_at_once": True,
+    }
+    handled: set[int] = set()
+    preloaded: dict[int, Mapping[str, Any]] = {}
+    watched: list[str] = []
+    gave_up = False
+
+    def line(text: str) -> None:
+        nonlocal gave_up
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            return
+        if not isinstance(msg, dict):
+            return
+        if "abandon" in msg or msg.get("fork") is False:
+            gave_up = True
+            return
+        index = msg.get("index")
+        if not isinstance(index, int) or not 0 <= index < len(probes) or gave_up:
+            return
+        payload = msg.get("payload") if isinstance(msg.get("payload"), dict) else None
+        if msg.get("preload"):
+            if payload is not None and payload.get("ok"):
+                preloaded[index] = payload  # reported when the parent ends (its stderr belongs to them)
+                watched.extend(r for r in payload.get("roots") or () if isinstance(r, str) and r not in watched)
+            return
+        handled.add(index)
+        requested = set(payload.get("reached") or ()) if payload is not None else set()
+        passed = payload is not None and payload.get("ok") and not msg.get("timed_out") and not msg.get("signal")
+        if not passed or not set(watched) <= requested:
+            on_fresh(index)
+            return
+        cmd = runner.CommandResult(
+            outcome=runner.Outcome.OK,
+            returncode=0,
+            stdout=str(msg.get("stdout", "")),
+            stderr=str(msg.get("stderr", "")),
+            duration=float(msg.get("seconds") or 0.0),
+            stdout_bytes=int(msg.get("stdout_bytes") or 0),
+            stderr_bytes=int(msg.get("stderr_bytes") or 0),
+        )
+        on_result(
+            index,
+            ended(probes[index], cmd, runner.Outcome.OK, payload, "", owners=owners, facts=facts, process="forked"),
+        )
+
+    children = len(probes) - len(preload)
+    limit = timeout * (len(preload) + math.ceil(children / max(1, jobs)) + 1)
+    res = runner.run_probe(python, "import_fork", request, timeout=limit, env=env, on_start=on_start, on_line=line)
+    if gave_up or len(preloaded) < len(preload):
+        return handled  # the share probes' own outcomes come from their fresh runs
+    for index, payload in preloaded.items():
+        cmd = runner.CommandResult(runner.Outcome.OK, 0, "", res.command.stderr, 0.0)
+        on_result(
+            index,
+            ended(probes[index], cmd, runner.Outcome.OK, payload, "", owners=owners, facts=facts, process="shared"),
+        )
+        handled.add(index)
+    return handled
