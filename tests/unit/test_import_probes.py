@@ -53,10 +53,18 @@ HOSTILE = {
 TIMEOUT = 10
 
 
+FAKE_TORCH = Fake("2.13.0", files={"torch/__init__.py": "READY = True\n"})
+"""A fabricated `torch`: installed, the shipped `import torch` probe (share = true) runs, so every other
+probe is first tried in a child forked from a parent that imported it (envdoctor.runtime.shared)."""
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["own-process", "forked-from-a-shared-parent"])
 def test_hostile_imports_are_findings_never_crashes_and_leave_nothing_running(
-    fake_venv: tuple[Path, Path], tmp_path: Path
+    fake_venv: tuple[Path, Path], tmp_path: Path, shared: bool
 ) -> None:
     python, site = fake_venv
+    if shared:
+        write_dist(site, "torch", FAKE_TORCH)
     pids = {name: tmp_path / f"{name}.pid" for name in ("hangs_at_import", "leaves_a_child")}
     for name, code in HOSTILE.items():
         text = code.format(pidfile=str(pids[name])) if name in pids else code
@@ -270,3 +278,40 @@ def test_a_known_warning_of_an_import_that_works_is_a_warning_finding() -> None:
     assert len(new) == 1
     assert (new[0].id, new[0].severity) == ("import-warning", Severity.WARNING)
     assert new[0].title == "`import transformers` works but warns: transformers requires torch>=2.1 at import time"
+
+
+SHARING = {
+    # fails only when another module is already imported (as it is in a forked child): passes fresh
+    "fails_when_preloaded": "import sys\nif 'torch' in sys.modules:\n    raise ImportError('torch was imported first')\n",
+    # passes only when another module is already imported, without importing it: fails fresh
+    "needs_it_preloaded": "import sys\nif 'torch' not in sys.modules:\n    raise ImportError('torch not imported yet')\n",
+    # fails only in a forked child of the shared parent (probes/import_fork.py), passes in its own process
+    "fails_when_forked": "import sys\nif 'import_fork' in sys.argv:\n    raise ImportError('forked')\n",
+    "uses_torch": "import torch\nVALUE = torch.READY\n",
+}
+
+
+def test_sharing_a_parent_never_changes_a_verdict(fake_venv: tuple[Path, Path]) -> None:
+    """Every probe is first tried in a child of a parent that imported torch: a failure there runs again
+    in a fresh interpreter (whose result counts), and a pass counts only when the probe's own imports
+    reach torch; so the verdicts are those of fresh interpreters."""
+    python, site = fake_venv
+    write_dist(site, "torch", FAKE_TORCH)
+    for name, code in SHARING.items():
+        write_dist(site, name.replace("_", "-"), Fake("1.0", files={f"{name}/__init__.py": code}))
+    args = [a for name in SHARING for a in ("--import", f"import {name}")]
+    proc = envdoctor("check", "--python", str(python), "--format", "json", *args)
+    assert proc.returncode == 1, proc.stderr
+    probes = {p["statement"]: p for p in json.loads(proc.stdout)["probes"]}
+    assert probes["import torch"]["process"] == "shared"
+    assert (probes["import uses_torch"]["ending"], probes["import uses_torch"]["process"]) == ("ok", "forked")
+    assert (probes["import fails_when_preloaded"]["ending"], probes["import fails_when_preloaded"]["process"]) == (
+        "ok",
+        "fresh",
+    )
+    assert probes["import needs_it_preloaded"]["ending"] == "failed"
+    assert probes["import needs_it_preloaded"]["message"] == "torch not imported yet"
+    assert (probes["import fails_when_forked"]["ending"], probes["import fails_when_forked"]["process"]) == (
+        "ok",
+        "fresh",
+    )
