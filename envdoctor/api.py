@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from envdoctor import warm
 from envdoctor.cache import Cache, default_dir
 from envdoctor.errors import IncompatibleEnvironmentError, UsageError
-from envdoctor.progress import Progress, Silent
+from envdoctor.progress import Progress, Silent, StderrProgress
 from envdoctor.redact import Redactor
 from envdoctor.report import SCHEMA, Finding, Report, Severity, Skipped, Summary
 from envdoctor.target import Target
@@ -188,12 +188,25 @@ def with_probes(
         watched = ()
     owners = RecordOwners(inv)
     chosen = select(watched, inv, imports, owners.tops if every else None)
-    progress.step(f"running {len(chosen)} import probes, each in its own process (at most {timeout:g} s each)")
+    facts = Facts.shipped()
+    if isinstance(progress, StderrProgress):  # a terminal: a live view, each result as it lands
+        with progress.live_probes(len(chosen), timeout) as live:
+            results = run_imports(
+                python,
+                chosen,
+                timeout=timeout,
+                owners=owners,
+                facts=facts,
+                on_result=live.landed,
+                on_start=live.started,
+            )
+    else:
+        progress.step(f"running {len(chosen)} import probes (at most {timeout:g} s each)")
 
-    def landed(result: Any) -> None:
-        progress.step(f"  `{result.probe.statement}`: {result.outcome(timeout)}")
+        def landed(result: Any) -> None:
+            progress.step(f"  `{result.probe.statement}`: {result.outcome(timeout)}")
 
-    results = run_imports(python, chosen, timeout=timeout, owners=owners, facts=Facts.shipped(), on_result=landed)
+        results = run_imports(python, chosen, timeout=timeout, owners=owners, facts=facts, on_result=landed)
     static, new = probe_findings(report.findings, results, timeout)
     return dataclasses.replace(
         Report.build([*static, *new], skipped=skipped, summary=report.summary, checks=[*report.checks, "probes"]),

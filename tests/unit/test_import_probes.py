@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import re
+import select
 import signal
 import subprocess
 import sys
@@ -315,3 +318,48 @@ def test_sharing_a_parent_never_changes_a_verdict(fake_venv: tuple[Path, Path]) 
         "ok",
         "fresh",
     )
+
+
+def _with_stderr_on_a_terminal(args: list[str]) -> tuple[int, str, str]:
+    """Run envdoctor with stderr on a pseudo-terminal and stdout on a pipe: (exit code, stdout, terminal)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "envdoctor", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=environment(),
+    )
+    os.close(slave)
+    seen = bytearray()
+    try:
+        while select.select([master], [], [], BOUND)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: every writer has closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(master)
+    out, _ = proc.communicate(timeout=BOUND)
+    return proc.returncode, out.decode(), seen.decode(errors="replace")
+
+
+def test_live_progress_goes_to_a_terminal_stderr_only(fake_venv: tuple[Path, Path]) -> None:
+    python, site = fake_venv
+    write_dist(site, "fine", Fake("1.0", files={"fine/__init__.py": ""}))
+    args = ["check", "--python", str(python), "--import", "import fine", "--format", "json"]
+    piped = envdoctor(*args)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stderr == ""  # stderr is a pipe: nothing progress-like at all
+    code, out, terminal = _with_stderr_on_a_terminal(args)
+    assert code == 0, terminal
+    assert re.search(r"import probes \d/1 done, 0 failed, \d+\.\d s", terminal)  # the live view (rich), elapsed
+    assert "`import fine`: ok in" in terminal  # each result as it lands
+    assert "\x1b" not in out and "import probes" not in out
+    assert [(p["statement"], p["ending"]) for p in json.loads(out)["probes"]] == [
+        (p["statement"], p["ending"]) for p in json.loads(piped.stdout)["probes"]
+    ]
+    assert json.loads(out)["findings"] == json.loads(piped.stdout)["findings"]
