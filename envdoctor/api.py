@@ -178,7 +178,14 @@ def with_probes(
     them, or added as import-failed findings; every probe's outcome in ``report.probes``."""
     from envdoctor.facts import Facts
     from envdoctor.matrix import MatrixError
-    from envdoctor.runtime.imports import RecordOwners, load_probes, probe_findings, run_imports, select
+    from envdoctor.runtime.imports import (
+        RecordOwners,
+        forkable_in,
+        load_probes,
+        probe_findings,
+        run_imports,
+        select,
+    )
 
     skipped = list(report.skipped)
     try:
@@ -189,6 +196,7 @@ def with_probes(
     owners = RecordOwners(inv)
     chosen = select(watched, inv, imports, owners.tops if every else None)
     facts = Facts.shipped()
+    forkable = forkable_in(inv, chosen)
     if isinstance(progress, StderrProgress):  # a terminal: a live view, each result as it lands
         with progress.live_probes(len(chosen), timeout) as live:
             results = run_imports(
@@ -206,7 +214,9 @@ def with_probes(
         def landed(result: Any) -> None:
             progress.step(f"  `{result.probe.statement}`: {result.outcome(timeout)}")
 
-        results = run_imports(python, chosen, timeout=timeout, owners=owners, facts=facts, on_result=landed)
+        results = run_imports(
+            python, chosen, timeout=timeout, owners=owners, facts=facts, on_result=landed, forkable=forkable
+        )
     static, new = probe_findings(report.findings, results, timeout)
     return dataclasses.replace(
         Report.build([*static, *new], skipped=skipped, summary=report.summary, checks=[*report.checks, "probes"]),

@@ -228,6 +228,23 @@ class ImportResult:
         }
 
 
+def forkable_in(inv: Inventory, probes: Sequence[ImportProbe]) -> Callable[[ImportProbe], bool]:
+    """Which probes are worth trying in a child of the shared parent: the user's own statements, and
+    those whose distribution requires (transitively, as installed) every share probe's distribution.
+    A child's pass counts only when the probe's own imports reach every preloaded module; the others
+    would run again in their own processes anyway, so they start there."""
+    from envdoctor.pins import closure
+
+    shared = {p.package for p in probes if p.share and p.package}
+
+    def forkable(probe: ImportProbe) -> bool:
+        if probe.package is None:
+            return True
+        return shared <= {d.name for d in closure(inv, [probe.package])}
+
+    return forkable
+
+
 def run_imports(
     python: str,
     probes: Sequence[ImportProbe],
@@ -239,12 +256,15 @@ def run_imports(
     on_result: Callable[[ImportResult], None] | None = None,
     on_start: Callable[[ImportProbe], None] | None = None,
     share: bool = True,
+    forkable: Callable[[ImportProbe], bool] | None = None,
 ) -> list[ImportResult]:
     """Run each probe in the target ``python``, at most ``jobs`` (default: the CPU count) at a time;
     results in the order of ``probes``. With ``share`` and a ``share`` probe among them (``import
     torch``), one parent pays for the shared probes and forks a child for each other probe
     (envdoctor.runtime.shared); every probe that did not pass there runs again in its own process, and
-    that run's result is the one reported. Raises TargetError only when ``python`` cannot be started."""
+    that run's result is the one reported. ``forkable``: which other probes to try there (default: all);
+    the rest run in their own processes from the start, beside the parent. Raises TargetError only when
+    ``python`` cannot be started."""
     from envdoctor.errors import check_timeout
     from envdoctor.runtime import shared
 
@@ -280,28 +300,31 @@ def run_imports(
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="envdoctor-import")
     futures = []
     try:  # an interrupt may land while the first probes already run and the last are being queued
+        tried = [i for i, p in enumerate(probes) if p.share or forkable is None or forkable(p)]
         fresh: list[int] = list(range(len(probes)))
-        if share and shared.worth_it(probes):
+        if share and shared.worth_it([probes[i] for i in tried]):
+            # the others run in their own processes at once, beside the shared parent
+            futures += [pool.submit(one, index) for index in fresh if index not in tried]
             if on_start is not None:
-                for probe in probes:
-                    on_start(probe)
+                for index in tried:
+                    on_start(probes[index])
 
-            def again(index: int) -> None:  # failed in its child: its own process, at once
-                futures.append(pool.submit(one, index))
+            def again(k: int) -> None:  # did not count in its child: its own process, at once
+                futures.append(pool.submit(one, tried[k]))
 
             done = shared.run_shared(
                 python,
-                probes,
+                [probes[i] for i in tried],
                 timeout=timeout,
                 env=env,
                 jobs=workers,
                 owners=owners,
                 facts=facts,
                 on_start=started,
-                on_result=landed,
+                on_result=lambda k, result: landed(tried[k], result),
                 on_fresh=again,
             )
-            fresh = [i for i in range(len(probes)) if i not in done]
+            fresh = [tried[k] for k in range(len(tried)) if k not in done]
         futures += [pool.submit(one, index) for index in fresh]
         for future in list(futures):
             future.result()
