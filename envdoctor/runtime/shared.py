@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +78,12 @@ def run_shared(
     preloaded: dict[int, Mapping[str, Any]] = {}
     watched: list[str] = []
     gave_up = False
+    watchdog = _Watchdog(timeout)  # each share probe gets --timeout, as in its own process
+
+    def started(pgid: int) -> None:
+        watchdog.watch(pgid)
+        if on_start is not None:
+            on_start(pgid)
 
     def line(text: str) -> None:
         nonlocal gave_up
@@ -86,6 +93,10 @@ def run_shared(
             return
         if not isinstance(msg, dict):
             return
+        if msg.get("preload") and len(preloaded) + 1 < len(preload):
+            watchdog.again()  # the next share probe's time starts
+        elif msg.get("preload"):
+            watchdog.stop()
         if "abandon" in msg or msg.get("fork") is False:
             gave_up = True
             return
@@ -120,8 +131,11 @@ def run_shared(
 
     children = len(probes) - len(preload)
     limit = timeout * (len(preload) + math.ceil(children / max(1, jobs)) + 1)
-    res = runner.run_probe(python, "import_fork", request, timeout=limit, env=env, on_start=on_start, on_line=line)
-    if gave_up or len(preloaded) < len(preload):
+    try:
+        res = runner.run_probe(python, "import_fork", request, timeout=limit, env=env, on_start=started, on_line=line)
+    finally:
+        watchdog.stop()
+    if gave_up or watchdog.fired or len(preloaded) < len(preload):
         return handled  # the share probes' own outcomes come from their fresh runs
     for index, payload in preloaded.items():
         cmd = runner.CommandResult(runner.Outcome.OK, 0, "", res.command.stderr, 0.0)
@@ -131,3 +145,38 @@ def run_shared(
         )
         handled.add(index)
     return handled
+
+
+class _Watchdog:
+    """Kills the parent's process group when a share probe takes longer than ``timeout`` (a hang in
+    ``import torch``): the parent gives up, and that probe's own fresh run reports the timeout."""
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+        self._pgid: int | None = None
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+        self.fired = False
+
+    def watch(self, pgid: int) -> None:
+        self._pgid = pgid
+        self.again()
+
+    def again(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = threading.Timer(self._timeout, self._fire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = None
+
+    def _fire(self) -> None:
+        self.fired = True
+        if self._pgid is not None:
+            runner.kill_groups([self._pgid])

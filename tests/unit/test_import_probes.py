@@ -363,3 +363,16 @@ def test_live_progress_goes_to_a_terminal_stderr_only(fake_venv: tuple[Path, Pat
         (p["statement"], p["ending"]) for p in json.loads(piped.stdout)["probes"]
     ]
     assert json.loads(out)["findings"] == json.loads(piped.stdout)["findings"]
+
+
+def test_a_share_probe_that_hangs_is_a_timeout_and_the_others_still_run(fake_venv: tuple[Path, Path]) -> None:
+    """The shared parent's `import torch` hangs: it is killed after --timeout, the parent gives up, and every
+    probe runs in its own process: torch's reported as the timeout it is, the others as they are."""
+    python, site = fake_venv
+    write_dist(site, "torch", Fake("2.13.0", files={"torch/__init__.py": "import time\ntime.sleep(300)\n"}))
+    write_dist(site, "fine", Fake("1.0", files={"fine/__init__.py": ""}))
+    proc = envdoctor("check", "--python", str(python), "--format", "json", "--timeout", "5", "--import", "import fine")
+    assert proc.returncode == 1, proc.stderr
+    probes = {p["statement"]: p for p in json.loads(proc.stdout)["probes"]}
+    assert (probes["import torch"]["ending"], probes["import torch"]["process"]) == ("timeout", "fresh")
+    assert (probes["import fine"]["ending"], probes["import fine"]["process"]) == ("ok", "fresh")
