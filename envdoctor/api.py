@@ -180,11 +180,11 @@ def with_probes(
     from envdoctor.matrix import MatrixError
     from envdoctor.runtime.imports import (
         RecordOwners,
-        forkable_in,
         load_probes,
         probe_findings,
         run_imports,
         select,
+        share_levels,
     )
 
     skipped = list(report.skipped)
@@ -196,7 +196,7 @@ def with_probes(
     owners = RecordOwners(inv)
     chosen = select(watched, inv, imports, owners.tops if every else None)
     facts = Facts.shipped()
-    forkable = forkable_in(inv, chosen)
+    levels = share_levels(inv, chosen)
     if isinstance(progress, StderrProgress):  # a terminal: a live view, each result as it lands
         with progress.live_probes(len(chosen), timeout) as live:
             results = run_imports(
@@ -215,7 +215,7 @@ def with_probes(
             progress.step(f"  `{result.probe.statement}`: {result.outcome(timeout)}")
 
         results = run_imports(
-            python, chosen, timeout=timeout, owners=owners, facts=facts, on_result=landed, forkable=forkable
+            python, chosen, timeout=timeout, owners=owners, facts=facts, on_result=landed, levels=levels
         )
     static, new = probe_findings(report.findings, results, timeout)
     return dataclasses.replace(

@@ -13,20 +13,31 @@ child's stdout and stderr are pipes read here, only their last ``tail`` bytes ke
 """
 
 import contextlib
+import fcntl
 import json
 import os
 import runpy
 import selectors
 import signal
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+_LOCK = tempfile.TemporaryFile()  # noqa: SIM115 - for the process lifetime; several serving parents write to one channel: one line at a time
+
+
 def _emit(channel, obj):
-    channel.write(json.dumps(obj, ensure_ascii=True, separators=(",", ":")) + "\n")
-    channel.flush()
+    line = (json.dumps(obj, ensure_ascii=True, separators=(",", ":")) + "\n").encode("ascii")
+    fcntl.lockf(_LOCK, fcntl.LOCK_EX)  # a record lock: held per process, so it excludes a forked parent too
+    try:
+        view = memoryview(line)
+        while view:
+            view = view[os.write(channel.fileno(), view) :]
+    finally:
+        fcntl.lockf(_LOCK, fcntl.LOCK_UN)
 
 
 class _Child(object):
@@ -128,26 +139,9 @@ def _finish(child, status, channel, tail):
     )
 
 
-def main(request):
-    # The protocol channel is the stdout envdoctor reads; what the preloaded code prints goes to stderr.
-    channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)
-    if not hasattr(os, "fork") or sys.platform in ("win32", "darwin"):
-        _emit(channel, {"fork": False, "why": "no safe fork on %s" % sys.platform})
-        return {"ok": False}
-    probe = runpy.run_path(os.path.join(HERE, "imports.py"), run_name="envdoctor_probe")
-    run_one = probe["main"]
-    probe["trace"]()  # from here on, every import request is noted (the children inherit the notes)
-    statements = request["statements"]
-    preload = request["preload"]
-    timeout, jobs, tail = float(request["timeout"]), int(request["jobs"]), int(request["tail"])
-    for index in preload:
-        result = run_one({"statement": statements[index]})
-        _emit(channel, {"index": index, "preload": True, "payload": result})
-        if not result.get("ok"):
-            _emit(channel, {"abandon": statements[index]})
-            return {"ok": False}
-    pending = [i for i in range(len(statements)) if i not in preload]
+def _serve(indices, statements, run_one, channel, timeout, jobs, tail):
+    """Fork one child per statement of ``indices``, at most ``jobs`` at a time; stream each ending."""
+    pending = list(indices)
     running = {}  # type: dict[int, _Child]
     sel = selectors.DefaultSelector()
     while pending or running:
@@ -192,5 +186,44 @@ def main(request):
                             sel.unregister(fd)
                 del running[child.pid]
                 _finish(child, status, channel, tail)
+
+
+def main(request):
+    # The protocol channel is the stdout envdoctor reads; what the preloaded code prints goes to stderr.
+    channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    if not hasattr(os, "fork") or sys.platform in ("win32", "darwin"):
+        _emit(channel, {"fork": False, "why": "no safe fork on %s" % sys.platform})
+        return {"ok": False}
+    probe = runpy.run_path(os.path.join(HERE, "imports.py"), run_name="envdoctor_probe")
+    run_one = probe["main"]
+    probe["trace"]()  # from here on, every import request is noted (the children inherit the notes)
+    statements = request["statements"]
+    preload = request["preload"]
+    levels = request["levels"]  # per statement: how many share probes its children need preloaded
+    timeout, jobs, tail = float(request["timeout"]), int(request["jobs"]), int(request["tail"])
+    serving = []
+    for done, index in enumerate(preload, 1):
+        result = run_one({"statement": statements[index]})
+        _emit(channel, {"index": index, "preload": True, "payload": result})
+        if not result.get("ok"):
+            _emit(channel, {"abandon": statements[index]})
+            return {"ok": False}
+        group = [i for i in range(len(statements)) if i not in preload and levels[i] == done]
+        if group and done < len(preload):
+            # these need only what is loaded now: a forked parent serves them while this one goes on
+            for stream in (sys.stdout, sys.stderr):
+                stream.flush()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    _serve(group, statements, run_one, channel, timeout, jobs, tail)
+                finally:
+                    os._exit(0)
+            serving.append(pid)
+        elif group:
+            _serve(group, statements, run_one, channel, timeout, jobs, tail)
+    for pid in serving:
+        os.waitpid(pid, 0)
     _emit(channel, {"done": True})
     return {"ok": True}

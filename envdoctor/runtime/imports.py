@@ -228,21 +228,30 @@ class ImportResult:
         }
 
 
-def forkable_in(inv: Inventory, probes: Sequence[ImportProbe]) -> Callable[[ImportProbe], bool]:
-    """Which probes are worth trying in a child of the shared parent: the user's own statements, and
-    those whose distribution requires (transitively, as installed) every share probe's distribution.
-    A child's pass counts only when the probe's own imports reach every preloaded module; the others
-    would run again in their own processes anyway, so they start there."""
+def share_levels(inv: Inventory, probes: Sequence[ImportProbe]) -> Callable[[ImportProbe], int]:
+    """How many of the share probes (in order) a probe's child should have preloaded: the longest run of
+    them, from the first, whose distributions the probe's own distribution requires (transitively, as
+    installed); all of them for the user's own statements; 0: not worth a fork (``import numpy``). A
+    child's pass counts only when its own imports reach every module it found preloaded, so a probe
+    that would not is started in its own process at once."""
     from envdoctor.pins import closure
 
-    shared = {p.package for p in probes if p.share and p.package}
+    order = [p.package for p in probes if p.share]
 
-    def forkable(probe: ImportProbe) -> bool:
+    def level(probe: ImportProbe) -> int:
+        if probe.share:
+            return 0
         if probe.package is None:
-            return True
-        return shared <= {d.name for d in closure(inv, [probe.package])}
+            return len(order)
+        needs = {d.name for d in closure(inv, [probe.package])}
+        done = 0
+        for package in order:
+            if package not in needs:
+                break
+            done += 1
+        return done
 
-    return forkable
+    return level
 
 
 def run_imports(
@@ -256,14 +265,15 @@ def run_imports(
     on_result: Callable[[ImportResult], None] | None = None,
     on_start: Callable[[ImportProbe], None] | None = None,
     share: bool = True,
-    forkable: Callable[[ImportProbe], bool] | None = None,
+    levels: Callable[[ImportProbe], int] | None = None,
 ) -> list[ImportResult]:
     """Run each probe in the target ``python``, at most ``jobs`` (default: the CPU count) at a time;
     results in the order of ``probes``. With ``share`` and a ``share`` probe among them (``import
     torch``), one parent pays for the shared probes and forks a child for each other probe
     (envdoctor.runtime.shared); every probe that did not pass there runs again in its own process, and
-    that run's result is the one reported. ``forkable``: which other probes to try there (default: all);
-    the rest run in their own processes from the start, beside the parent. Raises TargetError only when
+    that run's result is the one reported. ``levels``: how many share probes each other probe's child needs
+    preloaded (share_levels; default: all); those at 0 run in their own processes from the start,
+    beside the parent. Raises TargetError only when
     ``python`` cannot be started."""
     from envdoctor.errors import check_timeout
     from envdoctor.runtime import shared
@@ -300,7 +310,8 @@ def run_imports(
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="envdoctor-import")
     futures = []
     try:  # an interrupt may land while the first probes already run and the last are being queued
-        tried = [i for i, p in enumerate(probes) if p.share or forkable is None or forkable(p)]
+        level = levels or (lambda probe: sum(1 for p in probes if p.share))
+        tried = [i for i, p in enumerate(probes) if p.share or level(p) > 0]
         fresh: list[int] = list(range(len(probes)))
         if share and shared.worth_it([probes[i] for i in tried]):
             # the others run in their own processes at once, beside the shared parent
@@ -315,6 +326,7 @@ def run_imports(
             done = shared.run_shared(
                 python,
                 [probes[i] for i in tried],
+                [0 if probes[i].share else level(probes[i]) for i in tried],
                 timeout=timeout,
                 env=env,
                 jobs=workers,

@@ -49,6 +49,7 @@ def worth_it(probes: Sequence[ImportProbe]) -> bool:
 def run_shared(
     python: str,
     probes: Sequence[ImportProbe],
+    levels: Sequence[int],
     *,
     timeout: float,
     env: Mapping[str, str],
@@ -59,16 +60,19 @@ def run_shared(
     on_result: Callable[[int, ImportResult], None],
     on_fresh: Callable[[int], None],
 ) -> set[int]:
-    """Run ``probes`` in one shared parent. Each result that counts goes to ``on_result`` as it lands,
-    each index that must run in its own process to ``on_fresh`` as soon as that is known. Returns the
-    indices handled either way; the others (the parent gave up: a share probe failed, no fork, the
-    parent itself died) are the caller's to run fresh."""
+    """Run ``probes`` in one shared parent; ``levels``: for each, how many of the share probes its
+    child has preloaded (the parent forks a serving parent after each share probe). Each result that
+    counts goes to ``on_result`` as it lands, each index that must run in its own process to
+    ``on_fresh`` as soon as that is known. Returns the indices handled either way; the others (the
+    parent gave up: a share probe failed or hung, no fork, the parent itself died) are the caller's to
+    run fresh."""
     from envdoctor.runtime.imports import ended
 
     preload = [i for i, p in enumerate(probes) if p.share]
     request = {
         "statements": [p.statement for p in probes],
         "preload": preload,
+        "levels": list(levels),
         "timeout": timeout,
         "jobs": jobs,
         "tail": runner.OUTPUT_TAIL_BYTES,
@@ -76,7 +80,7 @@ def run_shared(
     }
     handled: set[int] = set()
     preloaded: dict[int, Mapping[str, Any]] = {}
-    watched: list[str] = []
+    watched: list[list[str]] = []  # each share probe's top-level modules, in order
     gave_up = False
     watchdog = _Watchdog(timeout)  # each share probe gets --timeout, as in its own process
 
@@ -107,27 +111,16 @@ def run_shared(
         if msg.get("preload"):
             if payload is not None and payload.get("ok"):
                 preloaded[index] = payload  # reported when the parent ends (its stderr belongs to them)
-                watched.extend(r for r in payload.get("roots") or () if isinstance(r, str) and r not in watched)
+                watched.append([r for r in payload.get("roots") or () if isinstance(r, str)])
             return
         handled.add(index)
         requested = set(payload.get("reached") or ()) if payload is not None else set()
         passed = payload is not None and payload.get("ok") and not msg.get("timed_out") and not msg.get("signal")
-        if not passed or not set(watched) <= requested:
+        preloaded_here = {root for roots in watched[: levels[index]] for root in roots}
+        if payload is None or not passed or not preloaded_here <= requested:
             on_fresh(index)
             return
-        cmd = runner.CommandResult(
-            outcome=runner.Outcome.OK,
-            returncode=0,
-            stdout=str(msg.get("stdout", "")),
-            stderr=str(msg.get("stderr", "")),
-            duration=float(msg.get("seconds") or 0.0),
-            stdout_bytes=int(msg.get("stdout_bytes") or 0),
-            stderr_bytes=int(msg.get("stderr_bytes") or 0),
-        )
-        on_result(
-            index,
-            ended(probes[index], cmd, runner.Outcome.OK, payload, "", owners=owners, facts=facts, process="forked"),
-        )
+        on_result(index, _forked(probes[index], msg, payload, owners, facts))
 
     children = len(probes) - len(preload)
     limit = timeout * (len(preload) + math.ceil(children / max(1, jobs)) + 1)
@@ -180,3 +173,19 @@ class _Watchdog:
         self.fired = True
         if self._pgid is not None:
             runner.kill_groups([self._pgid])
+
+
+def _forked(probe: ImportProbe, msg: Mapping[str, Any], payload: Mapping[str, Any], owners: Any, facts: Any) -> Any:
+    """The ImportResult of a probe that passed in a forked child, from the parent's line about it."""
+    from envdoctor.runtime.imports import ended
+
+    cmd = runner.CommandResult(
+        outcome=runner.Outcome.OK,
+        returncode=0,
+        stdout=str(msg.get("stdout", "")),
+        stderr=str(msg.get("stderr", "")),
+        duration=float(msg.get("seconds") or 0.0),
+        stdout_bytes=int(msg.get("stdout_bytes") or 0),
+        stderr_bytes=int(msg.get("stderr_bytes") or 0),
+    )
+    return ended(probe, cmd, runner.Outcome.OK, payload, "", owners=owners, facts=facts, process="forked")

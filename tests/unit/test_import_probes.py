@@ -376,3 +376,26 @@ def test_a_share_probe_that_hangs_is_a_timeout_and_the_others_still_run(fake_ven
     probes = {p["statement"]: p for p in json.loads(proc.stdout)["probes"]}
     assert (probes["import torch"]["ending"], probes["import torch"]["process"]) == ("timeout", "fresh")
     assert (probes["import fine"]["ending"], probes["import fine"]["process"]) == ("ok", "fresh")
+
+
+def test_each_probe_forks_from_the_level_its_distribution_needs(fake_venv: tuple[Path, Path]) -> None:
+    """Share probes run in order (`import torch`, then the Trainer import); a probe whose distribution
+    requires only torch is forked from a parent that has imported torch and nothing more, one that requires
+    both from the parent that has imported both, one that requires neither runs in its own process."""
+    python, site = fake_venv
+    write_dist(site, "torch", FAKE_TORCH)
+    trainer = "import torch\nclass Trainer: pass\nclass TrainingArguments: pass\nclass AutoModelForCausalLM: pass\n"
+    write_dist(site, "transformers", Fake("5.0.0", requires=["torch"], files={"transformers/__init__.py": trainer}))
+    seen = "import sys\nimport torch\nSEEN = 'transformers' in sys.modules\nassert not SEEN, 'transformers loaded'\n"
+    write_dist(site, "torch-only", Fake("1.0", requires=["torch"], files={"torch_only/__init__.py": seen}))
+    both = "import transformers, torch\n"
+    write_dist(site, "on-both", Fake("1.0", requires=["transformers"], files={"on_both/__init__.py": both}))
+    write_dist(site, "plain", Fake("1.0", files={"plain/__init__.py": ""}))
+    proc = envdoctor("check", "--python", str(python), "--format", "json", "--probe-all")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    where = {p["statement"]: (p["ending"], p["process"]) for p in json.loads(proc.stdout)["probes"]}
+    assert where["import torch"] == ("ok", "shared")
+    assert where["from transformers import Trainer, TrainingArguments, AutoModelForCausalLM"] == ("ok", "shared")
+    assert where["import torch_only"] == ("ok", "forked")  # forked before transformers was imported
+    assert where["import on_both"] == ("ok", "forked")
+    assert where["import plain"] == ("ok", "fresh")
