@@ -1,7 +1,9 @@
 """Shared-parent import probes: runs inside the interpreter under test, standard library only, Python 3.8+.
 
-Pays for the heavy common imports once (``preload``: ``import torch``, say), then forks one child per
-remaining statement, at most ``jobs`` at a time. Each child runs the statement with probes/imports.py's
+Pays for the heavy common imports once (``preload``: ``import torch``, then the Trainer import), in
+order; after each, the statements whose ``levels`` entry says they need exactly what is imported so far
+are served by a parent forked at that point, which forks one child per statement, at most ``jobs`` at a
+time. Each child runs the statement with probes/imports.py's
 main() and reports how it ended; the parent streams one JSON line per probe on the protocol channel
 (the stdout it was started with) as each ends. Nothing here decides a verdict: envdoctor reruns in a
 fresh interpreter every statement that did not pass in its child, and every one that passed without

@@ -3,9 +3,11 @@
 ``run_shared`` starts probes/import_fork.py in the target (through envdoctor.runner: its own process
 group, killed when it ends or is interrupted, so nothing it or its children started outlives it). The
 parent runs the ``share`` probes (``import torch``, ``from transformers import Trainer, ...``) itself, in
-order, in a fresh interpreter: those are their results. If one fails, it stops there, and every probe
-runs in its own process as without sharing. Otherwise it forks one child per other probe (each with
-its own time limit and captured, capped output) and streams each ending back as it happens.
+order, in a fresh interpreter: those are their results. If one fails (or takes longer than the
+timeout), it stops there, and every probe runs in its own process as without sharing. After each share
+probe, a serving parent forked at that point forks one child for each probe whose ``level`` says it
+needs exactly the share probes done so far (each child with its own time limit and captured, capped
+output), while the parent goes on with the next share probe; every ending streams back as it happens.
 
 Sharing never changes a verdict:
 
