@@ -223,9 +223,20 @@ envdoctor.assert_compatible()
 first = time.perf_counter()
 envdoctor.assert_compatible()
 second = time.perf_counter()
-print(first - start, second - first)
+import transformers  # what the call is measured against (issue 16: at most 0.25x this)
+third = time.perf_counter()
+from envdoctor.kernel import stale_here
+stale_here()  # the stale-module check alone, with transformers' modules loaded (goal: at most 10 ms)
+fourth = time.perf_counter()
+print(first - start, second - first, third - second, fourth - third)
 """
-IN_PROCESS = ("import + call", "import + call, stdlib preloaded", "repeat call")
+IN_PROCESS = (
+    "import + call",
+    "import + call, stdlib preloaded",
+    "repeat call",
+    "import transformers, same process",
+    "stale-module check after it",
+)
 
 
 def bench_in_process(python: Path, plan: Plan) -> dict[str, ToolTimes]:
@@ -239,7 +250,7 @@ def bench_in_process(python: Path, plan: Plan) -> dict[str, ToolTimes]:
         for mode in ("bare", "preloaded"):
             proc = subprocess.run([str(python), "-c", code, mode], env=plan.env, capture_output=True, text=True)
             try:
-                first, second = (float(x) for x in proc.stdout.split())
+                first, second, third, fourth = (float(x) for x in proc.stdout.split())
             except ValueError:
                 warn(f"assert_compatible() in {python} failed: {proc.stderr.strip()[-400:]}")
                 return {}
@@ -247,8 +258,9 @@ def bench_in_process(python: Path, plan: Plan) -> dict[str, ToolTimes]:
             out[label].times.append(first)
             out[label].exit_codes.append(proc.returncode)
             if mode == "preloaded":
-                out[IN_PROCESS[2]].times.append(second)
-                out[IN_PROCESS[2]].exit_codes.append(proc.returncode)
+                for label, value in zip(IN_PROCESS[2:], (second, third, fourth), strict=True):
+                    out[label].times.append(value)
+                    out[label].exit_codes.append(proc.returncode)
     return out
 
 
@@ -257,6 +269,9 @@ def print_in_process(times: dict[str, ToolTimes], rounds: int) -> None:
     print(f"  {'measure':<34}{'median':>12}{'min':>12}")
     for label, t in times.items():
         print(f"  {label:<34}{ms(t.median):>12}{ms(t.min):>12}")
+    call, heavy = times.get(IN_PROCESS[1]), times.get(IN_PROCESS[3])
+    if call and heavy and call.times and heavy.times and heavy.median:
+        print(f"  assert_compatible / import transformers: {call.median / heavy.median:.2f}x (goal <= 0.25x)")
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """envdoctor: an environment doctor for the PyTorch / Hugging Face training stack.
 
 ``import envdoctor`` is cheap: it loads neither rich nor anything it diagnoses. The public API
-(``check``, ``assert_compatible``, ``what_if``, ``pin``, ``Report``, ``Finding``, ``Severity`` and the errors) is loaded
-on first use.
+(``__all__``: ``check``, ``assert_compatible``, ``what_if``, ``pin``, ``Report``, ``PinResult``, ``Finding``,
+``Severity`` and the errors) is loaded on first use. ``%load_ext envdoctor`` registers the ``%envdoctor`` magic.
+The library never prints, exits, prompts, nor imports torch, numpy or transformers.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ __all__ = [
     "EnvdoctorError",
     "Finding",
     "IncompatibleEnvironmentError",
+    "PinResult",
     "Report",
     "Severity",
     "__version__",
@@ -29,6 +31,8 @@ _LAZY = {
     "assert_compatible": "envdoctor.api",
     "what_if": "envdoctor.api",
     "pin": "envdoctor.pinning",
+    "PinResult": "envdoctor.pinning",
+    "load_ipython_extension": "envdoctor.magic",
     "Report": "envdoctor.report",
     "Finding": "envdoctor.report",
     "Severity": "envdoctor.report",
@@ -39,7 +43,8 @@ _LAZY = {
 if TYPE_CHECKING:
     from envdoctor.api import assert_compatible, check, what_if
     from envdoctor.errors import EnvdoctorError, IncompatibleEnvironmentError
-    from envdoctor.pinning import pin
+    from envdoctor.magic import load_ipython_extension as load_ipython_extension
+    from envdoctor.pinning import PinResult, pin
     from envdoctor.report import Finding, Report, Severity
 
 

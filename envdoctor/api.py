@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,7 @@ def check(
     probes: bool = False,
     imports: Sequence[str] = (),
     probe_all: bool = False,
+    scripts: Sequence[str | os.PathLike[str]] = (),
 ) -> Report:
     """Check the environment of ``python`` (default: this interpreter) and return the Report.
 
@@ -62,8 +64,10 @@ def check(
     also ``import TOP`` for the top-level modules of every other installed distribution. ``train``:
     also run one real training step per precision in the target (envdoctor.runtime.step);
     ``precision`` ("no", "fp16", "bf16") is the one the user means to train in: its problems weigh
-    more. Raises UsageError (bad ``python``, an ``imports`` entry that is not an import statement, an
-    unknown precision) or TargetError (it cannot be inspected).
+    more. ``scripts``: also read these files (``.py``, ``.ipynb``) for imports and keyword arguments the
+    installed releases do not provide (envdoctor.scan). Raises UsageError (bad ``python``, an ``imports``
+    entry that is not an import statement, an unknown precision, a script that cannot be read) or
+    TargetError (it cannot be inspected).
     """
     from envdoctor.errors import check_timeout
 
@@ -105,7 +109,23 @@ def check(
     if train or precision is not None:
         progress.step("running one training step per precision (fp32, fp16, bf16) in the target")
         report = _with_train_step(report, target.python, timeout=timeout, precision=precision)
+    if scripts:
+        from envdoctor.scan import scan_python
+
+        progress.step(f"reading {len(listed(scripts))} script(s)")
+        report = with_findings(report, scan_python([os.fspath(p) for p in listed(scripts)], target.python, timeout))
+    if target.is_current:  # modules this process loaded before an install changed them (a notebook kernel)
+        from envdoctor.kernel import stale_here
+
+        report = with_findings(report, stale_here())
     return redacted(report, Redactor.from_environment())
+
+
+def with_findings(report: Report, findings: Sequence[Finding]) -> Report:
+    """``report`` with ``findings`` added (sorted in), everything else kept."""
+    if not findings:
+        return report
+    return dataclasses.replace(report, findings=Report.build([*report.findings, *findings]).findings)
 
 
 def _check_target(
@@ -445,21 +465,73 @@ def _symbols(inv: Inventory, cache: Cache, releases: Lookup | None = None) -> tu
 
 def assert_compatible(
     *,
-    python: str | os.PathLike[str] | None = None,
+    require: Mapping[str, str] | None = None,
+    ignore: Sequence[str] = (),
     fail_on: Severity | str = Severity.ERROR,
+    python: str | os.PathLike[str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
-) -> Report:
-    """Return the Report when nothing reaches ``fail_on``; raise IncompatibleEnvironmentError otherwise.
+    scan_caller: bool = False,
+) -> None:
+    """Return None when nothing reaches ``fail_on``; raise IncompatibleEnvironmentError otherwise (its
+    ``report`` holds every finding, its message each failing finding with its fix).
 
-    Meant for the top of a training script: prints nothing, imports nothing it checks.
+    ``require``: project name -> version specifier the installed distribution must satisfy
+    (``{"transformers": ">=4.46"}``; ``""``: installed at any version); a miss is a ``requirement-unmet``
+    error. ``ignore``: finding or rule ids (``ID`` or ``ID:PACKAGE``) accepted, as ``--ignore`` does.
+    ``scan_caller``: also read the calling script (``check --script``: imports and keyword arguments the
+    installed releases do not provide); slower (the installed sources are indexed), and nothing for code that
+    is not a file (a notebook cell).
+    Meant for the top of a training script or the first cell of a notebook: prints nothing, imports
+    nothing it checks, and a stale module (a package loaded before an install replaced it) fails it.
     """
     threshold = Severity.parse(fail_on) if isinstance(fail_on, str) else fail_on
-    report = check(python=python, timeout=timeout)
+    caller = sys._getframe(1).f_code.co_filename if scan_caller else ""
+    scripts = [caller] if caller.endswith(".py") and os.path.isfile(caller) else []
+    report = check(python=python, timeout=timeout, scripts=scripts)
+    if require:
+        report = with_findings(report, _unmet(python, dict(require), timeout))
+    if ignore:
+        from envdoctor.config import Ignore, suppress
+
+        reason = "ignored by assert_compatible(ignore=...)"
+        report = suppress(report, [Ignore.parse(text, reason) for text in listed(ignore)])
     bad = report.at_least(threshold)
     if bad:
-        lines = "\n".join(f"  [{f.id}] {f.title}" for f in bad)
-        raise IncompatibleEnvironmentError(report, f"{report.verdict()}\n{lines}")
-    return report
+        lines = [report.verdict()]
+        for f in bad:
+            lines.append(f"  [{f.id}] {f.title}")
+            lines += [f"      fix: {x}" for x in (*f.fix, *f.advice)]
+        raise IncompatibleEnvironmentError(report, "\n".join(lines))
+
+
+def _unmet(python: str | os.PathLike[str] | None, require: dict[str, str], timeout: float) -> list[Finding]:
+    """A ``requirement-unmet`` error for each ``require`` entry the installed distributions do not satisfy."""
+    from envdoctor.inventory import Inventory
+    from envdoctor.versions import InvalidSpecifier, parse_specifier, version_or_none
+
+    inv = Inventory.from_payload(_inventory(Target.resolve(python), {}, timeout))
+    out: list[Finding] = []
+    for name, text in require.items():
+        try:
+            spec = parse_specifier(text)
+        except InvalidSpecifier:
+            raise UsageError(f"require[{name!r}]: {text!r} is not a version specifier (like '>=4.46')") from None
+        dist = inv.get(name)
+        have = version_or_none(dist.raw_version) if dist is not None else None
+        if dist is not None and (not str(spec) or (have is not None and spec.contains(have, prereleases=True))):
+            continue
+        now = f"{dist.raw_version} is installed" if dist is not None else "it is not installed"
+        out.append(
+            Finding(
+                id="requirement-unmet",
+                severity=Severity.ERROR,
+                title=f"the script requires {name}{spec}, and {now}",
+                packages=(name,),
+                fix=(f"{name}{spec}",),
+                check="require",
+            )
+        )
+    return out
 
 
 def redacted(report: Report, redact: Callable[[str], str]) -> Report:

@@ -9,10 +9,8 @@ Only the target environment and the rollback file are written.
 
 from __future__ import annotations
 
-import os
 import shlex
 import signal
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,8 +39,6 @@ class Applied:
     rollback_file: Path
     rollback_command: str
     message: str
-    restart_runtime: tuple[str, ...] = ()
-    """Modules already imported in this (notebook) process whose distribution moved."""
 
 
 def rollback_lines(result: PinResult) -> tuple[list[str], list[str]]:
@@ -119,7 +115,6 @@ def apply(
             raise _interrupted(exc, python, before, command) from None
     inv_after = Inventory.from_payload(Target.resolve(python).probe("inventory", {}, timeout=120))
     changed = _changes(before, _versions(inv_after))
-    restart = _loaded_modules(result, python)
     if done.outcome is not runner.Outcome.OK:
         tail = scrub(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.outcome.value)
         state = "; ".join(changed) if changed else "nothing changed"
@@ -130,12 +125,11 @@ def apply(
             rollback_file,
             command,
             f"pip failed ({tail}). The environment now: {state}. To roll back: {command}",
-            restart,
         )
     report = check_inventory(inv_after, cache=Cache(default_dir()))
     errors = report.count(Severity.ERROR)
     message = f"applied: {len(changed)} distribution(s) changed; check afterwards: {report.verdict()}"
-    return Applied(errors == 0, changed, report, rollback_file, command, message, restart)
+    return Applied(errors == 0, changed, report, rollback_file, command, message)
 
 
 def _changes(before: dict[str, str], after: dict[str, str]) -> tuple[str, ...]:
@@ -165,15 +159,6 @@ def _interrupted(exc: KeyboardInterrupt, python: str, before: dict[str, str], ro
 
 def _versions(inv: Inventory) -> dict[str, str]:
     return {name: d.raw_version or "" for name, d in inv.winners.items()}
-
-
-def _loaded_modules(result: PinResult, python: str) -> tuple[str, ...]:
-    """Modules this process has imported whose distribution the plan moves: only meaningful when envdoctor
-    runs inside the target (a notebook kernel), where those modules are now stale."""
-    if os.path.realpath(python) != os.path.realpath(sys.executable):
-        return ()
-    tops = {m.name.replace("-", "_") for m in result.plan.moves}
-    return tuple(sorted(t for t in tops if t in sys.modules))
 
 
 def _write_atomic(path: Path, text: str) -> None:

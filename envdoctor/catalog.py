@@ -40,6 +40,14 @@ _BUILT_IN = {
     "and that it does not declare.",
     "symbols-unverified": "Distributions whose imports could not be checked (no RECORD).",
     "files-unread": "Installed files a check could not read or parse.",
+    "module-stale": "A module this process (a notebook kernel) loaded was replaced by an install since: "
+    "restart it before training.",
+    "kernel-modules-partial": "The notebook kernel was checked from a `!` shell: only its compiled modules can be "
+    "seen from there.",
+    "requirement-unmet": "assert_compatible(require=...) names a version the installed distribution does not have.",
+    "script-import-missing": "A script (check --script) imports a module or a name the installed release lacks.",
+    "script-keyword": "A script (check --script) passes a keyword argument the installed release does not "
+    "accept (or accepts only as a deprecated alias).",
     "what-if": "What an install (--install / --requirements) would change.",
     "install-unresolvable": "pip's resolver would refuse the install.",
     "matrix-invalid": "envdoctor's compatibility matrix is damaged; its rules were not checked.",

@@ -19,6 +19,7 @@ from envdoctor.redact import Redactor
 from envdoctor.report import Severity
 
 if TYPE_CHECKING:
+    from envdoctor.kernel import Place
     from envdoctor.matrix import HardwareFact, Matrix
     from envdoctor.pinning import PinResult
     from envdoctor.render import Format
@@ -42,6 +43,7 @@ examples:
   envdoctor check --install "accelerate==0.31.0"   what-if: would this install break something?
   envdoctor check -r requirements.txt              what-if for a requirements file
   envdoctor check --train --precision bf16         also one real bf16 training step (and fp32, fp16)
+  envdoctor check --script train.py --script nb.ipynb   also your code: imports and keyword arguments
 """
 
 
@@ -49,7 +51,8 @@ _PIN_EPILOG = """\
 exit codes:
   0  a plan clears every error (or there was none); the header's verdict says whether pip verified it
   1  some errors are left NOT fixed: no fix envdoctor can plan, every fix moves a --keep package, or a -c
-     file contradicts it (listed with the reason in the header and on stderr; the other errors are fixed)
+     file contradicts it (listed with the reason in the header and on stderr; the other errors are fixed);
+     with --verify, also when the plan failed in the throwaway copy or could not be tried there
   2  usage error, or an interpreter / file that cannot be read
   3  envdoctor itself failed
   130, 143  interrupted (Ctrl-C, SIGTERM); during --apply, the message lists what pip had changed
@@ -57,6 +60,7 @@ exit codes:
 examples:
   envdoctor pin > requirements.txt                 the fixed stack, exact pins
   envdoctor pin --changes-only                     only what must move
+  envdoctor pin --verify                           also install the plan into a throwaway copy, import there
   envdoctor pin --format pip                       one `pip install ...` command
   envdoctor pin --keep peft --allow-move torch     constrain the plan
   envdoctor pin --apply                            install it (asks first; writes a rollback file)
@@ -94,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=_FORMATS,
         default="auto",
         help="format of stdout (default: auto = terminal on a terminal; github when GITHUB_ACTIONS=true; text "
-        "otherwise or when NO_COLOR is set)",
+        "otherwise, in a notebook's `!` shell, or when NO_COLOR is set)",
     )
     check.add_argument(
         "--fail-on",
@@ -172,6 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="STATEMENT",
         help='also run this import statement as a probe ("from x import y"; repeatable; implies --probes)',
+    )
+    check.add_argument(
+        "--script",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also read FILE (a script, or a notebook .ipynb) for imports and keyword arguments the installed "
+        "releases do not provide, each with its line (or cell) and fix (repeatable; nothing is run)",
     )
     check.add_argument(
         "--output",
@@ -252,6 +264,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not ask pip's resolver (offline); the output then says it is not verified",
     )
     pin.add_argument(
+        "--verify",
+        action="store_true",
+        help="also try the plan for real: install it into a throwaway copy of the environment (unchanged "
+        "packages shared by link, torch never reinstalled) and run the import probes there; the file says "
+        "verified only when they pass, else exit 1 with the failing import (costs a pip install of the moved "
+        "packages and one probe run)",
+    )
+    pin.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="STATEMENT",
+        help="an import of your own (repeatable): with --probes, run first and planned for if it fails; with "
+        "--verify, run in the copy too",
+    )
+    pin.add_argument(
         "--apply",
         action="store_true",
         help="install the verified plan into the target: shows it, asks, writes a rollback file first, runs pip, "
@@ -269,14 +298,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run the import probes first, as check --probes does, and plan for the imports that really fail "
         "(by the fix their diagnosis names; --timeout each)",
-    )
-    pin.add_argument(
-        "--import",
-        dest="imports",
-        action="append",
-        default=[],
-        metavar="STATEMENT",
-        help='also run this import statement as a probe and plan for it ("from x import y"; implies --probes)',
     )
     pin.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
     _config_options(pin)
@@ -395,7 +416,8 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
         if known is not None and ignore.id not in known:
             raise UsageError(f"--ignore {ignore.id}: {config.unknown_id(ignore.id, known)}")
     stdout_file, outputs = _outputs(args.output)
-    quiet = args.quiet or not sys.stderr.isatty()
+    place = _place()
+    quiet = args.quiet or not sys.stderr.isatty() or place.notebook  # a `!` cell's pty shows progress as clutter
     progress = Silent() if quiet else StderrProgress()
     if (args.install or args.requirements) and (args.train or args.precision):
         raise UsageError("--train runs a step in the installed environment; it cannot be combined with --install / -r")
@@ -404,6 +426,8 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
 
         if args.probes or args.imports or args.probe_all:
             raise UsageError("--probes and --import run imports in the installed environment; not with --install / -r")
+        if args.script:
+            raise UsageError("--script is read against the installed environment; not with --install / -r")
 
         try:
             report = api.what_if(
@@ -427,10 +451,17 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
             probes=args.probes,
             imports=args.imports,
             probe_all=args.probe_all,
+            scripts=args.script,
         )
+    if place.kernel_pid is not None and not (args.install or args.requirements):  # `!envdoctor check` in a cell
+        from envdoctor.kernel import stale_in_kernel
+
+        report = api.with_findings(report, stale_in_kernel(place.kernel_pid, report.summary.paths, place))
     report = config.suppress(report, ignores)
-    fmt, color = _choose_format(args.format, to_file=stdout_file is not None)
+    fmt, color = _choose_format(args.format, to_file=stdout_file is not None, notebook=place.notebook)
     width = shutil.get_terminal_size((100, 24)).columns if fmt is Format.TERMINAL else 100
+    if place.notebook and stdout_file is None:
+        width = NOTEBOOK_WIDTH  # the notebook wraps lines at its real width; envdoctor breaks none
     rules = catalog.load() if any(f is Format.SARIF for f, _ in outputs) or fmt is Format.SARIF else {}
     options = RenderOptions(width=width, color=color, fail_on=fail_on, rules=rules)
     texts: list[tuple[str, str | None]] = [
@@ -486,8 +517,15 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
     from envdoctor.progress import StderrProgress
 
     _check_options(args)
+    if args.verify and args.no_verify:
+        raise UsageError("--verify tries the plan that pip verified; it cannot go with --no-verify")
+    if args.imports and not args.verify:
+        raise UsageError("--import runs in the copy that --verify builds: add --verify")
+    place = _place()
+    if args.apply and not args.yes and place.notebook:  # a `!` cell's pty looks like a terminal; nothing answers it
+        raise UsageError("--apply asks before changing anything; in a notebook cell nothing can answer: pass --yes")
     settings = config.load(args.config, known=catalog.known_ids)
-    quiet = args.quiet
+    quiet = args.quiet or place.notebook
     if not quiet:
         print("envdoctor: checking and planning ...", file=sys.stderr)
     result = pin(
@@ -497,23 +535,25 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
         changes_only=args.changes_only,
         everything=args.everything,
         verify=not args.no_verify,
+        trial=args.verify,
+        imports=args.imports,
         constraints=args.constraint,
         timeout=args.timeout,
         probes=args.probes,
-        imports=args.imports,
         progress=None if quiet or not sys.stderr.isatty() else StderrProgress(),
     )
     if args.apply:
-        return _apply(result, args, redact)
+        return _apply(result, args, redact, place)
     text = json.dumps(result.to_dict(), indent=2) + "\n" if args.format == "json" else result.text(args.format)
     _write(redact(text), args.output)
     if not quiet:
         for line in result.summary():
             print(redact(f"envdoctor: {line}"), file=sys.stderr)
-    return exitcodes.FINDINGS if result.plan.remaining else exitcodes.OK
+    failed_try = args.verify and result.plan.moves and not result.verification.verified
+    return exitcodes.FINDINGS if result.plan.remaining or failed_try else exitcodes.OK
 
 
-def _apply(result: PinResult, args: argparse.Namespace, redact: Redactor) -> int:
+def _apply(result: PinResult, args: argparse.Namespace, redact: Redactor, place: Place) -> int:
     import time
 
     from envdoctor.apply import apply
@@ -537,13 +577,23 @@ def _apply(result: PinResult, args: argparse.Namespace, redact: Redactor) -> int
     for line in done.changed:
         say(f"  changed: {line}")
     say(done.message)
-    if done.restart_runtime:
-        say(
-            "restart the runtime (Jupyter/Colab: Runtime > Restart): this kernel has already imported "
-            + ", ".join(done.restart_runtime)
-            + ", and keeps the old code until it restarts"
-        )
+    advice = restart_after_apply(place, done.changed, result.inventory.sys_path)
+    if advice:
+        say(advice)
     return exitcodes.OK if done.ok else exitcodes.FINDINGS
+
+
+def restart_after_apply(place: Place, changed: Sequence[str], paths: Sequence[str]) -> str:
+    """The restart line after ``pin --apply`` from a notebook's `!` shell: for the kernel, not for this process
+    (the distributions whose old files it still maps are named), in the words of the place (Colab, Jupyter)."""
+    from envdoctor.kernel import STALE, restart_advice, stale_in_kernel
+
+    if not place.notebook:
+        return ""
+    seen: list[str] = []
+    if place.kernel_pid is not None:
+        seen = [p for f in stale_in_kernel(place.kernel_pid, paths, place) if f.id == STALE for p in f.packages]
+    return restart_advice(place, [line.split(" ", 1)[0] for line in changed], seen)
 
 
 def _names(values: Sequence[str]) -> list[str]:
@@ -684,13 +734,25 @@ def _explain_text(args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def _choose_format(name: str, *, to_file: bool) -> tuple[Format, bool]:
+NOTEBOOK_WIDTH = 10_000
+"""The text view's width in a notebook's `!` shell: its pty says 80 columns, the output area has no such limit."""
+
+
+def _place() -> Place:
+    from envdoctor.kernel import detect
+
+    return detect()
+
+
+def _choose_format(name: str, *, to_file: bool, notebook: bool = False) -> tuple[Format, bool]:
     from envdoctor.render import Format
 
     no_color = "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
     if name == "auto":
         if not to_file and os.environ.get("GITHUB_ACTIONS") == "true":
             return Format.GITHUB, False
+        if notebook:  # a `!` cell is a pty, but the notebook shows escape codes as text
+            return Format.TEXT, False
         tty = not to_file and sys.stdout.isatty()
         return (Format.TERMINAL, True) if tty and not no_color else (Format.TEXT, False)
     fmt = Format(name)

@@ -10,7 +10,6 @@ lists (``ignore``, ``keep``) add up.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import re
 import sys
@@ -20,18 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from envdoctor.errors import UsageError
+from envdoctor.names import canonical
 from envdoctor.report import Report, Severity
-
-
-def canonical(name: str) -> str:
-    """PEP 503's normalized name, without importing packaging (a warm check never loads it)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 KEYS = ("fail-on", "ignore", "keep")
 IGNORE_KEYS = ("id", "package", "reason")
@@ -75,8 +64,10 @@ def discover(start: Path) -> Path | None:
     after the folder that holds ``.git`` (the repository's root) or at the file system root."""
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
-        if candidate.is_file() and "envdoctor" in _parse(candidate, candidate.read_bytes()).get("tool", {}):
-            return candidate
+        if candidate.is_file():
+            data = candidate.read_bytes()  # parsed only when it can hold the table (TOML is not cheap to import)
+            if b"envdoctor" in data and "envdoctor" in _parse(candidate, data).get("tool", {}):
+                return candidate
         if (folder / ".git").exists():
             return None
     return None
@@ -117,6 +108,10 @@ def load(
 
 
 def _parse(path: Path, data: bytes) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):  # imported here: a run without a configuration file does not pay for it
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
     try:
         return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -180,6 +175,8 @@ def unknown_id(rid: str, known: Collection[str]) -> str:
 
 
 def _did_you_mean(key: str, known: Sequence[str]) -> str:
+    import difflib
+
     close = difflib.get_close_matches(key, known, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

@@ -108,6 +108,26 @@ class Facts:
         self._names[key] = result
         return result
 
+    def shipping(self, package: str, module: str) -> tuple[list[str], set[str]] | None:
+        """The harvested releases of ``package`` (oldest first) and those that ship ``module``; None when the
+        module is not harvested."""
+        data = self._load("symbols", package) or {}
+        entry = data.get("modules", {}).get(module)
+        if entry is None:
+            return None
+        versions = [str(v) for v in data.get("versions", [])]
+        return versions, _members(versions, [r for ranges in entry.get("files", {}).values() for r in ranges])
+
+    def signature(self, package: str, qualname: str) -> tuple[list[str], dict[str, Any]] | None:
+        """The harvested parameters of callable ``qualname`` (``transformers.Trainer.__init__``, a dataclass
+        like ``trl.SFTConfig``): the harvested versions and the entry (``params``: name -> ranges; ``renamed``:
+        old -> {new: ranges where the old name is still accepted}; ``var_keyword``: ranges with ``**kwargs``)."""
+        data = self._load("signatures", package)
+        entry = (data or {}).get("callables", {}).get(qualname)
+        if not isinstance(entry, dict):
+            return None
+        return [str(v) for v in (data or {}).get("versions", [])], entry
+
     def imported(self, package: str, module: str, name: str) -> list[Range] | None:
         """Releases of ``package`` that import ``name`` from ``module``; None when not harvested."""
         data = self._load("imports", package)

@@ -32,7 +32,7 @@ from envdoctor.target import Target
 from envdoctor.versions import NormalizedName, SpecifierSet
 
 if TYPE_CHECKING:
-    from envdoctor.resolve import Resolved
+    from envdoctor.resolve import Resolution, Resolved
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,9 @@ class Verification:
     """Every distribution pip would install or replace (the plan's and the others)."""
     problems: tuple[Finding, ...] = ()
     pip_version: str = ""
+    tried: bool = False
+    """The plan was installed into a throwaway copy of the target and its import probes ran there
+    (``pin --verify``); ``summary`` says how that went."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,16 @@ class PinResult:
 
     def text(self, fmt: str = "requirements") -> str:
         return render(self.pins, fmt, self.header())
+
+    def _repr_html_(self) -> str:
+        from envdoctor.render.html import pin_html
+
+        return pin_html(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        from envdoctor.render.html import pin_short
+
+        p.text(pin_short(self))
 
     def summary(self) -> list[str]:
         """What stderr says after the file is written."""
@@ -98,6 +111,7 @@ class PinResult:
             "python": self.inventory.python.executable,
             "python_version": self.inventory.python.version,
             "verified": self.verification.verified,
+            "tried_in_copy": self.verification.tried,
             "complete": self.plan.complete,
             "verdict": self.verdict(),
             "verification": self.verification.summary,
@@ -150,19 +164,22 @@ def pin(
     changes_only: bool = False,
     everything: bool = False,
     verify: bool = True,
+    trial: bool = False,
+    imports: Sequence[str] = (),
     constraints: Sequence[str | os.PathLike[str]] = (),
     timeout: float = DEFAULT_TIMEOUT,
     resolve_timeout: float = 300.0,
     probes: bool = False,
-    imports: Sequence[str] = (),
     progress: Progress | None = None,
 ) -> PinResult:
     """Check ``python``'s environment, plan the smallest fix, and return the pin set (verified by pip's
-        resolver unless ``verify`` is False). ``constraints``: constraints / requirements files whose ranges
-        a moved package must stay in (read as pip reads them; given to pip's resolver too). ``probes`` (or any
-    ``imports``): run the import probes too, as ``check --probes`` does, and plan for the failures nothing
-    static explains by their diagnosed fix (``tensorboard>=1.15``); ``timeout`` is then each probe's limit.
-    Writes nothing."""
+    resolver unless ``verify`` is False). ``trial``: also install the resolved plan into a throwaway copy of
+    the environment and run the import probes there (of every installed watched package, and ``imports``);
+    the plan is verified only when they pass (envdoctor.trial). ``probes``: first run the import probes
+    (and ``imports``) in the environment itself, as ``check --probes`` does, and plan for the failures
+    nothing static explains by their diagnosed fix (``tensorboard>=1.15``); ``timeout`` is each probe's
+    limit. ``constraints``: constraints / requirements files whose ranges a moved package must stay in
+    (read as pip reads them; given to pip's resolver too). Writes nothing into the target."""
     from envdoctor.errors import check_timeout
 
     check_timeout(timeout)
@@ -178,7 +195,7 @@ def pin(
 
         releases = ReleaseReader(target.python, default_dir(), inv)
     report = check_inventory(inv, cache=cache, releases=releases)
-    if probes or imports:
+    if probes:
         report = with_probes(
             report, python=target.python, inv=inv, imports=imports, timeout=timeout, progress=progress or Silent()
         )
@@ -190,12 +207,113 @@ def pin(
     names = watched(facts, matrix)
     pins = pin_set(inv, plan, names, pip=pip, changes_only=changes_only, everything=everything)
     if not verify:
-        verification = Verification(False, "verification skipped (--no-verify)")
-    else:
-        extra = [a for path in constraints for a in ("-c", os.fspath(path))]
-        verification, plan = _verify(target.python, inv, plan, pins, extra=extra, timeout=resolve_timeout)
-        pins = pin_set(inv, plan, names, pip=pip, changes_only=changes_only, everything=everything)
+        return PinResult(inv, report, plan, pins, Verification(False, "verification skipped (--no-verify)"))
+    extra = [a for path in constraints for a in ("-c", os.fspath(path))]
+
+    def judged(candidate: Plan) -> tuple[Plan, PinSet, Verification]:
+        pins = pin_set(inv, candidate, names, pip=pip, changes_only=changes_only, everything=everything)
+        verification, candidate, resolution = _verify(
+            target.python, inv, candidate, pins, extra=extra, timeout=resolve_timeout
+        )
+        pins = pin_set(inv, candidate, names, pip=pip, changes_only=changes_only, everything=everything)
+        if trial and verification.verified and resolution is not None and resolution.installs:
+            verification = _try(
+                inv, pins, resolution, verification, imports=imports, timeout=timeout, install_timeout=resolve_timeout
+            )
+        return candidate, pins, verification
+
+    failed: list[tuple[Plan, PinSet, Verification]] = []  # each plan that failed in the copy
+    for candidate in _candidates(plan):
+        chosen = judged(candidate)
+        verification = chosen[2]
+        if verification.verified or (not failed and not verification.tried):
+            break  # it passed; or the first plan could not be tried at all (pip refused it, no --verify)
+        if verification.tried:
+            failed.append(chosen)
+    else:  # no plan passed in the copy: the first one, with what the others did
+        chosen = failed[0]
+    plan, pins, verification = chosen
+    others = [
+        f"tried in a copy and failed: {_moves(p)}: {v.summary.split('; but ')[-1]}"
+        for p, _, v in failed
+        if p is not plan
+    ]
+    if others:
+        bad = {p.moves for p, _, _ in failed}
+        alternatives = tuple(a for a in plan.alternatives if a not in bad)
+        plan = dataclasses.replace(plan, alternatives=alternatives, notes=(*plan.notes, *others))
     return PinResult(inv, report, plan, pins, verification)
+
+
+MAX_PLANS_TRIED = 3
+"""``pin --verify`` tries the plan and then at most this many in all of its equally small alternatives."""
+
+
+def _candidates(plan: Plan) -> list[Plan]:
+    """The plan, then each of its alternatives as a plan of its own (the others its alternatives)."""
+    options = [plan.moves, *plan.alternatives][:MAX_PLANS_TRIED]
+    return [
+        dataclasses.replace(plan, moves=moves, alternatives=tuple(o for o in options if o is not moves))
+        for moves in options
+    ]
+
+
+def _moves(plan: Plan) -> str:
+    return ", ".join(m.describe() for m in plan.moves)
+
+
+def _try(
+    inv: Inventory,
+    pins: PinSet,
+    resolution: Resolution,
+    verification: Verification,
+    *,
+    imports: Sequence[str],
+    timeout: float,
+    install_timeout: float,
+) -> Verification:
+    """``verification`` after the plan was tried in a throwaway copy (envdoctor.trial)."""
+    from envdoctor import runner
+    from envdoctor.redact import Redactor, secret_values
+    from envdoctor.resolve import ResolveError, choose_pip
+    from envdoctor.trial import TrialError, try_plan
+
+    env = runner.child_environment()
+    scrub = Redactor([*secret_values(), *secret_values(env)])
+    python = inv.python.executable
+    try:
+        pip = choose_pip(python, env, scrub, inv)
+    except ResolveError as exc:
+        why = f"the plan was not tried in a copy: {exc.message}"
+        return dataclasses.replace(verification, verified=False, summary=f"{verification.summary}; but {why}")
+    argv = list(pip.argv)
+    if "--python" in argv:  # envdoctor's own pip, pointed at the target: point it at the copy instead
+        at = argv.index("--python")
+        del argv[at : at + 2]
+    direct = {line.name: line.text for line in pins.lines if line.name is not None and line.text is not None}
+    lines = [
+        direct[r.name] if r.is_direct and r.name in direct else f"{r.display_name}=={r.version}"
+        for r in resolution.installs
+    ]
+    try:
+        tried = try_plan(
+            inv,
+            lines,
+            [r.name for r in resolution.installs],
+            pip=argv,
+            options=pins.options,
+            imports=imports,
+            timeout=timeout,
+            install_timeout=install_timeout,
+        )
+    except TrialError as exc:
+        why = f"the plan could not be tried in a copy: {scrub(str(exc))}"
+        return dataclasses.replace(verification, verified=False, summary=f"{verification.summary}; but {why}")
+    if not tried.passed:
+        return dataclasses.replace(
+            verification, verified=False, tried=True, summary=f"{verification.summary}; but {scrub(tried.summary)}"
+        )
+    return dataclasses.replace(verification, tried=True, summary=f"{verification.summary}; {scrub(tried.summary)}")
 
 
 def _constraint_ranges(files: Sequence[str | os.PathLike[str]]) -> tuple[dict[str, SpecifierSet], dict[str, str]]:
@@ -220,9 +338,9 @@ def _verify(
     *,
     extra: Sequence[str],
     timeout: float,
-) -> tuple[Verification, Plan]:
-    """Ask pip to resolve the pin set; re-check the resolved set. Returns the verification and the plan
-    with exact releases filled in where pip picked them."""
+) -> tuple[Verification, Plan, Resolution | None]:
+    """Ask pip to resolve the pin set; re-check the resolved set. Returns the verification, the plan
+    with exact releases filled in where pip picked them, and pip's resolution (None when pip did not resolve)."""
     from envdoctor.materialize import materialize
     from envdoctor.resolve import ResolveError, dry_run, future_inventory
 
@@ -234,7 +352,7 @@ def _verify(
         except ResolveError as exc:
             why = "the package index cannot be reached" if exc.offline else "pip does not accept the set"
             detail = "; ".join(exc.details[:3])
-            return Verification(False, f"{why}: {exc.message}" + (f" ({detail})" if detail else "")), plan
+            return Verification(False, f"{why}: {exc.message}" + (f" ({detail})" if detail else "")), plan, None
     future = future_inventory(inv, resolution)
     by_name = {r.name: r for r in resolution.installs}
     plan = dataclasses.replace(plan, moves=tuple(_exact(m, by_name.get(m.name)) for m in plan.moves))
@@ -260,21 +378,25 @@ def _verify(
     pip_said = f"pip {resolution.pip_version} resolves it ({len(resolution.installs)} to install)"
     if problems:
         listed = "; ".join(f"[{f.id}] {f.title}" for f in problems[:3])
-        return Verification(
-            False,
-            f"{pip_said}, but envdoctor finds errors in that set: {listed}",
-            also,
-            changed,
-            tuple(problems),
-            resolution.pip_version,
-        ), plan
+        return (
+            Verification(
+                False,
+                f"{pip_said}, but envdoctor finds errors in that set: {listed}",
+                also,
+                changed,
+                tuple(problems),
+                resolution.pip_version,
+            ),
+            plan,
+            resolution,
+        )
     kept = sum(1 for f in found if finding_key(f) in left)
     summary = f"{pip_said}; envdoctor's checks of the resolved set find " + (
         f"no error but the {kept} listed as NOT fixed" if kept else "no error"
     )
     if unread:
         summary += f" ({len(unread)} checked from metadata only: {'; '.join(unread)})"
-    return Verification(True, summary, also, changed, (), resolution.pip_version), plan
+    return Verification(True, summary, also, changed, (), resolution.pip_version), plan, resolution
 
 
 def _exact(move: Move, got: Resolved | None) -> Move:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,6 +121,71 @@ class Report:
     """``check --train``: the device facts and a verdict per precision (envdoctor.runtime.step.TrainStep.to_dict)."""
     probes: tuple[Mapping[str, Any], ...] = ()
     """With ``check --probes``: each import probe's outcome (envdoctor.runtime.imports.ImportResult.to_dict)."""
+
+    def __iter__(self) -> Iterator[Finding]:
+        """The findings, most severe first (suppressed ones included: ``f.suppressed`` says so)."""
+        return iter(self.findings)
+
+    def __len__(self) -> int:
+        return len(self.findings)
+
+    def __bool__(self) -> bool:
+        """``ok``: true when no finding that is not suppressed is an error (what exit code 0 means at the
+        default ``--fail-on error``). An empty report is true; a report with only warnings is true."""
+        return self.ok
+
+    @property
+    def ok(self) -> bool:
+        """No error among the findings that are not suppressed."""
+        return not self.at_least(Severity.ERROR)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, schema envdoctor.report/2 (README "JSON output"): what ``check --format json`` writes."""
+        from envdoctor.render.json import to_dict
+
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Report:
+        """Inverse of ``to_dict`` (``Report.from_dict(d).to_dict() == d`` for any ``d`` that ``to_dict`` wrote);
+        raises KeyError, TypeError or ValueError on anything else, and ValueError on another schema."""
+        if data.get("schema") != SCHEMA:
+            raise ValueError(f"not an {SCHEMA} report (schema: {data.get('schema')!r})")
+        py = data["python"]
+        report = cls.build(
+            [Finding.from_dict(f) for f in data["findings"]],
+            skipped=[Skipped(str(s["check"]), str(s["reason"])) for s in data["skipped"]],
+            summary=Summary(
+                python=str(py["executable"]),
+                python_version=str(py["version"]),
+                distributions=int(data["summary"]["distributions"]),
+            ),
+            checks=[str(c) for c in data["checks"]],
+            train=dict(data["train"]) if data.get("train") is not None else None,
+        )
+        if "probes" in data:
+            from dataclasses import replace
+
+            report = replace(report, probes=tuple(dict(p) for p in data["probes"]))
+        return report
+
+    def _repr_html_(self) -> str:
+        """A notebook cell's view: verdict, findings by severity, the fix as a requirements block."""
+        from envdoctor.render.html import report_html
+
+        return report_html(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """IPython's text view: the verdict, one line per finding, the first fix step (not the dataclass)."""
+        from envdoctor.render.html import report_short
+
+        p.text(report_short(self))
+
+    def __str__(self) -> str:
+        """The plain-text report (``envdoctor check --format text``)."""
+        from envdoctor.render import Format, RenderOptions, render
+
+        return render(self, Format.TEXT, RenderOptions(color=False))
 
     @classmethod
     def build(

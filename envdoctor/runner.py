@@ -85,6 +85,30 @@ class ProbeResult:
         return self.outcome is Outcome.OK
 
 
+STOP_SIGNALS = frozenset(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+"""The signals that stop envdoctor (KeyboardInterrupt, the CLI's Terminated)."""
+
+
+def start_deaf(thread: threading.Thread) -> None:
+    """Start ``thread`` with the stop signals blocked in it.
+
+    The kernel hands a signal sent to the process to any thread that does not block it. CPython runs
+    the Python handler in the main thread, but a signal taken by another thread does not wake the main
+    thread from a blocking wait (``proc.wait()``, a lock): Ctrl-C then waited for a hung probe's whole
+    timeout. A helper thread that never needs a signal is started deaf to them (a new thread inherits the
+    mask of the thread that starts it), so they reach a thread that acts on them. Threads that start
+    processes must not be deaf: their children would inherit the blocked signals.
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no per-thread masks
+        thread.start()
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        thread.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 class _Tail:
     """Drains a pipe on a thread and keeps only its last ``limit`` bytes.
 
@@ -102,8 +126,8 @@ class _Tail:
         self._on_line = on_line
         self._line = bytearray()
         self._wake_r, self._wake_w = os.pipe()
-        self._thread = threading.Thread(target=self._drain, daemon=True)
-        self._thread.start()
+        self._thread = threading.Thread(target=self._drain, daemon=True, name="envdoctor-tail")
+        start_deaf(self._thread)
 
     def _add(self, chunk: bytes) -> None:
         if self._on_line is not None:
@@ -301,7 +325,8 @@ def run_command(
 
     timer = threading.Timer(timeout, expire)
     timer.daemon = True
-    timer.start()
+    timer.name = "envdoctor-timer"
+    start_deaf(timer)
     try:
         proc.wait()
     finally:  # also on KeyboardInterrupt / SIGTERM: the group and its escapees never outlive us

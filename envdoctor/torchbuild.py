@@ -6,9 +6,17 @@ index; a bare range on PyPI (``torch>=2.1``) picks PyPI's build instead (on Linu
 
 from __future__ import annotations
 
-from envdoctor.versions import canonical
+from typing import TYPE_CHECKING, cast
 
-TORCH_FAMILY = frozenset(canonical(n) for n in ("torch", "torchvision", "torchaudio", "torchtext", "triton"))
+from envdoctor.names import canonical
+
+if TYPE_CHECKING:
+    from envdoctor.versions import NormalizedName
+
+TORCH_FAMILY = cast(
+    "frozenset[NormalizedName]",  # the names are canonical; packaging is not imported for the type
+    frozenset(canonical(n) for n in ("torch", "torchvision", "torchaudio", "torchtext", "triton")),
+)
 PYTORCH_INDEX = "https://download.pytorch.org/whl/"
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import runpy
 import struct
 import sys
 import venv
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,3 +129,27 @@ def make_venv(path: Path) -> tuple[Path, Path]:
     ver = f"python{sys.version_info[0]}.{sys.version_info[1]}"
     site = path / "lib" / ver / "site-packages"
     return python, site
+
+
+def make_wheel(folder: Path, name: str, version: str, files: Mapping[str, str | bytes]) -> Path:
+    """A real, installable pure-Python wheel of ``name`` ``version`` holding ``files`` (path -> content), its
+    METADATA, WHEEL and RECORD (with hashes) written as a build backend writes them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{name.replace('-', '_')}-{version}"
+    meta = f"{stem}.dist-info"
+    contents = {
+        **{rel: data.encode() if isinstance(data, str) else data for rel, data in files.items()},
+        f"{meta}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{meta}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for rel, data in contents.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{rel},sha256={digest},{len(data)}")
+    record.append(f"{meta}/RECORD,,")
+    wheel = folder / f"{stem}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for rel, data in contents.items():
+            zf.writestr(rel, data)
+        zf.writestr(f"{meta}/RECORD", "\n".join(record) + "\n")
+    return wheel

@@ -99,14 +99,21 @@ def group_alive(pgid: int) -> bool:
 
 
 @contextlib.contextmanager
-def reaper(pids: list[int]) -> Iterator[None]:
-    """Kill whatever ``pids`` holds at the end, so a failing test leaves nothing running either."""
+def reaper(pids: list[int | subprocess.Popen[str]]) -> Iterator[None]:
+    """Kill whatever ``pids`` holds at the end (process ids, or Popen objects whose pipes are then closed
+    and which are reaped), so a failing test leaves nothing running and no open pipe for the next test."""
     try:
         yield
     finally:
-        for pid in pids:
+        for entry in pids:
+            proc = entry if isinstance(entry, subprocess.Popen) else None
             with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+                os.kill(entry.pid if isinstance(entry, subprocess.Popen) else entry, signal.SIGKILL)
+            if proc is not None:
+                for stream in (proc.stdin, proc.stdout, proc.stderr):
+                    if stream is not None:
+                        stream.close()
+                proc.wait()
 
 
 def one_line_error(stderr: str) -> str:
@@ -133,3 +140,26 @@ def snapshot(*roots: Path) -> dict[str, tuple[int, int, float]]:
 def leftovers(tmp: Path, before: Sequence[str] = ()) -> list[str]:
     """envdoctor's temporary folders in ``tmp`` that were not there ``before``."""
     return sorted(p.name for p in tmp.iterdir() if p.name.startswith("envdoctor-") and p.name not in before)
+
+
+_TGKILL = {"x86_64": 234, "aarch64": 131}
+"""Linux syscall numbers of tgkill (a signal to one thread of another process), per machine."""
+
+
+def blocked_signals(pid: int, tid: int) -> set[signal.Signals]:
+    """The signals thread ``tid`` of process ``pid`` blocks (Linux: SigBlk in /proc)."""
+    status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+    mask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigBlk:")), 16)
+    return {s for s in signal.Signals if s < 65 and mask & (1 << (s - 1))}
+
+
+def signal_a_thread(pid: int, tid: int, sig: signal.Signals) -> None:
+    """Send ``sig`` to one thread of another process, as the kernel may when a signal is sent to the process."""
+    import ctypes
+
+    number = _TGKILL.get(os.uname().machine)
+    if number is None or not sys.platform.startswith("linux"):
+        raise NotImplementedError("tgkill is only wired for Linux on x86_64 and aarch64")
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(number, pid, tid, int(sig)) != 0:
+        raise OSError(ctypes.get_errno(), f"tgkill({pid}, {tid}, {sig.name}) failed")

@@ -13,35 +13,44 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from envdoctor.report import Report, Severity
 from envdoctor.torchbuild import PYTORCH_INDEX, TORCH_FAMILY, pytorch_tag
-from envdoctor.versions import (
-    InvalidRequirement,
-    NormalizedName,
-    SpecifierSet,
-    canonical,
-    parse_requirement,
-    tightest,
-    version_or_none,
-)
+
+if TYPE_CHECKING:
+    from envdoctor.versions import NormalizedName, SpecifierSet
+
+
+def _empty_spec() -> SpecifierSet:
+    from envdoctor.versions import SpecifierSet
+
+    return SpecifierSet()
 
 
 @dataclass
 class _Merged:
     display: str
     extras: set[str] = field(default_factory=set)
-    spec: SpecifierSet = field(default_factory=SpecifierSet)
+    spec: SpecifierSet = field(default_factory=_empty_spec)
 
     def line(self) -> str:
+        from envdoctor.versions import tightest
+
         extras = f"[{','.join(sorted(self.extras))}]" if self.extras else ""
         return f"{self.display}{extras}{tightest(self.spec)}"
 
 
 def merged_fixes(report: Report) -> dict[NormalizedName, _Merged]:
-    """The first requirement-shaped fix of each error, one merged specifier per canonical name."""
+    """The first requirement-shaped fix of each error, one merged specifier per canonical name. (packaging
+    is imported only when there is an error to fix: a stored report without one is printed without it.)"""
     merged: dict[NormalizedName, _Merged] = {}
-    for finding in report.at_least(Severity.ERROR):
+    errors = report.at_least(Severity.ERROR)
+    if not any(finding.fix for finding in errors):
+        return merged
+    from envdoctor.versions import InvalidRequirement, canonical, parse_requirement
+
+    for finding in errors:
         for fix in finding.fix[:1]:
             try:
                 req = parse_requirement(fix)
@@ -55,11 +64,16 @@ def merged_fixes(report: Report) -> dict[NormalizedName, _Merged]:
 
 def first_step(report: Report) -> list[str]:
     """The lines of the "Fix (first step)" block: commands to run, and what needs no move."""
+    merged = merged_fixes(report)
+    if not merged:
+        return []
+    from envdoctor.versions import version_or_none
+
     builds = dict(report.summary.torch_builds)
     plain: list[str] = []
     torch: dict[str, list[str]] = {}  # index tag -> requirements
     lines: list[str] = []
-    for name, fix in merged_fixes(report).items():
+    for name, fix in merged.items():
         if name not in TORCH_FAMILY:
             plain.append(fix.line())
             continue

@@ -55,7 +55,9 @@ def _finding(f: Finding, width: int) -> list[str]:
     if f.suppressed is not None:
         head = f"SUPPRESSED {head} (reason: {printable(f.suppressed)})"
     out = [head]
-    wrap = textwrap.TextWrapper(width=width, initial_indent="    ", subsequent_indent="    ")
+    wrap = textwrap.TextWrapper(  # a path or a requirement is never broken, even when longer than the width
+        width=width, initial_indent="    ", subsequent_indent="    ", break_long_words=False, break_on_hyphens=False
+    )
     if f.detail:
         out.extend(wrap.wrap(printable(f.detail)))
     out.extend(f"    evidence: {printable(e)}" for e in f.evidence)

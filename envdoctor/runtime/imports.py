@@ -21,10 +21,11 @@ import re
 import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from envdoctor import runner
 from envdoctor.errors import UsageError
@@ -271,10 +272,9 @@ def run_imports(
     results in the order of ``probes``. With ``share`` and a ``share`` probe among them (``import
     torch``), one parent pays for the shared probes and forks a child for each other probe
     (envdoctor.runtime.shared); every probe that did not pass there runs again in its own process, and
-    that run's result is the one reported. ``levels``: how many share probes each other probe's child needs
-    preloaded (share_levels; default: all); those at 0 run in their own processes from the start,
-    beside the parent. Raises TargetError only when
-    ``python`` cannot be started."""
+    that run's result is the one reported. ``levels``: how many share probes each other probe's child
+    needs preloaded (share_levels; default: all); those at 0 run in their own processes from the start,
+    beside the parent. Raises TargetError only when ``python`` cannot be started."""
     from envdoctor.errors import check_timeout
     from envdoctor.runtime import shared
 
@@ -320,26 +320,16 @@ def run_imports(
                 for index in tried:
                     on_start(probes[index])
 
-            def again(k: int) -> None:  # did not count in its child: its own process, at once
-                futures.append(pool.submit(one, tried[k]))
+            def submit(index: int) -> None:  # did not count in its child: its own process, at once
+                futures.append(pool.submit(one, index))
 
-            done = shared.run_shared(
-                python,
-                [probes[i] for i in tried],
-                [0 if probes[i].share else level(probes[i]) for i in tried],
-                timeout=timeout,
-                env=env,
-                jobs=workers,
-                owners=owners,
-                facts=facts,
-                on_start=started,
-                on_result=lambda k, result: landed(tried[k], result),
-                on_fresh=again,
+            shares = {"timeout": timeout, "env": env, "jobs": workers, "owners": owners, "facts": facts}
+            fresh = _in_shared_parent(
+                python, probes, tried, level=level, submit=submit, landed=landed, started=started, **shares
             )
-            fresh = [tried[k] for k in range(len(tried)) if k not in done]
         futures += [pool.submit(one, index) for index in fresh]
         for future in list(futures):
-            future.result()
+            _result(future)
         return [results[index] for index in range(len(probes))]
     except BaseException:  # Ctrl-C, SIGTERM: no probe outlives the run, none still queued starts
         stopping.set()
@@ -347,6 +337,58 @@ def run_imports(
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _in_shared_parent(
+    python: str,
+    probes: Sequence[ImportProbe],
+    tried: Sequence[int],
+    *,
+    level: Callable[[ImportProbe], int],
+    submit: Callable[[int], None],
+    landed: Callable[[int, ImportResult], None],
+    started: Callable[[int], None],
+    **shares: Any,
+) -> list[int]:
+    """Run the ``tried`` probes in a shared parent (envdoctor.runtime.shared) on its own thread, waited
+    for in slices; those that must run in their own processes go to ``submit`` as soon as that is known.
+    Returns the ones the parent left (it gave up), to run fresh too."""
+    from envdoctor.runtime import shared
+
+    parent = ThreadPoolExecutor(max_workers=1, thread_name_prefix="envdoctor-shared")
+    run = parent.submit(
+        shared.run_shared,
+        python,
+        [probes[i] for i in tried],
+        [0 if probes[i].share else level(probes[i]) for i in tried],
+        on_start=started,
+        on_result=lambda k, result: landed(tried[k], result),
+        on_fresh=lambda k: submit(tried[k]),
+        **shares,
+    )
+    parent.shutdown(wait=False)
+    done = _result(run)  # waited for in slices, as every probe (see _result)
+    return [tried[k] for k in range(len(tried)) if k not in done]
+
+
+_T = TypeVar("_T")
+
+_WAKE_EVERY = 0.2
+"""Seconds between the main thread's wake-ups while it waits for a probe (see ``_result``)."""
+
+
+def _result(future: Future[_T]) -> _T:
+    """``future.result()``, waited for in slices. The workers start processes, so they cannot block the
+    stop signals (``runner.start_deaf``: the probes would inherit the mask); when the kernel hands Ctrl-C
+    to a worker, the main thread, blocked on the future's lock, would only run the handler once that
+    probe ended (up to its timeout). Waking up every ``_WAKE_EVERY`` seconds bounds that to a fraction of
+    a second."""
+    while True:
+        try:
+            return future.result(timeout=_WAKE_EVERY)
+        except FuturesTimeout:
+            if future.done():  # the probe's own TimeoutError (an OSError), not our slice
+                raise
 
 
 def run_import(

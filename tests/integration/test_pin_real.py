@@ -4,6 +4,7 @@ had to. Needs the package index (pip's resolver and the install)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -281,3 +282,66 @@ def test_pin_probes_plans_for_a_runtime_only_break_and_the_import_then_works(
     fixed = runs(bed, statement)
     assert fixed.returncode == 0, fixed.stderr[-2000:]
     assert pip_check(bed.python)[0] == 0
+
+
+def test_pin_verify_tries_the_clear_device_cache_fix_in_a_copy_that_shares_torch(
+    peft_old_accelerate: beds.Bed, tmp_path: Path
+) -> None:
+    """The plan (accelerate 0.31.0 -> 0.32.1) is installed into a throwaway copy, where `import peft` and
+    `from transformers import Trainer` are run for real; only accelerate is installed there, torch is shared
+    by a link, and the target is unchanged (every file's size and mtime, every RECORD byte)."""
+    bed = beds.copy(peft_old_accelerate, tmp_path / "venv")
+    site = bed.site
+
+    def state() -> dict[str, object]:
+        files = {str(p): (p.lstat().st_size, p.lstat().st_mtime_ns) for p in site.rglob("*")}
+        records = {str(p): p.read_bytes() for p in site.glob("*.dist-info/RECORD")}
+        return {"files": files, "records": records}
+
+    before = state()
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    res = subprocess.run(
+        [sys.executable, "-m", "envdoctor", "pin", "--python", str(bed.python), "--verify"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "TMPDIR": str(temp)},
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    header = res.stdout.splitlines()[1]
+    assert header.startswith("# verified: pip ")
+    assert "in a throwaway copy of the environment with the plan installed (1 installed by pip, " in header
+    assert header.endswith(" import probes pass")
+    assert "accelerate==0.32.1  # was 0.31.0" in res.stdout
+    assert state() == before
+    assert list(temp.iterdir()) == []
+
+
+def test_pin_verify_takes_the_alternative_when_the_first_plan_fails_in_the_copy(
+    peft_old_accelerate: beds.Bed, tmp_path: Path
+) -> None:
+    """The user's own code imports a name accelerate 0.32 removed: the nearest plan (accelerate 0.32.1)
+    clears the clear_device_cache break but fails that import in the copy, so pin takes the alternative
+    (peft 0.15.0 -> 0.14.0) and says what the first plan did."""
+    own = "from accelerate.utils.fsdp_utils import FSDP_PYTORCH_VERSION"
+    assert runs(peft_old_accelerate, own).returncode == 0  # works today, with accelerate 0.31.0
+    res = envdoctor("pin", "--python", str(peft_old_accelerate.python), "--verify", "--import", own)
+    assert res.returncode == 0, res.stderr
+    header = [line for line in res.stdout.splitlines() if line.startswith("# ")]
+    assert header[1].startswith("# verified: pip ") and header[1].endswith(" import probes pass")
+    assert "# moves peft 0.15.0 -> 0.14.0" in header
+    assert not any(line.startswith("# alternative: accelerate") for line in header)
+    note = next(line for line in header if line.startswith("# note: tried in a copy and failed: "))
+    assert note.startswith("# note: tried in a copy and failed: accelerate 0.31.0 -> 0.32.1: in a throwaway copy")
+    assert note.endswith(
+        f"`{own}`: ImportError: cannot import name 'FSDP_PYTORCH_VERSION' from 'accelerate.utils.fsdp_utils' "
+        "(<copy>/lib/python3.11/site-packages/accelerate/utils/fsdp_utils.py)"
+    )
+    req = tmp_path / "requirements.txt"
+    req.write_text(res.stdout, encoding="utf-8")
+    bed = beds.copy(peft_old_accelerate, tmp_path / "venv")
+    beds.pip("install", "-r", str(req), python=bed.python)
+    after = runs(bed, f"{own}; import peft; from transformers import Trainer")
+    assert after.returncode == 0, after.stderr[-2000:]

@@ -4,19 +4,16 @@ or fail noisily, unreadable metadata, a home that is empty, a cache that only gr
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from envdoctor.errors import UsageError
-from tests.fakes import Fake, make_site, scan, write_dist
+from tests.fakes import Fake, make_site, make_wheel, scan, write_dist
 from tests.hostile import BOUND, envdoctor, environment, one_line_error, snapshot
 
 NO_INDEX = {"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": ""}
@@ -108,23 +105,7 @@ def test_a_requirements_file_that_is_a_pipe_is_read_once(fake_venv: tuple[Path, 
 
 def _wheel(folder: Path) -> Path:
     """A real, installable wheel of a tiny project ``demo`` 1.0."""
-    folder.mkdir(parents=True, exist_ok=True)
-    wheel = folder / "demo-1.0-py3-none-any.whl"
-    files = {
-        "demo/__init__.py": b"",
-        "demo-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n",
-        "demo-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = []
-    for name, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{name},sha256={digest},{len(data)}")
-    record.append("demo-1.0.dist-info/RECORD,,")
-    with zipfile.ZipFile(wheel, "w") as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-        zf.writestr("demo-1.0.dist-info/RECORD", "\n".join(record) + "\n")
-    return wheel
+    return make_wheel(folder, "demo", "1.0", {"demo/__init__.py": ""})
 
 
 def test_a_hash_mismatch_is_not_called_a_resolver_conflict(fake_venv: tuple[Path, Path], tmp_path: Path) -> None:

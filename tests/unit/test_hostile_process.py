@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import threading
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def test_a_detached_child_holding_the_probes_output_does_not_hang_check(
     pidfile = tmp_path / "detached.pid"
     pth(site, DETACHED.format(pidfile=str(pidfile)))
     before = snapshot(site)
-    pids: list[int] = []
+    pids: list[int | subprocess.Popen[str]] = []
     with reaper(pids):
         res = envdoctor("check", "--python", str(python), "--timeout", "5", "--format", "json", "--no-cache")
         pid, pgid = map(int, pidfile.read_text().split())
@@ -81,10 +82,10 @@ def test_an_interrupt_while_the_probe_hangs_kills_its_group_and_removes_the_temp
     pth(site, HANG.format(fifo=str(fifo), only="_launch.py"))
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    pids: list[int] = []
+    pids: list[int | subprocess.Popen[str]] = []
     with reaper(pids):
         proc = start("check", "--python", str(python), "--timeout", "600", env={"TMPDIR": str(tmp)})
-        pids.append(proc.pid)
+        pids.append(proc)
         probe, pgid, child = map(int, read_fifo_line(fifo).split())
         pids += [probe, child]
         assert leftovers(tmp)  # the probe's request is in envdoctor's temporary folder while it runs

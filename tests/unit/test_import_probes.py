@@ -24,12 +24,14 @@ from tests.fakes import Fake, write_dist
 from tests.hostile import (
     BOUND,
     alive,
+    blocked_signals,
     envdoctor,
     environment,
     group_alive,
     one_line_error,
     read_fifo_line,
     reaper,
+    signal_a_thread,
     snapshot,
     start,
 )
@@ -245,16 +247,46 @@ def test_an_interrupt_while_import_probes_run_stops_every_one_at_once(
     write_dist(site, "hangs", Fake("1.0", files={"hangs/__init__.py": HANGS_AND_SAYS_SO.format(fifo=str(fifo))}))
     write_dist(site, "fine", Fake("1.0", files={"fine/__init__.py": ""}))
     queued = [a for i in range(20) for a in ("--import", f"import fine as f{i}")]
-    pids: list[int] = []
+    pids: list[int | subprocess.Popen[str]] = []
     with reaper(pids):
         proc = start("check", "--python", str(python), "--timeout", "600", "--import", "import hangs", *queued)
-        pids.append(proc.pid)
+        pids.append(proc)
         probe, pgid, child = map(int, read_fifo_line(fifo).split())
         pids += [probe, child]
         proc.send_signal(sig)
         _, stderr = proc.communicate(timeout=BOUND)
         assert proc.returncode == code
         assert f"interrupted ({sig.name})" in one_line_error(stderr)
+        assert not alive(probe) and not alive(child) and not group_alive(pgid)
+
+
+@pytest.mark.skipif(
+    os.uname().machine not in ("x86_64", "aarch64") or not sys.platform.startswith("linux"), reason="tgkill"
+)
+def test_an_interrupt_the_kernel_hands_to_a_worker_thread_still_stops_the_run_at_once(
+    fake_venv: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A signal sent to a process goes to any thread that does not block it. Taken by a probe's worker
+    thread, it once left the main thread asleep until the hung probe's timeout (CI saw the Ctrl-C test
+    time out under load). Here it is handed to such a thread on purpose."""
+    python, site = fake_venv
+    fifo = tmp_path / "started"
+    os.mkfifo(fifo)
+    write_dist(site, "hangs", Fake("1.0", files={"hangs/__init__.py": HANGS_AND_SAYS_SO.format(fifo=str(fifo))}))
+    pids: list[int | subprocess.Popen[str]] = []
+    with reaper(pids):
+        proc = start("check", "--python", str(python), "--timeout", "600", "--import", "import hangs")
+        pids.append(proc)
+        probe, pgid, child = map(int, read_fifo_line(fifo).split())
+        pids += [probe, child]
+        threads = [int(t) for t in os.listdir(f"/proc/{proc.pid}/task") if int(t) != proc.pid]
+        hearing = [t for t in threads if signal.SIGINT not in blocked_signals(proc.pid, t)]
+        deaf = [t for t in threads if t not in hearing]
+        assert hearing and deaf  # the worker that started the probe hears; its pipe readers and timer do not
+        signal_a_thread(proc.pid, hearing[0], signal.SIGINT)
+        _, stderr = proc.communicate(timeout=BOUND)
+        assert proc.returncode == 130
+        assert "interrupted (SIGINT)" in one_line_error(stderr)
         assert not alive(probe) and not alive(child) and not group_alive(pgid)
 
 
@@ -399,3 +431,16 @@ def test_each_probe_forks_from_the_level_its_distribution_needs(fake_venv: tuple
     assert where["import torch_only"] == ("ok", "forked")  # forked before transformers was imported
     assert where["import on_both"] == ("ok", "forked")
     assert where["import plain"] == ("ok", "fresh")
+
+
+def test_waiting_in_slices_still_raises_a_probes_own_timeout_error() -> None:
+    """The main thread waits for each probe in short slices; a TimeoutError the probe itself raised is
+    not mistaken for the end of a slice (which would wait forever)."""
+    from concurrent.futures import Future
+
+    from envdoctor.runtime.imports import _result
+
+    future: Future[ImportResult] = Future()
+    future.set_exception(TimeoutError("the probe's own"))
+    with pytest.raises(TimeoutError, match="the probe's own"):
+        _result(future)

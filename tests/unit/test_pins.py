@@ -136,21 +136,48 @@ def test_pip_configuration_is_read_like_pip_reads_it(tmp_path: Path) -> None:
     assert PipConfig.load(None, {**env, "PIP_CONFIG_FILE": "/dev/null"}).index_url is None
 
 
-def test_apply_in_a_kernel_names_moved_modules_it_has_already_imported(tmp_path: Path) -> None:
+def test_apply_from_a_bang_shell_names_what_the_kernel_still_maps(tmp_path: Path) -> None:
+    """`!envdoctor pin --apply` runs in a child of the kernel: the restart advice is about the kernel's modules
+    (its mapped files that pip replaced), not envdoctor's own process."""
+    import shutil
+    import subprocess
     import sys
 
-    from envdoctor.apply import _loaded_modules
-    from envdoctor.pinning import PinResult, Verification
-    from envdoctor.pins import PinSet
-    from envdoctor.report import Report
+    from envdoctor.cli import restart_after_apply
+    from envdoctor.kernel import Place
+    from tests.fakes import write_dist
 
-    inv = scan(site_with(tmp_path, {"pytest": Fake("8.0"), "never-imported": Fake("1.0")}))
-    moves = tuple(
-        Move(canonical(n), n, "1.0", "2.0", f"{n}==2.0") for n in ("pytest", "never-imported")
-    )  # pytest runs this test: it is in sys.modules
-    result = PinResult(inv, Report(), Plan(moves=moves), PinSet(()), Verification(True, ""))
-    assert _loaded_modules(result, sys.executable) == ("pytest",)
-    assert _loaded_modules(result, str(tmp_path / "other-python")) == ()  # another interpreter: nothing stale here
+    site = tmp_path / "site"
+    write_dist(site, "fastext", Fake("1.0", files={"fastext/_speedups.so": "old code"}))
+    code = "import mmap, sys; f = open(sys.argv[1], 'rb'); m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ); print('mapped', flush=True); sys.stdin.read()"
+    kernel = subprocess.Popen(
+        [sys.executable, "-c", code, str(site / "fastext/_speedups.so")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert kernel.stdout is not None and kernel.stdout.readline() == "mapped\n"
+        # what pip does: move the old package aside (~astext), install the new one, delete the old copy
+        (site / "fastext").rename(site / "~astext")
+        shutil.rmtree(site / "fastext-1.0.dist-info")
+        write_dist(site, "fastext", Fake("2.0", files={"fastext/_speedups.so": "new code"}))
+        (site / "~astext" / "_speedups.so").unlink()
+        place = Place("jupyter", kernel.pid)
+        changed = ["fastext 1.0 -> 2.0", "pure 1.0 -> 2.0"]
+        assert restart_after_apply(place, changed, [str(site)]) == (
+            "Restart the kernel (Kernel > Restart) before training: the kernel runs the old code of fastext until it restarts"
+        )
+        assert "if the kernel imported any of fastext, pure" in restart_after_apply(
+            Place("colab"), changed, [str(site)]
+        )
+        assert "Runtime > Restart session" in restart_after_apply(Place("colab"), changed, [str(site)])
+        assert (
+            restart_after_apply(Place(), changed, [str(site)]) == ""
+        )  # not in a notebook: envdoctor's own process is no kernel
+    finally:
+        kernel.kill()
+        kernel.communicate()
 
 
 def test_apply_when_pip_fails_says_what_changed_and_how_to_roll_back(

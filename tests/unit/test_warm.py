@@ -57,6 +57,28 @@ def test_repeat_check_imports_neither_packaging_nor_rich_nor_checks(
     assert "requirement-missing" in warm.stdout
 
 
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_repeat_check_of_a_clean_environment_in_any_plain_format_loads_no_packaging(
+    fake_venv: tuple[Path, Path], cache_dir: Path, fmt: str
+) -> None:
+    """The text view once imported packaging (through its fix block) even with nothing to fix: every warm
+    run paid for it."""
+    python, site = fake_venv
+    _lib_and_app(site)
+    code = (
+        "import sys\n"
+        "from envdoctor.cli import main\n"
+        f"rc = main(['check', '--python', {str(python)!r}, '--format', {fmt!r}])\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in {'packaging', 'rich', 'tomllib', 'difflib'})\n"
+        "print(rc, heavy, file=sys.stderr)\n"
+    )
+    runs = (subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=site) for _ in range(2))
+    cold, warm = runs
+    assert cold.stderr.startswith("0 ") and "packaging" in cold.stderr
+    assert warm.stderr.strip() == "0 []"
+    assert warm.stdout == cold.stdout
+
+
 def test_edited_installed_file_and_record_invalidate(fake_venv: tuple[Path, Path], cache_dir: Path) -> None:
     python, site = fake_venv
     lib = _lib_and_app(site)
