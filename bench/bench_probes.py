@@ -4,10 +4,11 @@ Usage (from the repository root, with the dev venv):
 
     .venv/bin/python bench/bench_probes.py [--python PATH] [--rounds N] [--json out.json]
 
-Default target: the real "hf-stack" test bed (built or reused by tests/beds.py). Each round runs the set
-(envdoctor.runtime.imports.run_imports: one process per statement, at most one per CPU), then, in the
-same round, the statement that was slowest in the set, alone. Reports the medians and their ratio (the
-issue's goal: at most 1.2x). Asserts nothing about speed.
+Default target: the real "hf-stack" test bed (built or reused by tests/beds.py). Each round runs, in the
+same round: the set as `check --probes` runs it (a shared parent pays for the `share` probes once and
+forks the others, envdoctor.runtime.shared), the set with one process per statement (no sharing), and the
+statement that was slowest in the unshared set, alone in its own process. Reports the medians and the
+ratio set / slowest alone (the issue's goal: at most 1.2x), for both ways. Asserts nothing about speed.
 """
 
 from __future__ import annotations
@@ -45,24 +46,39 @@ def main() -> int:
     probes = select(load_probes(), inv)
     print(f"{target.python}: {len(inv.winners)} distributions, {len(probes)} probes, {os.cpu_count()} CPUs")
     sets: list[float] = []
+    unshared: list[float] = []
     alone: list[float] = []
     slowest = ""
     for round_ in range(1, args.rounds + 1):
         start = time.perf_counter()
         results = run_imports(target.python, probes, timeout=TIMEOUT)
         sets.append(time.perf_counter() - start)
-        bad = [r.probe.statement for r in results if not r.ok]
+        start = time.perf_counter()
+        fresh = run_imports(target.python, probes, timeout=TIMEOUT, share=False)
+        unshared.append(time.perf_counter() - start)
+        bad = [r.probe.statement for r in [*results, *fresh] if not r.ok]
         if bad:
-            print(f"  failed in the set: {bad}")
-        worst = max(results, key=lambda r: r.seconds)
+            print(f"  failed: {bad}")
+        worst = max(fresh, key=lambda r: r.seconds)
         slowest = worst.probe.statement
         start = time.perf_counter()
         run_imports(target.python, [worst.probe], timeout=TIMEOUT)
         alone.append(time.perf_counter() - start)
-        print(f"  round {round_}: set {sets[-1]:.2f} s; slowest `{slowest}` alone {alone[-1]:.2f} s")
-    set_median, alone_median = statistics.median(sets), statistics.median(alone)
-    ratio = set_median / alone_median
-    print(f"set {set_median:.2f} s, slowest alone {alone_median:.2f} s: ratio {ratio:.2f}x (goal 1.2x)")
+        counts = {p: sum(1 for r in results if r.process == p) for p in ("shared", "forked", "fresh")}
+        print(
+            f"  round {round_}: set {sets[-1]:.2f} s ({counts}); one process each {unshared[-1]:.2f} s; "
+            f"slowest `{slowest}` alone {alone[-1]:.2f} s"
+        )
+    set_median, unshared_median, alone_median = (
+        statistics.median(sets),
+        statistics.median(unshared),
+        statistics.median(alone),
+    )
+    ratio, before = set_median / alone_median, unshared_median / alone_median
+    print(
+        f"set {set_median:.2f} s, one process each {unshared_median:.2f} s, slowest alone {alone_median:.2f} s: "
+        f"ratio {ratio:.2f}x shared, {before:.2f}x unshared (goal 1.2x); load average {os.getloadavg()[0]:.1f}"
+    )
     if args.json:
         Path(args.json).write_text(
             json.dumps(
@@ -71,6 +87,9 @@ def main() -> int:
                     "probes": [p.statement for p in probes],
                     "cpus": os.cpu_count(),
                     "set_seconds": sets,
+                    "unshared_set_seconds": unshared,
+                    "unshared_ratio": before,
+                    "load_average": os.getloadavg()[0],
                     "slowest": slowest,
                     "slowest_alone_seconds": alone,
                     "ratio": ratio,

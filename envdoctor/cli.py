@@ -301,7 +301,8 @@ def _add_pin_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="append",
         default=[],
         metavar="STATEMENT",
-        help="with --verify: an import of your own to run in the copy too (repeatable)",
+        help="an import of your own (repeatable): with --probes, run first and planned for if it fails; with "
+        "--verify, run in the copy too",
     )
     pin.add_argument(
         "--apply",
@@ -315,6 +316,12 @@ def _add_pin_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="FILE",
         help="with --apply: where to write the versions before the change (default: "
         "envdoctor-rollback-<time>.txt in the current folder)",
+    )
+    pin.add_argument(
+        "--probes",
+        action="store_true",
+        help="run the import probes first, as check --probes does, and plan for the imports that really fail "
+        "(by the fix their diagnosis names; --timeout each)",
     )
     pin.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
     _config_options(pin)
@@ -655,13 +662,14 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
     from envdoctor import config
     from envdoctor.fix.pin import pin
     from envdoctor.knowledge import catalog
+    from envdoctor.progress import StderrProgress
     from envdoctor.render import pin as pin_view
 
     _check_options(args)
     if args.verify and args.no_verify:
         raise UsageError("--verify tries the plan that pip verified; it cannot go with --no-verify")
-    if args.imports and not args.verify:
-        raise UsageError("--import runs in the copy that --verify builds: add --verify")
+    if args.imports and not (args.verify or args.probes):
+        raise UsageError("--import runs with --probes, or in the copy that --verify builds: add one of them")
     place = _place()
     if args.apply and not args.yes and place.notebook:  # a `!` cell's pty looks like a terminal; nothing answers it
         raise UsageError("--apply asks before changing anything; in a notebook cell nothing can answer: pass --yes")
@@ -680,6 +688,8 @@ def _pin(args: argparse.Namespace, redact: Redactor) -> int:
         imports=args.imports,
         constraints=args.constraint,
         timeout=args.timeout,
+        probes=args.probes,
+        progress=None if quiet or not sys.stderr.isatty() else StderrProgress(),
     )
     if args.apply:
         return _apply(result, args, redact, place)

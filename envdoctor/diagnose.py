@@ -225,7 +225,7 @@ def with_train_step(report: Report, python: str, *, timeout: float, precision: s
     return dataclasses.replace(built, probes=report.probes)  # the import probes, when they ran first
 
 
-def _with_probes(
+def with_probes(
     report: Report,
     *,
     python: str,
@@ -238,8 +238,7 @@ def _with_probes(
     """``report`` with the import probes run: their failures merged into the static findings that explain
     them, or added as import-failed findings; every probe's outcome in ``report.probes``."""
     from envdoctor.knowledge.matrix import MatrixError
-    from envdoctor.knowledge.wheelfacts import Facts
-    from envdoctor.runtime.imports import RecordOwners, load_probes, probe_findings, run_imports, select
+    from envdoctor.runtime.imports import RecordOwners, load_probes, probe_findings, select
 
     skipped = list(report.skipped)
     try:
@@ -249,17 +248,43 @@ def _with_probes(
         watched = ()
     owners = RecordOwners(inv)
     chosen = select(watched, inv, imports, owners.tops if every else None)
-    progress.step(f"running {len(chosen)} import probes, each in its own process (at most {timeout:g} s each)")
-
-    def landed(result: Any) -> None:
-        progress.step(f"  `{result.probe.statement}`: {result.outcome(timeout)}")
-
-    results = run_imports(python, chosen, timeout=timeout, owners=owners, facts=Facts.shipped(), on_result=landed)
+    results = _run_probes(python, inv, chosen, owners, timeout=timeout, progress=progress)
     static, new = probe_findings(report.findings, results, timeout)
     return dataclasses.replace(
         Report.build([*static, *new], skipped=skipped, summary=report.summary, checks=[*report.checks, "probes"]),
         probes=tuple(r.to_dict() for r in results),
     )
+
+
+def _run_probes(
+    python: str, inv: Inventory, chosen: Sequence[Any], owners: Any, *, timeout: float, progress: Progress
+) -> list[Any]:
+    """Run the ``chosen`` import probes (a shared parent where it is safe: runtime.imports.share_levels),
+    showing them live on a terminal, one line each otherwise."""
+    from envdoctor.knowledge.wheelfacts import Facts
+    from envdoctor.progress import StderrProgress
+    from envdoctor.runtime.imports import run_imports, share_levels
+
+    facts = Facts.shipped()
+    levels = share_levels(inv, chosen)
+    if isinstance(progress, StderrProgress):  # a terminal: a live view, each result as it lands
+        with progress.live_probes(len(chosen), timeout) as live:
+            return run_imports(
+                python,
+                chosen,
+                timeout=timeout,
+                owners=owners,
+                facts=facts,
+                on_result=live.landed,
+                on_start=live.started,
+                levels=levels,
+            )
+    progress.step(f"running {len(chosen)} import probes (at most {timeout:g} s each)")
+
+    def landed(result: Any) -> None:
+        progress.step(f"  `{result.probe.statement}`: {result.outcome(timeout)}")
+
+    return run_imports(python, chosen, timeout=timeout, owners=owners, facts=facts, on_result=landed, levels=levels)
 
 
 def _read_once(path: str | os.PathLike[str], copy: Path) -> str:
@@ -354,7 +379,7 @@ def check_target(
         inv = target.inventory(timeout=timeout)
         progress.step(f"checking {len(inv.dists)} distributions")
         report = check_inventory(inv, symbols=symbols, cache=store)
-        return _with_probes(
+        return with_probes(
             report,
             python=target.python,
             inv=inv,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from envdoctor.redact import Redactor
+
+if TYPE_CHECKING:
+    from envdoctor.runtime.live import LiveProbes
 
 
 class Progress(Protocol):
@@ -26,3 +29,10 @@ class StderrProgress:
 
     def step(self, message: str) -> None:
         print(f"envdoctor: {self._redact(message)}", file=self._stream, flush=True)
+
+    def live_probes(self, total: int, timeout: float) -> LiveProbes:
+        """A live view of the import probes while they run (rich; the CLI builds a StderrProgress only
+        for a terminal)."""
+        from envdoctor.runtime.live import LiveProbes
+
+        return LiveProbes(self._stream, self._redact, total, timeout)

@@ -117,17 +117,21 @@ class _Tail:
     group (``setsid``) still holds the other end open.
     """
 
-    def __init__(self, stream: IO[bytes], limit: int) -> None:
+    def __init__(self, stream: IO[bytes], limit: int, on_line: Callable[[str], None] | None = None) -> None:
         self._stream = stream
         self.fd = stream.fileno()
         self._limit = limit
         self._buf = bytearray()
         self.total = 0
+        self._on_line = on_line
+        self._line = bytearray()
         self._wake_r, self._wake_w = os.pipe()
         self._thread = threading.Thread(target=self._drain, daemon=True, name="envdoctor-tail")
         start_deaf(self._thread)
 
     def _add(self, chunk: bytes) -> None:
+        if self._on_line is not None:
+            self._lines(chunk)
         self.total += len(chunk)
         self._buf += chunk
         if len(self._buf) > 2 * self._limit:
@@ -149,6 +153,15 @@ class _Tail:
                     self._add(chunk)
             except OSError:
                 return
+
+    def _lines(self, chunk: bytes) -> None:
+        """Each complete line to ``on_line`` as it arrives (a line longer than MAX_RESULT_BYTES is dropped)."""
+        assert self._on_line is not None
+        self._line += chunk
+        *lines, rest = self._line.split(b"\n")
+        self._line = bytearray(rest if len(rest) <= MAX_RESULT_BYTES else b"")
+        for line in lines:
+            self._on_line(line.decode("utf-8", errors="replace"))
 
     def _take_what_is_there(self) -> None:
         """After stop(): what is already in the pipe, without waiting for more (at most a few limits)."""
@@ -269,11 +282,13 @@ def run_command(
     env: Mapping[str, str] | None = None,
     cwd: str | Path | None = None,
     on_start: Callable[[int], None] | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> CommandResult:
     """Run ``argv`` in its own process group, kill the group after ``timeout`` seconds.
 
     ``on_start`` gets the process group id as soon as the child runs (a caller that runs several
-    commands on threads kills them all with it when it is interrupted). Raises TargetError when the
+    commands on threads kills them all with it when it is interrupted); ``on_line`` gets each line of
+    its stdout as it arrives, on the reading thread (a child that streams its answers). Raises TargetError when the
     program cannot be started at all (missing, not executable, not a program); every other ending is
     a CommandResult.
     """
@@ -283,7 +298,7 @@ def run_command(
     assert proc.stdout is not None and proc.stderr is not None
     if on_start is not None:
         on_start(proc.pid)
-    tails = (_Tail(proc.stdout, OUTPUT_TAIL_BYTES), _Tail(proc.stderr, OUTPUT_TAIL_BYTES))
+    tails = (_Tail(proc.stdout, OUTPUT_TAIL_BYTES, on_line), _Tail(proc.stderr, OUTPUT_TAIL_BYTES))
     out, err = tails
     # A timer kills the group at the limit while we block in wait(): Popen.wait(timeout=...) polls
     # with sleeps of up to 50 ms, which would add that much to every probe.
@@ -353,6 +368,7 @@ def run_probe(
     timeout: float,
     env: Mapping[str, str] | None = None,
     on_start: Callable[[int], None] | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> ProbeResult:
     """Run probes/<probe>.py inside ``python`` and read the JSON result it writes.
 
@@ -365,7 +381,7 @@ def run_probe(
         req_path, res_path = workdir / "request.json", workdir / "result.json"
         req_path.write_text(json.dumps(dict(request)), encoding="utf-8")
         argv = [python, "-B", str(probes / "_launch.py"), probe, str(req_path), str(res_path)]
-        cmd = run_command(argv, timeout=timeout, env=env, cwd=workdir, on_start=on_start)
+        cmd = run_command(argv, timeout=timeout, env=env, cwd=workdir, on_start=on_start, on_line=on_line)
         return _read_result(probe, cmd, res_path, timeout)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

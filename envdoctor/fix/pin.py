@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envdoctor.cache import Cache, default_dir
-from envdoctor.diagnose import DEFAULT_TIMEOUT, check_inventory, listed, load_matrix
+from envdoctor.diagnose import DEFAULT_TIMEOUT, check_inventory, listed, load_matrix, with_probes
 from envdoctor.fix.pinfile import PinSet, pin_set
 from envdoctor.fix.pipconfig import PipConfig
 from envdoctor.fix.planner import Move, Plan, Planner, finding_key
 from envdoctor.inventory import Inventory
 from envdoctor.knowledge.matrix import Matrix, MatrixError
 from envdoctor.knowledge.wheelfacts import Facts
+from envdoctor.progress import Progress, Silent
 from envdoctor.render.pinfile import render
 from envdoctor.report import Finding, Report, Severity
 from envdoctor.target import Target
@@ -111,13 +112,17 @@ def pin(
     constraints: Sequence[str | os.PathLike[str]] = (),
     timeout: float = DEFAULT_TIMEOUT,
     resolve_timeout: float = 300.0,
+    probes: bool = False,
+    progress: Progress | None = None,
 ) -> PinResult:
     """Check ``python``'s environment, plan the smallest fix, and return the pin set (verified by pip's
     resolver unless ``verify`` is False). ``trial``: also install the resolved plan into a throwaway copy of
     the environment and run the import probes there (of every installed watched package, and ``imports``);
-    the plan is verified only when they pass (envdoctor.fix.trial). ``constraints``: constraints / requirements
-    files whose ranges a moved package must stay in (read as pip reads them; given to pip's resolver too).
-    Writes nothing into the target."""
+    the plan is verified only when they pass (envdoctor.fix.trial). ``probes``: first run the import probes
+    (and ``imports``) in the environment itself, as ``check --probes`` does, and plan for the failures
+    nothing static explains by their diagnosed fix (``tensorboard>=1.15``); ``timeout`` is each probe's
+    limit. ``constraints``: constraints / requirements files whose ranges a moved package must stay in
+    (read as pip reads them; given to pip's resolver too). Writes nothing into the target."""
     from envdoctor.errors import check_timeout
 
     check_timeout(timeout)
@@ -127,12 +132,8 @@ def pin(
     target = Target.resolve(python)
     inv = target.inventory(timeout=timeout)
     cache = Cache(default_dir())
-    releases = None
-    if verify:  # online: an error's fix the facts do not cover is read from the importer's release wheels
-        from envdoctor.knowledge.importers import ReleaseReader
-
-        releases = ReleaseReader(target.python, default_dir(), inv)
-    report = check_inventory(inv, cache=cache, releases=releases)
+    probing = {"imports": imports, "timeout": timeout, "progress": progress or Silent()} if probes else None
+    report = _checked(target, inv, cache, online=verify, probing=probing)
     facts = Facts.shipped()
     matrix = load_matrix()
     planner = Planner(inv, report.findings, facts=facts, matrix=matrix, cache=cache)
@@ -158,6 +159,20 @@ def pin(
 
     plan, pins, verification = _first_passing(_candidates(plan), judged)
     return PinResult(inv, report, plan, pins, verification)
+
+
+def _checked(target: Target, inv: Inventory, cache: Cache, *, online: bool, probing: dict[str, Any] | None) -> Report:
+    """The report the plan is made from: the static checks (``online``: an error's fix the facts do not cover
+    is read from the importer's release wheels), then with ``probing`` the import probes (with_probes)."""
+    releases = None
+    if online:
+        from envdoctor.knowledge.importers import ReleaseReader
+
+        releases = ReleaseReader(target.python, default_dir(), inv)
+    report = check_inventory(inv, cache=cache, releases=releases)
+    if probing is not None:
+        report = with_probes(report, python=target.python, inv=inv, **probing)
+    return report
 
 
 def _first_passing(

@@ -68,15 +68,15 @@ def scope(inv: Inventory, watched: Collection[str], *, everything: bool = False)
     roots = sorted(n for n in names if n in inv.winners)
     if everything:
         roots = sorted({*roots, *(n for n in inv.winners if n not in _FREEZE_SKIPS)})
-        dists = _closure(inv, roots)
+        dists = closure(inv, roots)
         return dists, f"the file pins every installed distribution ({len(dists)}, --all)"
     if roots:
-        dists = _closure(inv, roots)
+        dists = closure(inv, roots)
         return dists, (
             f"the file pins the watched stack ({', '.join(roots)}) and what it requires: {len(dists)} distributions"
         )
     roots = _tops(inv)
-    dists = _closure(inv, roots)
+    dists = closure(inv, roots)
     if not dists:
         return [], "the file pins nothing: no distribution is installed (besides pip's own tools)"
     one = len(roots) == 1
@@ -87,7 +87,7 @@ def scope(inv: Inventory, watched: Collection[str], *, everything: bool = False)
     )
 
 
-def _closure(inv: Inventory, roots: Iterable[str]) -> list[Dist]:
+def closure(inv: Inventory, roots: Iterable[str]) -> list[Dist]:
     """``roots`` and everything they require, transitively, as installed (markers of the target)."""
     env = inv.marker_env
     todo: list[str] = list(roots)
@@ -114,11 +114,11 @@ def _tops(inv: Inventory) -> list[NormalizedName]:
         if env.holds(r.marker) and canonical(r.name) != n
     }
     tops = [n for n in names if n not in required]
-    reached = {d.name for d in _closure(inv, tops)}
+    reached = {d.name for d in closure(inv, tops)}
     for name in names:
         if name not in reached:
             tops.append(name)
-            reached |= {d.name for d in _closure(inv, [name])}
+            reached |= {d.name for d in closure(inv, [name])}
     return sorted(tops)
 
 

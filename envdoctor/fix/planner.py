@@ -42,7 +42,9 @@ MAX_MOVES = 3
 CANDIDATES_PER_ALTERNATIVE = 2
 """How many clean releases of one alternative are carried into the next round of the search."""
 
-_SYMBOL_IDS = frozenset({"symbol-missing", "module-missing", "module-undeclared"})
+_SYMBOL_IDS = frozenset({"symbol-missing", "module-missing", "module-undeclared", "import-failed"})
+"""Errors no re-check of metadata and rules can judge (an import read from the files, or run for real by
+``--probes``): each is cleared by a move into one of its fixes' ranges."""
 
 
 @dataclass(frozen=True)

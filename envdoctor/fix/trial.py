@@ -29,7 +29,7 @@ from envdoctor.names import canonical
 from envdoctor.source.installed import RECORD_LIMIT, Unread, decode_record, read_bytes, record_entries
 
 if TYPE_CHECKING:
-    from envdoctor.runtime.imports import ImportResult
+    from envdoctor.runtime.outcomes import ImportResult
 
 VENV_TIMEOUT = 120.0
 """Creating the copy's virtual environment (no pip in it) takes well under a second."""

@@ -359,6 +359,36 @@ def _protobuf(ctx: _Context) -> _Found | None:
     return _Found("protobuf-old-generated", cause, (owner, "protobuf"), ("protobuf<4",))
 
 
+_NAME = r"[A-Za-z][\w.-]*[A-Za-z0-9]"
+_WORDED_CHECKS = (
+    # jax/_src/lib/__init__.py: check_jaxlib_version, both ways
+    (
+        rf"(?P<dep>{_NAME}) version (?P<found>\S+) is newer than and incompatible with (?P<who>{_NAME}) "
+        r"version (?P<v>\d[\w.]*\d)",
+        "<=",
+    ),
+    (
+        rf"(?P<dep>{_NAME}) is version (?P<found>\S+), but this version of (?P<who>{_NAME}) requires version >= ?"
+        r"(?P<v>\d[\w.]*\d)",
+        ">=",
+    ),
+    # torch/utils/tensorboard/__init__.py: "TensorBoard logging requires TensorBoard version 1.15 or above"
+    (rf"requires (?P<dep>{_NAME}) version (?P<v>\d[\w.]*\d) or (?:above|newer|later|higher|greater)", ">="),
+    # the general shape: "trl requires transformers >= 4.46.0, found 4.40.0"
+    (r"(?P<who>[A-Za-z][\w.-]*) requires (?P<dep>[A-Za-z][\w.-]*) ?(?P<op>>=|>|==|~=|<=|<) ?v?(?P<v>\d[\w.]*)", ""),
+)
+"""Import-time version checks worded in prose: (pattern, the operator of the fix on ``dep``; empty: the
+one the message states)."""
+
+
+def _dist_named(ctx: _Context, name: str) -> str:
+    """The installed distribution a message means by ``name`` (``TensorBoard``: tensorboard), by its
+    project name or by the module it provides; else the name as a project name."""
+    if ctx.owners.version(canonical(name)):
+        return canonical(name)
+    return ctx.dist_of_module(name) or ctx.dist_of_module(name.lower()) or canonical(name)
+
+
 def _version_check(ctx: _Context) -> _Found | None:
     spec = r"(?:[<>=!~]=?\s*[\w.*+]+\s*,?\s*)+"
     m = re.search(
@@ -380,17 +410,17 @@ def _version_check(ctx: _Context) -> _Found | None:
     if m is not None:
         cause = f"transformers requires torch>={m['v']} at import time and treats torch {m['found']} as absent"
         return _Found("version-check", cause, ("transformers", "torch"), (f"torch>={m['v']}",))
-    m = re.search(
-        r"(?P<who>[A-Za-z][\w.-]*) requires (?P<dep>[A-Za-z][\w.-]*) ?(?P<op>>=|>|==|~=|<=|<) ?v?(?P<v>\d[\w.]*)",
-        ctx.text,
-    )
-    if m is not None:
-        dep, wanted = canonical(m["dep"]), f"{m['op']}{m['v'].rstrip('.')}"
-        who = ctx.dist_of_module(m["who"]) or canonical(m["who"])
-        found = ctx.owners.version(dep)
-        has = f"; {dep} {found} is installed" if found else ""
-        cause = f"{who} checks at import time that {dep}{wanted} is installed{has}"
-        return _Found("version-check", cause, (who, dep), (f"{dep}{wanted}",))
+    for shape, op in _WORDED_CHECKS:
+        m = re.search(shape, ctx.text)
+        if m is not None:
+            needed = _dist_named(ctx, m["dep"])
+            who = m.groupdict().get("who")
+            checker = (ctx.dist_of_module(who) or canonical(who)) if who else ctx.importer(m.start(), exclude=[needed])
+            wanted = f"{op or m['op']}{m['v'].rstrip('.')}"
+            found = ctx.owners.version(needed)
+            has = f"; {needed} {found} is installed" if found else ""
+            cause = f"{checker or 'a package'} checks at import time that {needed}{wanted} is installed{has}"
+            return _Found("version-check", cause, (checker, needed), (f"{needed}{wanted}",))
     return None
 
 

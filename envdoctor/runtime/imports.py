@@ -23,16 +23,15 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from envdoctor import runner
 from envdoctor.errors import UsageError
 from envdoctor.knowledge.matrix import MatrixError, MatrixIssue
 from envdoctor.report import Finding, Severity
 from envdoctor.resources import data_dir
-from envdoctor.runtime.diagnosis import WARNING_KINDS, Diagnosis, diagnose
+from envdoctor.runtime.outcomes import ImportProbe, ImportResult, ended
 from envdoctor.versions import canonical
 
 if sys.version_info >= (3, 11):
@@ -56,17 +55,7 @@ OFFLINE = {
 }
 """Set for every import probe: no download, no bytecode written into the target."""
 
-_KEYS = {"package", "statement", "needs"}
-
-
-@dataclass(frozen=True)
-class ImportProbe:
-    """One import statement to run; ``package`` is the distribution it is about (None: the user's own)."""
-
-    statement: str
-    package: str | None = None
-    needs: tuple[str, ...] = ()
-    source: str = "--import"
+_KEYS = {"package", "statement", "needs", "share"}
 
 
 def parse_statement(text: str) -> str:
@@ -102,6 +91,9 @@ def load_probes(path: Path | None = None) -> tuple[ImportProbe, ...]:
         line = starts[index] if index < len(starts) else 1
         problems = [f"unknown key {k!r}" for k in sorted(set(raw) - _KEYS)]
         package, statement, needs = raw.get("package"), raw.get("statement"), raw.get("needs", [])
+        share = raw.get("share", False)
+        if not isinstance(share, bool):
+            problems.append("share must be true or false")
         if not isinstance(package, str) or not package:
             problems.append("package must be a distribution name")
         if not isinstance(needs, list) or not all(isinstance(n, str) and n for n in needs):
@@ -119,7 +111,7 @@ def load_probes(path: Path | None = None) -> tuple[ImportProbe, ...]:
         issues.extend(MatrixIssue(name, line, p) for p in problems)
         if not problems:
             probes.append(
-                ImportProbe(statement, canonical(package), tuple(canonical(n) for n in needs), f"{name}:{line}")
+                ImportProbe(statement, canonical(package), tuple(canonical(n) for n in needs), f"{name}:{line}", share)
             )
     if issues:
         raise MatrixError(issues)
@@ -156,68 +148,30 @@ def select(
     return list(chosen.values())
 
 
-@dataclass(frozen=True)
-class ImportResult:
-    """How one import probe ended. ``ending``: ok, failed (an exception), timeout, crashed (a signal),
-    no-result (the process ended without writing its answer: os._exit at import, say)."""
+def share_levels(inv: Inventory, probes: Sequence[ImportProbe]) -> Callable[[ImportProbe], int]:
+    """How many of the share probes (in order) a probe's child should have preloaded: the longest run of
+    them, from the first, whose distributions the probe's own distribution requires (transitively, as
+    installed); all of them for the user's own statements; 0: not worth a fork (``import numpy``). A
+    child's pass counts only when its own imports reach every module it found preloaded, so a probe
+    that would not is started in its own process at once."""
+    from envdoctor.fix.pinfile import closure
 
-    probe: ImportProbe
-    ending: str
-    seconds: float
-    error_type: str = ""
-    message: str = ""
-    traceback: str = ""
-    frames: tuple[str, ...] = ()
-    signal: str = ""
-    stderr: str = ""
-    stdout_bytes: int = 0
-    stderr_bytes: int = 0
-    warnings: tuple[str, ...] = ()
-    diagnosis: Diagnosis | None = None
+    order = [p.package for p in probes if p.share]
 
-    @property
-    def ok(self) -> bool:
-        return self.ending == "ok"
+    def level(probe: ImportProbe) -> int:
+        if probe.share:
+            return 0
+        if probe.package is None:
+            return len(order)
+        needs = {d.name for d in closure(inv, [probe.package])}
+        done = 0
+        for package in order:
+            if package not in needs:
+                break
+            done += 1
+        return done
 
-    @property
-    def warned(self) -> bool:
-        """The import worked but printed a warning of a known cause (``diagnosis``)."""
-        return self.ok and self.diagnosis is not None
-
-    @property
-    def packages(self) -> tuple[str, ...]:
-        found = self.diagnosis.packages if self.diagnosis is not None else ()
-        return found or ((self.probe.package,) if self.probe.package else ())
-
-    def outcome(self, timeout: float | None = None) -> str:
-        """One line: how it ended."""
-        if self.ending == "ok":
-            return f"ok in {self.seconds:.2f} s"
-        if self.ending == "timeout":
-            limit = f" within {timeout:g} s" if timeout is not None else ""
-            return f"did not finish{limit}; its process group was killed"
-        if self.ending == "crashed":
-            return f"killed by {self.signal} (the process crashed at import)"
-        if self.ending == "no-result":
-            return f"the process ended without a result ({self.message})"
-        return " ".join(f"{self.error_type}: {self.message}".split())[:400]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "statement": self.probe.statement,
-            "package": self.probe.package,
-            "source": self.probe.source,
-            "ending": self.ending,
-            "seconds": round(self.seconds, 3),
-            "error_type": self.error_type,
-            "message": self.message,
-            "frames": list(self.frames),
-            "signal": self.signal,
-            "stdout_bytes": self.stdout_bytes,
-            "stderr_bytes": self.stderr_bytes,
-            "warnings": list(self.warnings),
-            "diagnosis": self.diagnosis.to_dict() if self.diagnosis is not None else None,
-        }
+    return level
 
 
 def run_imports(
@@ -229,50 +183,163 @@ def run_imports(
     facts: Facts | None = None,
     jobs: int | None = None,
     on_result: Callable[[ImportResult], None] | None = None,
+    on_start: Callable[[ImportProbe], None] | None = None,
+    share: bool = True,
+    levels: Callable[[ImportProbe], int] | None = None,
 ) -> list[ImportResult]:
-    """Run each probe in its own process of ``python``, at most ``jobs`` (default: the CPU count) at a
-    time; results in the order of ``probes``. Raises TargetError only when ``python`` cannot be started."""
+    """Run each probe in the target ``python``, at most ``jobs`` (default: the CPU count) at a time;
+    results in the order of ``probes``. With ``share`` and a ``share`` probe among them (``import
+    torch``), one parent pays for the shared probes and forks a child for each other probe
+    (envdoctor.runtime.shared); every probe that did not pass there runs again in its own process, and
+    that run's result is the one reported. ``levels``: how many share probes each other probe's child
+    needs preloaded (share_levels; default: all); those at 0 run in their own processes from the start,
+    beside the parent. Raises TargetError only when ``python`` cannot be started."""
     from envdoctor.errors import check_timeout
 
     check_timeout(timeout)
     if not probes:
         return []
-    env = runner.child_environment(OFFLINE)
     workers = max(1, min(len(probes), jobs or os.cpu_count() or 1))
-    groups: list[int] = []
-    stopping = threading.Event()
-
-    def started(pgid: int) -> None:
-        groups.append(pgid)
-        if stopping.is_set():  # started just as the run was interrupted
-            runner.kill_groups([pgid])
-
-    def one(probe: ImportProbe) -> ImportResult:
-        if stopping.is_set():
-            raise KeyboardInterrupt
-        result = run_import(python, probe, timeout=timeout, env=env, owners=owners, facts=facts, on_start=started)
-        if on_result is not None:
-            on_result(result)
-        return result
-
+    run = _ImportRun(
+        python, probes, timeout=timeout, owners=owners, facts=facts, on_result=on_result, on_start=on_start
+    )
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="envdoctor-import")
-    futures = []
     try:  # an interrupt may land while the first probes already run and the last are being queued
-        futures += [pool.submit(one, probe) for probe in probes]
-        return [_result(future) for future in futures]
+        level = levels or (lambda probe: sum(1 for p in probes if p.share))
+        tried = [i for i, p in enumerate(probes) if p.share or level(p) > 0]
+        fresh = run.share_first(pool, tried, level, workers) if share else list(range(len(probes)))
+        for index in fresh:
+            run.submit(pool, index)
+        for future in list(run.futures):
+            _result(future)
+        return [run.results[index] for index in range(len(probes))]
     except BaseException:  # Ctrl-C, SIGTERM: no probe outlives the run, none still queued starts
-        stopping.set()
-        runner.kill_groups(groups)
+        run.stopping.set()
+        runner.kill_groups(run.groups)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+class _ImportRun:
+    """What the threads of one ``run_imports`` share: the process groups started (killed on an interrupt),
+    the results by index, and whether the run is stopping."""
+
+    def __init__(
+        self,
+        python: str,
+        probes: Sequence[ImportProbe],
+        *,
+        timeout: float,
+        owners: Any,
+        facts: Facts | None,
+        on_result: Callable[[ImportResult], None] | None,
+        on_start: Callable[[ImportProbe], None] | None,
+    ) -> None:
+        self.python, self.probes, self.timeout = python, probes, timeout
+        self.owners, self.facts, self.on_result, self.on_start = owners, facts, on_result, on_start
+        self.env = runner.child_environment(OFFLINE)
+        self.groups: list[int] = []
+        self.stopping = threading.Event()
+        self.results: dict[int, ImportResult] = {}
+        self.futures: list[Future[None]] = []
+        self._lock = threading.Lock()
+
+    def started(self, pgid: int) -> None:
+        self.groups.append(pgid)
+        if self.stopping.is_set():  # started just as the run was interrupted
+            runner.kill_groups([pgid])
+
+    def landed(self, index: int, result: ImportResult) -> None:
+        with self._lock:
+            self.results[index] = result
+        if self.on_result is not None:
+            self.on_result(result)
+
+    def share_first(
+        self, pool: ThreadPoolExecutor, tried: list[int], level: Callable[[ImportProbe], int], workers: int
+    ) -> list[int]:
+        """When sharing a parent is worth it: start the probes that need no share probe in their own processes,
+        run ``tried`` in the shared parent, and return the indices that must still run fresh (all of them
+        when it is not worth it)."""
+        from envdoctor.runtime import shared
+
+        probes = self.probes
+        if not shared.worth_it([probes[i] for i in tried]):
+            return list(range(len(probes)))
+        for index in range(len(probes)):  # the others run in their own processes at once, beside the parent
+            if index not in tried:
+                self.submit(pool, index)
+        for index in tried:
+            if self.on_start is not None:
+                self.on_start(probes[index])
+        return _in_shared_parent(  # a probe that did not count in its child: its own process, at once
+            self.python,
+            probes,
+            tried,
+            level=level,
+            submit=lambda index: self.submit(pool, index),
+            landed=self.landed,
+            started=self.started,
+            timeout=self.timeout,
+            env=self.env,
+            jobs=workers,
+            owners=self.owners,
+            facts=self.facts,
+        )
+
+    def submit(self, pool: ThreadPoolExecutor, index: int) -> None:
+        self.futures.append(pool.submit(self._one, index))
+
+    def _one(self, index: int) -> None:
+        if self.stopping.is_set():
+            raise KeyboardInterrupt
+        probe = self.probes[index]
+        if self.on_start is not None:
+            self.on_start(probe)
+        kwargs = {"timeout": self.timeout, "env": self.env, "owners": self.owners, "facts": self.facts}
+        self.landed(index, run_import(self.python, probe, on_start=self.started, **kwargs))
+
+
+def _in_shared_parent(
+    python: str,
+    probes: Sequence[ImportProbe],
+    tried: Sequence[int],
+    *,
+    level: Callable[[ImportProbe], int],
+    submit: Callable[[int], None],
+    landed: Callable[[int, ImportResult], None],
+    started: Callable[[int], None],
+    **shares: Any,
+) -> list[int]:
+    """Run the ``tried`` probes in a shared parent (envdoctor.runtime.shared) on its own thread, waited
+    for in slices; those that must run in their own processes go to ``submit`` as soon as that is known.
+    Returns the ones the parent left (it gave up), to run fresh too."""
+    from envdoctor.runtime import shared
+
+    parent = ThreadPoolExecutor(max_workers=1, thread_name_prefix="envdoctor-shared")
+    run = parent.submit(
+        shared.run_shared,
+        python,
+        [probes[i] for i in tried],
+        [0 if probes[i].share else level(probes[i]) for i in tried],
+        on_start=started,
+        on_result=lambda k, result: landed(tried[k], result),
+        on_fresh=lambda k: submit(tried[k]),
+        **shares,
+    )
+    parent.shutdown(wait=False)
+    done = _result(run)  # waited for in slices, as every probe (see _result)
+    return [tried[k] for k in range(len(tried)) if k not in done]
+
+
+_T = TypeVar("_T")
+
 _WAKE_EVERY = 0.2
 """Seconds between the main thread's wake-ups while it waits for a probe (see ``_result``)."""
 
 
-def _result(future: Future[ImportResult]) -> ImportResult:
+def _result(future: Future[_T]) -> _T:
     """``future.result()``, waited for in slices. The workers start processes, so they cannot block the
     stop signals (``runner.start_deaf``: the probes would inherit the mask); when the kernel hands Ctrl-C
     to a worker, the main thread, blocked on the future's lock, would only run the handler once that
@@ -296,53 +363,12 @@ def run_import(
     facts: Facts | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> ImportResult:
-    """Run one probe; every ending is an ImportResult."""
+    """Run one probe in its own process; every ending is an ImportResult."""
     env = env if env is not None else runner.child_environment(OFFLINE)
     request = {"statement": probe.statement, "exit_at_once": True}
     res = runner.run_probe(python, "imports", request, timeout=timeout, env=env, on_start=on_start)
-    cmd = res.command
-    base = ImportResult(
-        probe=probe,
-        ending="ok",
-        seconds=cmd.duration,
-        stderr=cmd.stderr[-8000:],
-        stdout_bytes=cmd.stdout_bytes,
-        stderr_bytes=cmd.stderr_bytes,
-    )
-    if res.outcome is runner.Outcome.TIMEOUT:
-        return dataclasses.replace(base, ending="timeout")
-    if res.outcome is runner.Outcome.CRASHED:
-        diag = diagnose(cmd.stderr, owners, facts)
-        own = str(data_dir("probes"))
-        frames = tuple(str(f) for f in diag.frames if not f.path.startswith(own))
-        return dataclasses.replace(base, ending="crashed", signal=cmd.signal_name, diagnosis=diag, frames=frames)
-    payload = res.payload or {}
-    if not res.ok or "ok" not in payload:
-        reason = res.message.splitlines()[0] if res.message else f"exit status {cmd.returncode}"
-        return dataclasses.replace(
-            base, ending="no-result", message=reason, diagnosis=diagnose(cmd.stderr, owners, facts)
-        )
-    warnings = tuple(
-        f"{w.get('category', '')}: {w.get('message', '')}".strip()
-        for w in payload.get("warnings") or ()
-        if isinstance(w, dict)
-    )
-    base = dataclasses.replace(base, seconds=float(payload.get("seconds") or 0.0), warnings=warnings)
-    error = payload.get("error")
-    if payload.get("ok") or not isinstance(error, dict):
-        said = cmd.stderr + "".join(f"\n{w}" for w in warnings)
-        heard = diagnose(said, owners, facts) if said.strip() else None
-        return dataclasses.replace(base, diagnosis=heard) if heard is not None and heard.kind in WARNING_KINDS else base
-    tb = str(error.get("traceback", ""))
-    return dataclasses.replace(
-        base,
-        ending="failed",
-        error_type=str(error.get("type", "")),
-        message=str(error.get("message", "")),
-        traceback=tb,
-        frames=tuple(f"{f[0]}:{f[1]} in {f[2]}" for f in error.get("frames") or () if len(f) == 3),
-        diagnosis=diagnose(cmd.stderr + "\n" + tb, owners, facts),
-    )
+    payload = res.payload if res.ok else None
+    return ended(probe, res.command, res.outcome, payload, res.message, owners=owners, facts=facts)
 
 
 def probe_findings(

@@ -92,6 +92,49 @@ def test_xformers_built_for_another_torch_works_but_warns_merged_into_the_rule(x
     assert [f for f in report.findings if f.check == "probes"] == []
 
 
+RUNTIME_ONLY = [
+    # torch/utils/tensorboard/__init__.py checks tensorboard's version at import; torch does not declare it
+    (
+        "torch-old-tensorboard",
+        "from torch.utils.tensorboard import SummaryWriter",
+        "ImportError: TensorBoard logging requires TensorBoard version 1.15 or above",
+        ["torch", "tensorboard"],
+        ["tensorboard>=1.15"],
+    ),
+    # jax/_src/lib/__init__.py refuses a jaxlib newer than jax; jax lists jaxlib only in extras
+    (
+        "jax-newer-jaxlib",
+        "import jax",
+        "RuntimeError: jaxlib version 0.4.23 is newer than and incompatible with jax version 0.4.20.",
+        ["jax", "jaxlib"],
+        ["jaxlib<=0.4.20"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "statement", "error", "packages", "fix"), RUNTIME_ONLY, ids=[c[0] for c in RUNTIME_ONLY]
+)
+def test_a_runtime_only_break_no_static_check_sees_is_found_by_the_probes(
+    name: str, statement: str, error: str, packages: list[str], fix: list[str]
+) -> None:
+    bed = beds.build(name)
+    really = subprocess.run(
+        [str(bed.python), "-c", statement], capture_output=True, text=True, timeout=600, check=False
+    )
+    assert really.returncode == 1 and error in really.stderr  # it fails for real, as the user sees it
+    static = api.check(python=bed.python, cache=False)
+    assert [f.id for f in static.findings if f.severity >= Severity.WARNING] == []  # nothing static describes it
+    report = api.check(python=bed.python, probes=True, timeout=TIMEOUT)
+    probe = probes_of(report)[statement]
+    assert probe["ending"] == "failed"
+    assert probe["diagnosis"]["kind"] == "version-check"
+    failed = finding(report, "import-failed", packages[0])
+    assert list(failed.packages[:2]) == packages  # from the traceback's file paths, owned by their RECORD
+    assert list(failed.fix) == fix  # a requirement on the checked package: `envdoctor pin` plans from it
+    assert failed.severity is Severity.ERROR
+
+
 def test_healthy_hf_stack_every_probe_ok_no_finding(hf_stack: beds.Bed) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "envdoctor", "check", "--python", str(hf_stack.python), "--probes", *JSON],

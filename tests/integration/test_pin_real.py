@@ -255,6 +255,36 @@ def test_pin_adds_the_undeclared_distribution(trl_undeclared_rich: beds.Bed, tmp
     assert fixed.returncode == 0, fixed.stderr[-2000:]
 
 
+@pytest.mark.parametrize(
+    ("bed_name", "statement", "line"),
+    [
+        (
+            "torch-old-tensorboard",
+            "from torch.utils.tensorboard import SummaryWriter",
+            "tensorboard==2.20.0  # was 1.14.0",
+        ),
+        ("jax-newer-jaxlib", "import jax", "jaxlib==0.4.20  # was 0.4.23"),
+    ],
+)
+def test_pin_probes_plans_for_a_runtime_only_break_and_the_import_then_works(
+    bed_name: str, statement: str, line: str, tmp_path: Path
+) -> None:
+    """No static check sees these (tests/beds/README.md): without --probes `pin` has nothing to plan; with it
+    the import-failed finding's diagnosed fix is planned like any other and the real import works after."""
+    bed = beds.copy(beds.build(bed_name), tmp_path / "venv")
+    assert runs(bed, statement).returncode != 0  # broken, as the user saw it
+    static = envdoctor("pin", "--python", str(bed.python), "--changes-only")
+    assert static.returncode == 0, static.stderr
+    assert "# moves" not in static.stdout
+    text, before, after = pin_and_install(bed, tmp_path, "--probes", "--timeout", "300")
+    assert "# verified: pip" in text
+    assert f"{line}; fixes import-failed" in text
+    assert moved(before, after) - {"tensorboard-data-server", "pillow"} == {line.split("==", maxsplit=1)[0]}
+    fixed = runs(bed, statement)
+    assert fixed.returncode == 0, fixed.stderr[-2000:]
+    assert pip_check(bed.python)[0] == 0
+
+
 def test_pin_verify_tries_the_clear_device_cache_fix_in_a_copy_that_shares_torch(
     peft_old_accelerate: beds.Bed, tmp_path: Path
 ) -> None:

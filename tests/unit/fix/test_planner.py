@@ -226,3 +226,25 @@ def test_disjoint_ranges() -> None:
         and not disjoint(S(">2.5"), S("<2.6"))
     )
     assert not disjoint(S("==2.*"), S(">=2.5")) and not disjoint(S(""), S("<1"))
+
+
+def test_an_import_that_really_fails_is_planned_for_by_its_diagnosed_fix(tmp_path: Path) -> None:
+    """`pin --probes`: an import-failed error (no static finding explains it) carries its diagnosis's fix
+    (torch's import-time check `TensorBoard logging requires TensorBoard version 1.15 or above`); a move
+    into that range clears it; one with no fix stays, said so."""
+    inv = scan(make_site(tmp_path / "site", {"tensorboard": Fake("1.14.0")}))
+    failed = Finding(
+        id="import-failed",
+        severity=Severity.ERROR,
+        title="`from torch.utils.tensorboard import SummaryWriter` fails: ImportError: ...",
+        packages=("torch", "tensorboard"),
+        fix=("tensorboard>=1.15",),
+        check="probes",
+    )
+    plan = plan_for(inv, [failed], facts(tmp_path, {}))
+    assert [(m.name, m.before, m.spec) for m in plan.moves] == [("tensorboard", "1.14.0", "tensorboard>=1.15")]
+    assert plan.complete and [c.id for c in plan.cleared] == ["import-failed"]
+    unknown = Finding("import-failed", Severity.ERROR, "`import x` fails: OSError", packages=("x",), check="probes")
+    left = plan_for(inv, [unknown], facts(tmp_path / "2", {}))
+    assert left.moves == () and [f.id for f in left.remaining] == ["import-failed"]
+    assert "envdoctor has no requirement-level fix for it" in " ".join(left.notes)

@@ -186,7 +186,7 @@ def test_an_import_that_fails_before_and_after_the_plan_is_not_held_against_it(
     ("args", "message"),
     [
         (["--verify", "--no-verify"], "--verify tries the plan that pip verified; it cannot go with --no-verify"),
-        (["--import", "import x"], "--import runs in the copy that --verify builds: add --verify"),
+        (["--import", "import x"], "--import runs with --probes, or in the copy that --verify builds: add one of them"),
     ],
 )
 def test_pin_verify_options_that_contradict_are_a_usage_error(args: list[str], message: str) -> None:

@@ -117,6 +117,29 @@ CASES = [
         ("numpy<2",),
         ["np.sctypes"],
     ),
+    (
+        "torch-old-tensorboard",
+        TableOwners(
+            paths={
+                "/root/.cache/envdoctor-tests/beds/torch-old-tensorboard/lib/python3.11/site-packages/torch/utils/"
+                "tensorboard/__init__.py": "torch"
+            },
+            modules={"torch": "torch", "tensorboard": "tensorboard"},
+            versions={"torch": "2.13.0+cpu", "tensorboard": "1.14.0"},
+        ),
+        "version-check",
+        ("torch", "tensorboard"),
+        ("tensorboard>=1.15",),
+        ["torch checks at import time that tensorboard>=1.15 is installed; tensorboard 1.14.0 is installed"],
+    ),
+    (
+        "jax-newer-jaxlib",
+        TableOwners(modules={"jax": "jax", "jaxlib": "jaxlib"}, versions={"jax": "0.4.20", "jaxlib": "0.4.23"}),
+        "version-check",
+        ("jax", "jaxlib"),
+        ("jaxlib<=0.4.20",),
+        ["jax checks at import time that jaxlib<=0.4.20 is installed; jaxlib 0.4.23 is installed"],
+    ),
 ]
 
 
@@ -170,6 +193,8 @@ def test_import_time_version_check_shapes() -> None:
     """The generic shapes: `X requires Y >= v` and transformers' torch floor, as its matrix symptom words it."""
     diag = diagnose("ImportError: trl requires transformers >= 4.46.0, found 4.40.0")
     assert (diag.kind, diag.packages, diag.fix) == ("version-check", ("trl", "transformers"), ("transformers>=4.46.0",))
+    diag = diagnose("RuntimeError: jaxlib is version 0.4.13, but this version of jax requires version >= 0.4.14.")
+    assert (diag.packages, diag.fix) == (("jax", "jaxlib"), ("jaxlib>=0.4.14",))
     diag = diagnose("Disabling PyTorch because PyTorch >= 2.1 is required but found 2.0.1")
     assert (diag.packages, diag.fix) == (("transformers", "torch"), ("torch>=2.1",))
 

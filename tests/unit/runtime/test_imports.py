@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import re
+import select
 import signal
 import subprocess
 import sys
@@ -16,7 +19,8 @@ from envdoctor.errors import UsageError
 from envdoctor.knowledge.matrix import MatrixError
 from envdoctor.report import Finding, Severity
 from envdoctor.runtime.diagnosis import Diagnosis
-from envdoctor.runtime.imports import ImportProbe, ImportResult, load_probes, parse_statement, probe_findings
+from envdoctor.runtime.imports import load_probes, parse_statement, probe_findings
+from envdoctor.runtime.outcomes import ImportProbe, ImportResult
 from tests.fakes import Fake, write_dist
 from tests.hostile import (
     BOUND,
@@ -57,10 +61,18 @@ HOSTILE = {
 TIMEOUT = 10
 
 
+FAKE_TORCH = Fake("2.13.0", files={"torch/__init__.py": "READY = True\n"})
+"""A fabricated `torch`: installed, the shipped `import torch` probe (share = true) runs, so every other
+probe is first tried in a child forked from a parent that imported it (envdoctor.runtime.shared)."""
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["own-process", "forked-from-a-shared-parent"])
 def test_hostile_imports_are_findings_never_crashes_and_leave_nothing_running(
-    fake_venv: tuple[Path, Path], tmp_path: Path
+    fake_venv: tuple[Path, Path], tmp_path: Path, shared: bool
 ) -> None:
     python, site = fake_venv
+    if shared:
+        write_dist(site, "torch", FAKE_TORCH)
     pids = {name: tmp_path / f"{name}.pid" for name in ("hangs_at_import", "leaves_a_child")}
     for name, code in HOSTILE.items():
         text = code.format(pidfile=str(pids[name])) if name in pids else code
@@ -288,6 +300,124 @@ def test_a_known_warning_of_an_import_that_works_is_a_warning_finding() -> None:
     assert len(new) == 1
     assert (new[0].id, new[0].severity) == ("import-warning", Severity.WARNING)
     assert new[0].title == "`import transformers` works but warns: transformers requires torch>=2.1 at import time"
+
+
+SHARING = {
+    # fails only when another module is already imported (as it is in a forked child): passes fresh
+    "fails_when_preloaded": "import sys\nif 'torch' in sys.modules:\n    raise ImportError('torch was imported first')\n",
+    # passes only when another module is already imported, without importing it: fails fresh
+    "needs_it_preloaded": "import sys\nif 'torch' not in sys.modules:\n    raise ImportError('torch not imported yet')\n",
+    # fails only in a forked child of the shared parent (probes/import_fork.py), passes in its own process
+    "fails_when_forked": "import sys\nif 'import_fork' in sys.argv:\n    raise ImportError('forked')\n",
+    "uses_torch": "import torch\nVALUE = torch.READY\n",
+}
+
+
+def test_sharing_a_parent_never_changes_a_verdict(fake_venv: tuple[Path, Path]) -> None:
+    """Every probe is first tried in a child of a parent that imported torch: a failure there runs again
+    in a fresh interpreter (whose result counts), and a pass counts only when the probe's own imports
+    reach torch; so the verdicts are those of fresh interpreters."""
+    python, site = fake_venv
+    write_dist(site, "torch", FAKE_TORCH)
+    for name, code in SHARING.items():
+        write_dist(site, name.replace("_", "-"), Fake("1.0", files={f"{name}/__init__.py": code}))
+    args = [a for name in SHARING for a in ("--import", f"import {name}")]
+    proc = envdoctor("check", "--python", str(python), "--format", "json", *args)
+    assert proc.returncode == 1, proc.stderr
+    probes = {p["statement"]: p for p in json.loads(proc.stdout)["probes"]}
+    assert probes["import torch"]["process"] == "shared"
+    assert (probes["import uses_torch"]["ending"], probes["import uses_torch"]["process"]) == ("ok", "forked")
+    assert (probes["import fails_when_preloaded"]["ending"], probes["import fails_when_preloaded"]["process"]) == (
+        "ok",
+        "fresh",
+    )
+    assert probes["import needs_it_preloaded"]["ending"] == "failed"
+    assert probes["import needs_it_preloaded"]["message"] == "torch not imported yet"
+    assert (probes["import fails_when_forked"]["ending"], probes["import fails_when_forked"]["process"]) == (
+        "ok",
+        "fresh",
+    )
+
+
+def _with_stderr_on_a_terminal(args: list[str]) -> tuple[int, str, str]:
+    """Run envdoctor with stderr on a pseudo-terminal and stdout on a pipe: (exit code, stdout, terminal)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "envdoctor", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=environment(),
+    )
+    os.close(slave)
+    seen = bytearray()
+    try:
+        while select.select([master], [], [], BOUND)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: every writer has closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(master)
+    out, _ = proc.communicate(timeout=BOUND)
+    return proc.returncode, out.decode(), seen.decode(errors="replace")
+
+
+def test_live_progress_goes_to_a_terminal_stderr_only(fake_venv: tuple[Path, Path]) -> None:
+    python, site = fake_venv
+    write_dist(site, "fine", Fake("1.0", files={"fine/__init__.py": ""}))
+    args = ["check", "--python", str(python), "--import", "import fine", "--format", "json"]
+    piped = envdoctor(*args)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stderr == ""  # stderr is a pipe: nothing progress-like at all
+    code, out, terminal = _with_stderr_on_a_terminal(args)
+    assert code == 0, terminal
+    assert re.search(r"import probes \d/1 done, 0 failed, \d+\.\d s", terminal)  # the live view (rich), elapsed
+    assert "`import fine`: ok in" in terminal  # each result as it lands
+    assert "\x1b" not in out and "import probes" not in out
+    assert [(p["statement"], p["ending"]) for p in json.loads(out)["probes"]] == [
+        (p["statement"], p["ending"]) for p in json.loads(piped.stdout)["probes"]
+    ]
+    assert json.loads(out)["findings"] == json.loads(piped.stdout)["findings"]
+
+
+def test_a_share_probe_that_hangs_is_a_timeout_and_the_others_still_run(fake_venv: tuple[Path, Path]) -> None:
+    """The shared parent's `import torch` hangs: it is killed after --timeout, the parent gives up, and every
+    probe runs in its own process: torch's reported as the timeout it is, the others as they are."""
+    python, site = fake_venv
+    write_dist(site, "torch", Fake("2.13.0", files={"torch/__init__.py": "import time\ntime.sleep(300)\n"}))
+    write_dist(site, "fine", Fake("1.0", files={"fine/__init__.py": ""}))
+    proc = envdoctor("check", "--python", str(python), "--format", "json", "--timeout", "5", "--import", "import fine")
+    assert proc.returncode == 1, proc.stderr
+    probes = {p["statement"]: p for p in json.loads(proc.stdout)["probes"]}
+    assert (probes["import torch"]["ending"], probes["import torch"]["process"]) == ("timeout", "fresh")
+    assert (probes["import fine"]["ending"], probes["import fine"]["process"]) == ("ok", "fresh")
+
+
+def test_each_probe_forks_from_the_level_its_distribution_needs(fake_venv: tuple[Path, Path]) -> None:
+    """Share probes run in order (`import torch`, then the Trainer import); a probe whose distribution
+    requires only torch is forked from a parent that has imported torch and nothing more, one that requires
+    both from the parent that has imported both, one that requires neither runs in its own process."""
+    python, site = fake_venv
+    write_dist(site, "torch", FAKE_TORCH)
+    trainer = "import torch\nclass Trainer: pass\nclass TrainingArguments: pass\nclass AutoModelForCausalLM: pass\n"
+    write_dist(site, "transformers", Fake("5.0.0", requires=["torch"], files={"transformers/__init__.py": trainer}))
+    seen = "import sys\nimport torch\nSEEN = 'transformers' in sys.modules\nassert not SEEN, 'transformers loaded'\n"
+    write_dist(site, "torch-only", Fake("1.0", requires=["torch"], files={"torch_only/__init__.py": seen}))
+    both = "import transformers, torch\n"
+    write_dist(site, "on-both", Fake("1.0", requires=["transformers"], files={"on_both/__init__.py": both}))
+    write_dist(site, "plain", Fake("1.0", files={"plain/__init__.py": ""}))
+    proc = envdoctor("check", "--python", str(python), "--format", "json", "--probe-all")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    where = {p["statement"]: (p["ending"], p["process"]) for p in json.loads(proc.stdout)["probes"]}
+    assert where["import torch"] == ("ok", "shared")
+    assert where["from transformers import Trainer, TrainingArguments, AutoModelForCausalLM"] == ("ok", "shared")
+    assert where["import torch_only"] == ("ok", "forked")  # forked before transformers was imported
+    assert where["import on_both"] == ("ok", "forked")
+    assert where["import plain"] == ("ok", "fresh")
 
 
 def test_waiting_in_slices_still_raises_a_probes_own_timeout_error() -> None:
