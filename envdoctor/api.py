@@ -105,6 +105,8 @@ def check(
     if train or precision is not None:
         progress.step("running one training step per precision (fp32, fp16, bf16) in the target")
         report = _with_train_step(report, target.python, timeout=timeout, precision=precision)
+        progress.step("running one step of the installed stack (Trainer, resume, LoRA, SFTTrainer) in the target")
+        report = _with_stack_step(report, target, timeout=timeout, progress=progress)
     return redacted(report, Redactor.from_environment())
 
 
@@ -162,6 +164,31 @@ def _with_train_step(report: Report, python: str, *, timeout: float, precision: 
         train=done.step.to_dict() if done.step is not None else None,
     )
     return dataclasses.replace(built, probes=report.probes)  # the import probes, when they ran first
+
+
+def _with_stack_step(report: Report, target: Target, *, timeout: float, progress: Progress) -> Report:
+    """``report`` with the stack step (envdoctor.runtime.stack): its failures as findings, its results under
+    ``train["stack"]``."""
+    from envdoctor.facts import Facts
+    from envdoctor.inventory import Inventory
+    from envdoctor.runtime import stack
+    from envdoctor.runtime.imports import RecordOwners
+
+    owners = RecordOwners(Inventory.from_payload(_inventory(target, {}, timeout)))
+    done = stack.run(target.python, timeout=timeout, owners=owners, facts=Facts.shipped())
+    for r in done.stack.results if done.stack is not None else ():
+        progress.step(f"  {stack.LABEL.get(r.step, r.step)}: {r.status}")
+    train = dict(report.train or {})
+    if done.stack is not None:
+        train["stack"] = done.stack.to_dict()
+    built = Report.build(
+        [*report.findings, *done.findings],
+        skipped=[*report.skipped, *done.skipped],
+        summary=report.summary,
+        checks=[*report.checks, stack.CHECK],
+        train=train,
+    )
+    return dataclasses.replace(built, probes=report.probes)
 
 
 def _with_probes(

@@ -46,6 +46,7 @@ _BUILT_IN = {
     "import-failed": "An import a training script makes fails when run for real (check --probes).",
     "import-warning": "An import works but prints a warning with a known cause (check --probes).",
     "train-step-fails": "The training step failed.",
+    "stack-step-fails": "One step of the installed training stack (Trainer, resume, LoRA, SFTTrainer) failed.",
     "train-step-timeout": "The training step did not finish within the timeout.",
     "train-step-crashed": "The training-step probe crashed.",
     "train-cuda-unusable": "torch is a CUDA build but CUDA cannot be used.",

@@ -45,6 +45,13 @@ class Facts:
     def path(self, kind: str, package: str) -> str:
         return f"matrix/facts/{kind}/{canonical(package)}.json"
 
+    def signature(self, package: str, target: str) -> dict[str, Any] | None:
+        """The harvested signature facts of ``target`` (``accelerate.Accelerator.unwrap_model``) in ``package``:
+        ``params`` (keyword -> release ranges), ``var_keyword`` (ranges taking **kwargs); None when not harvested."""
+        data = self._load("signatures", package)
+        entry = (data.get("callables") or {}).get(target) if data else None
+        return entry if isinstance(entry, dict) else None
+
     def versions(self, package: str) -> list[str]:
         data = self._load("releases", package)
         return [r["version"] for r in data["releases"]] if data else []
