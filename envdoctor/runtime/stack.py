@@ -38,7 +38,8 @@ OFFLINE = {
     "HF_DATASETS_OFFLINE": "1",
     "PYTHONDONTWRITEBYTECODE": "1",
 }
-_WEIGHTS_ONLY = re.compile(r"Weights only load failed.*?(?:Unsupported global: GLOBAL (?P<global>[\w.]+))?", re.S)
+_WEIGHTS_ONLY = re.compile(r"Weights only load failed")
+_UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL (?P<name>[\w.]+)")
 
 
 @dataclass(frozen=True)
@@ -113,9 +114,9 @@ def diagnose_error(error: Mapping[str, Any], owners: Owners, facts: Facts | None
         found = _keyword_missing(base, callee, owners, facts)
         if found is not None:
             return found
-    m = _WEIGHTS_ONLY.search(text)
-    if m is not None:
-        return _weights_only(base, m.group("global"), owners)
+    if _WEIGHTS_ONLY.search(text):
+        unsupported = _UNSUPPORTED_GLOBAL.search(text)
+        return _weights_only(base, unsupported["name"] if unsupported else None, owners)
     return base
 
 

@@ -108,3 +108,11 @@ def test_resuming_a_2024_stack_under_torch_2_13_fails_on_weights_only(hf_stack_2
     assert error.packages[:2] == ("transformers", "torch")
     assert "transformers calls torch.load without weights_only=False" in error.detail
     assert any("transformers/trainer.py:3033 in _load_rng_state" in e for e in error.evidence)
+
+
+@pytest.mark.parametrize("name", ["trainer-accelerate-keyword", "trainer-accelerate-removed-keyword"])
+def test_the_failing_stacks_import_cleanly(name: str) -> None:
+    """What makes them worth a training step: every import probe works, and nothing static is wrong."""
+    report = api.check(python=beds.build(name).python, symbols=False, probes=True, timeout=120)
+    assert report.probes and all(p["ending"] == "ok" for p in report.probes)
+    assert report.findings == ()
