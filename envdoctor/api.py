@@ -48,6 +48,7 @@ def check(
     probes: bool = False,
     imports: Sequence[str] = (),
     probe_all: bool = False,
+    accelerate_config: str | os.PathLike[str] | None = None,
 ) -> Report:
     """Check the environment of ``python`` (default: this interpreter) and return the Report.
 
@@ -62,8 +63,10 @@ def check(
     also ``import TOP`` for the top-level modules of every other installed distribution. ``train``:
     also run one real training step per precision in the target (envdoctor.runtime.step);
     ``precision`` ("no", "fp16", "bf16") is the one the user means to train in: its problems weigh
-    more. Raises UsageError (bad ``python``, an ``imports`` entry that is not an import statement, an
-    unknown precision) or TargetError (it cannot be inspected).
+    more; the stack step and the config lint (envdoctor.runtime.stack, config_lint) run with it;
+    ``accelerate_config``: the accelerate config file to lint (implies ``train``; default: accelerate's
+    default location in the target). Raises UsageError (bad ``python``, an ``imports`` entry that is not an
+    import statement, an unknown precision) or TargetError (it cannot be inspected).
     """
     from envdoctor.errors import check_timeout
 
@@ -102,11 +105,12 @@ def check(
             report = last.report
         else:
             report = _check_target(target, last, store, entry, symbols=symbols, timeout=timeout, progress=progress)
-    if train or precision is not None:
+    if train or precision is not None or accelerate_config is not None:
         progress.step("running one training step per precision (fp32, fp16, bf16) in the target")
         report = _with_train_step(report, target.python, timeout=timeout, precision=precision)
         progress.step("running one step of the installed stack (Trainer, resume, LoRA, SFTTrainer) in the target")
         report = _with_stack_step(report, target, timeout=timeout, progress=progress)
+        report = _with_config_lint(report, target.python, path=accelerate_config, timeout=timeout)
     return redacted(report, Redactor.from_environment())
 
 
@@ -186,6 +190,31 @@ def _with_stack_step(report: Report, target: Target, *, timeout: float, progress
         skipped=[*report.skipped, *done.skipped],
         summary=report.summary,
         checks=[*report.checks, stack.CHECK],
+        train=train,
+    )
+    return dataclasses.replace(built, probes=report.probes)
+
+
+def _with_config_lint(report: Report, python: str, *, path: str | os.PathLike[str] | None, timeout: float) -> Report:
+    """``report`` with the accelerate / DeepSpeed config lint (envdoctor.runtime.config_lint) against the device
+    facts the precision step reported."""
+    from envdoctor.matrix import MatrixError
+    from envdoctor.runtime import config_lint
+
+    chosen = os.path.abspath(os.fspath(path)) if path is not None else None
+    payload, skipped = config_lint.run(python, path=chosen, cwd=os.getcwd(), timeout=timeout)
+    found: list[Finding] = []
+    if payload is not None:
+        matrix = load_matrix(Cache(default_dir()))
+        facts = () if isinstance(matrix, MatrixError) else matrix.hardware
+        found = config_lint.lint(payload, (report.train or {}).get("device") or {}, facts)
+    train = dict(report.train or {})
+    train["config"] = {"path": (payload or {}).get("config", {}).get("path"), "source": (payload or {}).get("source")}
+    built = Report.build(
+        [*report.findings, *found],
+        skipped=[*report.skipped, *([skipped] if skipped else [])],
+        summary=report.summary,
+        checks=[*report.checks, config_lint.CHECK],
         train=train,
     )
     return dataclasses.replace(built, probes=report.probes)

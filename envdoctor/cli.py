@@ -154,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
         "a failure an error",
     )
     check.add_argument(
+        "--accelerate-config",
+        metavar="FILE",
+        help="the accelerate config to lint against the device facts (implies --train; default: accelerate's "
+        "default_config.yaml under HF_HOME in the target), with the DeepSpeed JSON it names",
+    )
+    check.add_argument(
         "--probes",
         action="store_true",
         help="after the static checks, run the imports a training script makes (`import torch`, `from transformers "
@@ -383,7 +389,7 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     stdout_file, outputs = _outputs(args.output)
     quiet = args.quiet or not sys.stderr.isatty()
     progress = Silent() if quiet else StderrProgress()
-    if (args.install or args.requirements) and (args.train or args.precision):
+    if (args.install or args.requirements) and (args.train or args.precision or args.accelerate_config):
         raise UsageError("--train runs a step in the installed environment; it cannot be combined with --install / -r")
     if args.install or args.requirements:
         from envdoctor.resolve import ResolveError
@@ -413,6 +419,7 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
             probes=args.probes,
             imports=args.imports,
             probe_all=args.probe_all,
+            accelerate_config=args.accelerate_config,
         )
     report = config.suppress(report, ignores)
     fmt, color = _choose_format(args.format, to_file=stdout_file is not None)

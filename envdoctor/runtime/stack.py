@@ -269,7 +269,7 @@ def run(
             continue
         error = record.get("error") or {}
         if error.get("type") == "ModuleNotFoundError" and f"'{name}'" in str(error.get("message")):
-            return StackRun(stack)  # nothing of the stack to run: not a check that could not run
+            return StackRun(None)  # no stack to run: not a check that could not run
         why = f"`import {name}` fails in the target ({error.get('type')}: {error.get('message')}), so no stack step ran"
         return StackRun(stack, skipped=(Skipped(CHECK, why),))
     return StackRun(stack, findings=tuple(findings(stack)))
