@@ -276,7 +276,9 @@ def main(request):
     wanted = [s for s in request.get("steps") or STEPS if s in STEPS]
     result = {"schema": SCHEMA, "python": sys.executable, "imports": {}, "steps": []}  # type: dict[str, Any]
     modules = {}
-    for name in ("torch", "transformers", "accelerate", "peft", "trl", "datasets"):
+    names = ["torch", "transformers", "accelerate", "datasets"]
+    names += [NEEDS[s] for s in ("lora", "sft") if s in wanted]  # peft, trl: only for their steps
+    for name in names:
         _progress(request, "import %s" % name)
         module, record = _import(name)
         result["imports"][name] = record
