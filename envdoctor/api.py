@@ -179,7 +179,13 @@ def _with_stack_step(report: Report, target: Target, *, timeout: float, progress
     from envdoctor.runtime.imports import RecordOwners
 
     owners = RecordOwners(Inventory.from_payload(_inventory(target, {}, timeout)))
-    done = stack.run(target.python, timeout=timeout, owners=owners, facts=Facts.shipped())
+    done = stack.run(
+        target.python,
+        timeout=timeout,
+        owners=owners,
+        facts=Facts.shipped(),
+        on_progress=lambda line: progress.step(f"  {line}"),
+    )
     for r in done.stack.results if done.stack is not None else ():
         progress.step(f"  {stack.LABEL.get(r.step, r.step)}: {r.status}")
     train = dict(report.train or {})

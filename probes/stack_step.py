@@ -265,9 +265,16 @@ def _timed(name, run):
 
 
 def _progress(request, text):
-    if request.get("progress"):
-        sys.stderr.write("envdoctor-stack: %s\n" % text)
-        sys.stderr.flush()
+    """One line appended to the file ``request["progress"]`` names (envdoctor reads it while the steps run:
+    stdout and stderr belong to the libraries)."""
+    path = request.get("progress")
+    if not path:
+        return
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+    except OSError:
+        pass
 
 
 def main(request):
@@ -297,7 +304,7 @@ def main(request):
             if name == "resume" and checkpoint[0] is None:
                 result["steps"].append({"step": name, "ran": False, "skipped": "the Trainer step saved no checkpoint"})
                 continue
-            _progress(request, "%s step" % name)
+            _progress(request, "step %s" % name)
             if name == "trainer":
                 record = _timed(name, lambda: step_trainer(stack))
                 checkpoint[0] = record.get("checkpoint") if record.get("checkpoint_saved") else None

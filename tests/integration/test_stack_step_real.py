@@ -29,6 +29,14 @@ def stack_errors(report: Report) -> list[Finding]:
     return [f for f in report.findings if f.check == stack.CHECK]
 
 
+class Heard:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def step(self, message: str) -> None:
+        self.lines.append(message)
+
+
 def run_stack(bed: beds.Bed) -> stack.StackRun:
     target = Target.resolve(str(bed.python))
     owners = RecordOwners(Inventory.from_payload(target.probe("inventory", {}, timeout=60)))
@@ -36,8 +44,10 @@ def run_stack(bed: beds.Bed) -> stack.StackRun:
 
 
 def test_trainer_resume_lora_and_sft_steps_pass_on_a_healthy_stack(hf_stack: beds.Bed) -> None:
-    report = api.check(python=hf_stack.python, symbols=False, train=True, timeout=300)
+    heard = Heard()
+    report = api.check(python=hf_stack.python, symbols=False, train=True, timeout=300, progress=heard)
     assert statuses(report) == {"trainer": "passes", "resume": "passes", "lora": "passes", "sft": "passes"}
+    assert [m for m in heard.lines if m.startswith("  step ")] == [f"  step {s}" for s in stack.STEPS]
     steps = {s["step"]: s for s in report.train["stack"]["steps"]}  # type: ignore[index]
     assert all(s["loss_finite"] and s["weights_changed"] for s in steps.values())
     assert steps["resume"]["global_step"] == 2  # it really went on from checkpoint-1
@@ -61,7 +71,7 @@ def test_an_accelerate_without_keep_torch_compile_fails_the_first_trainer_step_a
     assert statuses(report) == {"trainer": "fails", "resume": "skipped", "lora": "fails", "sft": "fails"}
     [error] = stack_errors(report)
     assert error.title == (
-        "one Trainer, LoRA (peft), SFTTrainer (trl) step fail: TypeError: Accelerator.unwrap_model() got an "
+        "the Trainer, LoRA (peft) and SFTTrainer (trl) steps fail: TypeError: Accelerator.unwrap_model() got an "
         "unexpected keyword argument 'keep_torch_compile'"
     )
     assert error.packages[:2] == ("transformers", "accelerate")
@@ -90,7 +100,7 @@ def test_an_accelerate_without_dispatch_batches_fails_building_the_trainer_and_t
     assert done.stack is not None
     assert {r.step: r.status for r in done.stack.results}["trainer"] == "passes"
     # the Trainer now trains; resuming is another problem of a 2024-era transformers under torch 2.13 (below)
-    assert [f.title.split(":")[0] for f in done.findings] == ["one resume_from_checkpoint step fails"]
+    assert [f.title.split(":")[0] for f in done.findings] == ["the resume_from_checkpoint step fails"]
     assert "Accelerator" not in done.findings[0].title
 
 
@@ -104,7 +114,7 @@ def test_resuming_a_2024_stack_under_torch_2_13_fails_on_weights_only(hf_stack_2
         "sft": "passes",
     }
     [error] = done.findings
-    assert error.title.startswith("one resume_from_checkpoint step fails: UnpicklingError: Weights only load failed")
+    assert error.title.startswith("the resume_from_checkpoint step fails: UnpicklingError: Weights only load failed")
     assert error.packages[:2] == ("transformers", "torch")
     assert "transformers calls torch.load without weights_only=False" in error.detail
     assert any("transformers/trainer.py:3033 in _load_rng_state" in e for e in error.evidence)

@@ -6,6 +6,7 @@ tests/data/stack-*.json are probes/stack_step.py's real output on the beds of th
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ def test_a_keyword_the_installed_accelerate_lacks_names_both_packages_and_the_re
     assert diag.fix == ("accelerate>=1.3.0",)  # matrix/facts/signatures/accelerate.json: keep_torch_compile from 1.3.0
     [finding] = stack.findings(result)  # three steps, one cause: one finding
     assert (finding.id, finding.severity, finding.fix) == ("stack-step-fails", Severity.ERROR, ("accelerate>=1.3.0",))
-    assert finding.title.startswith("one Trainer, LoRA (peft), SFTTrainer (trl) step fail: TypeError:")
+    assert finding.title.startswith("the Trainer, LoRA (peft) and SFTTrainer (trl) steps fail: TypeError:")
 
 
 def test_without_harvested_signatures_the_keyword_is_still_named_but_no_fix_is_invented() -> None:
@@ -87,3 +88,11 @@ def test_the_stack_table_is_in_the_text_and_json_views(fmt: Format) -> None:
     rows = [line.split()[:2] for line in out.splitlines()]
     assert ["Trainer", "passes"] in rows and ["resume", "fails"] in rows and ["SFTTrainer", "(trl)"] in rows
     assert "transformers 4.46.3" in out
+
+
+def test_progress_is_heard_line_by_line_while_the_probe_runs() -> None:
+    """In this interpreter (no torch): the probe says what it imports, then stops; a report without a stack."""
+    heard: list[str] = []
+    done = stack.run(sys.executable, timeout=60, on_progress=heard.append)
+    assert heard[:2] == ["import torch", "import transformers"] and "step trainer" not in heard
+    assert done.stack is None and done.findings == () and done.skipped == ()
