@@ -74,7 +74,7 @@ def test_resume_under_torch_2_6_and_later_is_diagnosed_as_torch_load_weights_onl
     assert "numpy._core.multiarray._reconstruct" in finding.detail and finding.fix == ("torch<2.6",)
 
 
-@pytest.mark.parametrize("fmt", [Format.TEXT, Format.JSON])
+@pytest.mark.parametrize("fmt", [Format.TEXT, Format.JSON, Format.TERMINAL])
 def test_the_stack_table_is_in_the_text_and_json_views(fmt: Format) -> None:
     result = stack.interpret(recorded("hf-stack-2024"), owners(transformers="4.46.3", torch="2.13.0+cpu"))
     summary = Summary(python="/venv/bin/python", python_version="3.11.7", distributions=50)
@@ -84,6 +84,9 @@ def test_the_stack_table_is_in_the_text_and_json_views(fmt: Format) -> None:
         steps = json.loads(out)["train"]["stack"]["steps"]
         assert [(s["step"], s["status"]) for s in steps][:2] == [("trainer", "passes"), ("resume", "fails")]
         assert steps[1]["diagnosis"]["kind"] == "torch-load-weights-only"
+        return
+    if fmt is Format.TERMINAL:
+        assert "Stack step" in out and "weights_only=False" in out and "transformers 4.46.3" in out
         return
     rows = [line.split()[:2] for line in out.splitlines()]
     assert ["Trainer", "passes"] in rows and ["resume", "fails"] in rows and ["SFTTrainer", "(trl)"] in rows
