@@ -107,7 +107,7 @@ def check(
             report = _check_target(target, last, store, entry, symbols=symbols, timeout=timeout, progress=progress)
     if train or precision is not None or accelerate_config is not None:
         progress.step("running one training step per precision (fp32, fp16, bf16) in the target")
-        report = _with_train_step(report, target.python, timeout=timeout, precision=precision)
+        report = _with_train_step(report, target.python, timeout=timeout, precision=precision, progress=progress)
         progress.step("running one step of the installed stack (Trainer, resume, LoRA, SFTTrainer) in the target")
         report = _with_stack_step(report, target, timeout=timeout, progress=progress)
         report = _with_config_lint(report, target.python, path=accelerate_config, timeout=timeout)
@@ -153,13 +153,15 @@ TRAIN_PRECISIONS = ("no", "fp16", "bf16")
 """Accelerate's mixed_precision values the training step runs ("no" is fp32)."""
 
 
-def _with_train_step(report: Report, python: str, *, timeout: float, precision: str | None) -> Report:
+def _with_train_step(
+    report: Report, python: str, *, timeout: float, precision: str | None, progress: Progress
+) -> Report:
     from envdoctor.matrix import MatrixError
     from envdoctor.runtime import step
 
     matrix = load_matrix(Cache(default_dir()))
     facts = () if isinstance(matrix, MatrixError) else matrix.hardware
-    done = step.run(python, timeout=timeout, requested=precision, facts=facts)
+    done = step.run(python, timeout=timeout, requested=precision, facts=facts, on_progress=_indented(progress))
     built = Report.build(
         [*report.findings, *done.findings],
         skipped=[*report.skipped, *done.skipped],
@@ -168,6 +170,15 @@ def _with_train_step(report: Report, python: str, *, timeout: float, precision: 
         train=done.step.to_dict() if done.step is not None else None,
     )
     return dataclasses.replace(built, probes=report.probes)  # the import probes, when they ran first
+
+
+def _indented(progress: Progress) -> Callable[[str], None]:
+    """A probe's progress line, as a step under the one that announced the probe."""
+
+    def heard(line: str) -> None:
+        progress.step(f"  {line}")
+
+    return heard
 
 
 def _with_stack_step(report: Report, target: Target, *, timeout: float, progress: Progress) -> Report:
@@ -184,7 +195,7 @@ def _with_stack_step(report: Report, target: Target, *, timeout: float, progress
         timeout=timeout,
         owners=owners,
         facts=Facts.shipped(),
-        on_progress=lambda line: progress.step(f"  {line}"),
+        on_progress=_indented(progress),
     )
     for r in done.stack.results if done.stack is not None else ():
         progress.step(f"  {stack.LABEL.get(r.step, r.step)}: {r.status}")

@@ -11,19 +11,15 @@ packages through each RECORD -> fix, envdoctor.runtime.diagnosis) and becomes an
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from envdoctor import runner
 from envdoctor.report import Finding, Severity, Skipped
 from envdoctor.runtime.diagnosis import Diagnosis, NoOwners, Owners, diagnose, owner_of
+from envdoctor.runtime.followed import ProgressFile
 from envdoctor.versions import Version, canonical, version_or_none
 
 if TYPE_CHECKING:
@@ -250,7 +246,7 @@ def run(
 ) -> StackRun:
     """Run the stack-step probe in ``python`` and interpret it; never raises for what the target does.
     ``on_progress`` hears each import and each step as the probe starts it ("import trl", "step sft")."""
-    with _Progress(on_progress) as path:
+    with ProgressFile(on_progress) as path:
         request = {"steps": list(steps), "progress": path}
         env = runner.child_environment(OFFLINE)
         result = runner.run_probe(python, "stack_step", request, timeout=timeout, env=env)
@@ -282,52 +278,3 @@ def run(
         why = f"`import {name}` fails in the target ({error.get('type')}: {error.get('message')}), so no stack step ran"
         return StackRun(stack, skipped=(Skipped(CHECK, why),))
     return StackRun(stack, findings=tuple(findings(stack)))
-
-
-class _Progress:
-    """A file the probe appends a line to as it starts each import and step, read on a thread while the probe
-    runs and handed to ``callback`` line by line (the probe's stdout and stderr belong to the libraries)."""
-
-    def __init__(self, callback: Callable[[str], None] | None) -> None:
-        self._callback = callback
-        self._stop = threading.Event()
-        self._dir: str | None = None
-        self._thread: threading.Thread | None = None
-        self._seen = 0
-
-    def __enter__(self) -> str | None:
-        if self._callback is None:
-            return None
-        self._dir = tempfile.mkdtemp(prefix="envdoctor-progress-")
-        self._thread = threading.Thread(target=self._follow, daemon=True)
-        self._thread.start()
-        return self.path
-
-    @property
-    def path(self) -> str:
-        return os.path.join(self._dir or "", "progress.txt")
-
-    def _drain(self) -> None:
-        try:
-            with open(self.path, encoding="utf-8", errors="replace") as fh:
-                fh.seek(self._seen)
-                text = fh.read()
-        except OSError:
-            return
-        done = text.rfind("\n") + 1
-        self._seen += len(text[:done].encode("utf-8"))
-        for line in text[:done].splitlines():
-            if self._callback is not None and line.strip():
-                self._callback(line.strip())
-
-    def _follow(self) -> None:
-        while not self._stop.wait(0.2):
-            self._drain()
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        if self._thread is None:
-            return
-        self._stop.set()
-        self._thread.join()
-        self._drain()
-        shutil.rmtree(self._dir or "", ignore_errors=True)

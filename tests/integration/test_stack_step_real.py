@@ -16,6 +16,7 @@ from envdoctor.runtime import stack
 from envdoctor.runtime.imports import RecordOwners
 from envdoctor.target import Target
 from tests import beds
+from tests.integration.test_train_step_real import Heard
 
 pytestmark = pytest.mark.venv
 
@@ -27,14 +28,6 @@ def statuses(report: Report) -> dict[str, str]:
 
 def stack_errors(report: Report) -> list[Finding]:
     return [f for f in report.findings if f.check == stack.CHECK]
-
-
-class Heard:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def step(self, message: str) -> None:
-        self.lines.append(message)
 
 
 def run_stack(bed: beds.Bed) -> stack.StackRun:
