@@ -33,6 +33,7 @@ def check(
     imports: Sequence[str] = (),
     probe_all: bool = False,
     scripts: Sequence[str | os.PathLike[str]] = (),
+    accelerate_config: str | os.PathLike[str] | None = None,
 ) -> Report:
     """Check the environment of ``python`` (default: this interpreter) and return the Report.
 
@@ -47,10 +48,12 @@ def check(
     also ``import TOP`` for the top-level modules of every other installed distribution. ``train``:
     also run one real training step per precision in the target (envdoctor.runtime.step);
     ``precision`` ("no", "fp16", "bf16") is the one the user means to train in: its problems weigh
-    more. ``scripts``: also read these files (``.py``, ``.ipynb``) for imports and keyword arguments the
-    installed releases do not provide (envdoctor.checks.scan). Raises UsageError (bad ``python``, an ``imports``
-    entry that is not an import statement, an unknown precision, a script that cannot be read) or
-    TargetError (it cannot be inspected).
+    more; the stack step and the config lint (envdoctor.runtime.stack, config_lint) run with it;
+    ``accelerate_config``: the accelerate config file to lint (implies ``train``; default: accelerate's
+    default location in the target). ``scripts``: also read these files (``.py``, ``.ipynb``) for imports
+    and keyword arguments the installed releases do not provide (envdoctor.checks.scan). Raises UsageError
+    (bad ``python``, an ``imports`` entry that is not an import statement, an unknown precision, a script
+    that cannot be read) or TargetError (it cannot be inspected).
     """
     imports = _checked_options(timeout, precision, imports)
     progress = progress if progress is not None else Silent()
@@ -66,9 +69,10 @@ def check(
         probes=probes,
         probe_all=probe_all,
     )
-    if train or precision is not None:
-        progress.step("running one training step per precision (fp32, fp16, bf16) in the target")
-        report = diagnose.with_train_step(report, target.python, timeout=timeout, precision=precision)
+    if train or precision is not None or accelerate_config is not None:
+        report = diagnose.with_training(
+            report, target, timeout=timeout, precision=precision, accelerate_config=accelerate_config, progress=progress
+        )
     report = _with_scripts_and_kernel(report, target, scripts, timeout=timeout, progress=progress)
     return redacted(report, Redactor.from_environment())
 

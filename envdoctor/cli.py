@@ -174,6 +174,12 @@ def _add_check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "a failure an error",
     )
     check.add_argument(
+        "--accelerate-config",
+        metavar="FILE",
+        help="the accelerate config to lint against the device facts (implies --train; default: accelerate's "
+        "default_config.yaml under HF_HOME in the target), with the DeepSpeed JSON it names",
+    )
+    check.add_argument(
         "--probes",
         action="store_true",
         help="after the static checks, run the imports a training script makes (`import torch`, `from transformers "
@@ -537,7 +543,7 @@ def _checked_report(args: argparse.Namespace, settings: Config, progress: Progre
     from a notebook's `!` shell, with what the kernel still maps that an install replaced."""
     from envdoctor import api
 
-    if (args.install or args.requirements) and (args.train or args.precision):
+    if (args.install or args.requirements) and (args.train or args.precision or args.accelerate_config):
         raise UsageError("--train runs a step in the installed environment; it cannot be combined with --install / -r")
     if args.install or args.requirements:
         from envdoctor.predict.dryrun import ResolveError
@@ -570,6 +576,7 @@ def _checked_report(args: argparse.Namespace, settings: Config, progress: Progre
             imports=[*settings.imports, *args.imports],
             probe_all=args.probe_all,
             scripts=[*(str(p) for p in settings.scripts), *args.script],
+            accelerate_config=args.accelerate_config,
         )
     if place.kernel_pid is not None and not (args.install or args.requirements):  # `!envdoctor check` in a cell
         from envdoctor.runtime.kernel import stale_in_kernel

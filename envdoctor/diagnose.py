@@ -208,13 +208,34 @@ TRAIN_PRECISIONS = ("no", "fp16", "bf16")
 """Accelerate's mixed_precision values the training step runs ("no" is fp32)."""
 
 
-def with_train_step(report: Report, python: str, *, timeout: float, precision: str | None) -> Report:
+def with_training(
+    report: Report,
+    target: Target,
+    *,
+    timeout: float,
+    precision: str | None,
+    accelerate_config: str | os.PathLike[str] | None,
+    progress: Progress,
+) -> Report:
+    """``report`` with the training stages run in the target: one step per precision, one step of the
+    installed stack (Trainer, resume, LoRA, SFTTrainer), and the accelerate / DeepSpeed config lint."""
+    progress.step("running one training step per precision (fp32, fp16, bf16) in the target")
+    report = with_train_step(report, target.python, timeout=timeout, precision=precision, progress=progress)
+    progress.step("running one step of the installed stack (Trainer, resume, LoRA, SFTTrainer) in the target")
+    report = _with_stack_step(report, target, timeout=timeout, progress=progress)
+    return _with_config_lint(report, target.python, path=accelerate_config, timeout=timeout)
+
+
+def with_train_step(
+    report: Report, python: str, *, timeout: float, precision: str | None, progress: Progress | None = None
+) -> Report:
     from envdoctor.knowledge.matrix import MatrixError
     from envdoctor.runtime import step
 
     matrix = load_matrix(Cache(default_dir()))
     facts = () if isinstance(matrix, MatrixError) else matrix.hardware
-    done = step.run(python, timeout=timeout, requested=precision, facts=facts)
+    heard = _indented(progress) if progress is not None else None
+    done = step.run(python, timeout=timeout, requested=precision, facts=facts, on_progress=heard)
     built = Report.build(
         [*report.findings, *done.findings],
         skipped=[*report.skipped, *done.skipped],
@@ -223,6 +244,66 @@ def with_train_step(report: Report, python: str, *, timeout: float, precision: s
         train=done.step.to_dict() if done.step is not None else None,
     )
     return dataclasses.replace(built, probes=report.probes)  # the import probes, when they ran first
+
+
+def _indented(progress: Progress) -> Callable[[str], None]:
+    """A probe's progress line, as a step under the one that announced the probe."""
+
+    def heard(line: str) -> None:
+        progress.step(f"  {line}")
+
+    return heard
+
+
+def _with_stack_step(report: Report, target: Target, *, timeout: float, progress: Progress) -> Report:
+    """``report`` with the stack step (envdoctor.runtime.stack): its failures as findings, its results under
+    ``train["stack"]``."""
+    from envdoctor.knowledge.wheelfacts import Facts
+    from envdoctor.runtime import stack
+    from envdoctor.runtime.imports import RecordOwners
+
+    owners = RecordOwners(target.inventory(timeout=timeout))
+    done = stack.run(
+        target.python, timeout=timeout, owners=owners, facts=Facts.shipped(), on_progress=_indented(progress)
+    )
+    for r in done.stack.results if done.stack is not None else ():
+        progress.step(f"  {stack.LABEL.get(r.step, r.step)}: {r.status}")
+    train = dict(report.train or {})
+    if done.stack is not None:
+        train["stack"] = done.stack.to_dict()
+    built = Report.build(
+        [*report.findings, *done.findings],
+        skipped=[*report.skipped, *done.skipped],
+        summary=report.summary,
+        checks=[*report.checks, stack.CHECK],
+        train=train,
+    )
+    return dataclasses.replace(built, probes=report.probes)
+
+
+def _with_config_lint(report: Report, python: str, *, path: str | os.PathLike[str] | None, timeout: float) -> Report:
+    """``report`` with the accelerate / DeepSpeed config lint (envdoctor.runtime.config_lint) against the device
+    facts the precision step reported."""
+    from envdoctor.knowledge.matrix import MatrixError
+    from envdoctor.runtime import config_lint
+
+    chosen = os.path.abspath(os.fspath(path)) if path is not None else None
+    payload, skipped = config_lint.run(python, path=chosen, cwd=os.getcwd(), timeout=timeout)
+    found: list[Finding] = []
+    if payload is not None:
+        matrix = load_matrix(Cache(default_dir()))
+        facts = () if isinstance(matrix, MatrixError) else matrix.hardware
+        found = config_lint.lint(payload, (report.train or {}).get("device") or {}, facts)
+    train = dict(report.train or {})
+    train["config"] = {"path": (payload or {}).get("config", {}).get("path"), "source": (payload or {}).get("source")}
+    built = Report.build(
+        [*report.findings, *found],
+        skipped=[*report.skipped, *([skipped] if skipped else [])],
+        summary=report.summary,
+        checks=[*report.checks, config_lint.CHECK],
+        train=train,
+    )
+    return dataclasses.replace(built, probes=report.probes)
 
 
 def with_probes(

@@ -90,7 +90,10 @@ USER_FACING_MODULES = {  # modules user code imports from, whose names change by
 }
 USER_FACING_SIGNATURES = {  # callables user code calls with keywords that change by release:
     # PKG.Class.method, PKG.function, or PKG.Class for a dataclass (its __init__ is its fields)
-    "accelerate": [("accelerate.Accelerator.__init__", "accelerate/accelerator.py")],
+    "accelerate": [
+        ("accelerate.Accelerator.__init__", "accelerate/accelerator.py"),
+        ("accelerate.Accelerator.unwrap_model", "accelerate/accelerator.py"),  # transformers calls it, by keyword
+    ],
     "datasets": [("datasets.load_dataset", "datasets/load.py")],
     "huggingface-hub": [
         ("huggingface_hub.hf_hub_download", "huggingface_hub/file_download.py"),

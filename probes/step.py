@@ -264,6 +264,16 @@ def _hang(pidfile):
     time.sleep(3600)
 
 
+def _said(request, text):
+    """Appends ``text`` to the progress file envdoctor follows (``request["progress"]``), if any."""
+    try:
+        if request.get("progress"):
+            with open(request["progress"], "a", encoding="utf-8") as out:
+                out.write(text + "\n")
+    except OSError:
+        pass
+
+
 def main(request):
     torch, torch_record = _import("torch")
     result = {
@@ -282,5 +292,6 @@ def main(request):
     if os.environ.get("ENVDOCTOR_TEST_STEP_HANG"):
         _hang(os.environ["ENVDOCTOR_TEST_STEP_HANG"])
     for precision in request.get("precisions") or PRECISIONS:
+        _said(request, "precision %s" % precision)
         result["steps"].append(one_step(torch, accelerate, precision))
     return result

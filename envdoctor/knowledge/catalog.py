@@ -54,6 +54,18 @@ _BUILT_IN = {
     "import-failed": "An import a training script makes fails when run for real (check --probes).",
     "import-warning": "An import works but prints a warning with a known cause (check --probes).",
     "train-step-fails": "The training step failed.",
+    "stack-step-fails": "One step of the installed training stack (Trainer, resume, LoRA, SFTTrainer) failed.",
+    "accelerate-config-invalid": "The accelerate config (or the DeepSpeed JSON it names) is missing or does not parse.",
+    "accelerate-config-bf16-unsupported": "The accelerate / DeepSpeed config asks for bf16 on a GPU without "
+    "native bf16.",
+    "accelerate-config-set-twice": "A setting is in the accelerate config and in the DeepSpeed JSON: accelerate "
+    "refuses it.",
+    "accelerate-config-grad-accum-mismatch": "The accelerate config and the DeepSpeed JSON disagree on gradient "
+    "accumulation.",
+    "accelerate-config-too-many-processes": "The accelerate config starts more processes than there are GPUs.",
+    "accelerate-config-multi-gpu-on-one": "The accelerate config is multi-GPU, and one GPU is visible.",
+    "deepspeed-ops-no-cuda-home": "DeepSpeed must compile ops the config uses, and there is no CUDA_HOME / nvcc.",
+    "shm-too-small": "/dev/shm is too small for NCCL between processes.",
     "train-step-timeout": "The training step did not finish within the timeout.",
     "train-step-crashed": "The training-step probe crashed.",
     "train-cuda-unusable": "torch is a CUDA build but CUDA cannot be used.",

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from envdoctor.render import RenderOptions, printable
 from envdoctor.render.fixes import first_step
-from envdoctor.render.train import HEADER, device_line, rows
+from envdoctor.render.train import HEADER, STACK_HEADER, device_line, rows, stack_line, stack_rows
 from envdoctor.report import Finding, Report, Severity
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -41,6 +41,8 @@ def render(report: Report, options: RenderOptions) -> str:
     if report.train is not None:
         console.print()
         console.print(_train(report.train))
+        if stack_rows(report.train):
+            console.print(_stack(report.train))
     for severity in (Severity.ERROR, Severity.WARNING, Severity.INFO):
         group = [f for f in report.active if f.severity == severity]
         if group:
@@ -82,6 +84,20 @@ def _train(data: Mapping[str, Any]) -> Table:
         table.add_column(name, overflow="fold")
     for row in rows(data):
         table.add_row(*row[:1], Text(row[1], style=_VERDICT_STYLE.get(row[1], "")), *row[2:])
+    return table
+
+
+_STATUS_STYLE = {"passes": "green", "fails": "bold red", "skipped": "dim"}
+
+
+def _stack(data: Mapping[str, Any]) -> Table:
+    table = Table(
+        title="Stack step (one real step of the installed stack)", caption=stack_line(data), title_justify="left"
+    )
+    for name in STACK_HEADER:
+        table.add_column(name, overflow="fold")
+    for row in stack_rows(data):
+        table.add_row(row[0], Text(row[1], style=_STATUS_STYLE.get(row[1], "")), *row[2:])
     return table
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from envdoctor.render import RenderOptions, printable
 from envdoctor.render.fixes import first_step
-from envdoctor.render.train import HEADER, device_line, rows
+from envdoctor.render.train import HEADER, STACK_HEADER, device_line, rows, stack_line, stack_rows
 from envdoctor.report import Finding, Report, Severity
 
 
@@ -45,7 +45,15 @@ def _train(data: Mapping[str, Any]) -> list[str]:
     widths = [max(len(r[i]) for r in table) for i in range(len(HEADER) - 1)]
     out = ["Training step (one real step per precision, through Accelerate):", f"  {device_line(data)}"]
     out += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1] for r in table]
+    if stack_rows(data):
+        out += ["", f"Stack step (one real step of the installed stack: {stack_line(data)}):"]
+        out += _columns([STACK_HEADER, *stack_rows(data)])
     return out
+
+
+def _columns(table: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]) - 1)]
+    return ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1] for r in table]
 
 
 def _finding(f: Finding, width: int) -> list[str]:

@@ -1,4 +1,5 @@
-"""The training-step table (``check --train``) shared by the text and terminal views."""
+"""The training-step tables (``check --train``: precisions, and the stack step) shared by the text and terminal
+views."""
 
 from __future__ import annotations
 
@@ -55,6 +56,39 @@ def rows(train: Mapping[str, Any]) -> list[tuple[str, ...]]:
                     f"scale {scaler.get('scale'):g}" if isinstance(scaler, Mapping) else "none",
                     "-" if p.get("time_vs_fp32") is None else f"{p['time_vs_fp32']:.2f}x",
                     str(p.get("reason", "")),
+                )
+            )
+        )
+    return out
+
+
+STACK_HEADER = ("stack step", "result", "loss", "weights", "steps", "seconds", "why")
+_STACK_LABEL = {"trainer": "Trainer", "resume": "resume", "lora": "LoRA (peft)", "sft": "SFTTrainer (trl)"}
+
+
+def stack_line(train: Mapping[str, Any]) -> str:
+    """The versions the stack step ran with: ``transformers 4.52.4, accelerate 1.2.1, ...``."""
+    imports = (train.get("stack") or {}).get("imports") or {}
+    return printable(", ".join(f"{n} {r.get('version')}" for n, r in imports.items() if r.get("ok") and n != "torch"))
+
+
+def stack_rows(train: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """One row per stack step, in STACK_HEADER's columns (empty without a stack step)."""
+    out: list[tuple[str, ...]] = []
+    for s in (train.get("stack") or {}).get("steps") or ():
+        loss, error, diag = s.get("loss"), s.get("error") or {}, s.get("diagnosis") or {}
+        why = s.get("skipped") or diag.get("cause") or (f"{error.get('type')}: {error.get('message')}" if error else "")
+        out.append(
+            tuple(
+                printable(cell)
+                for cell in (
+                    _STACK_LABEL.get(s.get("step"), str(s.get("step"))),
+                    str(s.get("status")),
+                    "-" if loss is None else f"{loss:.4g}",
+                    {True: "changed", False: "unchanged"}.get(s.get("weights_changed"), "-"),
+                    "-" if s.get("global_step") is None else str(s.get("global_step")),
+                    "-" if s.get("seconds") is None else f"{s['seconds']:.2f}",
+                    str(why).splitlines()[0] if why else "",
                 )
             )
         )

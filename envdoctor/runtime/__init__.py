@@ -12,4 +12,9 @@ own process:
   the probes and ``envdoctor explain --text``.
 - ``step``: one real training step per precision through Accelerate (``check --train``), with the
   device facts and a verdict per precision.
+- ``stack``: one step of the installed stack (Trainer, resume from a checkpoint, LoRA, SFTTrainer), its
+  failures diagnosed into findings with fixes.
+- ``config_lint``: the accelerate config and its DeepSpeed JSON (read in the target) against the device
+  facts and each other.
+- ``followed``: a probe's live progress, through a file it appends to.
 """

@@ -10,13 +10,14 @@ JSON (tests/data/step-train-cpu.json).
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from envdoctor import runner
 from envdoctor.knowledge.matrix import HardwareFact
 from envdoctor.report import Finding, Severity, Skipped
+from envdoctor.runtime.followed import ProgressFile
 from envdoctor.versions import Version
 
 CHECK = "train-step"
@@ -355,10 +356,20 @@ class StepRun:
     skipped: tuple[Skipped, ...] = ()
 
 
-def run(python: str, *, timeout: float, requested: str | None = None, facts: Sequence[HardwareFact] = ()) -> StepRun:
+def run(
+    python: str,
+    *,
+    timeout: float,
+    requested: str | None = None,
+    facts: Sequence[HardwareFact] = (),
+    on_progress: Callable[[str], None] | None = None,
+) -> StepRun:
     """Run the training-step probe in ``python`` and interpret it. Never raises for what the target does:
-    a missing torch or accelerate is a Skipped, a hang or a crash an error finding."""
-    result = runner.run_probe(python, "step", {"precisions": list(PRECISIONS)}, timeout=timeout)
+    a missing torch or accelerate is a Skipped, a hang or a crash an error finding. ``on_progress`` hears
+    each precision as the probe starts it ("precision bf16")."""
+    with ProgressFile(on_progress) as path:
+        request = {"precisions": list(PRECISIONS), "progress": path}
+        result = runner.run_probe(python, "step", request, timeout=timeout)
     if result.outcome is runner.Outcome.TIMEOUT:
         return StepRun(
             None,

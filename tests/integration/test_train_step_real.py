@@ -20,13 +20,29 @@ from tests.hostile import alive, envdoctor, group_alive, reaper
 pytestmark = pytest.mark.venv
 
 
+class Heard:
+    """A Progress that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def step(self, message: str) -> None:
+        self.lines.append(message)
+
+
 def precisions(report: Report) -> dict[str, dict[str, object]]:
     assert report.train is not None
     return {p["precision"]: p for p in report.train["precisions"]}
 
 
 def test_fp32_and_bf16_really_train_on_this_cpu_and_fp16_is_reported_as_fp32(train_cpu: beds.Bed) -> None:
-    report = api.check(python=train_cpu.python, symbols=False, train=True, precision="fp16")
+    heard = Heard()
+    report = api.check(python=train_cpu.python, symbols=False, train=True, precision="fp16", progress=heard)
+    assert [m for m in heard.lines if m.startswith("  precision ")] == [
+        "  precision no",
+        "  precision fp16",
+        "  precision bf16",
+    ]
     steps = precisions(report)
     for name, dtype in (("no", "float32"), ("bf16", "bfloat16")):
         s = steps[name]
