@@ -48,6 +48,7 @@ def check(
     probes: bool = False,
     imports: Sequence[str] = (),
     probe_all: bool = False,
+    step_env: Mapping[str, str] | None = None,
 ) -> Report:
     """Check the environment of ``python`` (default: this interpreter) and return the Report.
 
@@ -62,7 +63,9 @@ def check(
     also ``import TOP`` for the top-level modules of every other installed distribution. ``train``:
     also run one real training step per precision in the target (envdoctor.runtime.step);
     ``precision`` ("no", "fp16", "bf16") is the one the user means to train in: its problems weigh
-    more. Raises UsageError (bad ``python``, an ``imports`` entry that is not an import statement, an
+    more; ``step_env``: the step probe's whole environment (``check --distributed`` leaves the launcher's
+    variables out, so Accelerate does not join the launch's process group). Raises UsageError (bad
+    ``python``, an ``imports`` entry that is not an import statement, an
     unknown precision) or TargetError (it cannot be inspected).
     """
     from envdoctor.errors import check_timeout
@@ -104,7 +107,7 @@ def check(
             report = _check_target(target, last, store, entry, symbols=symbols, timeout=timeout, progress=progress)
     if train or precision is not None:
         progress.step("running one training step per precision (fp32, fp16, bf16) in the target")
-        report = _with_train_step(report, target.python, timeout=timeout, precision=precision)
+        report = _with_train_step(report, target.python, timeout=timeout, precision=precision, env=step_env)
     return redacted(report, Redactor.from_environment())
 
 
@@ -147,13 +150,15 @@ TRAIN_PRECISIONS = ("no", "fp16", "bf16")
 """Accelerate's mixed_precision values the training step runs ("no" is fp32)."""
 
 
-def _with_train_step(report: Report, python: str, *, timeout: float, precision: str | None) -> Report:
+def _with_train_step(
+    report: Report, python: str, *, timeout: float, precision: str | None, env: Mapping[str, str] | None = None
+) -> Report:
     from envdoctor.matrix import MatrixError
     from envdoctor.runtime import step
 
     matrix = load_matrix(Cache(default_dir()))
     facts = () if isinstance(matrix, MatrixError) else matrix.hardware
-    done = step.run(python, timeout=timeout, requested=precision, facts=facts)
+    done = step.run(python, timeout=timeout, requested=precision, facts=facts, env=env)
     built = Report.build(
         [*report.findings, *done.findings],
         skipped=[*report.skipped, *done.skipped],
@@ -466,6 +471,7 @@ def redacted(report: Report, redact: Callable[[str], str]) -> Report:
         skipped=skipped,
         train=train,
         probes=tuple(_redact_strings(p, redact) for p in report.probes),
+        distributed=_redact_strings(report.distributed, redact) if report.distributed is not None else None,
     )
 
 

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from envdoctor.matrix import HardwareFact, Matrix
     from envdoctor.pinning import PinResult
     from envdoctor.render import Format
+    from envdoctor.report import Report
+    from envdoctor.runtime.distributed import Launch
 
 _FORMATS = ("auto", "terminal", "text", "json", "junit", "github", "sarif", "markdown")
 
@@ -42,6 +44,7 @@ examples:
   envdoctor check --install "accelerate==0.31.0"   what-if: would this install break something?
   envdoctor check -r requirements.txt              what-if for a requirements file
   envdoctor check --train --precision bf16         also one real bf16 training step (and fp32, fp16)
+  torchrun --nproc_per_node=8 -m envdoctor check --distributed   every rank, one merged report on rank 0
 """
 
 
@@ -172,6 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="STATEMENT",
         help='also run this import statement as a probe ("from x import y"; repeatable; implies --probes)',
+    )
+    check.add_argument(
+        "--distributed",
+        action="store_true",
+        help="run as one rank of a launch (torchrun --nproc_per_node=N -m envdoctor check --distributed, accelerate "
+        "launch, srun): every rank checks itself and joins the process group (torch.distributed, gloo), rank 0 "
+        "prints one merged report with the drift between ranks; the others print only their own failures",
     )
     check.add_argument(
         "--output",
@@ -385,6 +395,9 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     progress = Silent() if quiet else StderrProgress()
     if (args.install or args.requirements) and (args.train or args.precision):
         raise UsageError("--train runs a step in the installed environment; it cannot be combined with --install / -r")
+    launch = _launch(args)
+    if launch is not None and launch.rank != 0:
+        progress = Silent()  # rank 0 speaks for the launch
     if args.install or args.requirements:
         from envdoctor.resolve import ResolveError
 
@@ -402,18 +415,35 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
         except ResolveError as exc:  # pip could not be asked (the index is unreachable, no pip at all)
             raise UsageError(f"cannot tell what pip would install: {exc.message}") from None
     else:
-        report = api.check(
-            python=args.python,
-            timeout=args.timeout,
-            symbols=not args.no_symbols,
-            cache=not args.no_cache,
-            progress=progress,
-            train=args.train,
-            precision=args.precision,
-            probes=args.probes,
-            imports=args.imports,
-            probe_all=args.probe_all,
-        )
+
+        def build(step_env: dict[str, str] | None = None) -> Report:
+            return api.check(
+                python=args.python,
+                timeout=args.timeout,
+                symbols=not args.no_symbols,
+                cache=not args.no_cache,
+                progress=progress,
+                train=args.train,
+                precision=args.precision,
+                probes=args.probes,
+                imports=args.imports,
+                probe_all=args.probe_all,
+                step_env=step_env,
+            )
+
+        if launch is None:
+            report = build()
+        else:
+            from envdoctor.runtime import distributed
+            from envdoctor.target import Target
+
+            python = Target.resolve(args.python).python
+            joined = distributed.check(build, python=python, launch=launch, timeout=args.timeout)
+            report = config.suppress(distributed.outcome(joined), ignores)
+            if launch.rank != 0:  # rank 0 reports for every rank that reached it; the others only their own failures
+                for line in distributed.tell(report, launch.rank, redact):
+                    print(line, file=sys.stderr)
+                return exitcodes.OK if joined.joined else exitcodes.for_report(report, fail_on)
     report = config.suppress(report, ignores)
     fmt, color = _choose_format(args.format, to_file=stdout_file is not None)
     width = shutil.get_terminal_size((100, 24)).columns if fmt is Format.TERMINAL else 100
@@ -426,6 +456,17 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     for text, path in texts:
         _write(text, path)
     return exitcodes.for_report(report, fail_on)
+
+
+def _launch(args: argparse.Namespace) -> Launch | None:
+    """With --distributed: this process's place in the launch (a usage error outside one)."""
+    if not args.distributed:
+        return None
+    from envdoctor.runtime.distributed import Launch
+
+    if args.install or args.requirements:
+        raise UsageError("--distributed checks the installed environment of every rank; not with --install / -r")
+    return Launch.from_environment()
 
 
 def _outputs(values: Sequence[str]) -> tuple[str | None, list[tuple[Format, str]]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from envdoctor import __version__
+from envdoctor.ranks import where
 from envdoctor.render import RenderOptions, finding_lines, printable
 from envdoctor.report import Finding, Report, Severity
 
@@ -42,7 +43,7 @@ def render(report: Report, options: RenderOptions) -> str:
         counted = [f for f in mine if f.suppressed is None and f.severity >= options.fail_on]
         for f in counted:
             failure = ET.SubElement(case, "failure", message=_x(f"[{f.id}] {f.title}"), type=str(f.severity))
-            failure.text = "\n".join(finding_lines(f)).translate(_NOT_XML)
+            failure.text = "\n".join(finding_lines(f, where(f.ranks, report.distributed))).translate(_NOT_XML)
         if check in skipped:
             reason = _x(f"could not run: {skipped[check]}")
             if options.fail_on <= Severity.WARNING:
@@ -55,7 +56,9 @@ def render(report: Report, options: RenderOptions) -> str:
         rest = [f for f in mine if f not in counted]
         if rest:
             out = ET.SubElement(case, "system-out")
-            out.text = "\n\n".join("\n".join([_head(f), *finding_lines(f)]) for f in rest).translate(_NOT_XML)
+            out.text = "\n\n".join(
+                "\n".join([_head(f), *finding_lines(f, where(f.ranks, report.distributed))]) for f in rest
+            ).translate(_NOT_XML)
     for element in (suites, suite):
         element.set("tests", str(len(checks)))
         element.set("failures", str(failures))

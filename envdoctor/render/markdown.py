@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import re
 
+from envdoctor.ranks import launch_lines, where
 from envdoctor.render import RenderOptions, finding_lines, printable
 from envdoctor.render.fixes import first_step
 from envdoctor.report import Finding, Report
@@ -34,6 +35,8 @@ def render(report: Report, options: RenderOptions) -> str:
         f"Python {md(s.python_version)} at {md(s.python)}, {s.distributions} distributions.",
         "",
     ]
+    if report.distributed is not None:
+        lines += [*(f"- {md(line.strip())}" for line in launch_lines(report.distributed)), ""]
     if report.findings:
         lines += ["| severity | id | packages | finding |", "| --- | --- | --- | --- |"]
         for f in (*report.active, *report.suppressed):
@@ -42,7 +45,7 @@ def render(report: Report, options: RenderOptions) -> str:
             lines.append(f"| {severity} | {md(f.id)} | {packages} | {md(f.title)} |")
         lines.append("")
         for f in (*report.active, *report.suppressed):
-            lines += _details(f)
+            lines += _details(f, where(f.ranks, report.distributed))
     if report.skipped:
         lines += ["**Could not check:**", ""]
         lines += [f"- {md(sk.check)}: {md(sk.reason)}" for sk in report.skipped]
@@ -55,8 +58,8 @@ def render(report: Report, options: RenderOptions) -> str:
     return "\n".join(lines)
 
 
-def _details(f: Finding) -> list[str]:
+def _details(f: Finding, on: str = "") -> list[str]:
     state = "suppressed " if f.suppressed is not None else ""
     summary = html.escape(f"{state}{f.severity} [{printable(f.id)}] {printable(f.title)}")
-    body = [f"- {md(line)}" for line in finding_lines(f)]
+    body = [f"- {md(line)}" for line in finding_lines(f, on)]
     return ["<details>", f"<summary>{summary}</summary>", "", *body, "", "</details>", ""]

@@ -355,10 +355,18 @@ class StepRun:
     skipped: tuple[Skipped, ...] = ()
 
 
-def run(python: str, *, timeout: float, requested: str | None = None, facts: Sequence[HardwareFact] = ()) -> StepRun:
-    """Run the training-step probe in ``python`` and interpret it. Never raises for what the target does:
-    a missing torch or accelerate is a Skipped, a hang or a crash an error finding."""
-    result = runner.run_probe(python, "step", {"precisions": list(PRECISIONS)}, timeout=timeout)
+def run(
+    python: str,
+    *,
+    timeout: float,
+    requested: str | None = None,
+    facts: Sequence[HardwareFact] = (),
+    env: Mapping[str, str] | None = None,
+) -> StepRun:
+    """Run the training-step probe in ``python`` (with the whole environment ``env``, default: ours) and
+    interpret it. Never raises for what the target does: a missing torch or accelerate is a Skipped, a hang
+    or a crash an error finding."""
+    result = runner.run_probe(python, "step", {"precisions": list(PRECISIONS)}, timeout=timeout, env=env)
     if result.outcome is runner.Outcome.TIMEOUT:
         return StepRun(
             None,
