@@ -104,6 +104,15 @@ class Deadline:
         return datetime.timedelta(seconds=self.left())
 
 
+def _unresolved(host, port):
+    """Why ``host`` does not resolve here (torch reports it as a plain connect timeout), or None."""
+    try:
+        socket.getaddrinfo(host, port)
+    except OSError as exc:
+        return str(exc)
+    return None
+
+
 def _launcher():
     env = os.environ
     return {
@@ -132,25 +141,31 @@ def _store(dist, launch, deadline):
 
 
 def _rendezvous(store, launch, me, deadline):
-    """Write this rank's entry; wait for every rank's. Returns (entries by rank, missing ranks)."""
+    """Write this rank's entry; wait for every rank's, or until two ranks disagree on the world size.
+    Returns (entries by rank, missing ranks)."""
     store.set(KEY + str(launch["rank"]), json.dumps(me))
-    wanted = [KEY + str(r) for r in range(launch["world_size"])]
-    missing = list(range(launch["world_size"]))
-    while True:
-        missing = [r for r, key in enumerate(wanted) if not store.check([key])]
-        if not missing or time.monotonic() >= deadline.end:
-            break
-        time.sleep(0.05)
+    size = launch["world_size"]
     entries = {}  # type: dict[int, Any]
-    for r, key in enumerate(wanted):
-        if r not in missing:
-            entries[r] = json.loads(store.get(key).decode("utf-8"))
-    # a rank above our world size (it was told a larger WORLD_SIZE) announces itself too
-    extra = launch["world_size"]
-    while extra < launch["world_size"] + 64 and store.check([KEY + str(extra)]):
-        entries[extra] = json.loads(store.get(KEY + str(extra)).decode("utf-8"))
-        extra += 1
-    return entries, missing
+    while True:
+        r = 0
+        while r < size or (r < size + 64 and r in entries):  # a rank told a larger WORLD_SIZE is above ours
+            if r not in entries and store.check([KEY + str(r)]):
+                entries[r] = json.loads(store.get(KEY + str(r)).decode("utf-8"))
+            if r >= size and r not in entries:
+                break
+            r += 1
+        missing = [r for r in range(size) if r not in entries]
+        disagree = len({int(e.get("world_size", 0)) for e in entries.values()}) > 1 or max(entries) >= size
+        if not missing or disagree or time.monotonic() >= deadline.end:
+            return entries, missing
+        time.sleep(0.05)
+
+
+def _linger(store, served, entries, deadline):
+    """After a failed rendezvous, the rank that serves the store waits (briefly) until the others have read it."""
+    store.add("left", 1)
+    while served and store.add("left", 0) < len(entries) and time.monotonic() < deadline.end:
+        time.sleep(0.05)
 
 
 def _wait_for_report(path, deadline_s):
@@ -249,6 +264,7 @@ def main(request):
     try:
         store, served = _store(dist, launch, deadline)
     except BaseException as exc:
+        result["unresolved"] = _unresolved(launch["master_addr"], launch["master_port"])
         return fail("store", exc)
     result["served"] = served
     _phase("rendezvous")
@@ -260,6 +276,7 @@ def main(request):
     result["missing"] = missing
     sizes = sorted({int(e.get("world_size", 0)) for e in entries.values()})
     if missing or len(sizes) > 1 or any(k >= launch["world_size"] for k in entries):
+        _linger(store, served, entries, Deadline(min(10.0, deadline.left())))
         result["phase"] = "rendezvous"
         result["error"] = {"type": "Rendezvous", "message": "missing ranks %s, world sizes %s" % (missing, sizes)}
         return result

@@ -374,7 +374,7 @@ def outcome(joined: Joined) -> Report:
     if joined.stopped and payload is not None and payload.get("gathered") and me.rank == 0:  # NCCL never came back
         merged = merge(joined.report, payload, timeout=joined.timeout, launcher=me.launcher)
         return _with(merged, [_nccl_hung(joined, merged)])
-    own = _with(joined.report, [dataclasses.replace(f, ranks=(me.rank,)) for f in failures])
+    own = _with(joined.report, [f if f.ranks else dataclasses.replace(f, ranks=(me.rank,)) for f in failures])
     host = (payload or {}).get("me", {}).get("host", "") if payload else ""
     info = {
         "world_size": me.world_size,
@@ -426,7 +426,7 @@ def failure_findings(joined: Joined) -> list[Finding]:
             )
         ]
     if phase == "store":
-        return [_store_finding(me, t, text, at, host)]
+        return [_store_finding(me, t, text, at, host, unresolved=payload.get("unresolved"))]
     if phase == "rendezvous":
         return _rendezvous_findings(me, t, payload, text, at)
     if phase in ("init", "gather", "gloo"):
@@ -445,14 +445,14 @@ def failure_findings(joined: Joined) -> list[Finding]:
     return [_finding(COLLECTIVE_ID, f"the distributed check of rank {me.rank} ended in phase {phase}: {text}")]
 
 
-def _store_finding(me: Launch, t: float, text: str, at: str, host: str) -> Finding:
+def _store_finding(me: Launch, t: float, text: str, at: str, host: str, *, unresolved: Any = None) -> Finding:
     low = text.lower()
-    if any(s in low for s in ("gai error", "name or service not known", "cannot be retrieved", "nodename nor")):
+    if unresolved:
         return _finding(
             STORE_ID,
-            f"MASTER_ADDR {me.master_addr} does not resolve on rank {me.rank} ({host})",
-            detail=f"{text}. Set MASTER_ADDR to rank 0's host name or address as this node resolves it.",
-            evidence=(f"MASTER_ADDR={me.master_addr}",),
+            f"MASTER_ADDR {me.master_addr} does not resolve on rank {me.rank} ({host}): {unresolved}",
+            detail=f"{text}. Set MASTER_ADDR to rank 0's host name or address, as every node resolves it.",
+            evidence=(f"MASTER_ADDR={me.master_addr}", f"getaddrinfo: {unresolved}"),
         )
     if "addrinuse" in low or "address already in use" in low:
         return _finding(
@@ -500,7 +500,7 @@ def _rendezvous_findings(me: Launch, t: float, payload: Mapping[str, Any], text:
                 ranks=tuple(sorted(entries)),
             )
         )
-    if missing:
+    if missing and not out:  # a world-size mismatch explains the ranks waited for in vain
         came = label(sorted(entries), nodes) or "none"
         out.append(
             _finding(
