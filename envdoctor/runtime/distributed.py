@@ -99,6 +99,8 @@ STACK = frozenset(
 )
 """Distributions a training run imports on every rank: drift in one of them is an error."""
 
+EVIDENCE_RANKS = 16
+"""A drift finding lists each rank's value as evidence up to this many ranks (its title always groups them)."""
 FOREVER = 604800.0
 """The probe's own limit while it waits for this rank's report; envdoctor stops it itself (``check``)."""
 
@@ -381,6 +383,7 @@ def outcome(joined: Joined) -> Report:
         "backend": "gloo",
         "launcher": me.launcher,
         "complete": False,
+        "nodes": None,
         "ranks": [{"rank": me.rank, "local_rank": me.local_rank, "node": host, "verdict": joined.report.verdict()}],
         "gloo": None,
         "nccl": None,
@@ -755,7 +758,9 @@ def _drift(
         title=f"{what} differs between ranks: {said}",
         detail=detail,
         packages=tuple(packages),
-        evidence=tuple(f"rank {r} ({nodes.get(r, '')}): {show(values[r])}" for r in sorted(values)),
+        evidence=tuple(f"rank {r} ({nodes.get(r, '')}): {show(values[r])}" for r in sorted(values))
+        if len(values) <= EVIDENCE_RANKS
+        else (),
         fix=tuple(fix),
         check=CHECK,
         ranks=tuple(sorted(values)),
