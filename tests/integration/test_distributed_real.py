@@ -74,12 +74,14 @@ def merged(stdout: str) -> dict[str, Any]:
     return data
 
 
-def test_two_ranks_with_the_same_environment_give_one_clean_merged_report(dist_transformers_new: beds.Bed) -> None:
+def test_two_ranks_with_the_same_environment_give_one_clean_merged_report_with_train(
+    dist_transformers_new: beds.Bed,
+) -> None:
     marker = uuid.uuid4().hex
     argv = torchrun(
         dist_transformers_new,
         ["--nproc_per_node=2", "--master_addr=127.0.0.1", f"--master_port={free_port()}"],
-        envdoctor_argv(dist_transformers_new, "--format", "json", "--timeout", "120"),
+        envdoctor_argv(dist_transformers_new, "--format", "json", "--timeout", "120", "--train"),
     )
     rc, out, err = finish(run(argv, marker))
     assert rc == 0, err[-3000:]
@@ -91,7 +93,13 @@ def test_two_ranks_with_the_same_environment_give_one_clean_merged_report(dist_t
     assert {r["torch"] for r in info["ranks"]} == {"torch 2.13.0+cpu"}
     assert info["gloo"]["ok"] is True
     assert info["nccl"]["ran"] is False  # no GPU here: gloo only
-    assert not [f for f in report["findings"] if f["check"] == d.CHECK]
+    assert not [f for f in report["findings"] if f["check"] == d.CHECK]  # no drift, no failure
+    assert {tuple(f["ranks"]) for f in report["findings"]} == {(0, 1)}  # identical: every finding once, for both
+    # each rank ran its own training step outside the launch (Accelerate would join it from LOCAL_RANK): the same
+    # verdicts everywhere, so one finding for both ranks
+    [fallback] = [f for f in report["findings"] if f["id"] == "train-precision-fallback"]
+    assert fallback["ranks"] == [0, 1] and fallback["title"].startswith("fp16 requested, fp32 ran")
+    assert {p["precision"]: p["verdict"] for p in report["train"]["precisions"]}["no"] == "native"
     assert "torch" not in sys.modules
     assert left_behind(marker) == []
 
