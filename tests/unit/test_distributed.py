@@ -260,3 +260,30 @@ def test_rank_labels() -> None:
     assert ranks.spans([5, 0, 1, 2, 7, 8]) == "0-2,5,7-8"
     assert ranks.label([0, 1, 2], {0: "a", 1: "a", 2: "b"}) == "ranks 0-1 (a), rank 2 (b)"
     assert ranks.label([0, 1], {}, 2) == "all 2 ranks"
+
+
+def test_a_probe_stopped_after_waiting_names_the_last_phase_it_reached() -> None:
+    from envdoctor import runner
+
+    cmd = runner.CommandResult(runner.Outcome.CRASHED, -9, "", "envdoctor-phase: init\nenvdoctor-phase: gather\n", 1.0)
+    stopped = d.Joined(
+        d.Launch.from_environment(LAUNCH),
+        own(),
+        runner.ProbeResult(runner.Outcome.CRASHED, None, "", cmd),
+        True,
+        None,
+        30,
+    )
+    [f] = d.failure_findings(stopped)
+    assert f.id == d.TIMEOUT_ID and "(last phase: gather)" in f.title
+
+
+def test_a_nccl_collective_that_never_returned_still_gives_rank_0_every_report() -> None:
+    zero = own(CONFLICT)
+    written_before_nccl = payload(entry(0, zero), entry(1, own(CONFLICT), host="node-b"))
+    written_before_nccl["phase"] = "gloo"
+    launch = d.Launch.from_environment({**LAUNCH, "RANK": "0"})
+    report = d.outcome(d.Joined(launch, zero, None, True, written_before_nccl, 30))
+    assert [f.id for f in report.findings] == [d.NCCL_ID, "requirement-conflict"]
+    assert report.findings[1].ranks == (0, 1)
+    assert "NCCL all_gather did not finish" in report.findings[0].title
