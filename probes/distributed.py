@@ -13,7 +13,9 @@ TORCHELASTIC_USE_AGENT_STORE is set), gloo first (it needs no GPU), then:
   nccl        the same over NCCL, only when every rank has a CUDA GPU for its LOCAL_RANK (all ranks decide
               it from the same gathered facts, so none waits for a collective the others skip).
 
-Every phase is timed against one deadline and ends as a value (ok, or the exception's type and message).
+Joining (store, rendezvous, init) is timed against one deadline from the start; the collectives after the
+report (the process group's timeout, NCCL's) get the whole limit again, since ranks finish their own checks at
+different times. Every phase ends as a value (ok, or the exception's type and message).
 The last phase reached is also written to stderr ("envdoctor-phase: NAME"), so envdoctor can tell where a
 probe that had to be killed was. Rank 0 returns every rank's gathered payload; the gathered list is also
 written to ``partial`` before NCCL runs, so a NCCL abort does not lose it.
@@ -226,7 +228,8 @@ def _write_partial(path, obj):
 
 
 def main(request):
-    deadline = Deadline(float(request.get("deadline_s") or 30.0))
+    limit = float(request.get("deadline_s") or 30.0)
+    deadline = Deadline(limit)
     result = {"schema": SCHEMA, "phase": "import", "error": None, "gathered": None, "gloo": None, "nccl": None}  # type: dict[str, Any]
     launch = _launcher()
     result["launch"] = launch
@@ -287,7 +290,7 @@ def main(request):
             store=dist.PrefixStore("pg", store),
             rank=launch["rank"],
             world_size=launch["world_size"],
-            timeout=deadline.delta(),
+            timeout=Deadline(limit).delta(),
         )
     except BaseException as exc:
         return fail("init", exc)
@@ -314,7 +317,7 @@ def main(request):
             if launch["rank"] == 0:
                 _write_partial(request.get("partial"), result)
             _phase("nccl")
-            nccl = _nccl_check(torch, dist, launch, deadline)
+            nccl = _nccl_check(torch, dist, launch, Deadline(limit))
             outcomes = [None] * launch["world_size"]  # type: list[Any]
             try:
                 dist.all_gather_object(outcomes, dict(nccl, rank=launch["rank"]))
