@@ -343,9 +343,11 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
         return exitcodes.INTERNAL
     except KeyboardInterrupt as exc:
         signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
+        launched = " (--distributed: a launcher stops every rank when one fails; see the other ranks' output)"
         _error(
             f"interrupted ({signal.Signals(signum).name}); every process envdoctor started was stopped, "
             "and nothing in the target was changed"
+            + (launched if getattr(args, "distributed", False) and signum == signal.SIGTERM else "")
         )
         return 128 + signum
     except Exception:

@@ -33,6 +33,8 @@ from typing import Any  # noqa: F401 (type comments: Python 3.8 has no dict[...]
 SCHEMA = "envdoctor.distributed/1"
 KEY = "envdoctor/rank/"
 POLL = 0.02
+PARENT = os.getppid()
+"""envdoctor: when it is gone (killed with SIGKILL, so it could not stop this probe), the probe stops waiting."""
 
 
 def _error(exc):
@@ -158,7 +160,7 @@ def _rendezvous(store, launch, me, deadline):
             r += 1
         missing = [r for r in range(size) if r not in entries]
         disagree = len({int(e.get("world_size", 0)) for e in entries.values()}) > 1 or max(entries) >= size
-        if not missing or disagree or time.monotonic() >= deadline.end:
+        if not missing or disagree or time.monotonic() >= deadline.end or os.getppid() != PARENT:
             return entries, missing
         time.sleep(0.05)
 
@@ -172,10 +174,9 @@ def _linger(store, served, entries, deadline):
 
 def _wait_for_report(path, deadline_s):
     """envdoctor writes this rank's report while the probe joins; wait for it (or for envdoctor to go)."""
-    parent = os.getppid()
     end = time.monotonic() + deadline_s
     while not os.path.exists(path):
-        if os.getppid() != parent or time.monotonic() > end:
+        if os.getppid() != PARENT or time.monotonic() > end:
             return None
         time.sleep(POLL)
     with open(path, encoding="utf-8") as fh:
