@@ -34,6 +34,7 @@ def check(
     probe_all: bool = False,
     scripts: Sequence[str | os.PathLike[str]] = (),
     accelerate_config: str | os.PathLike[str] | None = None,
+    step_env: Mapping[str, str] | None = None,
 ) -> Report:
     """Check the environment of ``python`` (default: this interpreter) and return the Report.
 
@@ -53,26 +54,23 @@ def check(
     default location in the target). ``scripts``: also read these files (``.py``, ``.ipynb``) for imports
     and keyword arguments the installed releases do not provide (envdoctor.checks.scan). Raises UsageError
     (bad ``python``, an ``imports`` entry that is not an import statement, an unknown precision, a script
-    that cannot be read) or TargetError (it cannot be inspected).
+    that cannot be read) or TargetError (it cannot be inspected). ``step_env``: the step probe's whole
+    environment (``check --distributed`` leaves the launcher's variables out, so Accelerate does not join the
+    launch's process group).
     """
     imports = _checked_options(timeout, precision, imports)
     progress = progress if progress is not None else Silent()
     target = Target.resolve(python)
     progress.step(f"reading the environment of {target.python}")
     report = diagnose.check_target(
-        target,
-        symbols=symbols,
-        cache=cache,
-        timeout=timeout,
-        progress=progress,
-        imports=imports,
-        probes=probes,
+        target, symbols=symbols, cache=cache, timeout=timeout, progress=progress, imports=imports, probes=probes,
         probe_all=probe_all,
-    )
+    )  # fmt: skip
     if train or precision is not None or accelerate_config is not None:
         report = diagnose.with_training(
-            report, target, timeout=timeout, precision=precision, accelerate_config=accelerate_config, progress=progress
-        )
+            report, target, timeout=timeout, progress=progress, precision=precision,
+            accelerate_config=accelerate_config, step_env=step_env,
+        )  # fmt: skip
     report = _with_scripts_and_kernel(report, target, scripts, timeout=timeout, progress=progress)
     return redacted(report, Redactor.from_environment())
 

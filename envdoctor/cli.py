@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from envdoctor.fix.pin import PinResult
     from envdoctor.progress import Progress
     from envdoctor.render import Format
+    from envdoctor.runtime.distributed import Launch
     from envdoctor.runtime.kernel import Place
 
 _FORMATS = ("auto", "terminal", "text", "json", "junit", "github", "sarif", "markdown")
@@ -50,6 +51,7 @@ examples:
                                                    --baseline envdoctor-baseline.json and fail on new ones
   envdoctor report > env.md                        a redacted bug-report bundle (instead of transformers env)
   envdoctor why accelerate                         who requires it, what it requires, what involves it
+  torchrun --nproc_per_node=8 -m envdoctor check --distributed   every rank, one merged report on rank 0
 """
 
 
@@ -206,6 +208,13 @@ def _add_check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="FILE",
         help="also read FILE (a script, or a notebook .ipynb) for imports and keyword arguments the installed "
         "releases do not provide, each with its line (or cell) and fix (repeatable; nothing is run)",
+    )
+    check.add_argument(
+        "--distributed",
+        action="store_true",
+        help="run as one rank of a launch (torchrun --nproc_per_node=N -m envdoctor check --distributed, accelerate "
+        "launch, srun): every rank checks itself and joins the process group (torch.distributed, gloo), rank 0 "
+        "prints one merged report with the drift between ranks; the others print only their own failures",
     )
     check.add_argument(
         "--output",
@@ -472,9 +481,11 @@ def _run(args: argparse.Namespace, redact: Redactor) -> int:
         return exitcodes.INTERNAL
     except KeyboardInterrupt as exc:
         signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
+        launched = " (--distributed: a launcher stops every rank when one fails; see the other ranks' output)"
         _error(
             f"interrupted ({signal.Signals(signum).name}); every process envdoctor started was stopped, "
             "and nothing in the target was changed"
+            + (launched if getattr(args, "distributed", False) and signum == signal.SIGTERM else "")
         )
         return 128 + signum
     except Exception:
@@ -519,9 +530,28 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     stdout_file, outputs = _outputs(args.output)
     accepted = _read_baseline(args, settings)
     place = _place()
+    launch = _launch(args)
     quiet = args.quiet or not sys.stderr.isatty() or place.notebook  # a `!` cell's pty shows progress as clutter
+    if launch is not None and launch.rank != 0:
+        quiet = True  # rank 0 speaks for the launch
     progress = Silent() if quiet else StderrProgress(redactor=redact)
-    report = _checked_report(args, settings, progress, place)
+    if launch is None:
+        report = _checked_report(args, settings, progress, place)
+    else:
+        from envdoctor.runtime import distributed
+        from envdoctor.target import Target
+
+        def build(step_env: dict[str, str] | None = None) -> Report:
+            return _checked_report(args, settings, progress, place, step_env=step_env)
+
+        joined = distributed.check(
+            build, python=Target.resolve(args.python).python, launch=launch, timeout=args.timeout
+        )
+        report = config.suppress(distributed.outcome(joined), ignores)
+        if launch.rank != 0:  # rank 0 reports for every rank that reached it; the others only their own failures
+            for line in distributed.tell(report, launch.rank, redact):
+                print(line, file=sys.stderr)
+            return exitcodes.OK if joined.joined else exitcodes.for_report(report, fail_on)
     report = _baselined(args, config.suppress(redacted(report, redact), ignores), accepted)
     fmt, color = _choose_format(args.format, to_file=stdout_file is not None, notebook=place.notebook)
     width = shutil.get_terminal_size((100, 24)).columns if fmt is Format.TERMINAL else 100
@@ -538,51 +568,64 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
     return exitcodes.for_report(report, fail_on)
 
 
-def _checked_report(args: argparse.Namespace, settings: Config, progress: Progress, place: Place) -> Report:
+def _checked_report(
+    args: argparse.Namespace,
+    settings: Config,
+    progress: Progress,
+    place: Place,
+    *,
+    step_env: dict[str, str] | None = None,
+) -> Report:
     """The report ``check`` prints: of the installed environment, or of what an install would make it (what-if);
-    from a notebook's `!` shell, with what the kernel still maps that an install replaced."""
+    from a notebook's `!` shell, with what the kernel still maps that an install replaced. ``step_env``: the
+    training step's whole environment (a rank of a launch leaves the launcher's variables out)."""
     from envdoctor import api
 
     if (args.install or args.requirements) and (args.train or args.precision or args.accelerate_config):
         raise UsageError("--train runs a step in the installed environment; it cannot be combined with --install / -r")
     if args.install or args.requirements:
-        from envdoctor.predict.dryrun import ResolveError
-
-        if args.probes or args.imports or args.probe_all:
-            raise UsageError("--probes and --import run imports in the installed environment; not with --install / -r")
-        if args.script:
-            raise UsageError("--script is read against the installed environment; not with --install / -r")
-
-        try:
-            report = api.what_if(
-                python=args.python,
-                install=args.install,
-                requirements=args.requirements,
-                timeout=args.timeout,
-                progress=progress,
-            )
-        except ResolveError as exc:  # pip could not be asked (the index is unreachable, no pip at all)
-            raise UsageError(f"cannot tell what pip would install: {exc.message}") from None
-    else:
-        report = api.check(
-            python=args.python,
-            timeout=args.timeout,
-            symbols=not args.no_symbols,
-            cache=not args.no_cache,
-            progress=progress,
-            train=args.train,
-            precision=args.precision,
-            probes=args.probes or settings.probes,
-            imports=[*settings.imports, *args.imports],
-            probe_all=args.probe_all,
-            scripts=[*(str(p) for p in settings.scripts), *args.script],
-            accelerate_config=args.accelerate_config,
-        )
-    if place.kernel_pid is not None and not (args.install or args.requirements):  # `!envdoctor check` in a cell
+        return _what_if_report(args, progress)
+    report = api.check(
+        python=args.python,
+        timeout=args.timeout,
+        symbols=not args.no_symbols,
+        cache=not args.no_cache,
+        progress=progress,
+        train=args.train,
+        precision=args.precision,
+        probes=args.probes or settings.probes,
+        imports=[*settings.imports, *args.imports],
+        probe_all=args.probe_all,
+        scripts=[*(str(p) for p in settings.scripts), *args.script],
+        accelerate_config=args.accelerate_config,
+        step_env=step_env,
+    )
+    if place.kernel_pid is not None:  # `!envdoctor check` in a cell
         from envdoctor.runtime.kernel import stale_in_kernel
 
         report = api.with_findings(report, stale_in_kernel(place.kernel_pid, report.summary.paths, place))
     return report
+
+
+def _what_if_report(args: argparse.Namespace, progress: Progress) -> Report:
+    """``check --install / -r``: the report of the environment pip would make."""
+    from envdoctor import api
+    from envdoctor.predict.dryrun import ResolveError
+
+    if args.probes or args.imports or args.probe_all:
+        raise UsageError("--probes and --import run imports in the installed environment; not with --install / -r")
+    if args.script:
+        raise UsageError("--script is read against the installed environment; not with --install / -r")
+    try:
+        return api.what_if(
+            python=args.python,
+            install=args.install,
+            requirements=args.requirements,
+            timeout=args.timeout,
+            progress=progress,
+        )
+    except ResolveError as exc:  # pip could not be asked (the index is unreachable, no pip at all)
+        raise UsageError(f"cannot tell what pip would install: {exc.message}") from None
 
 
 def _ignores(given: Sequence[str], settings: Config) -> list[Ignore]:
@@ -596,6 +639,17 @@ def _ignores(given: Sequence[str], settings: Config) -> list[Ignore]:
         if known is not None and ignore.id not in known:
             raise UsageError(f"--ignore {ignore.id}: {config.unknown_id(ignore.id, known)}")
     return ignores
+
+
+def _launch(args: argparse.Namespace) -> Launch | None:
+    """With --distributed: this process's place in the launch (a usage error outside one)."""
+    if not args.distributed:
+        return None
+    from envdoctor.runtime.distributed import Launch
+
+    if args.install or args.requirements:
+        raise UsageError("--distributed checks the installed environment of every rank; not with --install / -r")
+    return Launch.from_environment()
 
 
 def _outputs(values: Sequence[str]) -> tuple[str | None, list[tuple[Format, str]]]:

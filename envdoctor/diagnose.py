@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -216,18 +216,27 @@ def with_training(
     precision: str | None,
     accelerate_config: str | os.PathLike[str] | None,
     progress: Progress,
+    step_env: Mapping[str, str] | None = None,
 ) -> Report:
     """``report`` with the training stages run in the target: one step per precision, one step of the
     installed stack (Trainer, resume, LoRA, SFTTrainer), and the accelerate / DeepSpeed config lint."""
     progress.step("running one training step per precision (fp32, fp16, bf16) in the target")
-    report = with_train_step(report, target.python, timeout=timeout, precision=precision, progress=progress)
+    report = with_train_step(
+        report, target.python, timeout=timeout, precision=precision, progress=progress, env=step_env
+    )
     progress.step("running one step of the installed stack (Trainer, resume, LoRA, SFTTrainer) in the target")
     report = _with_stack_step(report, target, timeout=timeout, progress=progress)
     return _with_config_lint(report, target.python, path=accelerate_config, timeout=timeout)
 
 
 def with_train_step(
-    report: Report, python: str, *, timeout: float, precision: str | None, progress: Progress | None = None
+    report: Report,
+    python: str,
+    *,
+    timeout: float,
+    precision: str | None,
+    progress: Progress | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Report:
     from envdoctor.knowledge.matrix import MatrixError
     from envdoctor.runtime import step
@@ -235,7 +244,7 @@ def with_train_step(
     matrix = load_matrix(Cache(default_dir()))
     facts = () if isinstance(matrix, MatrixError) else matrix.hardware
     heard = _indented(progress) if progress is not None else None
-    done = step.run(python, timeout=timeout, requested=precision, facts=facts, on_progress=heard)
+    done = step.run(python, timeout=timeout, requested=precision, facts=facts, on_progress=heard, env=env)
     built = Report.build(
         [*report.findings, *done.findings],
         skipped=[*report.skipped, *done.skipped],

@@ -171,6 +171,7 @@ def redacted(report: Report, redact: Callable[[str], str]) -> Report:
         skipped=skipped,
         train=train,
         probes=tuple(redact_strings(p, redact) for p in report.probes),
+        distributed=redact_strings(report.distributed, redact) if report.distributed is not None else None,
     )
 
 

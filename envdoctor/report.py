@@ -53,6 +53,8 @@ class Finding:
     suppressed: str | None = None
     """The reason it is accepted (an ``ignore`` in the configuration, or ``--ignore``): a suppressed finding
     stays in the report, shown as suppressed, and never counts toward the exit code or the verdict."""
+    ranks: tuple[int, ...] = ()
+    """``check --distributed``: the ranks this finding holds on (empty in a single-process check)."""
 
     def sort_key(self) -> tuple[int, str, tuple[str, ...], str]:
         return (-int(self.severity), self.id, self.packages, self.title)
@@ -70,6 +72,7 @@ class Finding:
             "fix": list(self.fix),
             "advice": list(self.advice),
             "suppressed": self.suppressed,
+            **({"ranks": list(self.ranks)} if self.ranks else {}),
         }
 
     @classmethod
@@ -86,6 +89,7 @@ class Finding:
             check=str(data.get("check", "")),
             advice=tuple(data.get("advice", ())),
             suppressed=None if data.get("suppressed") is None else str(data["suppressed"]),
+            ranks=tuple(int(r) for r in data.get("ranks", ())),
         )
 
 
@@ -121,6 +125,8 @@ class Report:
     """``check --train``: the device facts and a verdict per precision (envdoctor.runtime.step.TrainStep.to_dict)."""
     probes: tuple[Mapping[str, Any], ...] = ()
     """With ``check --probes``: each import probe's outcome (envdoctor.runtime.imports.ImportResult.to_dict)."""
+    distributed: Mapping[str, Any] | None = None
+    """``check --distributed``: the ranks, their nodes and the collectives (envdoctor.runtime.distributed)."""
 
     def __iter__(self) -> Iterator[Finding]:
         """The findings, most severe first (suppressed ones included: ``f.suppressed`` says so)."""

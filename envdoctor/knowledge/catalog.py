@@ -72,6 +72,23 @@ _BUILT_IN = {
     "train-driver-too-old": "The NVIDIA driver is older than the CUDA runtime torch was built with needs.",
     "train-precision-fallback": "A precision fell back to another dtype.",
     "train-precision-emulated": "A precision ran emulated, not natively.",
+    "distributed-unavailable": "check --distributed: torch.distributed cannot be used in the checked interpreter.",
+    "distributed-store-unreachable": "check --distributed: a rank could not reach the rendezvous store "
+    "(MASTER_ADDR:MASTER_PORT).",
+    "distributed-port-in-use": "check --distributed: MASTER_PORT is already taken on rank 0's node.",
+    "distributed-rank-missing": "check --distributed: ranks never joined within the timeout.",
+    "distributed-world-size-mismatch": "check --distributed: the ranks were given different WORLD_SIZE values.",
+    "distributed-collective-failed": "check --distributed: a gloo collective between the ranks failed.",
+    "distributed-timeout": "check --distributed: the collectives did not finish and were stopped.",
+    "distributed-nccl-failed": "check --distributed: the NCCL all_gather failed where gloo worked.",
+    "rank-drift-package": "check --distributed: an installed distribution differs between ranks.",
+    "rank-drift-python": "check --distributed: the Python version differs between ranks.",
+    "rank-drift-torch-build": "check --distributed: the torch build (version, CUDA, NCCL) differs between ranks.",
+    "rank-drift-gpu": "check --distributed: the GPU model differs between ranks, or a rank has no GPU.",
+    "rank-drift-driver": "check --distributed: the NVIDIA driver differs between ranks.",
+    "rank-drift-precision": "check --distributed: a precision's training-step verdict differs between ranks.",
+    "rank-drift-env": "check --distributed: a behaviour-changing environment variable differs between ranks.",
+    "rank-drift-accelerate-config": "check --distributed: the accelerate config file differs between ranks.",
 }
 
 BUILT_IN: Mapping[str, RuleHelp] = {

@@ -53,10 +53,13 @@ def render(report: Report, fmt: Format, options: RenderOptions | None = None) ->
     return RENDERERS[fmt](report, options or RenderOptions())
 
 
-def finding_lines(f: Finding) -> list[str]:
-    """A finding's body, each line escaped (``printable``): why it is suppressed, the detail, the packages,
-    the evidence and the fixes. Shared by the CI formats (JUnit, GitHub, Markdown)."""
+def finding_lines(f: Finding, on: str = "") -> list[str]:
+    """A finding's body, each line escaped (``printable``): why it is suppressed, the ranks it holds on
+    (``on``, ``check --distributed``), the detail, the packages, the evidence and the fixes. Shared by the CI
+    formats (JUnit, GitHub, Markdown)."""
     out = [f"suppressed: {printable(f.suppressed)}"] if f.suppressed is not None else []
+    if on:
+        out.append(f"on: {printable(on)}")
     if f.detail:
         out.append(printable(f.detail))
     if f.packages:

@@ -9,6 +9,7 @@ files outside the repository, so no annotation names a file.
 
 from __future__ import annotations
 
+from envdoctor.ranks import where
 from envdoctor.render import RenderOptions, finding_lines, printable
 from envdoctor.report import Finding, Report, Severity
 
@@ -28,8 +29,7 @@ def annotation(command: str, title: str, message: str) -> str:
 
 
 def render(report: Report, options: RenderOptions) -> str:
-    lines = [_finding(f) for f in report.active]
-    lines += [_finding(f) for f in report.suppressed]
+    lines = [_finding(f, where(f.ranks, report.distributed)) for f in (*report.active, *report.suppressed)]
     lines += [
         annotation("warning", f"envdoctor: {sk.check} could not run", printable(sk.reason)) for sk in report.skipped
     ]
@@ -37,8 +37,8 @@ def render(report: Report, options: RenderOptions) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _finding(f: Finding) -> str:
+def _finding(f: Finding, on: str = "") -> str:
     title = f"envdoctor [{printable(f.id)}]"
     if f.suppressed is not None:
-        return annotation("notice", f"{title} suppressed", "\n".join([printable(f.title), *finding_lines(f)]))
-    return annotation(_COMMAND[f.severity], title, "\n".join([printable(f.title), *finding_lines(f)]))
+        return annotation("notice", f"{title} suppressed", "\n".join([printable(f.title), *finding_lines(f, on)]))
+    return annotation(_COMMAND[f.severity], title, "\n".join([printable(f.title), *finding_lines(f, on)]))

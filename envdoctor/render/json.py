@@ -33,6 +33,8 @@ def to_dict(report: Report) -> dict[str, Any]:
         out["train"] = dict(report.train)
     if "probes" in report.checks:
         out["probes"] = [dict(p) for p in report.probes]
+    if report.distributed is not None:  # only with --distributed
+        out["distributed"] = dict(report.distributed)
     return out
 
 

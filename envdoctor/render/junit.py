@@ -11,6 +11,7 @@ rendering); characters XML 1.0 forbids never reach it.
 from __future__ import annotations
 
 from envdoctor._version import __version__
+from envdoctor.ranks import where
 from envdoctor.render import RenderOptions, finding_lines, printable
 from envdoctor.report import Finding, Report, Severity
 
@@ -88,7 +89,7 @@ def render(report: Report, options: RenderOptions) -> str:
         counted = [f for f in mine if f.suppressed is None and f.severity >= options.fail_on]
         for f in counted:
             failure = case.add("failure", message=_x(f"[{f.id}] {f.title}"), type=str(f.severity))
-            failure.text = "\n".join(finding_lines(f)).translate(_NOT_XML)
+            failure.text = "\n".join(finding_lines(f, where(f.ranks, report.distributed))).translate(_NOT_XML)
         if check in skipped:
             reason = _x(f"could not run: {skipped[check]}")
             if options.fail_on <= Severity.WARNING:
@@ -101,7 +102,9 @@ def render(report: Report, options: RenderOptions) -> str:
         rest = [f for f in mine if f not in counted]
         if rest:
             out = case.add("system-out")
-            out.text = "\n\n".join("\n".join([_head(f), *finding_lines(f)]) for f in rest).translate(_NOT_XML)
+            out.text = "\n\n".join(
+                "\n".join([_head(f), *finding_lines(f, where(f.ranks, report.distributed))]) for f in rest
+            ).translate(_NOT_XML)
     for element in (suites, suite):
         element.set("tests", str(len(checks)))
         element.set("failures", str(failures))

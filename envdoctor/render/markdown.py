@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from envdoctor.ranks import launch_lines, where
 from envdoctor.redact import PUNCTUATION_ESCAPES
 from envdoctor.render import RenderOptions, finding_lines, printable
 from envdoctor.render.fixes import first_step
@@ -40,6 +41,8 @@ def render(report: Report, options: RenderOptions) -> str:
         f"Python {md(s.python_version)} at {md(s.python)}, {s.distributions} distributions.",
         "",
     ]
+    if report.distributed is not None:
+        lines += [*(f"- {md(line.strip())}" for line in launch_lines(report.distributed)), ""]
     if report.findings:
         lines += ["| severity | id | packages | finding |", "| --- | --- | --- | --- |"]
         for f in (*report.active, *report.suppressed):
@@ -48,7 +51,7 @@ def render(report: Report, options: RenderOptions) -> str:
             lines.append(f"| {severity} | {md(f.id)} | {packages} | {md(f.title)} |")
         lines.append("")
         for f in (*report.active, *report.suppressed):
-            lines += _details(f)
+            lines += _details(f, where(f.ranks, report.distributed))
     if report.skipped:
         lines += ["**Could not check:**", ""]
         lines += [f"- {md(sk.check)}: {md(sk.reason)}" for sk in report.skipped]
@@ -66,8 +69,8 @@ def fenced(lines: Sequence[str], info: str) -> list[str]:
     return [f"{fence}{info}", *body, fence]
 
 
-def _details(f: Finding) -> list[str]:
+def _details(f: Finding, on: str = "") -> list[str]:
     state = "suppressed " if f.suppressed is not None else ""
     summary = escape_html(f"{state}{f.severity} [{printable(f.id)}] {printable(f.title)}")
-    body = [f"- {md(line)}" for line in finding_lines(f)]
+    body = [f"- {md(line)}" for line in finding_lines(f, on)]
     return ["<details>", f"<summary>{summary}</summary>", "", *body, "", "</details>", ""]

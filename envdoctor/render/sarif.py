@@ -11,6 +11,7 @@ from typing import Any
 
 from envdoctor._version import __version__
 from envdoctor.knowledge.catalog import RuleHelp
+from envdoctor.ranks import where
 from envdoctor.render import RenderOptions
 from envdoctor.render.json import JSON_ESCAPES
 from envdoctor.report import Report, Severity
@@ -39,6 +40,7 @@ def render(report: Report, options: RenderOptions) -> str:
                 "evidence": list(f.evidence),
                 "fix": list(f.fix),
                 "advice": list(f.advice),
+                **({"ranks": list(f.ranks), "on": where(f.ranks, report.distributed)} if f.ranks else {}),
             },
         }
         if f.packages:

@@ -13,6 +13,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from envdoctor.ranks import launch_lines, where
 from envdoctor.render import RenderOptions, printable
 from envdoctor.render.fixes import first_step
 from envdoctor.render.train import HEADER, STACK_HEADER, device_line, rows, stack_line, stack_rows
@@ -38,6 +39,10 @@ def render(report: Report, options: RenderOptions) -> str:
         f"[bold]envdoctor check[/bold]  {escape(printable(s.python))}  "
         f"(Python {escape(printable(s.python_version))}, {s.distributions} distributions)"
     )
+    if report.distributed is not None:
+        console.print()
+        for line in launch_lines(report.distributed):
+            console.print(Text(printable(line)))
     if report.train is not None:
         console.print()
         console.print(_train(report.train))
@@ -49,12 +54,12 @@ def render(report: Report, options: RenderOptions) -> str:
             console.print()
             console.print(f"[{_STYLE[severity]}]{_HEADING[severity]} ({len(group)})[/]")
             for finding in group:
-                console.print(_finding(finding))
+                console.print(_finding(finding, where(finding.ranks, report.distributed)))
     if report.suppressed:
         console.print()
         console.print(f"[dim]Suppressed ({len(report.suppressed)})[/]")
         for finding in report.suppressed:
-            console.print(_finding(finding))
+            console.print(_finding(finding, where(finding.ranks, report.distributed)))
     if report.skipped:
         console.print()
         console.print("[bold]Could not check[/bold]")
@@ -101,7 +106,7 @@ def _stack(data: Mapping[str, Any]) -> Table:
     return table
 
 
-def _finding(f: Finding) -> Group:
+def _finding(f: Finding, on: str = "") -> Group:
     """Every string is escaped (``printable``) and every line after the first is indented, wrapped lines
     included: only a finding's own bullet starts at column 0."""
     head = Table.grid()
@@ -114,6 +119,8 @@ def _finding(f: Finding) -> Group:
     body: list[Text] = []
     if f.suppressed is not None:
         body.append(Text.assemble(("suppressed ", "dim"), f"{f.severity!s}: {printable(f.suppressed)}"))
+    if on:
+        body.append(Text.assemble(("on       ", "dim"), printable(on)))
     if f.detail:
         body.append(Text(printable(f.detail)))
     body.extend(Text.assemble(("evidence ", "dim"), printable(e)) for e in f.evidence)

@@ -6,6 +6,7 @@ import textwrap
 from collections.abc import Mapping
 from typing import Any
 
+from envdoctor.ranks import launch_lines, where
 from envdoctor.render import RenderOptions, printable
 from envdoctor.render.fixes import first_step
 from envdoctor.render.train import HEADER, STACK_HEADER, device_line, rows, stack_line, stack_rows
@@ -17,15 +18,17 @@ def render(report: Report, options: RenderOptions) -> str:
     s = report.summary
     python = f"{printable(s.python)} (Python {printable(s.python_version)})"
     lines = [f"envdoctor check: {python}, {s.distributions} distributions", ""]
+    if report.distributed is not None:
+        lines += [*(printable(line) for line in launch_lines(report.distributed)), ""]
     if report.train is not None:
         lines += [*_train(report.train), ""]
     for severity in (Severity.ERROR, Severity.WARNING, Severity.INFO):
         group = [f for f in report.active if f.severity == severity]
         for finding in group:
-            lines.extend(_finding(finding, width))
+            lines.extend(_finding(finding, width, where(finding.ranks, report.distributed)))
             lines.append("")
     for finding in report.suppressed:
-        lines.extend(_finding(finding, width))
+        lines.extend(_finding(finding, width, where(finding.ranks, report.distributed)))
         lines.append("")
     if report.skipped:
         lines.append("Could not check:")
@@ -56,13 +59,15 @@ def _columns(table: list[tuple[str, ...]]) -> list[str]:
     return ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1] for r in table]
 
 
-def _finding(f: Finding, width: int) -> list[str]:
+def _finding(f: Finding, width: int, on: str = "") -> list[str]:
     """Every string is escaped (``printable``): only the first line of a finding starts at column 0, and it
     starts with its severity."""
     head = f"{str(f.severity).upper()} [{printable(f.id)}] {printable(f.title)}"
     if f.suppressed is not None:
         head = f"SUPPRESSED {head} (reason: {printable(f.suppressed)})"
     out = [head]
+    if on:
+        out.append(f"    on {printable(on)}")
     wrap = textwrap.TextWrapper(  # a path or a requirement is never broken, even when longer than the width
         width=width, initial_indent="    ", subsequent_indent="    ", break_long_words=False, break_on_hyphens=False
     )

@@ -363,13 +363,14 @@ def run(
     requested: str | None = None,
     facts: Sequence[HardwareFact] = (),
     on_progress: Callable[[str], None] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> StepRun:
-    """Run the training-step probe in ``python`` and interpret it. Never raises for what the target does:
-    a missing torch or accelerate is a Skipped, a hang or a crash an error finding. ``on_progress`` hears
-    each precision as the probe starts it ("precision bf16")."""
+    """Run the training-step probe in ``python`` (with the whole environment ``env``, default: ours) and
+    interpret it. Never raises for what the target does: a missing torch or accelerate is a Skipped, a hang
+    or a crash an error finding. ``on_progress`` hears each precision as the probe starts it ("precision bf16")."""
     with ProgressFile(on_progress) as path:
         request = {"precisions": list(PRECISIONS), "progress": path}
-        result = runner.run_probe(python, "step", request, timeout=timeout)
+        result = runner.run_probe(python, "step", request, timeout=timeout, env=env)
     if result.outcome is runner.Outcome.TIMEOUT:
         return StepRun(
             None,

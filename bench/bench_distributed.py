@@ -1,0 +1,94 @@
+"""Wall-clock benchmark: ``check --distributed`` on 2 ranks against one single-process ``envdoctor check``.
+
+Usage (from the repository root, with the dev venv; builds the dist-transformers-5.23.0 test bed if needed):
+
+    .venv/bin/python bench/bench_distributed.py [--rounds N] [--python PY] [--options "--no-cache" ...]
+
+For each set of options (default: none (a warm check), ``--no-cache`` (cold) and ``--train``), in the same run,
+alternating round by round:
+
+  single       envdoctor check --python PY --format json OPTIONS
+  distributed  PY -m torch.distributed.run --nproc_per_node=2 --no-python
+                 envdoctor check --distributed --python PY --format json OPTIONS
+  launcher     the same torchrun line running `true` (what torchrun itself costs, envdoctor aside)
+
+Each is a whole process timed with time.perf_counter() around subprocess.run(). The medians and the ratios
+distributed / single and (distributed - launcher) / single are printed. Asserts nothing; see bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+ENVDOCTOR = [sys.executable, "-m", "envdoctor"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def torchrun(python: str, command: list[str]) -> list[str]:
+    launch = ["--nproc_per_node=2", "--master_addr=127.0.0.1", f"--master_port={free_port()}", "--no-python"]
+    return [python, "-m", "torch.distributed.run", *launch, *command]
+
+
+def timed(argv: list[str], *, ok: tuple[int, ...] = (0, 1)) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in ok:
+        raise SystemExit(f"{shlex.join(argv)} exited {proc.returncode}: {proc.stderr[-3000:]}")
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--python", help="target interpreter with torch (default: the dist-transformers-5.23.0 bed)")
+    parser.add_argument(
+        "--options",
+        action="append",
+        help='one set of check options, quoted (repeatable; default: "", "--no-cache", "--train")',
+    )
+    args = parser.parse_args()
+    if args.python is None:
+        from tests import beds
+
+        args.python = str(beds.build("dist-transformers-5.23.0").python)
+    option_sets = args.options if args.options is not None else ["", "--no-cache", "--train"]
+    for options in option_sets:
+        extra = shlex.split(options)
+        check = [*ENVDOCTOR, "check", "--python", args.python, "--format", "json", *extra]
+        runs = {
+            "single": lambda check=check: timed(check),
+            "distributed": lambda check=check: timed(torchrun(args.python, [*check[:4], "--distributed", *check[4:]])),
+            "launcher": lambda: timed(torchrun(args.python, ["true"]), ok=(0,)),
+        }
+        runs["single"]()  # untimed warm-up: page cache, envdoctor's cache (a warm check is warm from here on)
+        times: dict[str, list[float]] = {name: [] for name in runs}
+        for i in range(args.rounds):
+            names = list(runs) if i % 2 == 0 else list(reversed(runs))
+            for name in names:
+                times[name].append(runs[name]())
+        med = {name: statistics.median(t) for name, t in times.items()}
+        print(f"options: {options or '(none: a warm check)'}")
+        for name, t in times.items():
+            print(f"  {name:<12} median {med[name]:7.2f} s  ({', '.join(f'{x:.2f}' for x in t)})")
+        print(f"  distributed / single: {med['distributed'] / med['single']:.2f}x")
+        print(f"  (distributed - launcher) / single: {(med['distributed'] - med['launcher']) / med['single']:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
