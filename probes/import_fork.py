@@ -95,9 +95,10 @@ def _fork(index, statement, run_one, open_fds, deadline):
     for _name, (_r, w) in pipes.items():
         os.close(w)
     pidfd = -1
-    if hasattr(os, "pidfd_open"):
+    opener = getattr(os, "pidfd_open", None)  # Python 3.9+ on Linux 5.3+; else the child is polled
+    if opener is not None:
         try:
-            pidfd = os.pidfd_open(pid)
+            pidfd = opener(pid)
         except OSError:
             pidfd = -1
     return _Child(index, pid, {name: r for name, (r, _w) in pipes.items()}, deadline, pidfd)
