@@ -225,7 +225,7 @@ def with_training(
         report, target.python, timeout=timeout, precision=precision, progress=progress, env=step_env
     )
     progress.step("running one step of the installed stack (Trainer, resume, LoRA, SFTTrainer) in the target")
-    report = _with_stack_step(report, target, timeout=timeout, progress=progress)
+    report = _with_stack_step(report, target, timeout=timeout, progress=progress, env=step_env)
     return _with_config_lint(report, target.python, path=accelerate_config, timeout=timeout)
 
 
@@ -264,7 +264,9 @@ def _indented(progress: Progress) -> Callable[[str], None]:
     return heard
 
 
-def _with_stack_step(report: Report, target: Target, *, timeout: float, progress: Progress) -> Report:
+def _with_stack_step(
+    report: Report, target: Target, *, timeout: float, progress: Progress, env: Mapping[str, str] | None = None
+) -> Report:
     """``report`` with the stack step (envdoctor.runtime.stack): its failures as findings, its results under
     ``train["stack"]``."""
     from envdoctor.knowledge.wheelfacts import Facts
@@ -272,9 +274,8 @@ def _with_stack_step(report: Report, target: Target, *, timeout: float, progress
     from envdoctor.runtime.imports import RecordOwners
 
     owners = RecordOwners(target.inventory(timeout=timeout))
-    done = stack.run(
-        target.python, timeout=timeout, owners=owners, facts=Facts.shipped(), on_progress=_indented(progress)
-    )
+    heard = _indented(progress)
+    done = stack.run(target.python, timeout=timeout, owners=owners, facts=Facts.shipped(), on_progress=heard, env=env)
     for r in done.stack.results if done.stack is not None else ():
         progress.step(f"  {stack.LABEL.get(r.step, r.step)}: {r.status}")
     train = dict(report.train or {})

@@ -244,12 +244,16 @@ def run(
     facts: Facts | None = None,
     steps: Sequence[str] = STEPS,
     on_progress: Callable[[str], None] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> StackRun:
     """Run the stack-step probe in ``python`` and interpret it; never raises for what the target does.
-    ``on_progress`` hears each import and each step as the probe starts it ("import trl", "step sft")."""
+    ``on_progress`` hears each import and each step as the probe starts it ("import trl", "step sft"). ``env``:
+    the probe's whole environment (default: ours); a rank of a distributed launch leaves the launcher's
+    variables out, or the Trainer would take itself for one rank of that launch (only rank 0 saves a
+    checkpoint, so the other ranks' resume finds none)."""
     with ProgressFile(on_progress) as path:
         request = {"steps": list(steps), "progress": path}
-        env = runner.child_environment(OFFLINE)
+        env = {**(env if env is not None else runner.child_environment()), **OFFLINE}
         result = runner.run_probe(python, "stack_step", request, timeout=timeout, env=env)
     if result.outcome in (runner.Outcome.TIMEOUT, runner.Outcome.CRASHED):
         how = "its process group was killed" if result.outcome is runner.Outcome.TIMEOUT else "it crashed"
