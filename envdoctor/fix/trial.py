@@ -240,11 +240,12 @@ def try_plan(
     """Build the copy with the plan (``trial_copy``), run the import probes of every installed watched
     package and ``imports`` there, and judge: a probe that fails in the copy but not in the target is the
     plan's failure. Raises TrialError when the copy cannot be built."""
-    from envdoctor.runtime.imports import load_probes, run_imports, select
+    from envdoctor.runtime.imports import load_probes, run_imports, select, share_levels
 
     probes = select(load_probes(), inv, imports)
     with trial_copy(inv, install, moved, pip=pip, options=options, timeout=install_timeout) as copy:
-        results = [_in_target_terms(r, copy) for r in run_imports(copy.python, probes, timeout=timeout)]
+        levels = share_levels(inv, probes)  # the copy holds the same distributions, some at other releases
+        results = [_in_target_terms(r, copy) for r in run_imports(copy.python, probes, timeout=timeout, levels=levels)]
     failing = [r for r in results if not r.ok]
     before = {
         r.probe.statement: r for r in run_imports(inv.python.executable, [r.probe for r in failing], timeout=timeout)
