@@ -126,13 +126,16 @@ def test_ctrl_c_during_pin_apply_stops_pip_and_says_what_the_environment_holds(
     started: list[int] = []
 
     def interrupt_once_pip_runs() -> None:
-        started.extend(map(int, read_fifo_line(fifo).split()))
-        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: KeyboardInterrupt in the main thread, inside apply
+        try:
+            started.extend(map(int, read_fifo_line(fifo, timeout=4 * BOUND).split()))
+        finally:  # also when pip never got there: apply is stopped, and the test fails instead of hanging
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: KeyboardInterrupt in the main thread, inside apply
 
     helper = threading.Thread(target=interrupt_once_pip_runs, daemon=True)
     helper.start()
     with reaper(started), pytest.raises(Interrupted) as caught:
-        apply(result, rollback_file=tmp_path / "rollback.txt", confirm=lambda _q: True, say=lambda _s: None)
+        rollback = tmp_path / "rollback.txt"
+        apply(result, rollback_file=rollback, confirm=lambda _q: True, say=lambda _s: None, timeout=8 * BOUND)
     helper.join(BOUND)
     pip, pgid, child = started
     message = caught.value.message
