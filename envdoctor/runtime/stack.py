@@ -117,7 +117,7 @@ def diagnose_error(error: Mapping[str, Any], owners: Owners, facts: Facts | None
             return found
     if _WEIGHTS_ONLY.search(text):
         unsupported = _UNSUPPORTED_GLOBAL.search(text)
-        return _weights_only(base, unsupported["name"] if unsupported else None, owners)
+        return _weights_only(base, unsupported["name"] if unsupported else None, owners, facts)
     return base
 
 
@@ -171,7 +171,7 @@ def _keyword_fix(facts: Facts | None, dist: str, target: str, keyword: str, inst
     return ()
 
 
-def _weights_only(base: Diagnosis, global_name: str | None, owners: Owners) -> Diagnosis:
+def _weights_only(base: Diagnosis, global_name: str | None, owners: Owners, facts: Facts | None) -> Diagnosis:
     callers = [p for p in _frame_owners(base, owners) if p != "torch"]
     caller = callers[-1] if callers else None
     torch = owners.version("torch")
@@ -180,8 +180,24 @@ def _weights_only(base: Diagnosis, global_name: str | None, owners: Owners) -> D
         f"{global_name or 'a non-tensor object'}; torch 2.6 made weights_only=True the default, so the installed "
         f"torch{' ' + torch if torch else ''} refuses it (resuming from a checkpoint breaks while saving works)"
     )
+    fix: tuple[str, ...] = ("torch<2.6",)
+    first = _first_loading(caller, owners, facts)
+    if first is not None:
+        cause += f"; {caller} {first} and later allowlist what they load (matrix/facts/weights-only.json)"
+        fix = (f"{canonical(caller or '')}>={first}", *fix)
     packages = tuple(dict.fromkeys(p for p in (caller, "torch", *base.packages) if p))
-    return Diagnosis("torch-load-weights-only", base.error, cause, packages, ("torch<2.6",), base.frames)
+    return Diagnosis("torch-load-weights-only", base.error, cause, packages, fix, base.frames)
+
+
+def _first_loading(caller: str | None, owners: Owners, facts: Facts | None) -> str | None:
+    """The first release of ``caller`` that loads under torch.load's weights_only default, when the installed
+    one is older (matrix/facts/weights-only.json); else None."""
+    entry = facts.weights_only_caller(caller) if facts is not None and caller else None
+    first = version_or_none(str(entry.get("first_fixed"))) if entry else None
+    have = version_or_none(owners.version(caller)) if caller else None
+    if first is None or have is None or have >= first:
+        return None
+    return str(first)
 
 
 # -------------------------------------------------------------------------------------------- findings

@@ -97,7 +97,10 @@ def test_an_accelerate_without_dispatch_batches_fails_building_the_trainer_and_t
     assert "Accelerator" not in done.findings[0].title
 
 
-def test_resuming_a_2024_stack_under_torch_2_13_fails_on_weights_only(hf_stack_2024: beds.Bed) -> None:
+@pytest.mark.online
+def test_resuming_a_2024_stack_under_torch_2_13_fails_on_weights_only_and_the_transformers_fix_works(
+    hf_stack_2024: beds.Bed, tmp_path: Path
+) -> None:
     done = run_stack(hf_stack_2024)
     assert done.stack is not None
     assert {r.step: r.status for r in done.stack.results} == {
@@ -111,6 +114,14 @@ def test_resuming_a_2024_stack_under_torch_2_13_fails_on_weights_only(hf_stack_2
     assert error.packages[:2] == ("transformers", "torch")
     assert "transformers calls torch.load without weights_only=False" in error.detail
     assert any("transformers/trainer.py:3033 in _load_rng_state" in e for e in error.evidence)
+    assert error.fix == ("transformers>=4.47.0", "torch<2.6")  # torch<2.6: no such CPU wheel on this machine
+    copy = beds.copy(hf_stack_2024, tmp_path / "venv")
+    # transformers 4.47.0's Requires-Dist has tokenizers<0.22,>=0.21 (the bed has 0.20.3)
+    beds.pip("install", "--no-deps", "--no-compile", "transformers==4.47.0", "tokenizers==0.21.0", python=copy.python)
+    fixed = run_stack(copy)
+    assert fixed.stack is not None and fixed.findings == ()
+    resumed = {r.step: r for r in fixed.stack.results}["resume"]
+    assert resumed.status == "passes" and resumed.record["global_step"] == 2  # it went on from checkpoint-1
 
 
 @pytest.mark.parametrize("name", ["trainer-accelerate-keyword", "trainer-accelerate-removed-keyword"])
