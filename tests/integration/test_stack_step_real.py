@@ -3,6 +3,7 @@ healthy stack and on stacks that import cleanly and break in the first step (tes
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from envdoctor.runtime import stack
 from envdoctor.runtime.imports import RecordOwners
 from envdoctor.target import Target
 from tests import beds
+from tests.hostile import alive, envdoctor, group_alive, leftovers, reaper
 from tests.integration.test_train_step_real import Heard
 
 pytestmark = pytest.mark.venv
@@ -130,3 +132,33 @@ def test_the_failing_stacks_import_cleanly(name: str) -> None:
     report = api.check(python=beds.build(name).python, symbols=False, probes=True, timeout=120)
     assert report.probes and all(p["ending"] == "ok" for p in report.probes)
     assert report.findings == ()
+
+
+def test_a_stack_step_that_hangs_is_stopped_at_the_timeout_with_its_process_group(
+    hf_stack_2024: beds.Bed, tmp_path: Path
+) -> None:
+    """ENVDOCTOR_TEST_STACK_HANG: the probe (and a child of it) sleep in the first step, after every import. The
+    limit only has to cover the stack's imports (15 to 40 s on the loaded 2-core test machine)."""
+    pidfile, tmp = tmp_path / "hang.pid", tmp_path / "tmp"
+    tmp.mkdir()
+    args = ("check", "--python", str(hf_stack_2024.python), "--train", "--no-symbols", "--format", "json")
+    pids: list[int] = []
+    with reaper(pids):
+        proc = envdoctor(
+            *args, "--timeout", "90", env={"ENVDOCTOR_TEST_STACK_HANG": str(pidfile), "TMPDIR": str(tmp)}, timeout=400
+        )
+        probe, pgid, child = map(int, pidfile.read_text().split())  # it got past the imports, into the step
+        pids += [probe, child]
+        assert not alive(probe) and not alive(child) and not group_alive(pgid)
+    assert proc.returncode == 1, proc.stderr  # an error finding (default --fail-on error)
+    report = json.loads(proc.stdout)
+    [error] = [f for f in report["findings"] if f["check"] == stack.CHECK]
+    assert (error["id"], error["severity"]) == ("stack-step-fails", "error")
+    assert error["title"] == (
+        "the stack step did not end normally in Trainer: the stack_step probe did not finish within 90 s and was "
+        "stopped; its process group was killed"
+    )
+    assert "It had started 'step trainer'" in error["detail"]
+    assert "stack" not in report["train"]  # no half-read results
+    assert [p["verdict"] for p in report["train"]["precisions"]] == ["native", "fallback", "native"]  # ran first
+    assert leftovers(tmp) == []  # the checkpoints' folder too, though the probe was killed
