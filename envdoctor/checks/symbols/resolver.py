@@ -341,6 +341,11 @@ class Resolver:
             return ""
         return f"{how} asks for {dist.display_name}>={floor}, and {dist.raw_version} is installed" if below else ""
 
+    def reached(self, importer: DistFiles, rel: str) -> bool:
+        """Whether a root reaches the module of the file ``rel`` of ``importer`` (what ``runs`` asks for a
+        module-level import), without reading the import's own context."""
+        return self.reached_by(importer, _module_of(rel)) is not None
+
     def reached_by(self, importer: DistFiles, target: str) -> tuple[str, list[str]] | None:
         """The first root (an ``import A`` or an entry point) whose module-level imports reach ``target``."""
         roots = [(f"import {top}", top) for top in sorted(importer.top_level)]
