@@ -20,7 +20,7 @@ from envdoctor.knowledge.wheelfacts import Facts
 from envdoctor.report import Finding, Severity
 from envdoctor.source.index import DistFiles, Located, SourceIndex, absolute, dotted_parent
 from envdoctor.source.syntax import Context, Gate, ImportSite, ModuleInfo, min_version_defaults
-from envdoctor.source.text import ImportLine, column0_imports
+from envdoctor.source.text import ImportLine
 from envdoctor.versions import InvalidVersion, canonical, parse_version
 
 if TYPE_CHECKING:
@@ -408,7 +408,7 @@ class Resolver:
         it. A column-0 line inside a string can add an edge that does not exist; the import a finding is about
         is still confirmed with ``ast`` (``runs``)."""
         assert loc.path is not None
-        for level, module, names in column0_imports(self.index.source(loc.dist, loc.path) or b""):
+        for level, module, names in self.index.column0(loc):
             target = absolute(loc.module, loc.kind == "package", module, level)
             if not target:
                 continue
