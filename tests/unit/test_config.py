@@ -261,6 +261,11 @@ def test_a_project_that_only_names_envdoctor_is_not_parsed(tmp_path: Path, monke
     tomllib and the parse cost every warm check run in that folder)."""
     write(tmp_path, '[project]\nname = "envdoctor"\ndependencies = ["envdoctor"]\n[project.scripts]\nenvdoctor = "x"\n')
     parsed: list[Path] = []
-    monkeypatch.setattr(config, "_parse", lambda path, data: parsed.append(path) or {})
+
+    def parse(path: Path, data: bytes) -> dict[str, object]:
+        parsed.append(path)
+        return {}
+
+    monkeypatch.setattr(config, "_parse", parse)
     assert config.load(cwd=tmp_path) == config.Config()
     assert parsed == []
