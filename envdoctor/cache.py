@@ -21,11 +21,9 @@ import sys
 from pathlib import Path
 from typing import Any, Union
 
-from envdoctor.source.installed import MiB, Unread, read_bytes
-
 FORMAT = 3
 """Bump when what is stored changes: older entries are then simply not found."""
-ENTRY_LIMIT = 64 * MiB
+ENTRY_LIMIT = 64 * 1024 * 1024
 
 Shape = Union[type, None, list[Any], tuple[Any, ...], dict[Any, Any], "OneOf"]
 """What a stored value must look like: ``str``/``int``/``bool`` (that type), ``None`` (null), ``[S]`` (a list
@@ -177,6 +175,8 @@ class Cache:
         path = self._path(key)
         if path is None:
             return None
+        from envdoctor.source.installed import Unread, read_bytes  # not for envdoctor.replay, which only reads
+
         try:
             data = json.loads(read_bytes(str(path), ENTRY_LIMIT))
         except (Unread, ValueError, RecursionError):
