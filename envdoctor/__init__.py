@@ -8,9 +8,9 @@ The library never prints, exits, prompts, nor imports torch, numpy or transforme
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from envdoctor._version import __version__
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the replay of a warm check never loads it
 
 __all__ = [
     "EnvdoctorError",
@@ -41,6 +41,8 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from envdoctor.api import assert_compatible, check, what_if
     from envdoctor.errors import EnvdoctorError, IncompatibleEnvironmentError
     from envdoctor.fix.pin import PinResult, pin

@@ -19,16 +19,19 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Union
+
+TYPE_CHECKING = False  # not typing's: envdoctor.replay reads the cache folder without loading typing
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias
+
+    Shape: TypeAlias = "type | list[Any] | tuple[Any, ...] | dict[Any, Any] | OneOf | None"
+    """What a stored value must look like: ``str``/``int``/``bool`` (that type), ``None`` (null), ``[S]`` (a
+    list of S), ``(S1, S2, ...)`` (a list of exactly those), ``{str: S}`` (an object of S), ``{"k": S, ...}``
+    (an object with at least these keys), ``OneOf(S1, S2)`` (either). For annotations only."""
 
 FORMAT = 3
 """Bump when what is stored changes: older entries are then simply not found."""
 ENTRY_LIMIT = 64 * 1024 * 1024
-
-Shape = Union[type, None, list[Any], tuple[Any, ...], dict[Any, Any], "OneOf"]
-"""What a stored value must look like: ``str``/``int``/``bool`` (that type), ``None`` (null), ``[S]`` (a list
-of S), ``(S1, S2, ...)`` (a list of exactly those), ``{str: S}`` (an object of S), ``{"k": S, ...}`` (an
-object with at least these keys), ``OneOf(S1, S2)`` (either)."""
 
 
 class OneOf:

@@ -19,13 +19,16 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
-from envdoctor.cache import Shape
 from envdoctor.checks.signals.base import Files, Match, requires
 from envdoctor.inventory import Dist, Inventory
 from envdoctor.knowledge.matrix import Rule
 from envdoctor.source.installed import SOURCE_LIMIT
 from envdoctor.source.syntax import Unparsable, parse, version_test
+
+if TYPE_CHECKING:
+    from envdoctor.cache import Shape
 
 FACT = "numpy-2.0-removed.json"
 
