@@ -28,7 +28,7 @@ __all__ = [
 
 _LAZY = {
     "check": "envdoctor.api",
-    "assert_compatible": "envdoctor.api",
+    "assert_compatible": "envdoctor.verdict",  # envdoctor.api's, answered from the cache when warm
     "what_if": "envdoctor.api",
     "pin": "envdoctor.fix.pin",
     "PinResult": "envdoctor.fix.pin",
@@ -43,11 +43,12 @@ _LAZY = {
 if TYPE_CHECKING:
     from typing import Any
 
-    from envdoctor.api import assert_compatible, check, what_if
+    from envdoctor.api import check, what_if
     from envdoctor.errors import EnvdoctorError, IncompatibleEnvironmentError
     from envdoctor.fix.pin import PinResult, pin
     from envdoctor.magic import load_ipython_extension as load_ipython_extension
     from envdoctor.report import Finding, Report, Severity
+    from envdoctor.verdict import assert_compatible
 
 
 def __getattr__(name: str) -> Any:

@@ -17,6 +17,17 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+PATH_VARIABLES = (
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONNOUSERSITE",
+    "PYTHONUSERBASE",
+    "PYTHONSAFEPATH",
+    "PYTHONPLATLIBDIR",
+)
+"""Environment variables that change a target's sys.path: part of every key of a stored result."""
+
+
 class _ReadOnlyLoader(importlib.machinery.SourceFileLoader):
     """Uses the probe's bytecode when an install compiled it, never writes any beside it."""
 

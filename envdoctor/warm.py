@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from envdoctor.cache import FORMAT, Cache
-from envdoctor.fingerprint import data_stamp, holds, probe_module
+from envdoctor.fingerprint import PATH_VARIABLES, data_stamp, holds, probe_module
 from envdoctor.report import SCHEMA, Finding, Report, Skipped, Summary
 
 _FINDING = {
@@ -44,17 +44,6 @@ SHAPE = {
         },
     },
 }
-
-
-PATH_VARIABLES = (
-    "PYTHONPATH",
-    "PYTHONHOME",
-    "PYTHONNOUSERSITE",
-    "PYTHONUSERBASE",
-    "PYTHONSAFEPATH",
-    "PYTHONPLATLIBDIR",
-)
-"""Environment variables that change a target's sys.path: part of the key."""
 
 
 def key(python: str, options: Mapping[str, Any]) -> str:
