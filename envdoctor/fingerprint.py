@@ -38,9 +38,9 @@ class _ReadOnlyLoader(importlib.machinery.SourceFileLoader):
 @cache
 def probe_module() -> ModuleType:
     """probes/inventory.py, imported as a module (it is standard library only)."""
-    from envdoctor.resources import probe_path
+    from envdoctor.resources import probe_file
 
-    path = str(probe_path("inventory"))
+    path = probe_file("inventory")
     loader = _ReadOnlyLoader("envdoctor_probe_inventory", path)
     spec = importlib.util.spec_from_file_location("envdoctor_probe_inventory", path, loader=loader)
     assert spec is not None and spec.loader is not None
@@ -76,10 +76,10 @@ def kernel() -> dict[str, str]:
 def data_stamp() -> str:
     """Path, size and mtime of every file in the shipped matrix/ folder (the rules and the facts)."""
     from envdoctor.errors import EnvdoctorError
-    from envdoctor.resources import data_dir
+    from envdoctor.resources import data_folder
 
     try:
-        root = str(data_dir("matrix"))
+        root = data_folder("matrix")
     except EnvdoctorError:
         return "-"
     stamps = []

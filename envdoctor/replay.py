@@ -112,12 +112,12 @@ def _config_walk(cwd: str) -> list[list[Any]]:
 def replay(args: Sequence[str]) -> int | None:
     """Print the stored output of ``args`` and return its exit status, when there is one and the environment
     it was made from is unchanged; else None (nothing printed)."""
-    from envdoctor.cache import FORMAT, default_dir
+    from envdoctor.cache import FORMAT, default_folder
     from envdoctor.fingerprint import holds
 
     try:
         key = _key(args)
-        path = os.path.join(default_dir(), f"v{FORMAT}", f"{key}.json")
+        path = os.path.join(default_folder(), f"v{FORMAT}", f"{key}.json")
         with open(path, "rb") as fh:
             entry = json.loads(fh.read(_ENTRY_LIMIT + 1))
         stdout, code, fingerprint, target = entry["stdout"], entry["code"], entry["fingerprint"], entry["target"]

@@ -73,7 +73,7 @@ def _python() -> str:
 
 def _passes(fail_on: object) -> bool:
     """Whether the stored verdict says nothing reaches ``fail_on``, and it still holds; False when unsure."""
-    from envdoctor.cache import FORMAT, default_dir
+    from envdoctor.cache import FORMAT, default_folder
     from envdoctor.fingerprint import holds
 
     threshold = _threshold(fail_on)
@@ -81,7 +81,7 @@ def _passes(fail_on: object) -> bool:
         return False
     try:
         key = _key()
-        with open(os.path.join(default_dir(), f"v{FORMAT}", f"{key}.json"), "rb") as fh:
+        with open(os.path.join(default_folder(), f"v{FORMAT}", f"{key}.json"), "rb") as fh:
             entry = json.loads(fh.read(_ENTRY_LIMIT + 1))
         worst, fingerprint = entry["worst"], entry["fingerprint"]
         if entry["key"] != key or type(worst) is not int or worst >= threshold or not isinstance(fingerprint, str):
