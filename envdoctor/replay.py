@@ -114,18 +114,18 @@ def replay(args: Sequence[str]) -> int | None:
     it was made from is unchanged; else None (nothing printed)."""
     from envdoctor.cache import FORMAT, default_folder
     from envdoctor.fingerprint import holds
+    from envdoctor.source.installed import Unread, read_bytes
 
     try:
         key = _key(args)
         path = os.path.join(default_folder(), f"v{FORMAT}", f"{key}.json")
-        with open(path, "rb") as fh:
-            entry = json.loads(fh.read(_ENTRY_LIMIT + 1))
+        entry = json.loads(read_bytes(path, _ENTRY_LIMIT))  # a regular file only: never a FIFO
         stdout, code, fingerprint, target = entry["stdout"], entry["code"], entry["fingerprint"], entry["target"]
         if entry["key"] != key or not isinstance(stdout, str) or code not in (0, 1) or type(code) is not int:
             return None
         if not isinstance(fingerprint, str) or not holds(fingerprint, target):
             return None
-    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+    except (Unread, OSError, ValueError, KeyError, TypeError, RecursionError):
         return None  # absent, damaged or of another shape: the command runs, and a good entry replaces it
     try:
         sys.stdout.write(stdout)

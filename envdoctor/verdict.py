@@ -75,20 +75,21 @@ def _passes(fail_on: object) -> bool:
     """Whether the stored verdict says nothing reaches ``fail_on``, and it still holds; False when unsure."""
     from envdoctor.cache import FORMAT, default_folder
     from envdoctor.fingerprint import holds
+    from envdoctor.source.installed import Unread, read_bytes
 
     threshold = _threshold(fail_on)
     if threshold is None:
         return False
     try:
         key = _key()
-        with open(os.path.join(default_folder(), f"v{FORMAT}", f"{key}.json"), "rb") as fh:
-            entry = json.loads(fh.read(_ENTRY_LIMIT + 1))
+        path = os.path.join(default_folder(), f"v{FORMAT}", f"{key}.json")
+        entry = json.loads(read_bytes(path, _ENTRY_LIMIT))  # a regular file only: never a FIFO
         worst, fingerprint = entry["worst"], entry["fingerprint"]
         if entry["key"] != key or type(worst) is not int or worst >= threshold or not isinstance(fingerprint, str):
             return False
         if not holds(fingerprint, entry["target"]):
             return False
-    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+    except (Unread, OSError, ValueError, KeyError, TypeError, RecursionError):
         return False  # absent, damaged or of another shape: the whole call runs, and a good entry replaces it
     from envdoctor.runtime.loaded import stale_modules
 
