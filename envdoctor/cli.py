@@ -942,11 +942,17 @@ def _choose_format(name: str, *, to_file: bool, notebook: bool = False) -> tuple
     return fmt, fmt is Format.TERMINAL and not no_color and not to_file
 
 
+printed: list[str] = []
+"""The first two texts written to stdout since envdoctor.replay cleared it: one is what a replay may print again."""
+
+
 def _write(text: str, output: str | None) -> None:
     if output is None:
         try:
             sys.stdout.write(text)
             sys.stdout.flush()
+            if len(printed) < 2:
+                printed.append(text)
         except BrokenPipeError:  # `envdoctor check | head`: the reader left, nothing to say
             _silence_stdout()
         except OSError as exc:  # stdout on a full disk, /dev/full, a closed terminal
