@@ -31,6 +31,7 @@ from typing import Any
 
 from envdoctor import runner
 from envdoctor.errors import UsageError
+from envdoctor.knowledge.stack import STACK
 from envdoctor.ranks import label
 from envdoctor.redact import MASK, Redactor, secret_values
 from envdoctor.report import Finding, Report, Severity, Skipped, Summary
@@ -76,28 +77,6 @@ BEHAVIOUR_PREFIXES = (
     "FI_",
 )
 BEHAVIOUR_NAMES = frozenset(("LD_LIBRARY_PATH", "LD_PRELOAD", "PYTHONPATH", "PYTHONHASHSEED"))
-STACK = frozenset(
-    (
-        "torch",
-        "torchvision",
-        "torchaudio",
-        "transformers",
-        "accelerate",
-        "peft",
-        "trl",
-        "datasets",
-        "tokenizers",
-        "safetensors",
-        "huggingface-hub",
-        "deepspeed",
-        "bitsandbytes",
-        "xformers",
-        "flash-attn",
-        "numpy",
-        "triton",
-    )
-)
-"""Distributions a training run imports on every rank: drift in one of them is an error."""
 
 EVIDENCE_RANKS = 16
 """A drift finding lists each rank's value as evidence up to this many ranks (its title always groups them)."""

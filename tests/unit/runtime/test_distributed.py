@@ -12,6 +12,7 @@ import pytest
 
 from envdoctor import ranks
 from envdoctor.errors import UsageError
+from envdoctor.knowledge.stack import STACK
 from envdoctor.redact import MASK
 from envdoctor.render import Format, RenderOptions, render
 from envdoctor.report import Finding, Report, Severity, Summary
@@ -144,6 +145,19 @@ def test_another_transformers_on_one_node_is_an_error_naming_both_versions_and_t
     assert drift.title == "transformers differs between ranks: 5.23.0 on rank 0 (node-a); 5.22.0 on rank 1 (node-b)"
     assert drift.ranks == (0, 1) and drift.packages == ("transformers",)
     assert drift.fix == ("transformers==5.23.0",)
+
+
+def test_drift_is_an_error_for_every_distribution_of_the_one_training_stack_list_and_a_warning_otherwise() -> None:
+    zero = own()
+    other = {name: "0.0.1" for name in STACK if name != "torch"} | {"rich": "14.0.0"}  # torch: the build drift
+    merged = d.merge(
+        zero,
+        payload(entry(0, zero), entry(1, own(), host="node-b", packages=other)),
+        timeout=60,
+    )
+    found = {f.packages[0]: f.severity for f in merged.findings if f.id == d.DRIFT_PACKAGE_ID}
+    assert found.pop("rich") is Severity.WARNING
+    assert found == dict.fromkeys(set(STACK) - {"torch"}, Severity.ERROR)  # wandb, protobuf, ... as transformers
 
 
 def test_env_precision_gpu_and_accelerate_config_drift() -> None:
