@@ -98,6 +98,14 @@ def test_slurm_variables_stand_for_torchs_and_the_step_runs_outside_the_launch_o
     assert step == {"A": "1", "CUDA_VISIBLE_DEVICES": "5"}  # Accelerate sees no launch, and GPU LOCAL_RANK only
 
 
+def test_under_srun_without_master_addr_and_port_the_usage_error_says_to_export_them() -> None:
+    env = {"SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_LOCALID": "0", "SLURM_JOB_NODELIST": "gpu[01-02]"}
+    with pytest.raises(UsageError) as caught:
+        d.Launch.from_environment(env)  # the nodelist is not read: the batch script exports MASTER_ADDR
+    assert str(caught.value).startswith("--distributed: MASTER_ADDR, MASTER_PORT not set")
+    assert "srun with MASTER_ADDR and MASTER_PORT exported" in str(caught.value)
+
+
 def test_environment_facts_keep_behaviour_changing_variables_and_never_a_secrets_value() -> None:
     facts = d.environment_facts(
         {"NCCL_DEBUG": "INFO", "HF_TOKEN": "hf_abcdefghijklmnop", "RANK": "1", "HOME": "/root", "TORCHELASTIC_X": "y"}
