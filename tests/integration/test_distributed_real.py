@@ -91,6 +91,9 @@ def test_two_ranks_with_the_same_environment_give_one_clean_merged_report_with_t
     assert (info["world_size"], info["complete"], info["launcher"]) == (2, True, "torchrun")
     assert [r["rank"] for r in info["ranks"]] == [0, 1]
     assert {r["torch"] for r in info["ranks"]} == {"torch 2.13.0+cpu"}
+    # one node, one interpreter, a CPU torch build: one rank checked (the step too, on the one CPU), both read it
+    [checker] = {r["checked_by"] for r in info["ranks"]}
+    assert checker in (0, 1)
     assert info["gloo"]["ok"] is True
     assert info["nccl"]["ran"] is False  # no GPU here: gloo only
     assert not [f for f in report["findings"] if f["check"] == d.CHECK]  # no drift, no failure
@@ -123,6 +126,7 @@ def test_a_node_with_another_transformers_gives_a_drift_finding_naming_both_vers
     ]
     [drift] = drifts
     assert (drift["severity"], drift["ranks"], drift["packages"]) == ("error", [0, 1], ["transformers"])
+    assert [r["checked_by"] for r in report["distributed"]["ranks"]] == [0, 1]  # two venvs: each its own check
     assert (rc0, rc1) == (1, 0), (err0[-2000:], err1[-2000:])  # torchrun passes rank 0's exit status on
     assert left_behind(marker) == []
 
@@ -209,6 +213,7 @@ def test_accelerate_launch_gives_one_clean_merged_report_and_exit_0(
     info = report["distributed"]
     assert (info["world_size"], info["complete"], info["launcher"]) == (2, True, "accelerate")
     assert [(r["rank"], r["local_rank"]) for r in info["ranks"]] == [(0, 0), (1, 1)]
+    assert len({r["checked_by"] for r in info["ranks"]}) == 1  # the node's ranks share one check
     assert info["gloo"]["ok"] is True
     assert not [f for f in report["findings"] if f["check"] == d.CHECK]  # no drift, no failure
     assert all(f["ranks"] == [0, 1] for f in report["findings"])
@@ -235,5 +240,6 @@ def test_srun_simulated_slurms_variables_without_rank_give_one_merged_report(dis
     info = report["distributed"]
     assert (info["world_size"], info["complete"], info["launcher"]) == (2, True, "slurm")
     assert [(r["rank"], r["local_rank"]) for r in info["ranks"]] == [(0, 0), (1, 1)]
+    assert len({r["checked_by"] for r in info["ranks"]}) == 1
     assert not [f for f in report["findings"] if f["check"] == d.CHECK]
     assert left_behind(marker) == []
