@@ -550,6 +550,7 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
             launch=launch,
             timeout=args.timeout,
             device_bound=bool(args.train or args.precision or args.accelerate_config),
+            on_wait=progress.step,
         )
         report = config.suppress(distributed.outcome(joined), ignores)
         if launch.rank != 0:  # rank 0 reports for every rank that reached it; the others only their own failures

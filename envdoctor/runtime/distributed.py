@@ -259,12 +259,13 @@ def check(
     launch: Launch,
     timeout: float,
     device_bound: bool = False,
+    on_wait: Callable[[str], None] | None = None,
 ) -> Joined:
     """Build this rank's report with ``build(step_environment)`` while the distributed probe joins the process
     group, hand the report to the probe, and wait for it: at most ``2 x timeout + 5`` s past the report, then its
     process group is killed. Ctrl-C / SIGTERM (torchrun stopping the ranks) kills it at once. The ranks of a node
     that would build the same report build it once (envdoctor.runtime.nodeshare); ``device_bound``: the report
-    has a training step, which runs on the rank's own device."""
+    has a training step, which runs on the rank's own device; ``on_wait``: told when this rank waits for another's."""
     workdir = Path(tempfile.mkdtemp(prefix="envdoctor-dist-"))
     report_file, partial_file = workdir / "report.json", workdir / "partial.json"
     request = {
@@ -288,7 +289,7 @@ def check(
     thread = threading.Thread(target=join, name="envdoctor-distributed", daemon=True)
     thread.start()  # not deaf: it starts the probe, which must get the stop signals
     stopped = False
-    shared = nodeshare.Shared(build, None, launch.rank)
+    shared = nodeshare.Shared(build, None, launch.rank, on_wait)
     try:
         shared.name = _share_key(launch, python, device_bound=device_bound)
         report = shared(launch.step_environment())

@@ -121,6 +121,8 @@ class Shared:
     build: Build
     name: str | None
     rank: int
+    on_wait: Callable[[str], None] | None = None
+    """Told once when another rank of the node is checking and this one waits for it (a progress line)."""
     checked_by: int | None = None
     """The rank whose check this rank's report is (its own, or the node's builder's)."""
     built_here: bool = False
@@ -134,7 +136,7 @@ class Shared:
             return self.build(step_env)
         self.where = where
         lock, result, claimed = (where / f"{self.name}.{ext}" for ext in ("lock", "json", "claimed"))
-        with _locked(fcntl, lock):  # blocks while the builder builds
+        with _locked(fcntl, lock, self.on_wait):  # blocks while the builder builds
             read = _read(result)
             if read is not None:
                 self.checked_by, report = read
@@ -156,10 +158,15 @@ class Shared:
 
 
 @contextmanager
-def _locked(fcntl: Any, path: Path) -> Iterator[None]:
+def _locked(fcntl: Any, path: Path, on_wait: Callable[[str], None] | None) -> Iterator[None]:
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait("another rank of this node is checking the same environment: waiting for its report")
+            fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)  # releases the lock

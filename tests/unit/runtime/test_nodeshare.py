@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -69,6 +70,27 @@ def test_one_rank_builds_the_others_read_it_and_the_builder_removes_the_files(tm
     first.clean()
     assert list(tmp_folder.iterdir()) == []
     assert tmp_folder.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_rank_that_waits_for_another_says_so_once(tmp_folder: Path) -> None:
+    heard: list[str] = []
+    builder = nodeshare.Shared(counting([], 1), "k", 1)
+    rank_0 = nodeshare.Shared(counting([], 0), "k", 0, heard.append)
+
+    def build_while_rank_0_arrives(env: dict[str, str]) -> Report:
+        waiter = threading.Thread(target=rank_0, args=({},))
+        waiter.start()  # rank 0 finds the lock taken: it says so, then blocks until this build is written
+        while not heard and waiter.is_alive():  # it blocks once it has said so
+            waiter.join(0.01)
+        ends.append(waiter)
+        return REPORT
+
+    ends: list[threading.Thread] = []
+    builder.build = build_while_rank_0_arrives
+    builder({})
+    ends[0].join()
+    assert heard == ["another rank of this node is checking the same environment: waiting for its report"]
+    assert rank_0.checked_by == 1  # it read rank 1's report
 
 
 def test_when_the_builder_fails_the_others_build_their_own(tmp_folder: Path) -> None:
