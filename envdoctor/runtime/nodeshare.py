@@ -35,6 +35,8 @@ from envdoctor.report import Report
 
 PER_TASK_VARS = frozenset(("SLURM_PROCID", "SLURM_LOCALID", "SLURM_TASK_PID", "SLURM_GTIDS", "PMI_RANK"))
 """Per-task variables of launchers other than torchrun (Slurm's own names for RANK and LOCAL_RANK)."""
+SHELL_VARS = frozenset(("SHLVL", "_", "OLDPWD"))
+"""What the shell that started a rank sets for itself (a launch script's last command gets another SHLVL)."""
 PROBE_TIMEOUT = 30.0
 
 Build = Callable[[dict[str, str]], Report]
@@ -65,7 +67,7 @@ def key(
         "argv": sys.argv,
         "cwd": os.getcwd(),
         "python": python,
-        "env": sorted((k, v) for k, v in env.items() if not per_rank(k) and k not in PER_TASK_VARS),
+        "env": sorted((k, v) for k, v in env.items() if not per_rank(k) and k not in PER_TASK_VARS | SHELL_VARS),
     }
     return hashlib.sha256(json.dumps(same, sort_keys=True, default=str).encode("utf-8", "surrogateescape")).hexdigest()
 

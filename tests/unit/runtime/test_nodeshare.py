@@ -138,6 +138,7 @@ def test_the_key_leaves_out_the_per_rank_variables_and_a_gpu_build_with_a_step_g
 
     base = {"PATH": "/bin", "NCCL_DEBUG": "INFO"}
     assert key({**base, "RANK": "0", "SLURM_PROCID": "0"}) == key({**base, "RANK": "1", "SLURM_PROCID": "1"})
+    assert key({**base, "SHLVL": "1"}) == key({**base, "SHLVL": "2"})  # a launch script's last command
     assert key({**base, "RANK": "0"}) != key({**base, "RANK": "0", "NCCL_DEBUG": "WARN"})
     monkeypatch.setattr(nodeshare, "cpu_only", lambda python, env: False)
     assert key(base) is not None and key(base, device_bound=True) is None
