@@ -545,7 +545,12 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
             return _checked_report(args, settings, progress, place, step_env=step_env)
 
         joined = distributed.check(
-            build, python=Target.resolve(args.python).python, launch=launch, timeout=args.timeout
+            build,
+            python=Target.resolve(args.python).python,
+            launch=launch,
+            timeout=args.timeout,
+            device_bound=bool(args.train or args.precision or args.accelerate_config),
+            on_wait=progress.step,
         )
         report = config.suppress(distributed.outcome(joined), ignores)
         if launch.rank != 0:  # rank 0 reports for every rank that reached it; the others only their own failures
