@@ -1,0 +1,458 @@
+"""Calls as well as names: the calls an installed distribution makes into another one, judged against the
+callee's installed release with the harvested signatures (matrix/facts/signatures/).
+
+The failure that import checks cannot see: every import works, and the first Trainer step dies with
+``TypeError: Accelerator.unwrap_model() got an unexpected keyword argument 'keep_torch_compile'``
+(transformers 4.52.4 passes it; accelerate added it in 1.3.0). Emits, per caller and callee:
+
+- call-keyword-missing: a call passes a keyword the callee's installed release does not accept (and some
+  harvested release does: a keyword no harvested release knows is not judged).
+- call-attribute-missing: a method or attribute used on an instance of a harvested class that the
+  installed release does not define (where the facts list the class's members).
+- call-override-keyword: a class that subclasses a harvested class of another distribution overrides a
+  method the base class calls on ``self`` with a keyword (or more positional arguments) the override
+  does not accept.
+
+Only at the confidence the text gives: a site is a call whose receiver's class is known statically
+(envdoctor.checks.symbols.callsites says how); error when it runs unconditionally in its function,
+warning when under an ``if``, in an ``except`` handler or a nested function; a release outside the
+harvested ones is not judged. The fix: the callee's releases nearest the installed one where every
+call the caller makes into it works (facts), as a specifier. The planner judges its candidate releases
+with the same sites (``judged``), so a move never lands on a release that an installed caller breaks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from envdoctor.checks.symbols.alternatives import _nearest, _runs
+from envdoctor.checks.symbols.callsites import Override, SelfCall, Site, Targets, file_calls, self_calls
+from envdoctor.inventory import Inventory
+from envdoctor.knowledge.wheelfacts import Facts, containing
+from envdoctor.report import Finding, Severity
+from envdoctor.source.index import DistFiles, SourceIndex
+from envdoctor.source.syntax import Unparsable, parse
+from envdoctor.versions import Version, canonical, version_or_none
+
+CHECK = "calls"
+IDS = frozenset({"call-keyword-missing", "call-attribute-missing", "call-override-keyword"})
+
+
+@dataclass(frozen=True)
+class Calls:
+    """What the installed files call: the sites and the overrides (read once, judged per inventory)."""
+
+    sites: tuple[Site, ...] = ()
+    overrides: tuple[Override, ...] = ()
+    read: tuple[tuple[str, str], ...] = ()  # (distribution, release) whose files were read: callers and bases
+    base_calls: tuple[SelfCall, ...] = ()  # the calls each harvested base class makes on self
+
+
+def targets(facts: Facts, index: SourceIndex) -> list[Targets]:
+    """The harvested vocabulary of every installed distribution the facts hold signatures of."""
+    out = []
+    for name in sorted(index.files):
+        data = facts.signatures(name)
+        if data is None:
+            continue
+        callables = {str(k): v for k, v in data.get("callables", {}).items() if isinstance(v, dict)}
+        members = {str(k) for k in data.get("members", {})}
+        top = next(iter({q.split(".")[0] for q in (*callables, *members)}), None)
+        if top is None:
+            continue
+        modules: dict[str, set[str]] = {}
+        classes: set[str] = set()
+        for qual, entry in callables.items():
+            parts = qual.split(".")
+            module = str(entry.get("path", "")).removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+            modules.setdefault(parts[1], {top}).add(module)
+            if len(parts) == 3 or parts[1][:1].isupper():
+                classes.add(parts[1])
+        for qual in members:
+            modules.setdefault(qual.split(".")[1], {top})
+            classes.add(qual.split(".")[1])
+        frozen = {k: frozenset(v) for k, v in modules.items()}
+        out.append(Targets(name, top, frozen, frozenset(classes), frozenset(callables)))
+    return out
+
+
+def collect(index: SourceIndex, facts: Facts) -> Calls:
+    """The sites and overrides of every installed distribution's files that import a harvested name of
+    another one (the text pass says which; only those are parsed). Cached per distribution."""
+    known = targets(facts, index)
+    if not known:
+        return Calls()
+    stamp = hashlib.sha256(repr(sorted((t.callee, sorted(t.callables), sorted(t.classes)) for t in known)).encode())
+    sites: list[Site] = []
+    overrides: list[Override] = []
+    for files in index.files.values():
+        wanted = _wanted(index, files, {t.top: t for t in known})
+        if wanted:
+            key = f"calls-{index._key(files)}-{stamp.hexdigest()[:12]}"
+            found = _cached(index, key, functools.partial(_read, index, files.dist, wanted))
+            sites += found.sites
+            overrides += found.overrides
+    bases = _base_calls(index, facts, {(o.callee, o.base) for o in overrides})
+    dists = [
+        index.files[n].dist
+        for n in {*(s.caller for s in sites), *(o.caller for o in overrides), *(b.callee for b in bases)}
+    ]
+    return Calls(tuple(sites), tuple(overrides), tuple(sorted((d.name, d.raw_version or "") for d in dists)), bases)
+
+
+def _wanted(index: SourceIndex, files: DistFiles, by_top: dict[str, Targets]) -> dict[str, dict[str, Targets]]:
+    """The files of ``files`` that import a harvested name of another distribution: file -> name -> targets."""
+    wanted: dict[str, dict[str, Targets]] = {}
+    for rel, imp in index.imports(files):
+        t = by_top.get(imp.module.split(".", maxsplit=1)[0])
+        if t is None or t.callee == files.dist.name:
+            continue
+        named = [n for n in imp.names if imp.module in t.modules.get(n, ())] if imp.names else list(t.modules)
+        if named:
+            wanted.setdefault(rel, {}).update(dict.fromkeys(named, t))
+    return wanted
+
+
+def _cached(index: SourceIndex, key: str, read: Callable[[], Calls]) -> Calls:
+    """What ``read`` finds, stored under ``key`` (an entry of another shape is read again and replaced)."""
+    stored = index.cache.get(key, {"sites": list, "overrides": list})
+    if stored is not None:
+        try:
+            return Calls(
+                tuple(Site(**{**d, "keywords": tuple(d["keywords"])}) for d in stored["sites"]),
+                tuple(Override(**{**d, "params": tuple(d["params"])}) for d in stored["overrides"]),
+            )
+        except (KeyError, TypeError):
+            pass
+    found = read()
+    index.cache.put(key, {"sites": _stored(found.sites), "overrides": _stored(found.overrides)})
+    return found
+
+
+def _base_calls(index: SourceIndex, facts: Facts, bases: set[tuple[str, str]]) -> tuple[SelfCall, ...]:
+    """The calls on ``self`` each overridden base class makes, read from its installed file (the harvested
+    path of the class; cached per distribution)."""
+    out: list[SelfCall] = []
+    for callee, base in sorted(bases):
+        data = facts.signatures(callee) or {}
+        path = next((str(e.get("path")) for q, e in data.get("callables", {}).items() if q.startswith(base + ".")), "")
+        files = index.files.get(callee)
+        if files is None or not path:
+            continue
+        key = f"calls-base-{index._key(files)}-{base}"
+        stored = index.cache.get(key, {"calls": list})
+        try:
+            out += [SelfCall(**{**d, "keywords": tuple(d["keywords"])}) for d in (stored or {})["calls"]]
+            continue
+        except (KeyError, TypeError):
+            pass
+        source = index.source(files.dist, os.path.join(files.dist.location, path))
+        try:
+            found = self_calls(parse(source), callee, base, path) if source is not None else []
+        except (SyntaxError, ValueError, Unparsable):
+            found = []
+        index.cache.put(key, {"calls": _stored(found)})
+        out += found
+    return tuple(out)
+
+
+def _stored(items: Iterable[Site | Override | SelfCall]) -> list[dict[str, Any]]:
+    return [dataclasses.asdict(i) for i in items]
+
+
+def _read(index: SourceIndex, dist: Any, wanted: dict[str, dict[str, Targets]]) -> Calls:
+    """The sites and overrides of the files in ``wanted``; a file is parsed only when its text calls one of
+    the harvested names it imports (``Accelerator(``) or declares a class on one (``class T(Trainer)``)."""
+    sites: list[Site] = []
+    overrides: list[Override] = []
+    for rel, named in sorted(wanted.items()):
+        data = index.source(dist, os.path.join(dist.location, rel))
+        words = b"|".join(re.escape(n.encode()) for n in sorted(named))
+        if data is None or not re.search(
+            rb"\b(?:%s)\s*\(|^\s*class\s+\w+\s*\([^)]*\b(?:%s)\b" % (words, words), data, re.M
+        ):
+            continue
+        try:
+            tree = parse(data)
+        except (SyntaxError, ValueError, Unparsable):
+            continue
+        found = file_calls(tree, data, list({t.callee: t for t in named.values()}.values()), dist.name, rel)
+        sites += found[0]
+        overrides += found[1]
+    return Calls(tuple(sites), tuple(overrides))
+
+
+# -------------------------------------------------------------------------------------------- judging
+
+
+def keyword_missing(facts: Facts, site: Site, version: Version) -> list[str] | None:
+    """The keywords of ``site`` the callee's release ``version`` does not accept; None when not judged (not
+    harvested, a release outside the harvested ones)."""
+    found = facts.signature(site.callee, site.target)
+    if found is None or not _inside(found[0], version):
+        return None
+    entry = found[1]
+    if containing(_ranges(entry.get("var_keyword")), version):
+        return []
+    params: dict[str, Any] = entry.get("params", {})
+    renamed: dict[str, dict[str, Any]] = entry.get("renamed", {})
+    return [
+        kw
+        for kw in site.keywords
+        if (kw in params or kw in renamed)
+        and not containing(_ranges(params.get(kw)), version)
+        and not any(containing(_ranges(r), version) for r in renamed.get(kw, {}).values())
+    ]
+
+
+def member_missing(facts: Facts, site: Site, version: Version) -> bool | None:
+    """Whether the class's release ``version`` lacks the member ``site`` uses (one some harvested release
+    defines); None when not judged."""
+    found = facts.members(site.callee, site.target)
+    if found is None or not site.member or not _inside(found[0], version):
+        return None
+    entry = found[1]
+    if containing(_ranges(entry.get("open")), version):
+        return None
+    names: dict[str, Any] = entry.get("names", {})
+    if site.member not in names:
+        return None
+    return containing(_ranges(names[site.member]), version) is None
+
+
+def _works(facts: Facts, site: Site, version: Version) -> bool | None:
+    if site.member:
+        missing = member_missing(facts, site, version)
+        return None if missing is None else not missing
+    kws = keyword_missing(facts, site, version)
+    return None if kws is None else not kws
+
+
+def _inside(versions: list[str], version: Version) -> bool:
+    bounds = _bounds(tuple(versions))
+    return bounds is not None and bounds[0] <= version <= bounds[1]
+
+
+@functools.lru_cache(maxsize=64)
+def _bounds(versions: tuple[str, ...]) -> tuple[Version, Version] | None:
+    known = [v for v in (version_or_none(x) for x in versions) if v is not None]
+    return (known[0], known[-1]) if known else None
+
+
+def _ranges(value: Any) -> list[tuple[str, str]]:
+    return [(str(a), str(b)) for a, b in value or ()]
+
+
+# -------------------------------------------------------------------------------------------- findings
+
+
+def judged(calls: Calls, inv: Inventory, facts: Facts) -> list[Finding]:
+    """The findings of ``calls`` (read from the installed files) in ``inv``: the installed environment, or the
+    planner's future one. A site whose caller (an override whose class or base) is not the release that was
+    read is not judged: its code is not known."""
+    stale = {n for n, raw in calls.read if (d := inv.get(n)) is None or d.planned or d.raw_version != raw}
+    groups: dict[tuple[str, str, str], list[tuple[Site, tuple[str, ...]]]] = {}
+    for site in calls.sites:
+        callee = inv.get(site.callee)
+        if site.caller in stale or callee is None or callee.version is None:
+            continue
+        if site.member:
+            if member_missing(facts, site, callee.version):
+                groups.setdefault(("call-attribute-missing", site.caller, site.callee), []).append((site, ()))
+        elif kws := keyword_missing(facts, site, callee.version):
+            groups.setdefault(("call-keyword-missing", site.caller, site.callee), []).append((site, tuple(kws)))
+    out = [_finding(rid, hits, calls, inv, facts) for (rid, _, _), hits in groups.items()]
+    return out + _override_findings(calls, inv, stale)
+
+
+def _finding(rid: str, hits: list[tuple[Site, tuple[str, ...]]], calls: Calls, inv: Inventory, facts: Facts) -> Finding:
+    first = hits[0][0]
+    caller, callee = inv.get(first.caller), inv.get(first.callee)
+    assert caller is not None and callee is not None and callee.version is not None
+    shown = list(dict.fromkeys(_shown(s, kws) for s, kws in hits))
+    what = " and ".join(shown[:3]) + (f" (and {len(shown) - 3} more)" if len(shown) > 3 else "")
+    label = f"{callee.display_name} {callee.raw_version}"
+    verb = "does not accept" if rid == "call-keyword-missing" else "does not define"
+    title = f"{caller.display_name} {caller.raw_version} calls {what}, which {label} {verb}"
+    severity = Severity.WARNING if all(s.conditional for s, _ in hits) else Severity.ERROR
+    site, kws = next(((s, k) for s, k in hits if not s.conditional), hits[0])
+    error = (
+        f"TypeError: {_called(site.target)}() got an unexpected keyword argument '{kws[0]}'"
+        if kws
+        else f"AttributeError: '{site.target.rpartition('.')[2]}' object has no attribute '{site.member}'"
+    )
+    when = "runs only in some cases" if site.conditional else "runs"
+    detail = (
+        f"{error}, when {first.caller}/{site.path.split('/', 1)[-1]}:{site.line} ({site.function}) {when}. Every "
+        f"import works and pip check is clean: it fails at the call, as in the first training step."
+    )
+    mine = list(
+        {
+            (s.target, s.keywords, s.member): s
+            for s in calls.sites
+            if (s.caller, s.callee) == (first.caller, first.callee)
+        }.values()
+    )
+    versions = facts.versions(callee.name) or _harvested(facts, first)
+    good = {
+        v
+        for v in versions
+        if (ver := version_or_none(v)) is not None and all(_works(facts, s, ver) is not False for s in mine)
+    }
+    down, up = _nearest(_runs(versions, good), callee.version)
+    runs = [r for r in (up, down) if r is not None]
+    fix = tuple(r.spec(callee.name, upward=r is up) for r in runs)
+    spans = " and ".join(r.span() for r in runs)
+    if runs:
+        detail += (
+            f" Every call {caller.display_name} {caller.raw_version} makes into {callee.name} works in its "
+            f"releases {spans} (matrix/facts/signatures)."
+        )
+    evidence = [
+        f"{os.path.join(caller.location, s.path)}:{s.line}: {s.function}: {_shown(s, k)}"
+        + (f" ({s.receiver})" if s.receiver else "")
+        for s, k in hits[:5]
+    ]
+    evidence.append(f"matrix/facts/signatures/{canonical(callee.name)}.json: {first.target}")
+    return Finding(
+        id=rid,
+        severity=severity,
+        title=title,
+        detail=detail,
+        packages=(first.caller, first.callee),
+        evidence=tuple(evidence),
+        fix=fix,
+        check=CHECK,
+    )
+
+
+def _harvested(facts: Facts, site: Site) -> list[str]:
+    found = facts.signature(site.callee, site.target) or facts.members(site.callee, site.target)
+    return found[0] if found else []
+
+
+def _called(target: str) -> str:
+    """How Python names the callable in its TypeError: ``Accelerator.__init__``, ``Accelerator.unwrap_model``."""
+    parts = target.split(".")[1:]
+    return ".".join(parts) if len(parts) > 1 or not parts[0][:1].isupper() else f"{parts[0]}.__init__"
+
+
+def _shown(site: Site, kws: Iterable[str]) -> str:
+    if site.member:
+        return f"{site.target.rpartition('.')[2]}.{site.member}"
+    name = ".".join(p for p in site.target.split(".")[1:] if p != "__init__")
+    return f"{name}({', '.join(f'{k}=...' for k in kws)})"
+
+
+def _override_findings(calls: Calls, inv: Inventory, stale: set[str]) -> list[Finding]:
+    out: list[Finding] = []
+    defined: dict[tuple[str, str, str], set[str]] = {}
+    for o in calls.overrides:
+        defined.setdefault((o.caller, o.path, o.cls), set()).add(o.method)
+    for o in calls.overrides:
+        if o.caller in stale or o.callee in stale:
+            continue
+        own = defined[(o.caller, o.path, o.cls)]
+        cut = {
+            x.method
+            for x in calls.overrides
+            if (x.caller, x.path, x.cls) == (o.caller, o.path, o.cls) and not x.calls_super
+        }
+        mine = [c for c in calls.base_calls if c.callee == o.callee and c.base == o.base]
+        trained = _reached_from_train(mine, cut)
+        bad = [
+            (c, problem)
+            for c in mine
+            if c.called and c.method == o.method and c.caller_method not in own
+            if (problem := _refused(o, c))
+        ]
+        if bad:
+            out.append(_override_finding(o, bad, inv, trained))
+    return out
+
+
+def _reached_from_train(calls: Sequence[SelfCall], cut: set[str]) -> set[str] | None:
+    """The base class's methods that ``train`` reaches through its references to ``self``, not through
+    a method the subclass replaces (``cut``); None when the base has no ``train`` (every method counts)."""
+    edges: dict[str, set[str]] = {}
+    for c in calls:
+        edges.setdefault(c.caller_method, set()).add(c.method)
+    if "train" not in edges:
+        return None
+    seen: set[str] = set()
+    todo = ["train"]
+    while todo:
+        m = todo.pop()
+        if m in seen or m in cut:
+            continue
+        seen.add(m)
+        todo.extend(edges.get(m, ()))
+    return seen
+
+
+def _refused(o: Override, c: SelfCall) -> str:
+    """Why the override refuses the base's call: "" when it accepts it."""
+    kws = [k for k in c.keywords if k not in o.params and not o.var_keyword]
+    if kws:
+        return f"got an unexpected keyword argument '{kws[0]}'"
+    if c.positional > o.positional and not o.var_positional:
+        return f"takes {o.positional + 1} positional arguments but {c.positional + 1} were given"
+    return ""
+
+
+def _override_finding(
+    o: Override, bad: list[tuple[SelfCall, str]], inv: Inventory, trained: set[str] | None
+) -> Finding:
+    caller, base = inv.get(o.caller), inv.get(o.callee)
+    assert caller is not None and base is not None
+    c, problem = next(((c, p) for c, p in bad if not c.conditional), bad[0])
+    base_name = o.base.rpartition(".")[2]
+    passes = f"passes {', '.join(f'{k}=' for k in c.keywords)}" if "keyword" in problem else "passes more arguments"
+    title = (
+        f"{caller.display_name} {caller.raw_version}'s {o.cls}.{o.method} overrides {base.display_name} "
+        f"{base.raw_version}'s {base_name}.{o.method}, which {base_name} calls in a way the override refuses"
+    )
+    detail = (
+        f"TypeError: {o.cls}.{o.method}() {problem}: {base.display_name} {base.raw_version}'s {base_name}."
+        f"{c.caller_method} calls self.{o.method}(...) and {passes}; the override in {caller.display_name} "
+        f"({o.path}:{o.line}) does not accept it. Every import works: it fails when {base_name}.{c.caller_method} runs."
+    )
+    return Finding(
+        id="call-override-keyword",
+        severity=Severity.ERROR if _sure(o, bad, trained) else Severity.INFO,
+        title=title,
+        detail=detail,
+        packages=(o.caller, o.callee),
+        evidence=(
+            f"{os.path.join(caller.location, o.path)}:{o.line}: def {o.method}({', '.join(('self', *o.params))})",
+            *(
+                f"{os.path.join(base.location, x.path)}:{x.line}: {base_name}.{x.caller_method}: self.{o.method}(...)"
+                for x, _ in bad[:3]
+            ),
+        ),
+        advice=(
+            f"a release of {caller.display_name} whose {o.cls}.{o.method} accepts what {base_name} passes, or a "
+            f"release of {base.display_name} that does not pass it (not checked: the facts hold no such calls)",
+        ),
+        check=CHECK,
+    )
+
+
+def _sure(o: Override, bad: list[tuple[SelfCall, str]], trained: set[str] | None) -> bool:
+    """An error only when the failing call runs unconditionally in a base method that ``train`` reaches, and
+    the subclass does not call its override itself (then the name serves its own purpose)."""
+    return not o.self_called and any(
+        not c.conditional and (trained is None or c.caller_method in trained) for c, _ in bad
+    )
+
+
+def check_calls(index: SourceIndex, facts: Facts) -> list[Finding]:
+    """The calls check over the installed environment ``index`` reads."""
+    return judged(collect(index, facts), index.inv, facts)
