@@ -228,11 +228,24 @@ def member_missing(facts: Facts, site: Site, version: Version) -> bool | None:
 
 
 def _works(facts: Facts, site: Site, version: Version) -> bool | None:
+    """Whether ``site`` works with the callee's release ``version``: True, False, or None (not known; a member
+    of a release whose members are open is known only when the facts list it)."""
     if site.member:
-        missing = member_missing(facts, site, version)
-        return None if missing is None else not missing
+        found = facts.members(site.callee, site.target)
+        if found is None or not _inside(found[0], version) or site.member not in found[1].get("names", {}):
+            return None
+        if containing(_ranges(found[1]["names"][site.member]), version):
+            return True
+        return None if containing(_ranges(found[1].get("open")), version) else False
     kws = keyword_missing(facts, site, version)
     return None if kws is None else not kws
+
+
+def _fits(facts: Facts, site: Site, version: Version) -> bool:
+    """Whether a release may be offered as the fix for ``site``: a member it is known to define, a call that
+    is not known to fail."""
+    works = _works(facts, site, version)
+    return works is True if site.member else works is not False
 
 
 def _inside(versions: list[str], version: Version) -> bool:
@@ -301,11 +314,7 @@ def _finding(rid: str, hits: list[tuple[Site, tuple[str, ...]]], calls: Calls, i
         }.values()
     )
     versions = facts.versions(callee.name) or _harvested(facts, first)
-    good = {
-        v
-        for v in versions
-        if (ver := version_or_none(v)) is not None and all(_works(facts, s, ver) is not False for s in mine)
-    }
+    good = {v for v in versions if (ver := version_or_none(v)) is not None and all(_fits(facts, s, ver) for s in mine)}
     down, up = _nearest(_runs(versions, good), callee.version)
     runs = [r for r in (up, down) if r is not None]
     fix = tuple(r.spec(callee.name, upward=r is up) for r in runs)
@@ -351,31 +360,47 @@ def _shown(site: Site, kws: Iterable[str]) -> str:
     return f"{name}({', '.join(f'{k}=...' for k in kws)})"
 
 
-def _override_findings(calls: Calls, inv: Inventory, stale: set[str]) -> list[Finding]:
-    out: list[Finding] = []
-    defined: dict[tuple[str, str, str], set[str]] = {}
-    for o in calls.overrides:
-        defined.setdefault((o.caller, o.path, o.cls), set()).add(o.method)
-    for o in calls.overrides:
-        if o.caller in stale or o.callee in stale:
-            continue
-        own = defined[(o.caller, o.path, o.cls)]
-        cut = {
-            x.method
-            for x in calls.overrides
-            if (x.caller, x.path, x.cls) == (o.caller, o.path, o.cls) and not x.calls_super
-        }
-        mine = [c for c in calls.base_calls if c.callee == o.callee and c.base == o.base]
-        trained = _reached_from_train(mine, cut)
-        bad = [
-            (c, problem)
-            for c in mine
-            if c.called and c.method == o.method and c.caller_method not in own
-            if (problem := _refused(o, c))
-        ]
-        if bad:
-            out.append(_override_finding(o, bad, inv, trained))
+@dataclass(frozen=True)
+class Refusal:
+    """An override that refuses how the base class calls it: the failing calls, and whether it is sure to
+    fail in training (an error) or only on a path the subclass may not take (a note)."""
+
+    override: Override
+    calls: tuple[tuple[SelfCall, str], ...]  # each base call and why the override refuses it
+    sure: bool
+
+
+def refusals(overrides: Sequence[Override], base_calls: Sequence[SelfCall]) -> list[Refusal]:
+    """The overrides among ``overrides`` (one subclass's methods at a time) that refuse a call ``base_calls``
+    makes on ``self``."""
+    out: list[Refusal] = []
+    by_class: dict[tuple[str, str, str], list[Override]] = {}
+    for o in overrides:
+        by_class.setdefault((o.caller, o.path, o.cls), []).append(o)
+    for group in by_class.values():
+        own = {o.method for o in group}
+        cut = {o.method for o in group if not o.calls_super}
+        for o in group:
+            mine = [c for c in base_calls if c.callee == o.callee and c.base == o.base]
+            bad = tuple(
+                (c, problem)
+                for c in mine
+                if c.called and c.method == o.method and c.caller_method not in own
+                if (problem := _refused(o, c))
+            )
+            if bad:
+                out.append(Refusal(o, bad, _sure(o, bad, _reached_from_train(mine, cut))))
     return out
+
+
+def _override_findings(calls: Calls, inv: Inventory, stale: set[str]) -> list[Finding]:
+    """One finding per subclassing distribution and base distribution: an error for the refusals sure to fail
+    in training, a note for the others."""
+    current = [o for o in calls.overrides if o.caller not in stale and o.callee not in stale]
+    groups: dict[tuple[str, str, bool], list[Refusal]] = {}
+    for r in refusals(current, calls.base_calls):
+        groups.setdefault((r.override.caller, r.override.callee, r.sure), []).append(r)
+    return [_override_finding(rs, inv) for rs in groups.values()]
 
 
 def _reached_from_train(calls: Sequence[SelfCall], cut: set[str]) -> set[str] | None:
@@ -407,45 +432,56 @@ def _refused(o: Override, c: SelfCall) -> str:
     return ""
 
 
-def _override_finding(
-    o: Override, bad: list[tuple[SelfCall, str]], inv: Inventory, trained: set[str] | None
-) -> Finding:
-    caller, base = inv.get(o.caller), inv.get(o.callee)
+def _override_finding(refused: list[Refusal], inv: Inventory) -> Finding:
+    first = refused[0].override
+    caller, base = inv.get(first.caller), inv.get(first.callee)
     assert caller is not None and base is not None
-    c, problem = next(((c, p) for c, p in bad if not c.conditional), bad[0])
-    base_name = o.base.rpartition(".")[2]
-    passes = f"passes {', '.join(f'{k}=' for k in c.keywords)}" if "keyword" in problem else "passes more arguments"
+    base_name = first.base.rpartition(".")[2]
+    listed = [f"{r.override.cls}.{r.override.method} ({_passes(r.calls[0])})" for r in refused]
     title = (
-        f"{caller.display_name} {caller.raw_version}'s {o.cls}.{o.method} overrides {base.display_name} "
-        f"{base.raw_version}'s {base_name}.{o.method}, which {base_name} calls in a way the override refuses"
+        f"{caller.display_name} {caller.raw_version} overrides {base.display_name} {base.raw_version}'s "
+        f"{base_name} methods that {base_name} calls with arguments the overrides refuse: {', '.join(listed[:3])}"
+        + (f" and {len(listed) - 3} more" if len(listed) > 3 else "")
     )
+    r = refused[0]
+    c, problem = next(((c, p) for c, p in r.calls if not c.conditional), r.calls[0])
+    o = r.override
     detail = (
-        f"TypeError: {o.cls}.{o.method}() {problem}: {base.display_name} {base.raw_version}'s {base_name}."
-        f"{c.caller_method} calls self.{o.method}(...) and {passes}; the override in {caller.display_name} "
-        f"({o.path}:{o.line}) does not accept it. Every import works: it fails when {base_name}.{c.caller_method} runs."
+        f"TypeError: {o.cls}.{o.method}() {problem}, when {base_name}.{c.caller_method} calls self.{o.method}(...)"
+        f" ({base.display_name} {base.raw_version}); the override in {caller.display_name} ({o.path}:{o.line}) "
+        f"does not accept it. Every import works: it fails when {base_name}.{c.caller_method} runs"
+        + (", in the first training step." if refused[0].sure else "; the subclass may never take that path.")
     )
+    evidence = [
+        f"{os.path.join(caller.location, r.override.path)}:{r.override.line}: "
+        f"def {r.override.method}({', '.join(('self', *r.override.params))})"
+        for r in refused[:4]
+    ]
+    evidence += [
+        f"{os.path.join(base.location, c.path)}:{c.line}: {base_name}.{c.caller_method}" for c, _ in r.calls[:2]
+    ]
     return Finding(
         id="call-override-keyword",
-        severity=Severity.ERROR if _sure(o, bad, trained) else Severity.INFO,
+        severity=Severity.ERROR if refused[0].sure else Severity.INFO,
         title=title,
         detail=detail,
-        packages=(o.caller, o.callee),
-        evidence=(
-            f"{os.path.join(caller.location, o.path)}:{o.line}: def {o.method}({', '.join(('self', *o.params))})",
-            *(
-                f"{os.path.join(base.location, x.path)}:{x.line}: {base_name}.{x.caller_method}: self.{o.method}(...)"
-                for x, _ in bad[:3]
-            ),
-        ),
+        packages=(first.caller, first.callee),
+        evidence=tuple(evidence),
         advice=(
-            f"a release of {caller.display_name} whose {o.cls}.{o.method} accepts what {base_name} passes, or a "
-            f"release of {base.display_name} that does not pass it (not checked: the facts hold no such calls)",
+            f"a release of {caller.display_name} whose overrides accept what {base_name} passes, or a release of "
+            f"{base.display_name} that does not pass it (not checked: the facts hold no such calls)",
         ),
         check=CHECK,
     )
 
 
-def _sure(o: Override, bad: list[tuple[SelfCall, str]], trained: set[str] | None) -> bool:
+def _passes(call: tuple[SelfCall, str]) -> str:
+    c, problem = call
+    kws = [k for k in c.keywords if f"'{k}'" in problem]
+    return f"{kws[0]}=" if kws else f"{c.positional} positional arguments"
+
+
+def _sure(o: Override, bad: tuple[tuple[SelfCall, str], ...], trained: set[str] | None) -> bool:
     """An error only when the failing call runs unconditionally in a base method that ``train`` reaches, and
     the subclass does not call its override itself (then the name serves its own purpose)."""
     return not o.self_called and any(

@@ -112,19 +112,26 @@ def file_calls(
 
     for klass in _classes(tree):
         reader.overrides_of(klass, text(klass))
-    calls = re.compile(rb"(?<![\w.])(?:%s)\s*\(" % b"|".join(re.escape(n.encode()) for n in bound))
+    names = [re.escape(n).encode() + (rb"\s*\.\s*\w+" if d == t.top else b"") for n, (t, d) in bound.items()]
+    calls = re.compile(rb"(?<![\w.])(?:%s)\s*\(" % b"|".join(names))
     if not calls.search(source):
         return [], reader.overrides  # nothing harvested is called: no constructor, no typed receiver
     functions = [(fn, cls, text(fn)) for fn, cls in _functions(tree)]
     read: dict[int, list[tuple[ast.AST, bool]]] = {}
-    for fn, cls, body in functions:  # self.a = X(...) first: which attributes are typed, per class
+
+    def nodes(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[tuple[ast.AST, bool]]:
+        return read.setdefault(id(fn), list(_reached(fn.body, False)))
+
+    for fn, cls, body in functions:  # self.a = X(...): the attributes that may be typed, per class
         if cls is not None and calls.search(body):
-            read[id(fn)] = list(_reached(fn.body, False))
-            reader.self_assignments(fn, cls, read[id(fn)])
+            reader.self_assignments(fn, cls, nodes(fn))
+    for fn, cls, body in functions:  # and every other assignment to them in the class
+        if cls is not None and id(fn) not in read and any(f".{a}".encode() in body for a in reader.attrs(cls)):
+            reader.self_assignments(fn, cls, nodes(fn))
     for fn, cls, body in functions:
         attrs = reader.attrs(cls) if cls is not None else {}
-        if calls.search(body) or any(f"self.{a}".encode() in body for a in attrs):
-            reader.function(fn, cls, read.get(id(fn)) or list(_reached(fn.body, False)))
+        if calls.search(body) or any(f".{a}".encode() in body for a in attrs):
+            reader.function(fn, cls, nodes(fn))
     return reader.sites, reader.overrides
 
 
@@ -454,9 +461,9 @@ def _own(stmt: ast.stmt) -> list[ast.AST]:
     if isinstance(stmt, ast.If | ast.While):
         return [stmt.test]
     if isinstance(stmt, ast.For | ast.AsyncFor):
-        return [stmt.iter]
+        return [stmt.target, stmt.iter]
     if isinstance(stmt, ast.With | ast.AsyncWith):
-        return [i.context_expr for i in stmt.items]
+        return [e for i in stmt.items for e in (i.context_expr, i.optional_vars) if e is not None]
     if isinstance(stmt, ast.Match):
         return [stmt.subject]
     if (
