@@ -311,7 +311,7 @@ def _member_table(rels: list[Release], target: str, path: str) -> dict[str, obje
         with zipfile.ZipFile(r.wheel) as zf:
             if path not in zf.namelist():
                 continue
-            node = _named(ast.parse(zf.read(path)).body, target.split(".")[-1])
+            node = _named(ast.parse(zf.read(path)).body, target.rsplit(".", maxsplit=1)[-1])
         if not isinstance(node, ast.ClassDef):
             continue
         found, is_open = _members(node)
