@@ -23,6 +23,7 @@ with the same sites (``judged``), so a move never lands on a release that an ins
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
 import hashlib
@@ -33,7 +34,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from envdoctor.checks.symbols.alternatives import _nearest, _runs
-from envdoctor.checks.symbols.callsites import Override, SelfCall, Site, Targets, file_calls, self_calls
+from envdoctor.checks.symbols.callsites import (
+    Override,
+    SelfCall,
+    Site,
+    Targets,
+    base_methods,
+    file_calls,
+    self_calls,
+)
 from envdoctor.inventory import Inventory
 from envdoctor.knowledge.wheelfacts import Facts, containing
 from envdoctor.report import Finding, Severity
@@ -69,8 +78,16 @@ def targets(facts: Facts, index: SourceIndex) -> list[Targets]:
             continue
         modules: dict[str, set[str]] = {}
         classes: set[str] = set()
+        keywords: dict[str, frozenset[str]] = {}
+        every = _every(data)
         for qual, entry in callables.items():
             parts = qual.split(".")
+            if len(parts) == 2 and not parts[1][:1].isupper():  # a function: only some keywords can fail
+                if entry.get("var_keyword") == every:
+                    continue  # **kwargs in every release (datasets.load_dataset): no call of it can fail
+                keywords[parts[1]] = frozenset(
+                    [*(k for k, r in entry.get("params", {}).items() if r != every), *entry.get("renamed", {})]
+                )
             module = str(entry.get("path", "")).removesuffix(".py").removesuffix("/__init__").replace("/", ".")
             modules.setdefault(parts[1], {top}).add(module)
             if len(parts) == 3 or parts[1][:1].isupper():
@@ -79,8 +96,24 @@ def targets(facts: Facts, index: SourceIndex) -> list[Targets]:
             modules.setdefault(qual.split(".")[1], {top})
             classes.add(qual.split(".")[1])
         frozen = {k: frozenset(v) for k, v in modules.items()}
-        out.append(Targets(name, top, frozen, frozenset(classes), frozenset(callables)))
+        known = frozenset(q for q in callables if q.split(".")[1] in frozen)
+        out.append(Targets(name, top, frozen, frozenset(classes), known, _volatile(data), keywords))
     return out
+
+
+def _every(data: dict[str, Any]) -> list[list[str]]:
+    """The range of every harvested release, as the facts write it."""
+    versions = [str(v) for v in data.get("versions", [])]
+    return [[versions[0], versions[-1]]] if versions else []
+
+
+def _volatile(data: dict[str, Any]) -> frozenset[str]:
+    """The method names with harvested signatures, and the members some harvested release does not define."""
+    every = _every(data)
+    names = {q.split(".")[-1] for q in data.get("callables", {}) if q.count(".") == 2}
+    for entry in data.get("members", {}).values():
+        names |= {n for n, ranges in entry.get("names", {}).items() if ranges != every}
+    return frozenset(names)
 
 
 def collect(index: SourceIndex, facts: Facts) -> Calls:
@@ -92,14 +125,15 @@ def collect(index: SourceIndex, facts: Facts) -> Calls:
     stamp = hashlib.sha256(repr(sorted((t.callee, sorted(t.callables), sorted(t.classes)) for t in known)).encode())
     sites: list[Site] = []
     overrides: list[Override] = []
+    trees: dict[str, ast.Module | None] = {}
     for files in index.files.values():
         wanted = _wanted(index, files, {t.top: t for t in known})
         if wanted:
             key = f"calls-{index._key(files)}-{stamp.hexdigest()[:12]}"
-            found = _cached(index, key, functools.partial(_read, index, files.dist, wanted))
+            found = _cached(index, key, functools.partial(_read, index, files.dist, wanted, trees))
             sites += found.sites
             overrides += found.overrides
-    bases = _base_calls(index, facts, {(o.callee, o.base) for o in overrides})
+    bases = _base_calls(index, facts, overrides, trees)
     dists = [
         index.files[n].dist
         for n in {*(s.caller for s in sites), *(o.caller for o in overrides), *(b.callee for b in bases)}
@@ -136,52 +170,87 @@ def _cached(index: SourceIndex, key: str, read: Callable[[], Calls]) -> Calls:
     return found
 
 
-def _base_calls(index: SourceIndex, facts: Facts, bases: set[tuple[str, str]]) -> tuple[SelfCall, ...]:
+def _base_calls(
+    index: SourceIndex, facts: Facts, overrides: Sequence[Override], trees: dict[str, ast.Module | None]
+) -> tuple[SelfCall, ...]:
     """The calls on ``self`` each overridden base class makes, read from its installed file (the harvested
-    path of the class; cached per distribution)."""
+    path of the class; cached per distribution). Read only for a base with a narrow override (one that lacks
+    a parameter of the method it overrides, or takes fewer positional ones): another cannot refuse a call."""
     out: list[SelfCall] = []
-    for callee, base in sorted(bases):
+    for callee, base in sorted({(o.callee, o.base) for o in overrides}):
         data = facts.signatures(callee) or {}
         path = next((str(e.get("path")) for q, e in data.get("callables", {}).items() if q.startswith(base + ".")), "")
         files = index.files.get(callee)
         if files is None or not path:
             continue
+        full = os.path.join(files.dist.location, path)
         key = f"calls-base-{index._key(files)}-{base}"
-        stored = index.cache.get(key, {"calls": list})
-        try:
-            out += [SelfCall(**{**d, "keywords": tuple(d["keywords"])}) for d in (stored or {})["calls"]]
+        stored = index.cache.get(key, {"methods": dict})
+        if stored is None:
+            tree = _tree(index, files.dist, full, trees)
+            stored = {"methods": base_methods(tree, base) if tree is not None else {}}
+            index.cache.put(key, stored)
+        mine = [o for o in overrides if (o.callee, o.base) == (callee, base)]
+        if not any(_narrow(o, stored["methods"].get(o.method)) for o in mine):
             continue
-        except (KeyError, TypeError):
-            pass
-        source = index.source(files.dist, os.path.join(files.dist.location, path))
-        try:
-            found = self_calls(parse(source), callee, base, path) if source is not None else []
-        except (SyntaxError, ValueError, Unparsable):
-            found = []
-        index.cache.put(key, {"calls": _stored(found)})
-        out += found
+        tree = _tree(index, files.dist, full, trees)
+        out += self_calls(tree, callee, base, path) if tree is not None else []
     return tuple(out)
+
+
+def _narrow(o: Override, base: Any) -> bool:
+    """Whether the override accepts less than the base method (``[params, positional]``) it replaces."""
+    if not isinstance(base, list) or len(base) != 2:
+        return True  # not known: read the base's calls
+    params, positional = base
+    lacks = not o.var_keyword and any(p not in o.params for p in params)
+    return lacks or (not o.var_positional and o.positional < positional)
+
+
+def _tree(index: SourceIndex, dist: Any, path: str, trees: dict[str, ast.Module | None]) -> ast.Module | None:
+    """``path`` parsed once per run (transformers' trainer.py is read as a caller and as a base)."""
+    if path not in trees:
+        data = index.source(dist, path)
+        try:
+            trees[path] = parse(data) if data is not None else None
+        except (SyntaxError, ValueError, Unparsable):
+            trees[path] = None
+    return trees[path]
 
 
 def _stored(items: Iterable[Site | Override | SelfCall]) -> list[dict[str, Any]]:
     return [dataclasses.asdict(i) for i in items]
 
 
-def _read(index: SourceIndex, dist: Any, wanted: dict[str, dict[str, Targets]]) -> Calls:
+def _worth_parsing(data: bytes, named: dict[str, Targets]) -> bool:
+    """Whether the text calls a harvested class (``Accelerator(``), declares a class on one (``class
+    T(Trainer)``), or calls a harvested function with a keyword some release does not accept."""
+    classes = [n for n, t in named.items() if n in t.classes]
+    words = b"|".join(re.escape(n.encode()) for n in sorted(classes))
+    if classes and re.search(rb"\b(?:%s)\s*\(|^\s*class\s+\w+\s*\([^)]*\b(?:%s)\b" % (words, words), data, re.M):
+        return True
+    for name, t in named.items():
+        kws = t.keywords.get(name)
+        called = kws and re.search(rb"\b%s\s*\(" % re.escape(name.encode()), data)
+        if called and re.search(rb"\b(?:%s)\s*=(?!=)" % b"|".join(re.escape(k.encode()) for k in sorted(kws)), data):
+            return True
+    return False
+
+
+def _read(
+    index: SourceIndex, dist: Any, wanted: dict[str, dict[str, Targets]], trees: dict[str, ast.Module | None]
+) -> Calls:
     """The sites and overrides of the files in ``wanted``; a file is parsed only when its text calls one of
     the harvested names it imports (``Accelerator(``) or declares a class on one (``class T(Trainer)``)."""
     sites: list[Site] = []
     overrides: list[Override] = []
     for rel, named in sorted(wanted.items()):
-        data = index.source(dist, os.path.join(dist.location, rel))
-        words = b"|".join(re.escape(n.encode()) for n in sorted(named))
-        if data is None or not re.search(
-            rb"\b(?:%s)\s*\(|^\s*class\s+\w+\s*\([^)]*\b(?:%s)\b" % (words, words), data, re.M
-        ):
+        full = os.path.join(dist.location, rel)
+        data = index.source(dist, full)
+        if data is None or not _worth_parsing(data, named):
             continue
-        try:
-            tree = parse(data)
-        except (SyntaxError, ValueError, Unparsable):
+        tree = _tree(index, dist, full, trees)
+        if tree is None:
             continue
         found = file_calls(tree, data, list({t.callee: t for t in named.values()}.values()), dist.name, rel)
         sites += found[0]

@@ -26,9 +26,9 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from envdoctor.source.syntax import availability_gates, version_test
+from envdoctor.source.syntax import availability_gates
 
 _HANDLES = frozenset({"TypeError", "AttributeError", "Exception", "BaseException"})
 
@@ -94,6 +94,8 @@ class Targets:
     modules: dict[str, frozenset[str]]  # "Accelerator" -> {"accelerate", "accelerate.accelerator"}
     classes: frozenset[str]  # "Accelerator"
     callables: frozenset[str]  # "accelerate.Accelerator.unwrap_model", "datasets.load_dataset", "trl.SFTConfig"
+    volatile: frozenset[str] = frozenset()  # methods and members that some harvested release lacks or changes
+    keywords: dict[str, frozenset[str]] = field(default_factory=dict)  # function -> keywords some release lacks
 
 
 def file_calls(
@@ -126,11 +128,17 @@ def file_calls(
         if cls is not None and calls.search(body):
             reader.self_assignments(fn, cls, nodes(fn))
     for fn, cls, body in functions:  # and every other assignment to them in the class
-        if cls is not None and id(fn) not in read and any(f".{a}".encode() in body for a in reader.attrs(cls)):
+        if cls is not None and id(fn) not in read and any(_assigns(body, a) for a in reader.attrs(cls)):
             reader.self_assignments(fn, cls, nodes(fn))
-    for fn, cls, body in functions:
+    volatile = [re.escape(n).encode() for t in targets for n in sorted(t.volatile)]
+    used = re.compile(rb"\.\s*(?:%s)\b" % b"|".join(volatile)) if volatile else None
+    for _fn, cls, body in functions:  # a class that sets attributes by name: none of them is known
+        if cls is not None and re.search(rb"setattr\(\s*self\s*,", body):
+            reader.opaque(cls)
+    for fn, cls, body in functions:  # where a typed receiver is used for something a release may lack
         attrs = reader.attrs(cls) if cls is not None else {}
-        if calls.search(body) or any(f".{a}".encode() in body for a in attrs):
+        typed_use = used is not None and used.search(body) and any(f".{a}".encode() in body for a in attrs)
+        if calls.search(body) or typed_use:
             reader.function(fn, cls, nodes(fn))
     return reader.sites, reader.overrides
 
@@ -158,6 +166,19 @@ def self_calls(tree: ast.Module, callee: str, base: str, path: str) -> list[Self
                 out.append(
                     SelfCall(callee, base, path, node.lineno, fn.name, node.func.attr, kws, positional, conditional)
                 )
+    return out
+
+
+def base_methods(tree: ast.Module, base: str) -> dict[str, list[object]]:
+    """The methods of the class ``base`` defined in ``tree``: name -> [parameter names, how many can be passed
+    by position] (without self)."""
+    name = base.rpartition(".")[2]
+    out: dict[str, list[object]] = {}
+    for fn, cls in _functions(tree):
+        if cls is not None and cls.name == name:
+            a = fn.args
+            positional = [p.arg for p in [*a.posonlyargs, *a.args]][1:]
+            out[fn.name] = [[*positional, *(p.arg for p in a.kwonlyargs)], len(positional)]
     return out
 
 
@@ -266,7 +287,14 @@ class _Reader:
                     kind = self.constructed(value)
                     kinds[kind] = min(kinds.get(kind, line), line)
 
+    def opaque(self, cls: ast.ClassDef | None) -> None:
+        """A class that sets attributes by name (``setattr(self, ...)``): none of its attributes is typed."""
+        if cls is not None:
+            self._seen[id(cls)] = {"": {None: 0}}
+
     def attrs(self, cls: ast.ClassDef) -> dict[str, tuple[str, str]]:
+        if "" in self._seen.get(id(cls), {}):
+            return {}
         typed = {}
         for attr, kinds in self._seen.get(id(cls), {}).items():
             classes = set(kinds) - {""}
@@ -409,6 +437,11 @@ class _Typed:
         return None
 
 
+def _assigns(body: bytes, attr: str) -> bool:
+    """Whether the text may assign ``.attr`` (``self.a = ``, ``self.a: T =``, ``self.a += ``, in a tuple)."""
+    return re.search(rb"\.%s\s*(?:[-+*/%%&|^@]?=(?!=)|:|,|\))" % re.escape(attr).encode(), body) is not None
+
+
 def _keywords(call: ast.Call) -> tuple[str, ...]:
     return tuple(k.arg for k in call.keywords if k.arg is not None)
 
@@ -435,7 +468,7 @@ def _reached(body: list[ast.stmt], conditional: bool) -> Iterator[tuple[ast.AST,
             for sub in ast.walk(node):
                 yield sub, conditional
         if isinstance(stmt, ast.If):
-            if version_test(stmt.test) or availability_gates(stmt.test):
+            if _versioned(stmt.test) or availability_gates(stmt.test):
                 continue
             yield from _reached(stmt.body, True)
             yield from _reached(stmt.orelse, True)
@@ -454,6 +487,21 @@ def _reached(body: list[ast.stmt], conditional: bool) -> Iterator[tuple[ast.AST,
         elif isinstance(stmt, ast.Match):
             for case in stmt.cases:
                 yield from _reached(case.body, True)
+
+
+_VERSIONISH = re.compile(r"version|_lt_|_le_|_gt_|_ge_|_eq_", re.IGNORECASE)
+
+
+def _versioned(test: ast.expr) -> bool:
+    """envdoctor.source.syntax.version_test without unparsing: a name, attribute or string in the test that
+    reads like a version (``sys.version_info`` is not one)."""
+    for node in ast.walk(test):
+        text = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+        if text and text != "version_info" and _VERSIONISH.search(text):
+            return True
+    return False
 
 
 def _own(stmt: ast.stmt) -> list[ast.AST]:
