@@ -230,7 +230,7 @@ def _worth_parsing(data: bytes, named: dict[str, Targets]) -> bool:
     if classes and re.search(rb"\b(?:%s)\s*\(|^\s*class\s+\w+\s*\([^)]*\b(?:%s)\b" % (words, words), data, re.M):
         return True
     for name, t in named.items():
-        kws = t.keywords.get(name)
+        kws = t.keywords.get(name, frozenset())
         called = kws and re.search(rb"\b%s\s*\(" % re.escape(name.encode()), data)
         if called and re.search(rb"\b(?:%s)\s*=(?!=)" % b"|".join(re.escape(k.encode()) for k in sorted(kws)), data):
             return True
