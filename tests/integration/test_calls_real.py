@@ -97,6 +97,40 @@ def test_the_healthy_hf_stack_has_no_call_finding_at_all(hf_stack: beds.Bed) -> 
     assert calls_findings(hf_stack.python) == []
 
 
+ONLINE_DPO_STEP = """
+import runpy, sys, tempfile
+ns = runpy.run_path(sys.argv[1])  # probes/stack_step.py: the tiny model and the in-memory tokenizer
+import torch, transformers, datasets, trl
+stack = ns["Stack"]({"torch": torch, "transformers": transformers, "datasets": datasets, "trl": trl}, tempfile.mkdtemp())
+model, _ = stack.model()
+tok = stack.tokenizer()
+words = ns["WORDS"]
+config = transformers.GPT2Config(vocab_size=len(words), n_embd=32, n_layer=1, n_head=2, n_positions=64, num_labels=1,
+                                 pad_token_id=tok.pad_token_id)
+reward = transformers.GPT2ForSequenceClassification(config)
+rows = {"prompt": [" ".join(words[3 + (i + j) % 60] for j in range(4)) for i in range(8)]}
+args = stack.args(trl.OnlineDPOConfig, "odpo", 1, save_strategy="no", max_new_tokens=4)
+trl.OnlineDPOTrainer(model=model, reward_model=reward, args=args, train_dataset=stack.dataset(rows), tokenizer=tok).train()
+"""
+
+
+@pytest.mark.online
+def test_the_refused_override_really_fails_the_first_step(trl_undeclared_rich: beds.Bed, tmp_path: Path) -> None:
+    """With rich installed (the bed's import break), one real OnlineDPOTrainer step (tiny model, offline) dies
+    where the finding says: transformers 4.46.3 calls self.training_step(model, inputs, num_items_in_batch),
+    trl 0.11.4's override takes (self, model, inputs)."""
+    bed = beds.copy(trl_undeclared_rich, tmp_path / "venv")
+    beds.pip("install", "rich", python=bed.python)
+    [f] = [f for f in calls_findings(bed.python) if f["severity"] == "error"]
+    assert "OnlineDPOTrainer.training_step (3 positional arguments)" in f["detail"]
+    script = tmp_path / "step.py"
+    script.write_text(ONLINE_DPO_STEP, encoding="utf-8")
+    stack_step = Path(__file__).resolve().parents[2] / "probes" / "stack_step.py"
+    run = subprocess.run([str(bed.python), str(script), str(stack_step)], capture_output=True, text=True, timeout=600)
+    assert run.returncode != 0
+    assert "TypeError: OnlineDPOTrainer.training_step() takes 3 positional arguments but 4 were given" in run.stderr
+
+
 @pytest.mark.parametrize("bed_name", ["train-cpu", "hf-stack-2024", "peft-new-accelerate"])
 def test_healthy_stacks_have_no_call_error_or_warning(bed_name: str) -> None:
     found = calls_findings(beds.build(bed_name).python)

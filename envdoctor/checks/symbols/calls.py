@@ -520,6 +520,7 @@ def _override_finding(refused: list[Refusal], inv: Inventory) -> Finding:
         f" ({base.display_name} {base.raw_version}); the override in {caller.display_name} ({o.path}:{o.line}) "
         f"does not accept it. Every import works: it fails when {base_name}.{c.caller_method} runs"
         + (", in the first training step." if refused[0].sure else "; the subclass may never take that path.")
+        + (f" All of them: {', '.join(listed)}." if len(listed) > 1 else "")
     )
     evidence = [
         f"{os.path.join(caller.location, r.override.path)}:{r.override.line}: "
