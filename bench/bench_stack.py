@@ -8,21 +8,23 @@ Both run in one process of the target and do the same thing: import torch, trans
 one-layer LlamaForCausalLM from a config, and run one ``Trainer`` step on an 8-row ``datasets.Dataset`` that saves
 ``checkpoint-1`` into a temporary directory. envdoctor's probe runs through envdoctor.runner (launcher, JSON request
 and result, offline environment, the checks of the step: loss finite, weights moved, checkpoint saved); the
-hand-written script runs with subprocess.run. The two alternate round by round after one untimed warm-up each; the
-median of each is reported with the ratio. Asserts nothing about speed; see bench/README.md.
+hand-written script runs with subprocess.run. bench/timing.py alternates them round by round after one untimed
+warm-up each and reports the medians with the ratio (bench_train.py runs this comparison too, beside its own).
+Asserts nothing about speed; see bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from timing import Comparison, compare, timed_probe, timed_script  # noqa: E402
+
+GOAL = 1.3  # issue 14
 
 HAND_WRITTEN = """
 import tempfile
@@ -40,30 +42,19 @@ with tempfile.TemporaryDirectory() as out:
 """
 
 
-def envdoctor_probe(python: str) -> float:
+def stack_comparison(python: str, rounds: int) -> Comparison:
+    """(c) the stack probe's Trainer step vs the hand-written Trainer step, both offline."""
     from envdoctor import runner
     from envdoctor.runtime.stack import OFFLINE
 
-    start = time.perf_counter()
     env = runner.child_environment(OFFLINE)
-    result = runner.run_probe(python, "stack_step", {"steps": ["trainer"]}, timeout=600, env=env)
-    elapsed = time.perf_counter() - start
-    if not result.ok or result.payload is None or not all(s.get("ran") for s in result.payload["steps"]):
-        raise SystemExit(f"envdoctor's probe failed: {result.message} {result.payload}")
-    return elapsed
-
-
-def hand_written(python: str) -> float:
-    from envdoctor import runner
-    from envdoctor.runtime.stack import OFFLINE
-
-    start = time.perf_counter()
-    env = runner.child_environment(OFFLINE)
-    proc = subprocess.run([python, "-c", HAND_WRITTEN], capture_output=True, text=True, timeout=600, env=env)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"the hand-written script failed: {proc.stderr[-2000:]}")
-    return elapsed
+    return compare(
+        "stack step (Trainer) vs a hand-written Trainer step",
+        lambda: timed_probe(python, "stack_step", {"steps": ["trainer"]}, env=env),
+        lambda: timed_script(python, HAND_WRITTEN, env=env),
+        rounds,
+        GOAL,
+    )
 
 
 def main() -> int:
@@ -75,16 +66,7 @@ def main() -> int:
         from tests import beds
 
         args.python = str(beds.build("hf-stack").python)
-    times: dict[str, list[float]] = {"envdoctor": [], "hand-written": []}
-    envdoctor_probe(args.python), hand_written(args.python)  # untimed warm-up: page cache
-    for i in range(args.rounds):
-        order = [("envdoctor", envdoctor_probe), ("hand-written", hand_written)]
-        for name, run in order if i % 2 == 0 else reversed(order):
-            times[name].append(run(args.python))
-    med = {name: statistics.median(t) for name, t in times.items()}
-    for name, t in times.items():
-        print(f"{name:<13} median {med[name]:6.2f} s  min {min(t):6.2f} s  ({', '.join(f'{x:.2f}' for x in t)})")
-    print(f"ratio envdoctor / hand-written (medians): {med['envdoctor'] / med['hand-written']:.2f}x")
+    print("\n".join(stack_comparison(args.python, args.rounds).lines()))
     return 0
 
 

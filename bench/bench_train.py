@@ -1,28 +1,37 @@
-"""Wall-clock benchmark: envdoctor's precision step (probes/step.py) against a minimal hand-written script.
+"""Wall-clock benchmark of ``check --train``'s probes against minimal hand-written scripts, in one run.
 
-Usage (from the repository root, with the dev venv; builds the train-cpu test bed if needed):
+Usage (from the repository root, with the dev venv; builds the train-cpu and hf-stack test beds if needed):
 
-    .venv/bin/python bench/bench_train.py [--rounds N] [--python PY]
+    .venv/bin/python bench/bench_train.py [--rounds N] [--python PY] [--stack-python PY] [--only facts,steps,stack]
 
-Both run in one process of the target, importing torch and accelerate once, and do the same three steps
-(fp32, fp16, bf16 through ``Accelerator(mixed_precision=...)``, accelerate's state reset between them).
-envdoctor's probe runs through envdoctor.runner (its launcher, JSON request and result, device facts,
-the checks of each step, five timed repeat steps per precision); the hand-written script runs with
-subprocess.run. The two alternate round by round; the median of each is reported with the ratio.
-Asserts nothing about speed; see bench/README.md.
+Three comparisons, each in the same target and the same run (issue 14's goals in brackets):
+
+(a) facts [<= 1.2x]: the device facts alone (probes/step.py with ``facts_only``: torch imported, CUDA, driver,
+    CPU flags, /dev/shm) vs ``python -c "import torch; torch.cuda.is_available()"``;
+(b) steps [<= 1.5x]: the precision step as ``check --train`` asks for it (device facts, then fp32, fp16 and bf16
+    through ``Accelerator(mixed_precision=...)`` with the checks of each and five timed repeat steps; fp8 only on a
+    GPU of compute capability 8.9+) vs a minimal script that imports torch and accelerate once and runs the same
+    three steps, accelerate's state reset between them;
+(c) stack [<= 1.3x]: bench_stack.py's comparison (the stack probe's Trainer step vs a hand-written Trainer step).
+
+envdoctor's side runs through envdoctor.runner (launcher, JSON request and result); the hand-written side with
+subprocess.run. bench/timing.py alternates them round by round after one untimed warm-up each and reports the
+medians with the ratio. Asserts nothing about speed; see bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench_stack import stack_comparison  # noqa: E402
+from timing import Comparison, compare, timed_probe, timed_script  # noqa: E402
+
+CUDA_AVAILABLE = "import torch; torch.cuda.is_available()"
 
 HAND_WRITTEN = """
 import torch
@@ -48,46 +57,47 @@ for precision in ("no", "fp16", "bf16"):
     print(precision, loss.item())
 """
 
-
-def envdoctor_probe(python: str) -> float:
-    from envdoctor import runner
-
-    start = time.perf_counter()
-    result = runner.run_probe(python, "step", {"precisions": ["no", "fp16", "bf16"]}, timeout=600)
-    elapsed = time.perf_counter() - start
-    if not result.ok or result.payload is None or not all(s["ran"] for s in result.payload["steps"]):
-        raise SystemExit(f"envdoctor's probe failed: {result.message}")
-    return elapsed
+STEP_REQUEST = {"precisions": ["no", "fp16", "bf16"], "fp8": {"min_capability": [8, 9]}}  # what check --train sends
 
 
-def hand_written(python: str) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run([python, "-c", HAND_WRITTEN], capture_output=True, text=True, timeout=600)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"the hand-written script failed: {proc.stderr[-2000:]}")
-    return elapsed
+def facts_comparison(python: str, rounds: int) -> Comparison:
+    return compare(
+        "(a) device facts vs `import torch; torch.cuda.is_available()`",
+        lambda: timed_probe(python, "step", {"facts_only": True}),
+        lambda: timed_script(python, CUDA_AVAILABLE),
+        rounds,
+        1.2,
+    )
+
+
+def steps_comparison(python: str, rounds: int) -> Comparison:
+    return compare(
+        "(b) the three precision steps vs a hand-written script",
+        lambda: timed_probe(python, "step", STEP_REQUEST),
+        lambda: timed_script(python, HAND_WRITTEN),
+        rounds,
+        1.5,
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--python", help="target interpreter with torch and accelerate (default: the train-cpu bed)")
+    parser.add_argument("--python", help="target with torch and accelerate for (a), (b) (default: the train-cpu bed)")
+    parser.add_argument("--stack-python", help="target with transformers and datasets for (c) (default: hf-stack)")
+    parser.add_argument("--only", default="facts,steps,stack", help="which comparisons (default: all three)")
     args = parser.parse_args()
-    if args.python is None:
-        from tests import beds
+    wanted = set(args.only.split(","))
+    from tests import beds
 
-        args.python = str(beds.build("train-cpu").python)
-    times: dict[str, list[float]] = {"envdoctor": [], "hand-written": []}
-    envdoctor_probe(args.python), hand_written(args.python)  # untimed warm-up: page cache, bytecode
-    for i in range(args.rounds):
-        order = [("envdoctor", envdoctor_probe), ("hand-written", hand_written)]
-        for name, run in order if i % 2 == 0 else reversed(order):
-            times[name].append(run(args.python))
-    med = {name: statistics.median(t) for name, t in times.items()}
-    for name, t in times.items():
-        print(f"{name:<13} median {med[name]:6.2f} s  min {min(t):6.2f} s  ({', '.join(f'{x:.2f}' for x in t)})")
-    print(f"ratio envdoctor / hand-written (medians): {med['envdoctor'] / med['hand-written']:.2f}x")
+    python = args.python or str(beds.build("train-cpu").python)
+    runs = {"facts": facts_comparison, "steps": steps_comparison}
+    for name, comparison in runs.items():
+        if name in wanted:
+            print("\n".join(comparison(python, args.rounds).lines()), flush=True)
+    if "stack" in wanted:
+        stack_python = args.stack_python or str(beds.build("hf-stack").python)
+        print("\n".join(stack_comparison(stack_python, args.rounds).lines()).replace("stack step", "(c) stack step", 1))
     return 0
 
 

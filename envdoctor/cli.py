@@ -171,7 +171,7 @@ def _add_check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     check.add_argument(
         "--precision",
-        choices=("no", "fp16", "bf16"),
+        choices=("no", "fp16", "bf16", "fp8"),
         help="the precision you mean to train in (implies --train): a fallback or emulation in it is a warning, "
         "a failure an error",
     )

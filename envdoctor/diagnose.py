@@ -225,7 +225,7 @@ def _check_target(
     return report
 
 
-TRAIN_PRECISIONS = ("no", "fp16", "bf16")
+TRAIN_PRECISIONS = ("no", "fp16", "bf16", "fp8")
 """Accelerate's mixed_precision values the training step runs ("no" is fp32)."""
 
 

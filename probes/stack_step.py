@@ -12,13 +12,19 @@ this one process (imports paid once), what most users really run:
 - "sft": one ``trl.SFTTrainer`` step on text, with a tokenizer built in memory (when trl is installed).
 
 The data is a tiny in-memory ``datasets.Dataset`` when datasets is installed, else a list. Every
-output_dir is under one temporary directory, removed at the end. A step that raises is recorded with
+output_dir is under one temporary directory (inside ``request["root"]``, a folder envdoctor removes even
+when it has to kill this process), removed at the end. A step that raises is recorded with
 its exact error and traceback; for a call with a keyword the callee lacks, the callee's file is found
 (``callee``), so that envdoctor can name the package that owns it.
+
+Test-only switch (an environment variable, never set by envdoctor itself):
+  ENVDOCTOR_TEST_STACK_HANG=FILE   the first step hangs (probes/step.py's test hang: the probe and a child
+                                   of it sleep; "PID PGID CHILD_PID" is written to FILE)
 """
 
 import os
 import re
+import runpy
 import shutil
 import sys
 import tempfile
@@ -293,7 +299,7 @@ def main(request):
             modules[name] = module
     if "torch" not in modules or "transformers" not in modules:
         return result
-    root = tempfile.mkdtemp(prefix="envdoctor-stack-")
+    root = tempfile.mkdtemp(prefix="envdoctor-stack-", dir=request.get("root"))
     try:
         stack = Stack(modules, root)
         checkpoint = [None]  # the Trainer step's checkpoint, for the resume step
@@ -305,6 +311,9 @@ def main(request):
                 result["steps"].append({"step": name, "ran": False, "skipped": "the Trainer step saved no checkpoint"})
                 continue
             _progress(request, "step %s" % name)
+            if os.environ.get("ENVDOCTOR_TEST_STACK_HANG"):  # test only: the precision step's hang
+                here = os.path.dirname(os.path.abspath(__file__))
+                runpy.run_path(os.path.join(here, "step.py"))["_hang"](os.environ["ENVDOCTOR_TEST_STACK_HANG"])
             if name == "trainer":
                 record = _timed(name, lambda: step_trainer(stack))
                 checkpoint[0] = record.get("checkpoint") if record.get("checkpoint_saved") else None

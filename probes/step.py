@@ -6,7 +6,11 @@ target, never in envdoctor's process. Reports device facts (torch build, GPUs, d
 "fp16", "bf16") through ``accelerate.Accelerator(mixed_precision=...)`` in this one process (imports
 paid once), with accelerate's global state reset between precisions. Each step records what really
 happened (the dtype a Linear layer computed in, the grad scaler, finiteness, whether the weights
-moved), never only "no exception".
+moved), never only "no exception". When the request has "fp8" ({"min_capability": [8, 9]}, from the
+matrix), an fp8 step follows only where the hardware claims fp8: a CUDA GPU (not ROCm) of at least that
+compute capability; elsewhere its record says "attempted": false and nothing is tried. Either way it
+lists the fp8 backends accelerate looks for (torchao, transformer_engine, msamp) by module spec,
+without importing them.
 
 Test-only switches (environment variables, never set by envdoctor itself):
   ENVDOCTOR_TEST_STEP_POISON=nan   every input is NaN (a step that produces a non-finite loss)
@@ -17,6 +21,7 @@ Test-only switches (environment variables, never set by envdoctor itself):
 
 import ctypes
 import importlib
+import importlib.util
 import math
 import os
 import sys
@@ -27,6 +32,8 @@ SCHEMA = "envdoctor.step/1"
 PRECISIONS = ("no", "fp16", "bf16")
 TIMED_STEPS = 5  # step time: the fastest of these, after the first (verified) step
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")  # x86 AVX-512 BF16 / AMX, aarch64 "bf16" feature
+FP8_BACKENDS = ("torchao", "transformer_engine", "msamp")  # accelerate's order: AO, TE, MS-AMP
+FP8_MODULES = ("torchao.", "transformer_engine.", "msamp.")  # where the layers an fp8 backend swaps in live
 
 
 def _error(exc):
@@ -159,10 +166,16 @@ class _Model:
     config = {"in": 128, "hidden": 512, "out": 128, "batch": 32}
 
     @classmethod
-    def build(cls, torch):
+    def build(cls, torch, middle=False):
+        """``middle``: one more hidden Linear (fp8: accelerate's torchao path keeps the first and last Linear
+        in high precision, so only a middle one is converted)."""
         c = cls.config
+        inner = [torch.nn.Linear(c["hidden"], c["hidden"]), torch.nn.ReLU()] if middle else []
         return torch.nn.Sequential(
-            torch.nn.Linear(c["in"], c["hidden"]), torch.nn.ReLU(), torch.nn.Linear(c["hidden"], c["out"])
+            torch.nn.Linear(c["in"], c["hidden"]),
+            torch.nn.ReLU(),
+            *inner,
+            torch.nn.Linear(c["hidden"], c["out"]),
         )
 
     @classmethod
@@ -205,13 +218,16 @@ def one_step(torch, accelerate, precision):
         device = accelerator.device
         record["device"] = str(device)
         record["native_amp"] = bool(getattr(accelerator, "native_amp", False))
-        model = _Model.build(torch)
+        model = _Model.build(torch, middle=precision == "fp8")
         seen = []
         model[0].register_forward_hook(lambda _m, _i, out: seen.append(str(out.dtype).replace("torch.", "")))
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
         x, y = _Model.batch(torch)
         loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=len(x))
         model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+        if precision == "fp8":
+            record["mixed_precision"] = str(getattr(accelerator, "mixed_precision", ""))  # "fp16": it fell back
+            record["fp8_layers"] = _fp8_layers(model)
         before = [p.detach().clone() for p in model.parameters()]
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
@@ -240,7 +256,7 @@ def one_step(torch, accelerate, precision):
                     record["weights_changed"] = any(not torch.equal(a, b.detach()) for a, b in zip(before, after))  # noqa: B905 (3.8)
                     record["step_skipped"] = bool(getattr(accelerator, "optimizer_step_was_skipped", False))
         record["step_seconds"] = min(timings[1:])
-        record["compute_dtype"] = seen[0] if seen else None
+        record["compute_dtype"] = "float8" if record.get("fp8_layers") else seen[0] if seen else None
         scaler = getattr(accelerator, "scaler", None)
         record["scaler"] = None if scaler is None else {"present": True, "scale": float(scaler.get_scale())}
         if device.type == "cuda":
@@ -250,6 +266,34 @@ def one_step(torch, accelerate, precision):
         if isinstance(exc, KeyboardInterrupt):
             raise
         record["error"] = _error(exc)
+    return record
+
+
+def _fp8_layers(model):
+    """The classes of the layers an fp8 backend swapped in (torchao's Float8Linear, transformer_engine's Linear)."""
+    found = set()
+    for module in model.modules():
+        cls = type(module)
+        if cls.__module__.startswith(FP8_MODULES):
+            found.add("%s.%s" % (cls.__module__, cls.__name__))
+    return sorted(found)
+
+
+def fp8_capable(device, min_capability):
+    """Whether the hardware claims fp8: a CUDA (not ROCm) GPU 0 of at least ``min_capability``."""
+    devices = device.get("devices") or []
+    if not device.get("cuda_available") or device.get("torch_hip") or not devices:
+        return False
+    return tuple(devices[0].get("capability") or ()) >= tuple(min_capability)
+
+
+def fp8_step(torch, accelerate, device, fp8):
+    """The fp8 record: one step where the hardware claims fp8 (``fp8["min_capability"]``), else not attempted."""
+    backends = {name: importlib.util.find_spec(name) is not None for name in FP8_BACKENDS}
+    if not fp8_capable(device, fp8.get("min_capability") or (8, 9)):
+        return {"precision": "fp8", "attempted": False, "ran": False, "error": None, "fp8_backends": backends}
+    record = one_step(torch, accelerate, "fp8")
+    record.update({"attempted": True, "fp8_backends": backends})
     return record
 
 
@@ -294,4 +338,8 @@ def main(request):
     for precision in request.get("precisions") or PRECISIONS:
         _said(request, "precision %s" % precision)
         result["steps"].append(one_step(torch, accelerate, precision))
+    if request.get("fp8"):
+        if fp8_capable(result["device"], request["fp8"].get("min_capability") or (8, 9)):
+            _said(request, "precision fp8")
+        result["steps"].append(fp8_step(torch, accelerate, result["device"], request["fp8"]))
     return result

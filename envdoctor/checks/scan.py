@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from envdoctor.checks.symbols.alternatives import _nearest, _runs
+from envdoctor.checks.symbols.alternatives import nearest_runs
 from envdoctor.checks.symbols.links import Found
 from envdoctor.checks.symbols.resolver import Resolver
 from envdoctor.errors import UsageError
@@ -213,7 +213,7 @@ class _Fix:
         evidence: list[str] = []
         installed = self.dist.version
         if self.good and installed is not None:
-            down, up = _nearest(_runs(self.versions, self.good), installed)
+            down, up = nearest_runs(self.versions, self.good, installed)
             runs = [r for r in (up, down) if r is not None]
             fix = [r.spec(self.dist.name, upward=r is up) for r in runs]
             evidence = [f"{self.what} {r.span()} (harvested: matrix/facts)" for r in runs]

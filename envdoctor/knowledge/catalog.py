@@ -78,6 +78,7 @@ _BUILT_IN = {
     "train-driver-too-old": "The NVIDIA driver is older than the CUDA runtime torch was built with needs.",
     "train-precision-fallback": "A precision fell back to another dtype.",
     "train-precision-emulated": "A precision ran emulated, not natively.",
+    "train-precision-not-attempted": "The precision asked for (fp8) was not attempted: the hardware does not claim it.",
     "distributed-unavailable": "check --distributed: torch.distributed cannot be used in the checked interpreter.",
     "distributed-store-unreachable": "check --distributed: a rank could not reach the rendezvous store "
     "(MASTER_ADDR:MASTER_PORT).",

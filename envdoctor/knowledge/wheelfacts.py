@@ -156,6 +156,14 @@ class Facts:
             return None
         return [str(v) for v in (data or {}).get("versions", [])], entry
 
+    def weights_only_caller(self, package: str) -> dict[str, Any] | None:
+        """matrix/facts/weights-only.json's entry for ``package`` (hand-curated, with its wheels and real run):
+        ``first_fixed``, its first release that loads its files under torch.load's weights_only default
+        (torch >= 2.6); None when not recorded."""
+        data = self._load(".", "weights-only")
+        entry = (data or {}).get("callers", {}).get(canonical(package))
+        return entry if isinstance(entry, dict) else None
+
     def imported(self, package: str, module: str, name: str) -> list[Range] | None:
         """Releases of ``package`` that import ``name`` from ``module``; None when not harvested."""
         data = self._load("imports", package)

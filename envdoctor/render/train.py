@@ -9,8 +9,8 @@ from typing import Any
 from envdoctor.render import printable
 
 HEADER = ("precision", "verdict", "ran in", "loss", "weights", "grad scaler", "time vs fp32", "why")
-_LABEL = {"no": "fp32", "fp16": "fp16", "bf16": "bf16"}
-_DTYPE = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
+_LABEL = {"no": "fp32", "fp16": "fp16", "bf16": "bf16", "fp8": "fp8"}
+_DTYPE = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "float8": "fp8"}
 
 
 def device_line(train: Mapping[str, Any]) -> str:
@@ -43,6 +43,7 @@ def rows(train: Mapping[str, Any]) -> list[tuple[str, ...]]:
     out: list[tuple[str, ...]] = []
     for p in train.get("precisions") or ():
         scaler = p.get("grad_scaler")
+        scaled = f"scale {scaler.get('scale'):g}" if isinstance(scaler, Mapping) else "none" if p.get("ran") else "-"
         loss = p.get("loss")
         out.append(
             tuple(
@@ -53,7 +54,7 @@ def rows(train: Mapping[str, Any]) -> list[tuple[str, ...]]:
                     _DTYPE.get(p.get("compute_dtype"), str(p.get("compute_dtype") or "-")),
                     "-" if loss is None else f"{loss:.4g}",
                     {True: "changed", False: "unchanged"}.get(p.get("weights_changed"), "-"),
-                    f"scale {scaler.get('scale'):g}" if isinstance(scaler, Mapping) else "none",
+                    scaled,
                     "-" if p.get("time_vs_fp32") is None else f"{p['time_vs_fp32']:.2f}x",
                     str(p.get("reason", "")),
                 )

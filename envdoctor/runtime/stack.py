@@ -12,6 +12,7 @@ packages through each RECORD -> fix, envdoctor.runtime.diagnosis) and becomes an
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -117,7 +118,7 @@ def diagnose_error(error: Mapping[str, Any], owners: Owners, facts: Facts | None
             return found
     if _WEIGHTS_ONLY.search(text):
         unsupported = _UNSUPPORTED_GLOBAL.search(text)
-        return _weights_only(base, unsupported["name"] if unsupported else None, owners)
+        return _weights_only(base, unsupported["name"] if unsupported else None, owners, facts)
     return base
 
 
@@ -171,7 +172,7 @@ def _keyword_fix(facts: Facts | None, dist: str, target: str, keyword: str, inst
     return ()
 
 
-def _weights_only(base: Diagnosis, global_name: str | None, owners: Owners) -> Diagnosis:
+def _weights_only(base: Diagnosis, global_name: str | None, owners: Owners, facts: Facts | None) -> Diagnosis:
     callers = [p for p in _frame_owners(base, owners) if p != "torch"]
     caller = callers[-1] if callers else None
     torch = owners.version("torch")
@@ -180,8 +181,24 @@ def _weights_only(base: Diagnosis, global_name: str | None, owners: Owners) -> D
         f"{global_name or 'a non-tensor object'}; torch 2.6 made weights_only=True the default, so the installed "
         f"torch{' ' + torch if torch else ''} refuses it (resuming from a checkpoint breaks while saving works)"
     )
+    fix: tuple[str, ...] = ("torch<2.6",)
+    first = _first_loading(caller, owners, facts)
+    if first is not None:
+        cause += f"; {caller} {first} and later allowlist what they load (matrix/facts/weights-only.json)"
+        fix = (f"{canonical(caller or '')}>={first}", *fix)
     packages = tuple(dict.fromkeys(p for p in (caller, "torch", *base.packages) if p))
-    return Diagnosis("torch-load-weights-only", base.error, cause, packages, ("torch<2.6",), base.frames)
+    return Diagnosis("torch-load-weights-only", base.error, cause, packages, fix, base.frames)
+
+
+def _first_loading(caller: str | None, owners: Owners, facts: Facts | None) -> str | None:
+    """The first release of ``caller`` that loads under torch.load's weights_only default, when the installed
+    one is older (matrix/facts/weights-only.json); else None."""
+    entry = facts.weights_only_caller(caller) if facts is not None and caller else None
+    first = version_or_none(str(entry.get("first_fixed"))) if entry else None
+    have = version_or_none(owners.version(caller)) if caller else None
+    if first is None or have is None or have >= first:
+        return None
+    return str(first)
 
 
 # -------------------------------------------------------------------------------------------- findings
@@ -251,24 +268,20 @@ def run(
     the probe's whole environment (default: ours); a rank of a distributed launch leaves the launcher's
     variables out, or the Trainer would take itself for one rank of that launch (only rank 0 saves a
     checkpoint, so the other ranks' resume finds none)."""
-    with ProgressFile(on_progress) as path:
-        request = {"steps": list(steps), "progress": path}
+    heard: list[str] = []  # what the probe last started: where a hang was
+
+    def hear(line: str) -> None:
+        heard.append(line)
+        if on_progress is not None:
+            on_progress(line)
+
+    with ProgressFile(hear) as path, tempfile.TemporaryDirectory(prefix="envdoctor-stack-") as root:
+        # the probe's output_dirs go under root: removed here even when the probe is killed at the timeout
+        request = {"steps": list(steps), "progress": path, "root": root}
         env = {**(env if env is not None else runner.child_environment()), **OFFLINE}
         result = runner.run_probe(python, "stack_step", request, timeout=timeout, env=env)
     if result.outcome in (runner.Outcome.TIMEOUT, runner.Outcome.CRASHED):
-        how = "its process group was killed" if result.outcome is runner.Outcome.TIMEOUT else "it crashed"
-        return StackRun(
-            None,
-            findings=(
-                Finding(
-                    id="stack-step-fails",
-                    severity=Severity.ERROR,
-                    title=f"the stack step did not end normally: {result.message}; {how}",
-                    packages=("transformers",),
-                    check=CHECK,
-                ),
-            ),
-        )
+        return StackRun(None, findings=(_ended_badly(result, heard[-1] if heard else None, timeout),))
     if not result.ok or result.payload is None:
         return StackRun(None, skipped=(Skipped(CHECK, result.message),))
     stack = interpret(result.payload, owners, facts)
@@ -283,3 +296,27 @@ def run(
         why = f"`import {name}` fails in the target ({error.get('type')}: {error.get('message')}), so no stack step ran"
         return StackRun(stack, skipped=(Skipped(CHECK, why),))
     return StackRun(stack, findings=tuple(findings(stack)))
+
+
+def _ended_badly(result: runner.ProbeResult, last: str | None, timeout: float) -> Finding:
+    """The error for a stack probe that was killed at the timeout or crashed, naming what it had started."""
+    timed_out = result.outcome is runner.Outcome.TIMEOUT
+    kind, _, name = (last or "").partition(" ")
+    where = f" in {LABEL.get(name, name)}" if kind == "step" else f" importing {name}" if kind == "import" else ""
+    started = repr(last) if last else "nothing yet"
+    how = "its process group was killed" if timed_out else "it crashed"
+    detail = (
+        f"It had started {started} when it was stopped. A step that never ends (a deadlock, a wait on a network "
+        f"the step does not need: it runs offline) or a machine too slow for --timeout {timeout:g}: run that step "
+        "by hand, or raise --timeout (the stack's imports alone took 15 to 40 s on a loaded 2-core machine)."
+        if timed_out
+        else f"It had started {started}. A crash in a compiled extension: check the torch build against the machine."
+    )
+    return Finding(
+        id="stack-step-fails",
+        severity=Severity.ERROR,
+        title=f"the stack step did not end normally{where}: {result.message}; {how}",
+        detail=detail,
+        packages=("transformers",),
+        check=CHECK,
+    )

@@ -1,10 +1,11 @@
 """The precision step (``envdoctor check --train``): one real training step per precision, in the target.
 
 ``run`` asks probes/step.py (in the target interpreter, through envdoctor.runner) for the device facts
-and one Accelerate step in each of "no" (fp32), "fp16" and "bf16"; ``interpret`` turns that JSON into a
-verdict per precision (native / fallback / emulated / fails) using matrix/hardware.toml's facts, and
-``findings`` into report findings. ``interpret`` and ``findings`` are pure: the tests feed them recorded
-JSON (tests/data/step-train-cpu.json).
+and one Accelerate step in each of "no" (fp32), "fp16" and "bf16", then "fp8" where the hardware claims
+it (a CUDA GPU of compute capability 8.9+, matrix/hardware.toml); ``interpret`` turns that JSON into a
+verdict per precision (native / fallback / emulated / fails / not attempted) using matrix/hardware.toml's
+facts, and ``findings`` into report findings. ``interpret`` and ``findings`` are pure: the tests feed them
+recorded JSON (tests/data/step-train-cpu.json).
 """
 
 from __future__ import annotations
@@ -22,10 +23,16 @@ from envdoctor.versions import Version
 
 CHECK = "train-step"
 PRECISIONS = ("no", "fp16", "bf16")
-EXPECTED_DTYPE = {"no": "float32", "fp16": "float16", "bf16": "bfloat16"}
-LABEL = {"no": "fp32", "fp16": "fp16", "bf16": "bf16"}
+EXPECTED_DTYPE = {"no": "float32", "fp16": "float16", "bf16": "bfloat16", "fp8": "float8"}
+LABEL = {"no": "fp32", "fp16": "fp16", "bf16": "bf16", "fp8": "fp8"}
 NATIVE_BF16_CC = (8, 0)
 """Used only when the matrix cannot be read: bf16-torch-native's threshold."""
+FP8_CC = (8, 9)
+"""Used only when the matrix cannot be read: fp8-accelerate's threshold."""
+FP8_BACKEND_FIX = ("torchao", "transformer-engine[pytorch]")
+"""What accelerate's mixed_precision='fp8' needs besides the GPU: one backend (it tries torchao, then
+TransformerEngine, then MS-AMP; none: ValueError "Using `fp8` precision requires `transformer_engine` or
+`MS-AMP` to be installed.", accelerate 1.15.0 state.py)."""
 
 
 class Verdict(str, enum.Enum):
@@ -33,6 +40,7 @@ class Verdict(str, enum.Enum):
     FALLBACK = "fallback"  # accepted, but another dtype ran
     EMULATED = "emulated"  # ran in the dtype, but the hardware has no native support: slow
     FAILS = "fails"  # raised, non-finite, or the step changed nothing
+    NOT_ATTEMPTED = "not attempted"  # fp8 where the hardware does not claim it: a fact, not an error
 
     def __str__(self) -> str:
         return self.value
@@ -135,6 +143,10 @@ def _verdict(
 ) -> tuple[Verdict, str, tuple[str, ...]]:
     precision = str(step.get("precision"))
     label = LABEL.get(precision, precision)
+    if precision == "fp8":
+        fp8 = _fp8_verdict(step, device, facts)
+        if fp8 is not None:
+            return fp8
     if not step.get("ran"):
         return (
             Verdict.FAILS,
@@ -159,6 +171,53 @@ def _verdict(
         f"; the grad scaler skipped the first step (scale {step['scaler'].get('scale')})" if skipped_by_scaler else ""
     )
     return Verdict.NATIVE, f"{label} ran in {ran} on {step.get('device')}{note}", ()
+
+
+def _fp8_verdict(
+    step: Mapping[str, Any], device: Mapping[str, Any], facts: Sequence[HardwareFact]
+) -> tuple[Verdict, str, tuple[str, ...]] | None:
+    """fp8's own verdicts: not attempted (and why), no backend, accelerate's fallback; None: the usual checks."""
+    need, fact_id = fp8_threshold(facts)
+    if step.get("attempted") is False:
+        return Verdict.NOT_ATTEMPTED, f"not attempted: {_fp8_missing_hardware(device, need, fact_id)}", ()
+    backends = step.get("fp8_backends") or {}
+    if not step.get("ran") and backends and not any(backends.values()):
+        return (
+            Verdict.FAILS,
+            "fp8 needs a backend and none is installed (accelerate tries torchao, transformer-engine, MS-AMP): "
+            f"{_message(step.get('error'))}",
+            FP8_BACKEND_FIX,
+        )
+    if step.get("ran") and not step.get("fp8_layers"):
+        ran = step.get("mixed_precision") or step.get("compute_dtype")
+        return (
+            Verdict.FALLBACK,
+            f"fp8 requested, {_short(str(ran))} ran (no layer was converted to fp8)",
+            ("mixed_precision='bf16' (what a GPU of this class runs natively)",),
+        )
+    return None
+
+
+def _fp8_missing_hardware(device: Mapping[str, Any], need: tuple[int, int], fact_id: str) -> str:
+    wanted = f"fp8 needs a CUDA GPU of compute capability {need[0]}.{need[1]}+ ({fact_id})"
+    gpus = device.get("devices") or ()
+    if device.get("torch_hip"):
+        return f"a ROCm build; {wanted}, and envdoctor does not try fp8 on ROCm"
+    if not device.get("cuda_available") or not gpus:
+        return f"no CUDA GPU here; {wanted}"
+    cc = tuple(gpus[0].get("capability") or ())
+    where = f"sm_{cc[0]}{cc[1]}" if len(cc) == 2 else "an unknown compute capability"
+    return f"{gpus[0].get('name')} is {where}; {wanted}"
+
+
+def fp8_threshold(facts: Sequence[HardwareFact]) -> tuple[tuple[int, int], str]:
+    """The compute capability from which accelerate trains in fp8 (its lowest over the releases read)."""
+    found = [
+        (f.min_compute_capability, f"matrix fact {f.id}")
+        for f in facts
+        if f.feature == "fp8" and f.package == "accelerate" and f.min_compute_capability is not None
+    ]
+    return min(found) if found else (FP8_CC, "compute capability 8.9, Ada / Hopper")
 
 
 def _fallback_reason(step: Mapping[str, Any], label: str, ran: str) -> str:
@@ -280,13 +339,23 @@ def findings(step: TrainStep, facts: Sequence[HardwareFact] = ()) -> list[Findin
 
 
 def _finding(r: PrecisionResult, requested: str | None) -> Finding | None:
-    if r.verdict is Verdict.NATIVE:
-        return None
     asked = requested == r.precision
+    if r.verdict is Verdict.NATIVE or (r.verdict is Verdict.NOT_ATTEMPTED and not asked):
+        return None
     label = LABEL.get(r.precision, r.precision)
     evidence = tuple(f"{k}={r.step.get(k)}" for k in ("device", "compute_dtype", "native_amp", "loss") if k in r.step)
+    if r.verdict is Verdict.NOT_ATTEMPTED:
+        return Finding(
+            id="train-precision-not-attempted",
+            severity=Severity.ERROR,
+            title=f"{label} was asked for and {r.reason}",
+            packages=("torch", "accelerate"),
+            check=CHECK,
+        )
     if r.verdict is Verdict.FAILS:
         severity = Severity.ERROR if r.precision == "no" or asked else Severity.WARNING
+        if r.fix == FP8_BACKEND_FIX and not asked:
+            severity = Severity.INFO  # the GPU can, nothing installed asks for it: worth knowing only
         return Finding(
             id="train-step-fails",
             severity=severity,
@@ -369,7 +438,7 @@ def run(
     interpret it. Never raises for what the target does: a missing torch or accelerate is a Skipped, a hang
     or a crash an error finding. ``on_progress`` hears each precision as the probe starts it ("precision bf16")."""
     with ProgressFile(on_progress) as path:
-        request = {"precisions": list(PRECISIONS), "progress": path}
+        request = {"precisions": list(PRECISIONS), "progress": path, "fp8": {"min_capability": fp8_threshold(facts)[0]}}
         result = runner.run_probe(python, "step", request, timeout=timeout, env=env)
     if result.outcome is runner.Outcome.TIMEOUT:
         return StepRun(

@@ -3,6 +3,7 @@ healthy stack and on stacks that import cleanly and break in the first step (tes
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from envdoctor.runtime import stack
 from envdoctor.runtime.imports import RecordOwners
 from envdoctor.target import Target
 from tests import beds
+from tests.hostile import alive, envdoctor, group_alive, leftovers, reaper
 from tests.integration.test_train_step_real import Heard
 
 pytestmark = pytest.mark.venv
@@ -97,7 +99,10 @@ def test_an_accelerate_without_dispatch_batches_fails_building_the_trainer_and_t
     assert "Accelerator" not in done.findings[0].title
 
 
-def test_resuming_a_2024_stack_under_torch_2_13_fails_on_weights_only(hf_stack_2024: beds.Bed) -> None:
+@pytest.mark.online
+def test_resuming_a_2024_stack_under_torch_2_13_fails_on_weights_only_and_the_transformers_fix_works(
+    hf_stack_2024: beds.Bed, tmp_path: Path
+) -> None:
     done = run_stack(hf_stack_2024)
     assert done.stack is not None
     assert {r.step: r.status for r in done.stack.results} == {
@@ -111,6 +116,14 @@ def test_resuming_a_2024_stack_under_torch_2_13_fails_on_weights_only(hf_stack_2
     assert error.packages[:2] == ("transformers", "torch")
     assert "transformers calls torch.load without weights_only=False" in error.detail
     assert any("transformers/trainer.py:3033 in _load_rng_state" in e for e in error.evidence)
+    assert error.fix == ("transformers>=4.47.0", "torch<2.6")  # torch<2.6: no such CPU wheel on this machine
+    copy = beds.copy(hf_stack_2024, tmp_path / "venv")
+    # transformers 4.47.0's Requires-Dist has tokenizers<0.22,>=0.21 (the bed has 0.20.3)
+    beds.pip("install", "--no-deps", "--no-compile", "transformers==4.47.0", "tokenizers==0.21.0", python=copy.python)
+    fixed = run_stack(copy)
+    assert fixed.stack is not None and fixed.findings == ()
+    resumed = {r.step: r for r in fixed.stack.results}["resume"]
+    assert resumed.status == "passes" and resumed.record["global_step"] == 2  # it went on from checkpoint-1
 
 
 @pytest.mark.parametrize("name", ["trainer-accelerate-keyword", "trainer-accelerate-removed-keyword"])
@@ -119,3 +132,33 @@ def test_the_failing_stacks_import_cleanly(name: str) -> None:
     report = api.check(python=beds.build(name).python, symbols=False, probes=True, timeout=120)
     assert report.probes and all(p["ending"] == "ok" for p in report.probes)
     assert report.findings == ()
+
+
+def test_a_stack_step_that_hangs_is_stopped_at_the_timeout_with_its_process_group(
+    hf_stack_2024: beds.Bed, tmp_path: Path
+) -> None:
+    """ENVDOCTOR_TEST_STACK_HANG: the probe (and a child of it) sleep in the first step, after every import. The
+    limit only has to cover the stack's imports (15 to 40 s on the loaded 2-core test machine)."""
+    pidfile, tmp = tmp_path / "hang.pid", tmp_path / "tmp"
+    tmp.mkdir()
+    args = ("check", "--python", str(hf_stack_2024.python), "--train", "--no-symbols", "--format", "json")
+    pids: list[int] = []
+    with reaper(pids):
+        proc = envdoctor(
+            *args, "--timeout", "90", env={"ENVDOCTOR_TEST_STACK_HANG": str(pidfile), "TMPDIR": str(tmp)}, timeout=400
+        )
+        probe, pgid, child = map(int, pidfile.read_text().split())  # it got past the imports, into the step
+        pids += [probe, child]
+        assert not alive(probe) and not alive(child) and not group_alive(pgid)
+    assert proc.returncode == 1, proc.stderr  # an error finding (default --fail-on error)
+    report = json.loads(proc.stdout)
+    [error] = [f for f in report["findings"] if f["check"] == stack.CHECK]
+    assert (error["id"], error["severity"]) == ("stack-step-fails", "error")
+    assert error["title"] == (
+        "the stack step did not end normally in Trainer: the stack_step probe did not finish within 90 s and was "
+        "stopped; its process group was killed"
+    )
+    assert "It had started 'step trainer'" in error["detail"]
+    assert "stack" not in report["train"]  # no half-read results
+    assert [p["verdict"] for p in report["train"]["precisions"]] == ["native", "fallback", "native", "not attempted"]
+    assert leftovers(tmp) == []  # the checkpoints' folder too, though the probe was killed

@@ -42,8 +42,11 @@ def test_fp32_and_bf16_really_train_on_this_cpu_and_fp16_is_reported_as_fp32(tra
         "  precision no",
         "  precision fp16",
         "  precision bf16",
-    ]
+    ]  # no fp8: not attempted without a CUDA GPU of compute capability 8.9+
     steps = precisions(report)
+    fp8 = steps["fp8"]
+    assert (fp8["verdict"], fp8["ran"], fp8["error"]) == ("not attempted", False, None)
+    assert str(fp8["reason"]).startswith("not attempted: no CUDA GPU here; fp8 needs a CUDA GPU of compute capability")
     for name, dtype in (("no", "float32"), ("bf16", "bfloat16")):
         s = steps[name]
         assert s["verdict"] == "native" and s["compute_dtype"] == dtype

@@ -143,6 +143,12 @@ def _nearest(runs: list[_Run], installed: Version) -> tuple[_Run | None, _Run | 
     return (below[-1] if below else None), (above[0] if above else None)
 
 
+def nearest_runs(versions: list[str], members: set[str], installed: Version) -> tuple[_Run | None, _Run | None]:
+    """Of the runs of ``versions`` (oldest first) in ``members``: the one nearest below ``installed`` and the one
+    nearest above it (what a fix moves to, downward or upward)."""
+    return _nearest(_runs(versions, members), installed)
+
+
 def _run_at(runs: list[_Run], installed: Version) -> _Run | None:
     return next((r for r in runs if _version(r.first) <= installed <= _version(r.last)), None)
 

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from envdoctor.checks.symbols.alternatives import _nearest, _runs
+from envdoctor.checks.symbols.alternatives import nearest_runs
 from envdoctor.checks.symbols.callsites import (
     Override,
     SelfCall,
@@ -384,7 +384,7 @@ def _finding(rid: str, hits: list[tuple[Site, tuple[str, ...]]], calls: Calls, i
     )
     versions = facts.versions(callee.name) or _harvested(facts, first)
     good = {v for v in versions if (ver := version_or_none(v)) is not None and all(_fits(facts, s, ver) for s in mine)}
-    down, up = _nearest(_runs(versions, good), callee.version)
+    down, up = nearest_runs(versions, good, callee.version)
     runs = [r for r in (up, down) if r is not None]
     fix = tuple(r.spec(callee.name, upward=r is up) for r in runs)
     spans = " and ".join(r.span() for r in runs)

@@ -74,6 +74,24 @@ def test_resume_under_torch_2_6_and_later_is_diagnosed_as_torch_load_weights_onl
     assert "numpy._core.multiarray._reconstruct" in finding.detail and finding.fix == ("torch<2.6",)
 
 
+def test_the_weights_only_fix_names_the_first_transformers_that_resumes_under_torch_2_6() -> None:
+    """matrix/facts/weights-only.json: transformers 4.47.0 loads the RNG state inside safe_globals()."""
+    result = stack.interpret(
+        recorded("hf-stack-2024"), owners(transformers="4.46.3", torch="2.13.0+cpu"), Facts.shipped()
+    )
+    [finding] = stack.findings(result)
+    assert finding.fix == ("transformers>=4.47.0", "torch<2.6")  # the installable one first
+    assert "transformers 4.47.0 and later allowlist what they load" in finding.detail
+
+
+def test_a_transformers_that_already_has_the_fix_is_not_told_to_upgrade() -> None:
+    facts = Facts.shipped()
+    assert facts.weights_only_caller("transformers") is not None
+    result = stack.interpret(recorded("hf-stack-2024"), owners(transformers="4.47.0", torch="2.13.0+cpu"), facts)
+    [finding] = stack.findings(result)
+    assert finding.fix == ("torch<2.6",)
+
+
 @pytest.mark.parametrize("fmt", [Format.TEXT, Format.JSON, Format.TERMINAL])
 def test_the_stack_table_is_in_the_text_and_json_views(fmt: Format) -> None:
     result = stack.interpret(recorded("hf-stack-2024"), owners(transformers="4.46.3", torch="2.13.0+cpu"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import runpy
 from pathlib import Path
 from typing import Any
 
@@ -201,9 +202,9 @@ def test_train_with_a_what_if_install_is_a_usage_error() -> None:
 
 
 def test_an_unknown_precision_is_a_usage_error() -> None:
-    with pytest.raises(UsageError, match="precision must be one of no, fp16, bf16, not 'fp8'"):
-        api.check(train=True, precision="fp8")
-    assert envdoctor("check", "--precision", "fp8").returncode == 2  # argparse's choices
+    with pytest.raises(UsageError, match="precision must be one of no, fp16, bf16, fp8, not 'fp4'"):
+        api.check(train=True, precision="fp4")
+    assert envdoctor("check", "--precision", "fp4").returncode == 2  # argparse's choices
 
 
 def test_the_train_object_is_redacted_like_the_rest_of_the_report(cpu_run: dict[str, Any]) -> None:
@@ -212,3 +213,110 @@ def test_the_train_object_is_redacted_like_the_rest_of_the_report(cpu_run: dict[
     assert report.train is not None
     assert "s3cr3t-token" not in json.dumps(report.train)
     assert report.train["precisions"][2]["error"]["type"] == "OSError"
+
+
+# -------------------------------------------------------------------------------------------- fp8
+
+NO_BACKEND = {"torchao": False, "transformer_engine": False, "msamp": False}
+
+
+def with_fp8(payload: dict[str, Any], **record: Any) -> dict[str, Any]:
+    """``payload`` with the probe's fp8 record (probes/step.py fp8_step) appended."""
+    base = {"precision": "fp8", "attempted": True, "ran": False, "error": None, "fp8_backends": NO_BACKEND}
+    payload["steps"].append({**base, **record})
+    return payload
+
+
+def fp8_ran(payload: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """fp8 ran like the fp32 step, with torchao's layer swapped in (as on an H100 with torchao)."""
+    fp32 = next(s for s in payload["steps"] if s["precision"] == "no")
+    ran = {
+        **fp32,
+        "precision": "fp8",
+        "compute_dtype": "float8",
+        "mixed_precision": "fp8",
+        "fp8_layers": ["torchao.float8.float8_linear.Float8Linear"],
+        "fp8_backends": {**NO_BACKEND, "torchao": True},
+    }
+    return with_fp8(payload, **{**ran, **changes})
+
+
+def test_fp8_on_this_cpu_is_not_attempted_and_that_is_no_finding(
+    cpu_run: dict[str, Any], facts: tuple[HardwareFact, ...]
+) -> None:
+    result = step.interpret(with_fp8(cpu_run, attempted=False), facts)
+    fp8 = by_precision(result)["fp8"]
+    assert fp8.verdict is Verdict.NOT_ATTEMPTED
+    assert fp8.reason == (
+        "not attempted: no CUDA GPU here; fp8 needs a CUDA GPU of compute capability 8.9+ (matrix fact fp8-accelerate)"
+    )
+    assert [f.id for f in step.findings(result, facts)] == ["train-precision-fallback"]  # fp16's note, none for fp8
+
+
+def test_fp8_asked_for_where_the_hardware_cannot_is_an_error(
+    cpu_run: dict[str, Any], facts: tuple[HardwareFact, ...]
+) -> None:
+    t4 = with_fp8(on_gpu(cpu_run, "Tesla T4", [7, 5]), attempted=False)
+    result = step.interpret(t4, facts, requested="fp8")
+    [error] = [f for f in step.findings(result, facts) if f.severity is Severity.ERROR]
+    assert (error.id, error.title) == (
+        "train-precision-not-attempted",
+        "fp8 was asked for and not attempted: Tesla T4 is sm_75; fp8 needs a CUDA GPU of compute capability 8.9+ "
+        "(matrix fact fp8-accelerate)",
+    )
+
+
+def test_fp8_on_an_h100_without_a_backend_says_what_to_install(
+    cpu_run: dict[str, Any], facts: tuple[HardwareFact, ...]
+) -> None:
+    error = {
+        "type": "ValueError",
+        "message": "Using `fp8` precision requires `transformer_engine` or `MS-AMP` to be installed.",
+    }
+    h100 = with_fp8(on_gpu(cpu_run, "NVIDIA H100 80GB HBM3", [9, 0]), error=error)
+    fp8 = by_precision(step.interpret(h100, facts))["fp8"]
+    assert fp8.verdict is Verdict.FAILS
+    assert fp8.reason.startswith(
+        "fp8 needs a backend and none is installed (accelerate tries torchao, transformer-engine"
+    )
+    assert fp8.fix == ("torchao", "transformer-engine[pytorch]")
+    [note] = step.findings(step.interpret(h100, facts), facts)  # not asked for: worth knowing only
+    assert (note.id, note.severity, note.fix) == ("train-step-fails", Severity.INFO, fp8.fix)
+    [asked] = step.findings(step.interpret(h100, facts, requested="fp8"), facts)
+    assert asked.severity is Severity.ERROR and "ValueError: Using `fp8` precision requires" in asked.title
+
+
+def test_fp8_on_an_h100_with_torchao_is_native(cpu_run: dict[str, Any], facts: tuple[HardwareFact, ...]) -> None:
+    result = step.interpret(fp8_ran(on_gpu(cpu_run, "NVIDIA H100 80GB HBM3", [9, 0])), facts, requested="fp8")
+    fp8 = by_precision(result)["fp8"]
+    assert (fp8.verdict, fp8.ran_in) == (Verdict.NATIVE, "float8")
+    assert step.findings(result, facts) == []
+
+
+def test_fp8_that_converted_no_layer_is_a_fallback(cpu_run: dict[str, Any], facts: tuple[HardwareFact, ...]) -> None:
+    gpu = fp8_ran(on_gpu(cpu_run, "NVIDIA L4", [8, 9]), fp8_layers=[], mixed_precision="fp16", compute_dtype="float16")
+    fp8 = by_precision(step.interpret(gpu, facts))["fp8"]
+    assert fp8.verdict is Verdict.FALLBACK and fp8.reason.startswith("fp8 requested, fp16 ran")
+
+
+@pytest.mark.parametrize(
+    ("device", "capable"),
+    [
+        ({"cuda_available": False, "devices": []}, False),
+        ({"cuda_available": True, "devices": [{"capability": [8, 6]}]}, False),
+        ({"cuda_available": True, "devices": [{"capability": [8, 9]}]}, True),
+        ({"cuda_available": True, "devices": [{"capability": [9, 0]}]}, True),
+        ({"cuda_available": True, "torch_hip": "6.2", "devices": [{"capability": [9, 4]}]}, False),
+    ],
+)
+def test_the_probe_attempts_fp8_only_where_the_hardware_claims_it(device: dict[str, Any], capable: bool) -> None:
+    probe = runpy.run_path(str(data_dir("probes") / "step.py"))
+    assert probe["fp8_capable"](device, [8, 9]) is capable
+    if not capable:  # nothing tried: no torch, no accelerate needed
+        record = probe["fp8_step"](None, None, device, {"min_capability": [8, 9]})
+        assert (record["attempted"], record["ran"]) == (False, False) and set(record["fp8_backends"]) == set(NO_BACKEND)
+
+
+def test_the_fp8_threshold_comes_from_the_matrix(facts: tuple[HardwareFact, ...]) -> None:
+    assert step.fp8_threshold(facts) == ((8, 9), "matrix fact fp8-accelerate")
+    assert step.fp8_threshold(()) == ((8, 9), "compute capability 8.9, Ada / Hopper")
