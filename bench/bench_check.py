@@ -7,7 +7,8 @@ Usage (from the repository root, with the dev venv):
 Times each command with time.perf_counter() around subprocess.run(), output to /dev/null, on the real
 "hf-stack" test bed and on fabricated, consistent environments of the given sizes. The tools alternate
 round by round (the order rotates each round), after one untimed warm-up run per tool that also checks
-the tool's exit status and how many distributions it saw. envdoctor's cache lives in the work dir and
+the tool's exit status and how many distributions it saw; one more untimed run per tool reports its peak
+RSS (GNU time's %M, when /usr/bin/time exists). envdoctor's cache lives in the work dir and
 starts empty, so the timed envdoctor runs are repeat runs (warm cache); --no-cache-too adds cold ones.
 Asserts nothing about speed. See README.md.
 """
@@ -84,6 +85,24 @@ def timed_run(argv: Sequence[str], env: dict[str, str]) -> tuple[float, int]:
     return time.perf_counter() - start, proc.returncode
 
 
+TIME = Path("/usr/bin/time")
+
+
+def peak_rss(argv: Sequence[str], env: dict[str, str]) -> int | None:
+    """The peak RSS (KiB) of one untimed run, as GNU time reports it (``%M``: the largest resident set of the
+    process and of the children it waited for, envdoctor's inventory probe included); None without GNU time.
+    Not read from this process's own wait4(): a child forked from the bench starts with the bench's RSS."""
+    if not TIME.exists():
+        return None
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as out:
+        timed = [str(TIME), "-f", "%M", "-o", out.name, *argv]
+        subprocess.run(timed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
+        try:
+            return int(out.read().strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return None
+
+
 def seen_count(tool: str, stdout: str, stderr: str) -> int | None:
     """How many distributions the tool says it checked (pip check does not say)."""
     if is_envdoctor(tool):
@@ -137,6 +156,7 @@ def warm_up(tool: str, python: Path, expected: int, env: dict[str, str], *, clea
 class ToolTimes:
     times: list[float] = field(default_factory=list)
     exit_codes: list[int] = field(default_factory=list)
+    peak_rss: int | None = None  # KiB, of one more run measured apart (whole-process runs only)
 
     @property
     def median(self) -> float:
@@ -152,6 +172,7 @@ class ToolTimes:
             "min_s": self.min,
             "times_s": self.times,
             "exit_codes": self.exit_codes,
+            "peak_rss_kib": self.peak_rss,
         }
 
 
@@ -202,6 +223,8 @@ def bench_env(name: str, python: Path, dists: int, plan: Plan, *, fabricated: bo
             seconds, code = timed_run(command(tool, python), plan.env)
             tools[tool].times.append(seconds)
             tools[tool].exit_codes.append(code)
+    for tool in plan.tools:
+        tools[tool].peak_rss = peak_rss(command(tool, python), plan.env)
     for tool, t in tools.items():
         failed = [c for c in t.exit_codes if c != 0]
         if failed:
@@ -500,10 +523,10 @@ def ms(seconds: float) -> str:
 def print_env(res: EnvResult, rounds: int) -> None:
     kind = "fabricated" if res.fabricated else "real bed"
     print(f"\n== {res.name}: {res.dists} distributions ({kind}), {rounds} rounds ==")
-    print(f"  {'tool':<20}{'median':>12}{'min':>12}  exit codes")
+    print(f"  {'tool':<20}{'median':>12}{'min':>12}{'peak RSS':>12}  exit codes")
     for tool, t in res.tools.items():
         codes = "all 0" if not any(t.exit_codes) else ",".join(map(str, t.exit_codes))
-        print(f"  {tool:<20}{ms(t.median):>12}{ms(t.min):>12}  {codes}")
+        print(f"  {tool:<20}{ms(t.median):>12}{ms(t.min):>12}{mib(t.peak_rss):>12}  {codes}")
     for ours, other in res.pairs():
         median, low = res.ratio(ours, other), res.ratio(ours, other, "min")
         print(f"  {f'{ours} / {other}':<33} {median:6.2f}x (median)  {low:6.2f}x (min)")
@@ -511,6 +534,10 @@ def print_env(res: EnvResult, rounds: int) -> None:
         print(f"  note: {note}")
     for problem in res.problems:
         warn(f"{res.name}: {problem}")
+
+
+def mib(kib: int | None) -> str:
+    return "n/a" if kib is None else f"{kib / 1024:7.1f} MiB"
 
 
 def warn(text: str) -> None:
@@ -533,10 +560,15 @@ def print_growth(results: Sequence[EnvResult]) -> None:
         slopes = ((b.tools[t].median - a.tools[t].median) / (b.dists - a.dists) * 1e6 for t in tools)
         print(f"  {label:<12}" + "".join(f"{s:>20.1f}" for s in slopes))
     print("  (avg: median time / dists; a->b: marginal cost, the slope between sizes, startup cancelled)")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# main
+    if any(r.tools[t].peak_rss is None for r in fakes for t in tools):
+        return
+    print("\n== growth on fabricated environments: peak RSS (MiB), and KiB per distribution between sizes ==")
+    print(f"  {'':<12}" + "".join(f"{tool:>20}" for tool in tools))
+    for r in fakes:
+        print(f"  {r.dists:<12}" + "".join(f"{(r.tools[t].peak_rss or 0) / 1024:>20.1f}" for t in tools))
+    for a, b in itertools.pairwise(fakes):
+        slopes = (((b.tools[t].peak_rss or 0) - (a.tools[t].peak_rss or 0)) / (b.dists - a.dists) for t in tools)
+        print(f"  {f'{a.dists}->{b.dists}':<12}" + "".join(f"{s:>20.2f}" for s in slopes))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

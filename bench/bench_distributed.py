@@ -12,13 +12,16 @@ alternating round by round:
                  envdoctor check --distributed --python PY --format json OPTIONS
   launcher     the same torchrun line running `true` (what torchrun itself costs, envdoctor aside)
 
-Each is a whole process timed with time.perf_counter() around subprocess.run(). The medians and the ratios
-distributed / single and (distributed - launcher) / single are printed. Asserts nothing; see bench/README.md.
+Each is a whole process timed with time.perf_counter() around subprocess.run() (wall), and by the CPU time
+(user + system) it and every process under it used (getrusage(RUSAGE_CHILDREN) before and after: steadier than
+wall time on a shared machine). The medians and the ratios distributed / single and (distributed - launcher) /
+single are printed for both. Asserts nothing; see bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import shlex
 import socket
 import statistics
@@ -43,13 +46,16 @@ def torchrun(python: str, command: list[str]) -> list[str]:
     return [python, "-m", "torch.distributed.run", *launch, *command]
 
 
-def timed(argv: list[str], *, ok: tuple[int, ...] = (0, 1)) -> float:
+def timed(argv: list[str], *, ok: tuple[int, ...] = (0, 1)) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system of the process and every descendant it waited for)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800, check=False)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in ok:
         raise SystemExit(f"{shlex.join(argv)} exited {proc.returncode}: {proc.stderr[-3000:]}")
-    return elapsed
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> int:
@@ -76,17 +82,20 @@ def main() -> int:
             "launcher": lambda: timed(torchrun(args.python, ["true"]), ok=(0,)),
         }
         runs["single"]()  # untimed warm-up: page cache, envdoctor's cache (a warm check is warm from here on)
-        times: dict[str, list[float]] = {name: [] for name in runs}
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
         for i in range(args.rounds):
             names = list(runs) if i % 2 == 0 else list(reversed(runs))
             for name in names:
                 times[name].append(runs[name]())
-        med = {name: statistics.median(t) for name, t in times.items()}
         print(f"options: {options or '(none: a warm check)'}")
-        for name, t in times.items():
-            print(f"  {name:<12} median {med[name]:7.2f} s  ({', '.join(f'{x:.2f}' for x in t)})")
-        print(f"  distributed / single: {med['distributed'] / med['single']:.2f}x")
-        print(f"  (distributed - launcher) / single: {(med['distributed'] - med['launcher']) / med['single']:.2f}x")
+        for kind, at in (("wall", 0), ("CPU", 1)):
+            med = {name: statistics.median(t[at] for t in ts) for name, ts in times.items()}
+            for name, ts in times.items():
+                each = ", ".join(f"{t[at]:.2f}" for t in ts)
+                print(f"  {kind:<4} {name:<12} median {med[name]:7.2f} s  ({each})")
+            print(f"  {kind:<4} distributed / single: {med['distributed'] / med['single']:.2f}x")
+            less = (med["distributed"] - med["launcher"]) / med["single"]
+            print(f"  {kind:<4} (distributed - launcher) / single: {less:.2f}x")
     return 0
 
 

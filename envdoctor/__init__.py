@@ -8,9 +8,9 @@ The library never prints, exits, prompts, nor imports torch, numpy or transforme
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from envdoctor._version import __version__
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: the replay of a warm check never loads it
 
 __all__ = [
     "EnvdoctorError",
@@ -28,7 +28,7 @@ __all__ = [
 
 _LAZY = {
     "check": "envdoctor.api",
-    "assert_compatible": "envdoctor.api",
+    "assert_compatible": "envdoctor.verdict",  # envdoctor.api's, answered from the cache when warm
     "what_if": "envdoctor.api",
     "pin": "envdoctor.fix.pin",
     "PinResult": "envdoctor.fix.pin",
@@ -41,11 +41,14 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from envdoctor.api import assert_compatible, check, what_if
+    from typing import Any
+
+    from envdoctor.api import check, what_if
     from envdoctor.errors import EnvdoctorError, IncompatibleEnvironmentError
     from envdoctor.fix.pin import PinResult, pin
     from envdoctor.magic import load_ipython_extension as load_ipython_extension
     from envdoctor.report import Finding, Report, Severity
+    from envdoctor.verdict import assert_compatible
 
 
 def __getattr__(name: str) -> Any:

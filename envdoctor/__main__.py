@@ -2,7 +2,7 @@
 
 import sys
 
-from envdoctor.cli import main
+from envdoctor.replay import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -171,7 +171,7 @@ def assert_compatible(
     nothing it checks, and a stale module (a package loaded before an install replaced it) fails it.
     """
     threshold = Severity.parse(fail_on) if isinstance(fail_on, str) else fail_on
-    caller = sys._getframe(1).f_code.co_filename if scan_caller else ""
+    caller = _caller() if scan_caller else ""
     scripts = [caller] if caller.endswith(".py") and os.path.isfile(caller) else []
     report = check(python=python, timeout=timeout, scripts=scripts)
     if require:
@@ -188,6 +188,14 @@ def assert_compatible(
             lines.append(f"  [{f.id}] {f.title}")
             lines += [f"      fix: {x}" for x in (*f.fix, *f.advice)]
         raise IncompatibleEnvironmentError(report, "\n".join(lines))
+
+
+def _caller() -> str:
+    """The file of the code that called assert_compatible (through envdoctor.verdict's, or directly)."""
+    frame = sys._getframe(2)
+    while frame.f_back is not None and frame.f_globals.get("__name__") == "envdoctor.verdict":
+        frame = frame.f_back
+    return frame.f_code.co_filename
 
 
 def _unmet(python: str | os.PathLike[str] | None, require: dict[str, str], timeout: float) -> list[Finding]:

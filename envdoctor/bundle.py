@@ -19,38 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from envdoctor.knowledge.stack import STACK
 from envdoctor.progress import Progress, Silent
 from envdoctor.report import Report
 
 SCHEMA = "envdoctor.bundle/1"
-
-STACK = (
-    "torch",
-    "torchvision",
-    "torchaudio",
-    "triton",
-    "numpy",
-    "transformers",
-    "accelerate",
-    "peft",
-    "trl",
-    "datasets",
-    "tokenizers",
-    "safetensors",
-    "huggingface-hub",
-    "diffusers",
-    "sentence-transformers",
-    "bitsandbytes",
-    "deepspeed",
-    "flash-attn",
-    "xformers",
-    "evaluate",
-    "fsspec",
-    "protobuf",
-    "tensorboard",
-    "wandb",
-)
-"""The training stack: each one installed is listed with its version and build."""
 
 ENV_PREFIXES = ("CUDA_", "NCCL_", "HF_", "HUGGING_FACE_", "TRANSFORMERS_", "ACCELERATE_", "PYTORCH_", "TORCH_")
 ENV_NAMES = (

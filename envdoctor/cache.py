@@ -18,19 +18,20 @@ import functools
 import json
 import os
 import sys
-from pathlib import Path
-from typing import Any, Union
 
-from envdoctor.source.installed import MiB, Unread, read_bytes
+TYPE_CHECKING = False  # not typing's: envdoctor.replay reads the cache folder without loading typing
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any, TypeAlias
+
+    Shape: TypeAlias = "type | list[Any] | tuple[Any, ...] | dict[Any, Any] | OneOf | None"
+    """What a stored value must look like: ``str``/``int``/``bool`` (that type), ``None`` (null), ``[S]`` (a
+    list of S), ``(S1, S2, ...)`` (a list of exactly those), ``{str: S}`` (an object of S), ``{"k": S, ...}``
+    (an object with at least these keys), ``OneOf(S1, S2)`` (either). For annotations only."""
 
 FORMAT = 3
 """Bump when what is stored changes: older entries are then simply not found."""
-ENTRY_LIMIT = 64 * MiB
-
-Shape = Union[type, None, list[Any], tuple[Any, ...], dict[Any, Any], "OneOf"]
-"""What a stored value must look like: ``str``/``int``/``bool`` (that type), ``None`` (null), ``[S]`` (a list
-of S), ``(S1, S2, ...)`` (a list of exactly those), ``{str: S}`` (an object of S), ``{"k": S, ...}`` (an
-object with at least these keys), ``OneOf(S1, S2)`` (either)."""
+ENTRY_LIMIT = 64 * 1024 * 1024
 
 
 class OneOf:
@@ -58,27 +59,34 @@ def conforms(value: object, shape: Shape) -> bool:
 
 
 def default_dir() -> Path:
+    from pathlib import Path
+
+    return Path(default_folder())
+
+
+def default_folder() -> str:
+    """The cache folder (see the module's docstring), as a string: the warm paths read it without pathlib."""
     env = os.environ.get("ENVDOCTOR_CACHE_DIR")
     if env:
-        return Path(env)
+        return env
     if os.name == "nt":
-        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-        return Path(base) / "envdoctor" / "Cache"
+        base = os.environ.get("LOCALAPPDATA") or os.path.join(os.path.expanduser("~"), "AppData", "Local")
+        return os.path.join(base, "envdoctor", "Cache")
     home = _home()
     if sys.platform == "darwin" and home is not None:
-        return home / "Library" / "Caches" / "envdoctor"
+        return os.path.join(home, "Library", "Caches", "envdoctor")
     xdg = os.environ.get("XDG_CACHE_HOME")
     if xdg and os.path.isabs(xdg):
-        return Path(xdg) / "envdoctor"
-    return home / ".cache" / "envdoctor" if home is not None else _private_dir()
+        return os.path.join(xdg, "envdoctor")
+    return os.path.join(home, ".cache", "envdoctor") if home is not None else _private_dir()
 
 
-def _home() -> Path | None:
+def _home() -> str | None:
     """$HOME when it is an absolute path other than /, else the user's home in the password database
     (``HOME=`` must not put the cache in /.cache), else None."""
     for candidate in (os.environ.get("HOME"), _passwd_home()):
         if candidate and os.path.isabs(candidate) and os.path.realpath(candidate) != "/":
-            return Path(candidate)
+            return candidate
     return None
 
 
@@ -92,13 +100,13 @@ def _passwd_home() -> str | None:
 
 
 @functools.cache
-def _private_dir() -> Path:
+def _private_dir() -> str:
     """No home at all: a folder of this process, removed when it ends."""
     import atexit
     import shutil
     import tempfile
 
-    path = Path(tempfile.mkdtemp(prefix="envdoctor-cache-"))
+    path = tempfile.mkdtemp(prefix="envdoctor-cache-")
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
 
@@ -119,6 +127,8 @@ def trim(root: Path, limit: int) -> None:
     """Remove the least recently used entries of the cache folder ``root`` (stored JSON files, unpacked
     wheels) until what is left takes at most three quarters of ``limit`` bytes; nothing when it is within
     ``limit``. An entry in use by another envdoctor at that moment is simply read again or recomputed."""
+    from pathlib import Path
+
     entries: list[tuple[float, int, Path]] = []
     for folder in (root / f"v{FORMAT}", root / "unpacked"):
         try:
@@ -177,6 +187,8 @@ class Cache:
         path = self._path(key)
         if path is None:
             return None
+        from envdoctor.source.installed import Unread, read_bytes  # not for envdoctor.replay, which only reads
+
         try:
             data = json.loads(read_bytes(str(path), ENTRY_LIMIT))
         except (Unread, ValueError, RecursionError):

@@ -545,7 +545,12 @@ def _check(args: argparse.Namespace, redact: Redactor) -> int:
             return _checked_report(args, settings, progress, place, step_env=step_env)
 
         joined = distributed.check(
-            build, python=Target.resolve(args.python).python, launch=launch, timeout=args.timeout
+            build,
+            python=Target.resolve(args.python).python,
+            launch=launch,
+            timeout=args.timeout,
+            device_bound=bool(args.train or args.precision or args.accelerate_config),
+            on_wait=progress.step,
         )
         report = config.suppress(distributed.outcome(joined), ignores)
         if launch.rank != 0:  # rank 0 reports for every rank that reached it; the others only their own failures
@@ -942,11 +947,17 @@ def _choose_format(name: str, *, to_file: bool, notebook: bool = False) -> tuple
     return fmt, fmt is Format.TERMINAL and not no_color and not to_file
 
 
+printed: list[str] = []
+"""The first two texts written to stdout since envdoctor.replay cleared it: one is what a replay may print again."""
+
+
 def _write(text: str, output: str | None) -> None:
     if output is None:
         try:
             sys.stdout.write(text)
             sys.stdout.flush()
+            if len(printed) < 2:
+                printed.append(text)
         except BrokenPipeError:  # `envdoctor check | head`: the reader left, nothing to say
             _silence_stdout()
         except OSError as exc:  # stdout on a full disk, /dev/full, a closed terminal

@@ -74,11 +74,30 @@ def discover(start: Path) -> Path | None:
         candidate = folder / "pyproject.toml"
         if candidate.is_file():
             data = candidate.read_bytes()  # parsed only when it can hold the table (TOML is not cheap to import)
-            if b"envdoctor" in data and "envdoctor" in _parse(candidate, data).get("tool", {}):
+            if _may_configure(data) and "envdoctor" in _parse(candidate, data).get("tool", {}):
                 return candidate
         if (folder / ".git").exists():
             return None
     return None
+
+
+_TOOL_DOT_ENVDOCTOR = re.compile(rb"""tool["']?[ \t]*\.[ \t]*["']?envdoctor\b""")
+_TOOL_TABLE = re.compile(rb"""(?m)^[ \t]*\[[ \t]*["']?tool["']?[ \t]*\]""")
+_ENVDOCTOR_KEY = re.compile(rb"""(?m)^[ \t]*["']?envdoctor["']?[ \t]*[.=]""")
+_TOOL_INLINE = re.compile(rb"""\btool["']?[ \t]*=[ \t]*\{""")
+
+
+def _may_configure(data: bytes) -> bool:
+    """Whether a pyproject.toml can hold ``tool.envdoctor`` in any TOML spelling (``[tool.envdoctor]``,
+    ``tool.envdoctor.key = ...``, ``envdoctor = ...`` under ``[tool]``, ``tool = {envdoctor = ...}``); a
+    project that only names envdoctor (a dependency, a script) is not parsed."""
+    if b"envdoctor" not in data:
+        return False
+    if _TOOL_DOT_ENVDOCTOR.search(data):
+        return True
+    if _TOOL_TABLE.search(data) and _ENVDOCTOR_KEY.search(data):
+        return True
+    return _TOOL_INLINE.search(data) is not None
 
 
 def load(

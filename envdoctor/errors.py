@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False  # not typing's: the warm paths (envdoctor.replay, envdoctor.verdict) never load typing
 if TYPE_CHECKING:
     from envdoctor.report import Report
 

@@ -8,7 +8,6 @@ into a TargetError with one clear sentence, so callers never see a traceback for
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,6 +40,8 @@ class Target:
             raise UsageError("--python is empty; leave it out to check the interpreter running envdoctor")
         text = os.path.expanduser(str(python))
         if os.sep not in text and not os.path.exists(text):
+            import shutil  # only for a name on PATH
+
             found = shutil.which(text)  # `--python python3.11` means the one on PATH
             if found is None:
                 raise UsageError(f"--python {python}: not found on PATH (and no such file here)")

@@ -13,18 +13,15 @@ holds in the target. Either way neither packaging, rich nor any check is importe
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import json
 import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
-from types import ModuleType
 from typing import Any
 
 from envdoctor.cache import FORMAT, Cache
+from envdoctor.fingerprint import PATH_VARIABLES, data_stamp, holds, probe_module
 from envdoctor.report import SCHEMA, Finding, Report, Skipped, Summary
 
 _FINDING = {
@@ -49,50 +46,16 @@ SHAPE = {
 }
 
 
-PATH_VARIABLES = (
-    "PYTHONPATH",
-    "PYTHONHOME",
-    "PYTHONNOUSERSITE",
-    "PYTHONUSERBASE",
-    "PYTHONSAFEPATH",
-    "PYTHONPLATLIBDIR",
-)
-"""Environment variables that change a target's sys.path: part of the key."""
-
-
 def key(python: str, options: Mapping[str, Any]) -> str:
     """The cache key of ``python``'s last report under ``options`` (and the PATH_VARIABLES, and this
     envdoctor: version, cache format, report schema, the shipped matrix and facts files' stamps)."""
     from envdoctor._version import __version__
 
     env = {name: os.environ.get(name) for name in PATH_VARIABLES}
-    h = _probe_module()._hasher()
+    h = probe_module()._hasher()
     h.update(json.dumps([python, dict(options), env, __version__, FORMAT, SCHEMA], sort_keys=True).encode())
-    h.update(_data_stamp().encode())
+    h.update(data_stamp().encode())
     return f"report-{h.hexdigest()[:32]}"
-
-
-@cache
-def _data_stamp() -> str:
-    """Path, size and mtime of every file in the shipped matrix/ folder (the rules and the facts)."""
-    from envdoctor.errors import EnvdoctorError
-    from envdoctor.resources import data_dir
-
-    try:
-        root = str(data_dir("matrix"))
-    except EnvdoctorError:
-        return "-"
-    stamps = []
-    for folder, dirs, files in os.walk(root):
-        dirs.sort()
-        for name in sorted(files):
-            path = os.path.join(folder, name)
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue
-            stamps.append(f"{os.path.relpath(path, root)}:{st.st_size}:{st.st_mtime_ns}")
-    return "\n".join(stamps)
 
 
 @dataclass(frozen=True)
@@ -103,23 +66,8 @@ class Stored:
 
     def unchanged(self) -> bool:
         """Whether the target's environment still has the stored fingerprint, computed here from the stored
-        sys.path, markers and interpreter (the kernel's release and version read again: they are markers)."""
-        t = self.target
-        markers = {**t["markers"], **_kernel()}
-        try:
-            now = _probe_module().fingerprint(t["paths"], markers, t["executable"], t["version"], t["watch"])
-        except Exception:  # the probe (another version?) decides
-            return False
-        return bool(now == self.fingerprint)
-
-
-def _kernel() -> dict[str, str]:
-    if hasattr(os, "uname"):
-        uname = os.uname()
-        return {"platform_release": uname.release, "platform_version": uname.version}
-    import platform
-
-    return {"platform_release": platform.release(), "platform_version": platform.version()}
+        sys.path, markers and interpreter (envdoctor.fingerprint)."""
+        return holds(self.fingerprint, self.target)
 
 
 def load(cache: Cache, entry_key: str) -> Stored | None:
@@ -182,27 +130,6 @@ def from_dict(data: Mapping[str, Any]) -> Report:
     )
 
 
-class _ReadOnlyLoader(importlib.machinery.SourceFileLoader):
-    """Uses the probe's bytecode when an install compiled it, never writes any beside it."""
-
-    def set_data(self, path: str, data: Any, *, _mode: int = 0o666) -> None:
-        pass
-
-
-@cache
-def _probe_module() -> ModuleType:
-    """probes/inventory.py, imported as a module (it is standard library only)."""
-    from envdoctor.resources import probe_path
-
-    path = str(probe_path("inventory"))
-    loader = _ReadOnlyLoader("envdoctor_probe_inventory", path)
-    spec = importlib.util.spec_from_file_location("envdoctor_probe_inventory", path, loader=loader)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def search_path() -> list[str]:
     """This interpreter's sys.path as a fresh ``python`` would have it: without the running script's folder
     (or the current folder for ``-c``, ``-m`` and the REPL), which Python put first; the inventory probe
@@ -219,7 +146,7 @@ def search_path() -> list[str]:
 def inventory_here(request: Mapping[str, Any]) -> dict[str, Any]:
     """The inventory probe's result for this interpreter, computed in this process (no subprocess)."""
     paths = search_path()
-    payload: dict[str, Any] = _probe_module().main({**request, "path": paths})
+    payload: dict[str, Any] = probe_module().main({**request, "path": paths})
     if "sys_path" in payload:
         payload["sys_path"] = paths
     return payload

@@ -31,9 +31,11 @@ from typing import Any
 
 from envdoctor import runner
 from envdoctor.errors import UsageError
+from envdoctor.knowledge.stack import STACK
 from envdoctor.ranks import label
 from envdoctor.redact import MASK, Redactor, secret_values
 from envdoctor.report import Finding, Report, Severity, Skipped, Summary
+from envdoctor.runtime import nodeshare
 
 CHECK = "distributed"
 HOW = (
@@ -76,28 +78,6 @@ BEHAVIOUR_PREFIXES = (
     "FI_",
 )
 BEHAVIOUR_NAMES = frozenset(("LD_LIBRARY_PATH", "LD_PRELOAD", "PYTHONPATH", "PYTHONHASHSEED"))
-STACK = frozenset(
-    (
-        "torch",
-        "torchvision",
-        "torchaudio",
-        "transformers",
-        "accelerate",
-        "peft",
-        "trl",
-        "datasets",
-        "tokenizers",
-        "safetensors",
-        "huggingface-hub",
-        "deepspeed",
-        "bitsandbytes",
-        "xformers",
-        "flash-attn",
-        "numpy",
-        "triton",
-    )
-)
-"""Distributions a training run imports on every rank: drift in one of them is an error."""
 
 EVIDENCE_RANKS = 16
 """A drift finding lists each rank's value as evidence up to this many ranks (its title always groups them)."""
@@ -177,7 +157,7 @@ class Launch:
         of CUDA_VISIBLE_DEVICES (or GPU LOCAL_RANK when it is unset). Written for GPUs, not yet run on one."""
         env = runner.child_environment() if environ is None else dict(environ)
         for name in list(env):
-            if name in PER_RANK_VARS or name.startswith("TORCHELASTIC_"):
+            if _per_rank(name):
                 del env[name]
         visible = env.get("CUDA_VISIBLE_DEVICES")
         if visible is None:
@@ -196,7 +176,7 @@ def environment_facts(environ: Mapping[str, str] | None = None) -> dict[str, dic
     redact = Redactor.from_environment(env)
     out = {}
     for name, value in sorted(env.items()):
-        if name in PER_RANK_VARS or name.startswith("TORCHELASTIC_"):
+        if _per_rank(name):
             continue
         if not (name in BEHAVIOUR_NAMES or name.startswith(BEHAVIOUR_PREFIXES)):
             continue
@@ -278,10 +258,14 @@ def check(
     python: str,
     launch: Launch,
     timeout: float,
+    device_bound: bool = False,
+    on_wait: Callable[[str], None] | None = None,
 ) -> Joined:
     """Build this rank's report with ``build(step_environment)`` while the distributed probe joins the process
     group, hand the report to the probe, and wait for it: at most ``2 x timeout + 5`` s past the report, then its
-    process group is killed. Ctrl-C / SIGTERM (torchrun stopping the ranks) kills it at once."""
+    process group is killed. Ctrl-C / SIGTERM (torchrun stopping the ranks) kills it at once. The ranks of a node
+    that would build the same report build it once (envdoctor.runtime.nodeshare); ``device_bound``: the report
+    has a training step, which runs on the rank's own device; ``on_wait``: told when this rank waits for another's."""
     workdir = Path(tempfile.mkdtemp(prefix="envdoctor-dist-"))
     report_file, partial_file = workdir / "report.json", workdir / "partial.json"
     request = {
@@ -305,12 +289,11 @@ def check(
     thread = threading.Thread(target=join, name="envdoctor-distributed", daemon=True)
     thread.start()  # not deaf: it starts the probe, which must get the stop signals
     stopped = False
+    shared = nodeshare.Shared(build, None, launch.rank, on_wait)
     try:
-        report = build(launch.step_environment())
-        wire = {"report": to_wire(report), "env": environment_facts(), "accelerate": accelerate_config()}
-        tmp = workdir / "report.json.partial"
-        tmp.write_text(json.dumps(wire), encoding="utf-8")
-        os.replace(tmp, report_file)
+        shared.name = _share_key(launch, python, device_bound=device_bound)
+        report = shared(launch.step_environment())
+        _hand_over(report, report_file, shared.checked_by)
         limit = time.monotonic() + 2 * timeout + 5
         while thread.is_alive() and time.monotonic() < limit:
             thread.join(0.1)  # in slices: a signal reaches this thread at once
@@ -324,10 +307,39 @@ def check(
         thread.join()
         raise
     finally:
+        shared.clean()
         shutil.rmtree(workdir, ignore_errors=True)
     if "error" in box:
         raise box["error"]
     return Joined(launch, report, box.get("result"), stopped, partial, timeout)
+
+
+def _hand_over(report: Report, path: Path, checked_by: int | None) -> None:
+    """Write what this rank tells the others (the probe waits for the file)."""
+    wire = {
+        "report": to_wire(report),
+        "env": environment_facts(),
+        "accelerate": accelerate_config(),
+        "checked_by": checked_by,
+    }
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(json.dumps(wire), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _per_rank(name: str) -> bool:
+    return name in PER_RANK_VARS or name.startswith("TORCHELASTIC_")
+
+
+def _share_key(launch: Launch, python: str, *, device_bound: bool) -> str | None:
+    """The name of this rank's report among the ranks of its node (envdoctor.runtime.nodeshare.key)."""
+    named = {
+        "master": [launch.master_addr, launch.master_port],
+        "world_size": launch.world_size,
+        "launcher": launch.launcher,
+        "run": [os.environ.get("TORCHELASTIC_RUN_ID"), os.environ.get("TORCHELASTIC_RESTART_COUNT")],
+    }
+    return nodeshare.key(python=python, launch=named, per_rank=_per_rank, device_bound=device_bound)
 
 
 def _read_json(path: Path) -> Mapping[str, Any] | None:
@@ -584,6 +596,8 @@ class RankView:
     report: Report
     env: Mapping[str, Mapping[str, str]]
     accelerate: Mapping[str, Any] | None
+    checked_by: int
+    """The rank whose check this rank's report is: its own, or another rank's of its node (nodeshare)."""
 
     @classmethod
     def from_gathered(cls, entry: Mapping[str, Any], own: Report | None = None) -> RankView:
@@ -596,6 +610,7 @@ class RankView:
             report=own if own is not None else from_wire(wire.get("report") or {}),
             env=wire.get("env") or {},
             accelerate=wire.get("accelerate"),
+            checked_by=int(entry["rank"] if wire.get("checked_by") is None else wire["checked_by"]),
         )
 
     @property
@@ -682,6 +697,7 @@ def merge(own: Report, payload: Mapping[str, Any], *, timeout: float, launcher: 
                 "torch": v.torch_build(),
                 "gpu": v.gpu(),
                 "verdict": v.report.verdict(),
+                "checked_by": v.checked_by,
             }
             for v in views
         ],

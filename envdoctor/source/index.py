@@ -24,7 +24,7 @@ from envdoctor.inventory import Dist, Inventory
 from envdoctor.knowledge.wheelfacts import Facts
 from envdoctor.source.installed import SOURCE_LIMIT, Reader, read_record, record_entries
 from envdoctor.source.syntax import ImportSite, ModuleInfo, Unparsable, import_sites, parse_module
-from envdoctor.source.text import ImportLine, defined_at_top, literal_all, scan_imports
+from envdoctor.source.text import ImportLine, column0_imports, defined_at_top, literal_all, scan_imports
 
 SKIP_DIRS = {"tests", "test", "testing", "__pycache__", "_vendor", "vendored", "_vendored", "benchmarks", "examples"}
 _EXT_SUFFIXES = (".so", ".pyd")
@@ -85,7 +85,7 @@ class DistFiles:
         elif name.endswith(_EXT_SUFFIXES):
             self.extensions.add(".".join([*parts[:-1], name.split(".", 1)[0]]))
 
-    @property
+    @cached_property
     def top_level(self) -> set[str]:
         return {m.split(".")[0] for m in (*self.py, *self.extensions)}
 
@@ -124,6 +124,8 @@ class SourceIndex:
         self._infos: dict[str, ModuleInfo] = {}
         self._sites: dict[str, list[ImportSite] | None] = {}
         self._text: dict[str, bytes] = {}
+        self.scanned: set[str] = set()
+        """Distributions whose files this run read for the text pass: the others' imports came from the cache."""
         self.reader = Reader()
         for dist in inv.winners.values():
             self._load(dist)
@@ -146,6 +148,8 @@ class SourceIndex:
             self.by_top.setdefault(top, []).append(files)
         key = self._key(files)
         stored = self.cache.get(key, _STORED) or {"imports": None, "modules": {}, "all": {}, "unread": {}}
+        if not conforms(stored.get("column0"), _COLUMN0):  # absent (an older entry), or of another shape
+            stored["column0"] = {}
         self._stored[dist.name] = stored
         # what an earlier run could not read is still unread (stored relative: an entry serves every copy)
         self.reader.unread.update({os.path.join(dist.location, rel): why for rel, why in stored["unread"].items()})
@@ -245,6 +249,7 @@ class SourceIndex:
                         found.append([rel, imp.module, list(imp.names), imp.line, imp.indented])
             stored["imports"] = found
             self._dirty.add(files.dist.name)
+            self.scanned.add(files.dist.name)
         return [(rel, ImportLine(m, tuple(n), line, ind)) for rel, m, n, line, ind in stored["imports"]]
 
     def importing(self, dist: Dist, module: str) -> list[str] | None:
@@ -314,6 +319,21 @@ class SourceIndex:
                 self._text.clear()
             self._text[loc.path] = self._read(loc.dist, loc.path) or b""
         return defined_at_top(self._text[loc.path], name)
+
+    def column0(self, loc: Located) -> list[tuple[int, str, tuple[str, ...]]]:
+        """The column-0 imports of ``loc``'s file (envdoctor.source.text.column0_imports), kept in its
+        distribution's entry: a later run after another distribution changed reads this file no more."""
+        assert loc.path is not None
+        stored = self._stored.get(loc.dist.name)
+        kept = stored["column0"] if stored is not None else {}
+        raw = kept.get(loc.module)
+        if raw is None:
+            found = column0_imports(self._read(loc.dist, loc.path) or b"")
+            if stored is not None:
+                kept[loc.module] = [[level, module, list(names)] for level, module, names in found]
+                self._dirty.add(loc.dist.name)
+            return found
+        return [(level, module, tuple(names)) for level, module, names in raw]
 
     def star_names(self, loc: Located) -> tuple[str, ...] | None:
         """What ``from module import *`` gives, when the module's literal ``__all__`` says so by text."""
@@ -398,7 +418,8 @@ class SourceIndex:
         if any((b"meta_path" in d or b"path_hooks" in d) and _ADDS_HOOK.search(d) for d in sources()):
             tops = b"|".join(re.escape(t.encode()) for t in sorted(files.top_level))
             literal = re.compile(rb"""["']((?:""" + tops + rb""")(?:\.\w+)+)["']""")
-            paths = frozenset(m.decode() for d in sources() for m in literal.findall(d))
+            starts = [q + t.encode() + b"." for t in files.top_level for q in (b'"', b"'")]  # what a match begins with
+            paths = frozenset(m.decode() for d in sources() if any(s in d for s in starts) for m in literal.findall(d))
         if stored is not None:
             stored["hooks"] = sorted(paths) if paths is not None else None
             self._dirty.add(files.dist.name)
@@ -497,6 +518,7 @@ _INFO = {
     "own_files": bool,
 }
 _HOOKS = OneOf(None, [str])
+_COLUMN0 = {str: [(int, str, [str])]}
 _STORED = {
     "imports": OneOf(None, [(str, str, [str], int, bool)]),
     "modules": {str: _INFO},

@@ -16,7 +16,9 @@ import posixpath
 import stat
 from collections.abc import Iterator, Mapping
 
-from envdoctor.report import Finding, Severity
+TYPE_CHECKING = False  # not typing's: the warm paths read cache entries through read_bytes without typing
+if TYPE_CHECKING:
+    from envdoctor.report import Finding
 
 MiB = 1024 * 1024
 SOURCE_LIMIT = 4 * MiB
@@ -105,6 +107,8 @@ def unread_note(unread: Mapping[str, str], check: str) -> list[Finding]:
     """One note naming the files a check could not read or parse, and why (none when it read them all)."""
     if not unread:
         return []
+    from envdoctor.report import Finding, Severity
+
     n = len(unread)
     what = "they define or import" if n > 1 else "it defines or imports"
     return [

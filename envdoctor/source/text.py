@@ -203,12 +203,34 @@ _COLUMN0 = re.compile(
 )
 
 
+_LINE_START = re.compile(rb"\n(?=from|import)")
+"""Where a column-0 import can start (after the first line): a regex with ``^`` and re.MULTILINE tries every
+position of the file, this one only the newlines."""
+
+
+def _column0_matches(data: bytes) -> Iterator[re.Match[bytes]]:
+    """What ``_COLUMN0.finditer(data)`` gives, trying the pattern only at the starts of lines that begin with
+    ``from`` or ``import``."""
+    start = 0 if data.startswith((b"from", b"import")) else -1
+    pos = 0
+    while True:
+        if start < 0:
+            found = _LINE_START.search(data, pos)
+            if found is None:
+                return
+            start = found.end()
+        m = _COLUMN0.match(data, start)
+        pos, start = (m.end() if m else start), -1
+        if m:
+            yield m
+
+
 def column0_imports(data: bytes) -> list[tuple[int, str, tuple[str, ...]]]:
     """(level, module, names) for each import statement that starts at column 0: it runs whenever the module
     is imported (an ``if``, ``try``, ``def`` or ``with`` would indent it). ``import a.b, c`` gives one entry per
     module, with no names; ``from .x import (y, z)`` may span lines."""
     out: list[tuple[int, str, tuple[str, ...]]] = []
-    for m in _COLUMN0.finditer(data):
+    for m in _column0_matches(data):
         if m.group(4) is not None:
             for part in m.group(4).decode("utf-8", "replace").rstrip("\\ \t\r").split(","):
                 module = part.strip().split(" ", 1)[0]

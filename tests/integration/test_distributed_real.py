@@ -91,6 +91,9 @@ def test_two_ranks_with_the_same_environment_give_one_clean_merged_report_with_t
     assert (info["world_size"], info["complete"], info["launcher"]) == (2, True, "torchrun")
     assert [r["rank"] for r in info["ranks"]] == [0, 1]
     assert {r["torch"] for r in info["ranks"]} == {"torch 2.13.0+cpu"}
+    # one node, one interpreter, a CPU torch build: one rank checked (the step too, on the one CPU), both read it
+    [checker] = {r["checked_by"] for r in info["ranks"]}
+    assert checker in (0, 1)
     assert info["gloo"]["ok"] is True
     assert info["nccl"]["ran"] is False  # no GPU here: gloo only
     assert not [f for f in report["findings"] if f["check"] == d.CHECK]  # no drift, no failure
@@ -123,6 +126,7 @@ def test_a_node_with_another_transformers_gives_a_drift_finding_naming_both_vers
     ]
     [drift] = drifts
     assert (drift["severity"], drift["ranks"], drift["packages"]) == ("error", [0, 1], ["transformers"])
+    assert [r["checked_by"] for r in report["distributed"]["ranks"]] == [0, 1]  # two venvs: each its own check
     assert (rc0, rc1) == (1, 0), (err0[-2000:], err1[-2000:])  # torchrun passes rank 0's exit status on
     assert left_behind(marker) == []
 
@@ -188,4 +192,54 @@ def test_the_wrong_master_addr_a_taken_port_and_a_mismatched_world_size(dist_tra
     assert f"ERROR [distributed-world-size-mismatch] {said}" in out_ws0
     assert f"envdoctor: rank 1: ERROR [distributed-world-size-mismatch] {said}" in err_ws1
     assert (rc_addr, rc_port, rc_ws0, rc_ws1) == (1, 1, 1, 1)
+    assert left_behind(marker) == []
+
+
+def test_accelerate_launch_gives_one_clean_merged_report_and_exit_0(
+    dist_transformers_new: beds.Bed, tmp_path: Path
+) -> None:
+    # The bed's own `accelerate launch` (what its `accelerate` script runs). Two processes on CPU need
+    # --multi_gpu: accelerate 1.15 starts them through torchrun's launcher, and without a GPU they run on CPU;
+    # `--cpu --num_processes 2` starts ONE process (its simple launcher; multi-CPU goes through mpirun).
+    marker = uuid.uuid4().hex
+    launch = ["--multi_gpu", "--num_processes=2", "--num_machines=1", "--mixed_precision=no", "--dynamo_backend=no"]
+    launch += ["--main_process_ip=127.0.0.1", f"--main_process_port={free_port()}", "--no_python"]
+    argv = [str(dist_transformers_new.python), "-m", "accelerate.commands.launch", *launch]
+    argv += envdoctor_argv(dist_transformers_new, "--format", "json", "--timeout", "120", "--no-symbols")
+    rc, out, err = finish(run(argv, marker, {"HF_HOME": str(tmp_path)}))  # no accelerate config file: defaults
+    assert rc == 0, err[-3000:]
+    report = merged(out)  # only rank 0 wrote to stdout: one JSON document
+    assert report["verdict"].startswith("OK"), report["verdict"]
+    info = report["distributed"]
+    assert (info["world_size"], info["complete"], info["launcher"]) == (2, True, "accelerate")
+    assert [(r["rank"], r["local_rank"]) for r in info["ranks"]] == [(0, 0), (1, 1)]
+    assert len({r["checked_by"] for r in info["ranks"]}) == 1  # the node's ranks share one check
+    assert info["gloo"]["ok"] is True
+    assert not [f for f in report["findings"] if f["check"] == d.CHECK]  # no drift, no failure
+    assert all(f["ranks"] == [0, 1] for f in report["findings"])
+    assert left_behind(marker) == []
+
+
+def test_srun_simulated_slurms_variables_without_rank_give_one_merged_report(dist_transformers_new: beds.Bed) -> None:
+    # No Slurm here: two plain processes with the variables srun sets for each task (and not torch's RANK,
+    # WORLD_SIZE, LOCAL_RANK), MASTER_ADDR / MASTER_PORT exported by the batch script as the README says.
+    marker, port = uuid.uuid4().hex, free_port()
+    args = envdoctor_argv(dist_transformers_new, "--format", "json", "--timeout", "120", "--no-symbols")
+    node = socket.gethostname()
+    task = {"SLURM_JOB_ID": "4242", "SLURM_STEP_ID": "0", "SLURM_NTASKS": "2", "SLURM_NNODES": "1"}
+    task |= {"SLURM_JOB_NODELIST": node, "SLURMD_NODENAME": node, "SLURM_NODEID": "0"}
+    task |= {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+    procs = [
+        run(args, marker, {**task, "SLURM_PROCID": str(r), "SLURM_LOCALID": str(r), "SLURM_TASK_PID": "1"})
+        for r in (0, 1)
+    ]
+    (rc0, out0, err0), (rc1, out1, err1) = map(finish, procs)
+    assert (rc0, rc1) == (0, 0), (err0[-2000:], err1[-2000:])
+    assert out1 == "" and err1 == ""  # rank 1 reached rank 0: it prints nothing
+    report = merged(out0)
+    info = report["distributed"]
+    assert (info["world_size"], info["complete"], info["launcher"]) == (2, True, "slurm")
+    assert [(r["rank"], r["local_rank"]) for r in info["ranks"]] == [(0, 0), (1, 1)]
+    assert len({r["checked_by"] for r in info["ranks"]}) == 1
+    assert not [f for f in report["findings"] if f["check"] == d.CHECK]
     assert left_behind(marker) == []

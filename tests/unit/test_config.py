@@ -238,3 +238,34 @@ def test_command_line_options_reach_check_and_pin(
     bad = write(tmp_path, '\nkeep = "peft"\n', "other.toml")
     assert cli.main(["pin", "--config", str(bad)]) == 2
     assert f"{bad}:2: keep = 'peft'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[tool.envdoctor]\nfail-on = "info"\n',
+        '[ tool . "envdoctor" ]\nfail-on = "info"\n',
+        '[tool]\nenvdoctor = { fail-on = "info" }\n',
+        '[tool]\nenvdoctor.fail-on = "info"\n',
+        'tool.envdoctor.fail-on = "info"\n',
+        'tool = { envdoctor = { fail-on = "info" } }\n',
+    ],
+)
+def test_every_toml_spelling_of_the_table_is_found(tmp_path: Path, text: str) -> None:
+    write(tmp_path, text)
+    assert config.load(cwd=tmp_path).fail_on is Severity.INFO
+
+
+def test_a_project_that_only_names_envdoctor_is_not_parsed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dependency on envdoctor or a script named after it is no [tool.envdoctor]: no TOML parse (the import of
+    tomllib and the parse cost every warm check run in that folder)."""
+    write(tmp_path, '[project]\nname = "envdoctor"\ndependencies = ["envdoctor"]\n[project.scripts]\nenvdoctor = "x"\n')
+    parsed: list[Path] = []
+
+    def parse(path: Path, data: bytes) -> dict[str, object]:
+        parsed.append(path)
+        return {}
+
+    monkeypatch.setattr(config, "_parse", parse)
+    assert config.load(cwd=tmp_path) == config.Config()
+    assert parsed == []

@@ -6,13 +6,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from envdoctor.cache import Cache, Shape
+from envdoctor.cache import Cache
 from envdoctor.checks.signals.elf import DynamicInfo, is_torch_symbol, read_dynamic
 from envdoctor.inventory import Dist, Inventory
 from envdoctor.knowledge.matrix import Rule
 from envdoctor.source.installed import BINARY_LIMIT, Reader, read_record, record_entries
 from envdoctor.versions import canonical
+
+if TYPE_CHECKING:
+    from envdoctor.cache import Shape
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from envdoctor.knowledge.wheelfacts import Facts
 from envdoctor.report import Finding, Severity
 from envdoctor.source.index import DistFiles, Located, SourceIndex, absolute, dotted_parent
 from envdoctor.source.syntax import Context, Gate, ImportSite, ModuleInfo, min_version_defaults
-from envdoctor.source.text import ImportLine, column0_imports
+from envdoctor.source.text import ImportLine
 from envdoctor.versions import InvalidVersion, canonical, parse_version
 
 if TYPE_CHECKING:
@@ -341,6 +341,11 @@ class Resolver:
             return ""
         return f"{how} asks for {dist.display_name}>={floor}, and {dist.raw_version} is installed" if below else ""
 
+    def reached(self, importer: DistFiles, rel: str) -> bool:
+        """Whether a root reaches the module of the file ``rel`` of ``importer`` (what ``runs`` asks for a
+        module-level import), without reading the import's own context."""
+        return self.reached_by(importer, _module_of(rel)) is not None
+
     def reached_by(self, importer: DistFiles, target: str) -> tuple[str, list[str]] | None:
         """The first root (an ``import A`` or an entry point) whose module-level imports reach ``target``."""
         roots = [(f"import {top}", top) for top in sorted(importer.top_level)]
@@ -403,7 +408,7 @@ class Resolver:
         it. A column-0 line inside a string can add an edge that does not exist; the import a finding is about
         is still confirmed with ``ast`` (``runs``)."""
         assert loc.path is not None
-        for level, module, names in column0_imports(self.index.source(loc.dist, loc.path) or b""):
+        for level, module, names in self.index.column0(loc):
             target = absolute(loc.module, loc.kind == "package", module, level)
             if not target:
                 continue

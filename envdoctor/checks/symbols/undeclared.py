@@ -44,13 +44,18 @@ def check_undeclared(index: SourceIndex, resolver: Resolver) -> list[Finding]:
         by_top: dict[str, list[tuple[str, ImportLine]]] = {}
         for rel, imp in index.absent_imports(files):
             by_top.setdefault(imp.module.split(".")[0], []).append((rel, imp))
+        vendored = _vendored(files) if by_top else frozenset()
         for top, imports in sorted(by_top.items()):
             # An error needs an unconditional module-level import: a column-0 line (the text pass says so),
             # so the many modules imported only in functions or under an `if` cost no parse here.
             if all(imp.indented for _rel, imp in imports):
                 continue
             known = provider(top, resolver.facts)
-            if _accounted_for(index, files, top, known):
+            if _accounted_for(index, files, top, known, vendored):
+                continue
+            # A column-0 import is an error only where a root reaches its module (the text edges say so, no
+            # parse): the ast confirmation below is paid only for those.
+            if not any(resolver.reached(files, rel) for rel, imp in imports if not imp.indented):
                 continue
             top_level = [
                 (r, imp) for rel, imp in imports if not imp.indented and (r := _runs(resolver, files, rel, imp))
@@ -68,18 +73,26 @@ def _runs(resolver: Resolver, files: DistFiles, rel: str, imp: ImportLine) -> Re
     return None if reach is None or reach.site.conditional else reach
 
 
-def _accounted_for(index: SourceIndex, files: DistFiles, top: str, known: Provider | None) -> bool:
+def _accounted_for(
+    index: SourceIndex, files: DistFiles, top: str, known: Provider | None, vendored: frozenset[str]
+) -> bool:
     """Declared by the importer (any marker, any extra), vendored in its own files (setuptools puts
     ``_vendor`` on sys.path), or installed after all (a distribution without a file list, one a what-if
     would install), or unknowable (a what-if install whose files are not read)."""
     names = {canonical(top)} | ({canonical(known.distribution)} if known else set())
     if any(canonical(r.name) in names for r in files.dist.requires):
         return True
-    if any(f.rsplit(".", 2)[-2:] == [folder, top] for f in (*files.folders, *files.py) for folder in _VENDOR_DIRS):
+    if top in vendored:
         return True
     if any(index.inv.get(n) is not None for n in names):
         return True
     return known is None and bool(index.planned)
+
+
+def _vendored(files: DistFiles) -> frozenset[str]:
+    """The names ``files`` has right below one of the _VENDOR_DIRS (``pkg._vendor.NAME``)."""
+    pairs = (f.rsplit(".", 2)[-2:] for f in (*files.folders, *files.py))
+    return frozenset(p[1] for p in pairs if len(p) == 2 and p[0] in _VENDOR_DIRS)
 
 
 def _finding(importer: Dist, top: str, known: Provider | None, runs: list[tuple[Reach, ImportLine]]) -> Finding:

@@ -12,6 +12,7 @@ import pytest
 
 from envdoctor import ranks
 from envdoctor.errors import UsageError
+from envdoctor.knowledge.stack import STACK
 from envdoctor.redact import MASK
 from envdoctor.render import Format, RenderOptions, render
 from envdoctor.report import Finding, Report, Severity, Summary
@@ -97,6 +98,14 @@ def test_slurm_variables_stand_for_torchs_and_the_step_runs_outside_the_launch_o
     assert step == {"A": "1", "CUDA_VISIBLE_DEVICES": "5"}  # Accelerate sees no launch, and GPU LOCAL_RANK only
 
 
+def test_under_srun_without_master_addr_and_port_the_usage_error_says_to_export_them() -> None:
+    env = {"SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_LOCALID": "0", "SLURM_JOB_NODELIST": "gpu[01-02]"}
+    with pytest.raises(UsageError) as caught:
+        d.Launch.from_environment(env)  # the nodelist is not read: the batch script exports MASTER_ADDR
+    assert str(caught.value).startswith("--distributed: MASTER_ADDR, MASTER_PORT not set")
+    assert "srun with MASTER_ADDR and MASTER_PORT exported" in str(caught.value)
+
+
 def test_environment_facts_keep_behaviour_changing_variables_and_never_a_secrets_value() -> None:
     facts = d.environment_facts(
         {"NCCL_DEBUG": "INFO", "HF_TOKEN": "hf_abcdefghijklmnop", "RANK": "1", "HOME": "/root", "TORCHELASTIC_X": "y"}
@@ -144,6 +153,19 @@ def test_another_transformers_on_one_node_is_an_error_naming_both_versions_and_t
     assert drift.title == "transformers differs between ranks: 5.23.0 on rank 0 (node-a); 5.22.0 on rank 1 (node-b)"
     assert drift.ranks == (0, 1) and drift.packages == ("transformers",)
     assert drift.fix == ("transformers==5.23.0",)
+
+
+def test_drift_is_an_error_for_every_distribution_of_the_one_training_stack_list_and_a_warning_otherwise() -> None:
+    zero = own()
+    other = {name: "0.0.1" for name in STACK if name != "torch"} | {"rich": "14.0.0"}  # torch: the build drift
+    merged = d.merge(
+        zero,
+        payload(entry(0, zero), entry(1, own(), host="node-b", packages=other)),
+        timeout=60,
+    )
+    found = {f.packages[0]: f.severity for f in merged.findings if f.id == d.DRIFT_PACKAGE_ID}
+    assert found.pop("rich") is Severity.WARNING
+    assert found == dict.fromkeys(set(STACK) - {"torch"}, Severity.ERROR)  # wandb, protobuf, ... as transformers
 
 
 def test_env_precision_gpu_and_accelerate_config_drift() -> None:

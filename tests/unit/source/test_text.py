@@ -3,6 +3,7 @@ without a parser, and the limits it admits (callers confirm with the syntax pass
 
 from __future__ import annotations
 
+from envdoctor.source import text
 from envdoctor.source.text import ImportLine, column0_imports, defined_at_top, literal_all, scan_imports
 
 SOURCE = b"""\
@@ -55,3 +56,21 @@ def test_column0_imports_are_the_ones_that_run_on_import() -> None:
     assert (0, "transformers", ("Trainer", "TrainingArguments")) in found
     assert (1, "", ("sibling",)) in found  # `from . import sibling`: level 1
     assert all(module != "peft" for _level, module, _names in found)  # indented: runs only when f() is called
+
+
+def test_column0_imports_finds_what_the_multiline_pattern_finds() -> None:
+    """The faster search (only the starts of lines) gives the same statements as the plain ``^`` pattern, also
+    for a first line, a parenthesised import whose lines begin with ``from``, CRLF files and near misses."""
+    from envdoctor.source.text import _COLUMN0
+
+    sources = [
+        SOURCE,
+        b"from a import b",
+        b"import x\r\nimport y\r\nfromage = 1\nimporter()\n",
+        b"from m import (\nfrom_a,\nimport_b)\nfrom n import c\n",
+        b"x = 1\nfrom\nimport\nfrom . import (\n",
+        b"",
+    ]
+    for source in sources:
+        expected = [m.span() for m in _COLUMN0.finditer(source)]
+        assert [m.span() for m in text._column0_matches(source)] == expected, source

@@ -1,0 +1,50 @@
+"""The per-distribution cache of SourceIndex: what the text pass and the reach search read from a
+distribution's files is kept under that distribution's RECORD, so after one distribution changes the next run
+reads only that one's files again."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+
+from envdoctor.cache import Cache
+from envdoctor.checks.symbols.check import check_symbols
+from envdoctor.source.index import SourceIndex
+from tests.fakes import Fake, make_site, scan, write_dist
+
+PROVIDER = {"prov/__init__.py": "def present():\n    pass\n"}
+CALM = "from prov import present\n"
+BROKEN = "from prov import present, absent\n"
+
+
+def _fake(name: str, files: dict[str, str], requires: list[str] | None = None) -> Fake:
+    """A distribution whose RECORD holds each file's sha256, as an installer writes it."""
+    hashes = {}
+    for rel, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        hashes[rel] = f"sha256={digest}"
+    return Fake("1.0", requires or [], files=files, record_hashes=hashes)
+
+
+def _run(site: Path, cache: Path) -> tuple[list[str], set[str]]:
+    """One check of the symbols: the findings' ids and the distributions whose files the text pass read."""
+    index = SourceIndex(scan(site), Cache(cache))
+    found = check_symbols(index)
+    index.save()
+    return [f"{f.id} {f.packages}" for f in found], index.scanned
+
+
+def test_after_one_distribution_changes_only_its_files_are_scanned_again(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", {"prov": _fake("prov", PROVIDER)})
+    for name in ("alpha", "beta", "gamma"):
+        write_dist(site, name, _fake(name, {f"{name}/__init__.py": CALM}, ["prov"]))
+    cache = tmp_path / "cache"
+    assert _run(site, cache) == ([], {"prov", "alpha", "beta", "gamma"})  # cold: every distribution read
+    assert _run(site, cache) == ([], set())  # nothing changed: every distribution's imports from the cache
+
+    write_dist(site, "beta", _fake("beta", {"beta/__init__.py": BROKEN}, ["prov"]))  # the file and its RECORD
+    found, scanned = _run(site, cache)
+    assert found == ["symbol-missing ('beta', 'prov')"]  # the edit is seen
+    assert scanned == {"beta"}  # and only the edited distribution was read again
+    assert _run(site, cache) == (found, set())
