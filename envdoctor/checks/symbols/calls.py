@@ -191,10 +191,10 @@ def _base_calls(
             stored = {"methods": base_methods(tree, base) if tree is not None else {}}
             index.cache.put(key, stored)
         mine = [o for o in overrides if (o.callee, o.base) == (callee, base)]
-        if not any(_narrow(o, stored["methods"].get(o.method)) for o in mine):
-            continue
-        tree = _tree(index, files.dist, full, trees)
-        out += self_calls(tree, callee, base, path) if tree is not None else []
+        narrow = {o.method for o in mine if _narrow(o, stored["methods"].get(o.method))}
+        tree = _tree(index, files.dist, full, trees) if narrow else None
+        source = index.source(files.dist, full) if tree is not None else None
+        out += self_calls(tree, source, callee, base, path=path, wanted=narrow) if tree is not None and source else []
     return tuple(out)
 
 

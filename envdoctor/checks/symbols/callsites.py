@@ -24,6 +24,7 @@ on ``self`` (``Base.self_calls``).
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -115,50 +116,86 @@ def file_calls(
     for klass in _classes(tree):
         reader.overrides_of(klass, text(klass))
     names = [re.escape(n).encode() + (rb"\s*\.\s*\w+" if d == t.top else b"") for n, (t, d) in bound.items()]
-    calls = re.compile(rb"(?<![\w.])(?:%s)\s*\(" % b"|".join(names))
-    if not calls.search(source):
+    at = _Lines(source)
+    calls = at.matching(rb"(?<![\w.])(?:%s)\s*\(" % b"|".join(names))
+    if not calls:
         return [], reader.overrides  # nothing harvested is called: no constructor, no typed receiver
-    functions = [(fn, cls, text(fn)) for fn, cls in _functions(tree)]
+    functions = list(_functions(tree))
     read: dict[int, list[tuple[ast.AST, bool]]] = {}
 
     def nodes(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[tuple[ast.AST, bool]]:
         return read.setdefault(id(fn), list(_reached(fn.body, False)))
 
-    for fn, cls, body in functions:  # self.a = X(...): the attributes that may be typed, per class
-        if cls is not None and calls.search(body):
+    for fn, cls in functions:  # self.a = X(...): the attributes that may be typed, per class
+        if cls is not None and _within(calls, fn):
             reader.self_assignments(fn, cls, nodes(fn))
-    for fn, cls, body in functions:  # and every other assignment to them in the class
-        if cls is not None and id(fn) not in read and any(_assigns(body, a) for a in reader.attrs(cls)):
-            reader.self_assignments(fn, cls, nodes(fn))
-    volatile = [re.escape(n).encode() for t in targets for n in sorted(t.volatile)]
-    used = re.compile(rb"\.\s*(?:%s)\b" % b"|".join(volatile)) if volatile else None
-    for _fn, cls, body in functions:  # a class that sets attributes by name: none of them is known
-        if cls is not None and re.search(rb"setattr\(\s*self\s*,", body):
-            reader.opaque(cls)
-    for fn, cls, body in functions:  # where a typed receiver is used for something a release may lack
-        attrs = reader.attrs(cls) if cls is not None else {}
-        typed_use = used is not None and used.search(body) and any(f".{a}".encode() in body for a in attrs)
-        if calls.search(body) or typed_use:
+    typed = sorted({a for _, cls in functions if cls is not None for a in reader.attrs(cls)})
+    if typed:
+        words = b"|".join(re.escape(a).encode() for a in typed)
+        assigned = at.matching(rb"\.(?:%s)\s*(?:[-+*/%%&|^@]?=(?!=)|:|,|\))" % words)
+        for fn, cls in functions:  # and every other assignment to them in the class
+            if cls is not None and id(fn) not in read and _within(assigned, fn):
+                reader.self_assignments(fn, cls, nodes(fn))
+        for fn, cls in functions:  # a class that sets attributes by name: none of them is known
+            if cls is not None and _within(at.matching(rb"setattr\(\s*self\s*,"), fn):
+                reader.opaque(cls)
+    volatile = b"|".join(re.escape(n).encode() for t in targets for n in sorted(t.volatile))
+    used = at.matching(rb"\.\s*(?:%s)\b" % volatile) if volatile else []
+    mentioned = at.matching(rb"\.(?:%s)\b" % b"|".join(re.escape(a).encode() for a in typed)) if typed else []
+    for fn, cls in functions:  # where a typed receiver is used for something a release may lack
+        if _within(calls, fn) or (_within(used, fn) and _within(mentioned, fn)):
             reader.function(fn, cls, nodes(fn))
     return reader.sites, reader.overrides
 
 
-def self_calls(tree: ast.Module, callee: str, base: str, path: str) -> list[SelfCall]:
-    """The calls on ``self`` in the methods of the class ``base`` (its last name) defined in ``tree``."""
+class _Lines:
+    """The line numbers where a pattern matches in a source, found with one scan of the whole text."""
+
+    def __init__(self, source: bytes) -> None:
+        self.source = source
+        self.starts = [0, *(m.end() for m in re.finditer(rb"\n", source))]
+        self._found: dict[bytes, list[int]] = {}
+
+    def matching(self, pattern: bytes) -> list[int]:
+        if pattern not in self._found:
+            found = (bisect.bisect_right(self.starts, m.start()) for m in re.finditer(pattern, self.source))
+            self._found[pattern] = sorted(set(found))
+        return self._found[pattern]
+
+
+def _within(lines: list[int], node: ast.AST) -> bool:
+    """Whether one of ``lines`` (sorted) falls inside ``node``."""
+    i = bisect.bisect_left(lines, node.lineno)  # type: ignore[attr-defined]
+    return i < len(lines) and lines[i] <= node.end_lineno  # type: ignore[attr-defined]
+
+
+def self_calls(
+    tree: ast.Module, source: bytes, callee: str, base: str, *, path: str, wanted: set[str]
+) -> list[SelfCall]:
+    """What the methods of the class ``base`` (its last name) defined in ``tree`` do with ``self``: every
+    ``self.x`` they name (``called`` False: the edges of the base's own call graph, read from the text) and
+    the calls of the methods in ``wanted`` (read from the syntax tree)."""
     name = base.rpartition(".")[2]
     out: list[SelfCall] = []
+    at = _Lines(source)
+    lines = source.split(b"\n")
+    pattern = rb"\.(?:%s)\s*\(" % b"|".join(re.escape(m).encode() for m in sorted(wanted)) if wanted else None
     for fn, cls in _functions(tree):
         if cls is None or cls.name != name or not fn.args.args:
             continue
         me = fn.args.args[0].arg
+        text = b"\n".join(lines[fn.lineno - 1 : fn.end_lineno])
+        for ref in sorted(set(re.findall(rb"\b%s\s*\.\s*(\w+)" % re.escape(me).encode(), text))):
+            out.append(SelfCall(callee, base, path, fn.lineno, fn.name, ref.decode(), (), -1, False, False))
+        if pattern is None or not _within(at.matching(pattern), fn):
+            continue
         for node, conditional in _reached(fn.body, False):
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == me:
-                out.append(SelfCall(callee, base, path, node.lineno, fn.name, node.attr, (), -1, conditional, False))
-            elif (
+            if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
                 and isinstance(node.func.value, ast.Name)
                 and node.func.value.id == me
+                and node.func.attr in wanted
             ):
                 starred = any(isinstance(a, ast.Starred) for a in node.args)
                 positional = -1 if starred else len(node.args)
@@ -313,6 +350,7 @@ class _Reader:
                 self._overrides(node, found[0], found[1], text)
 
     def _overrides(self, node: ast.ClassDef, t: Targets, base: str, text: bytes) -> None:
+        lines = text.split(b"\n")
         for fn in node.body:
             if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef) or fn.name.startswith("__"):
                 continue
@@ -335,7 +373,7 @@ class _Reader:
                     a.vararg is not None,
                     a.kwarg is not None,
                     f"self.{fn.name}(".encode() in text,
-                    re.search(rb"super\([^)]*\)\s*\.\s*%s\s*\(" % fn.name.encode(), _lines(text, node, fn)) is not None,
+                    b"super(" in text and _calls_super(lines, node, fn),
                 )
             )
 
@@ -414,10 +452,13 @@ class _Reader:
                                conditional=conditional, **kw))  # type: ignore[arg-type]  # fmt: skip
 
 
-def _lines(text: bytes, outer: ast.AST, inner: ast.AST) -> bytes:
-    """The lines of ``inner`` inside ``text``, the source of ``outer``."""
-    start = outer.lineno  # type: ignore[attr-defined]
-    return b"\n".join(text.split(b"\n")[inner.lineno - start : inner.end_lineno - start + 1])  # type: ignore[attr-defined]
+def _calls_super(lines: list[bytes], cls: ast.ClassDef, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether the method ``fn`` of ``cls`` (whose source lines are ``lines``) calls ``super().<name>(...)``."""
+    start = cls.lineno
+    body = b"\n".join(lines[fn.lineno - start : (fn.end_lineno or fn.lineno) - start + 1])
+    if b"super(" not in body:
+        return False
+    return re.search(rb"super\([^)]*\)\s*\.\s*%s\s*\(" % re.escape(fn.name).encode(), body) is not None
 
 
 @dataclass(frozen=True)
@@ -435,11 +476,6 @@ class _Typed:
         if isinstance(recv, ast.Name):
             return self.local.get(recv.id)
         return None
-
-
-def _assigns(body: bytes, attr: str) -> bool:
-    """Whether the text may assign ``.attr`` (``self.a = ``, ``self.a: T =``, ``self.a += ``, in a tuple)."""
-    return re.search(rb"\.%s\s*(?:[-+*/%%&|^@]?=(?!=)|:|,|\))" % re.escape(attr).encode(), body) is not None
 
 
 def _keywords(call: ast.Call) -> tuple[str, ...]:
