@@ -98,6 +98,27 @@ def _symbols_check(inv: Inventory, context: Context) -> list[Finding]:
     return found
 
 
+def _calls_check(inv: Inventory, context: Context) -> list[Finding]:
+    """The calls check (envdoctor.checks.symbols.calls), stored like the symbols check's result."""
+    from envdoctor.checks.symbols.calls import check_calls
+    from envdoctor.knowledge.wheelfacts import Facts
+    from envdoctor.source.index import SourceIndex, fingerprint
+
+    key = f"calls-{fingerprint(inv)}-{SCHEMA}"
+    stored = context.cache.get(key, {"findings": [_STORED_FINDING]})
+    if stored is not None:
+        try:
+            return [Finding.from_dict(f) for f in stored["findings"]]
+        except (KeyError, TypeError, ValueError):
+            pass  # an unreadable entry is recomputed and overwritten
+    facts = Facts.shipped()
+    index = context.index or SourceIndex(inv, context.cache, facts)
+    found = check_calls(index, facts)
+    index.save()
+    context.cache.put(key, {"findings": [f.to_dict() for f in found]})
+    return found
+
+
 def _rules(inv: Inventory, context: Context) -> list[Finding]:
     from envdoctor.checks.rules import check_rules
     from envdoctor.checks.signals.base import Files
@@ -110,7 +131,7 @@ def static_checks(*, symbols: bool = True) -> list[Check]:
     """The static checks, in the order they run and report."""
     checks: list[Check] = [_Check("metadata", _metadata, guarded=False)]
     if symbols:
-        checks.append(_Check("symbols", _symbols_check))
+        checks += [_Check("symbols", _symbols_check), _Check("calls", _calls_check)]
     checks.append(_Check("matrix", _rules))
     return checks
 

@@ -110,6 +110,9 @@ USER_FACING_SIGNATURES = {  # callables user code calls with keywords that chang
         ("trl.SFTTrainer.__init__", "trl/trainer/sft_trainer.py"),
     ],
 }
+USER_FACING_MEMBERS = {  # classes whose members (methods, attributes) other packages use on an instance
+    "accelerate": [("accelerate.Accelerator", "accelerate/accelerator.py")],  # transformers' self.accelerator
+}
 WHEELS = Path.home() / ".cache" / "envdoctor-harvest" / "wheels"
 
 
@@ -291,7 +294,59 @@ def write_signatures(package: str, rels: list[Release]) -> None:
             if facts.get(kind):
                 entry[kind] = {n: ranges(versions, vs) for n, vs in sorted(facts[kind].items())}
         table[target] = entry
-    write(FACTS / "signatures" / f"{package}.json", {"package": package, "versions": versions, "callables": table})
+    data: dict[str, object] = {"package": package, "versions": versions, "callables": table}
+    if package in USER_FACING_MEMBERS:
+        data["members"] = {target: _member_table(rels, target, path) for target, path in USER_FACING_MEMBERS[package]}
+    write(FACTS / "signatures" / f"{package}.json", data)
+
+
+def _member_table(rels: list[Release], target: str, path: str) -> dict[str, object]:
+    """Which releases' class ``target`` defines which members (``names``: its methods, properties, class
+    attributes and every ``self.x = ...`` in its methods), and where they cannot be known (``open``: a
+    ``__getattr__``, a base class other than object, a ``setattr(self, ...)``)."""
+    versions = [r.version for r in rels]
+    names: dict[str, set[str]] = {}
+    unknown: set[str] = set()
+    for r in rels:
+        with zipfile.ZipFile(r.wheel) as zf:
+            if path not in zf.namelist():
+                continue
+            node = _named(ast.parse(zf.read(path)).body, target.rsplit(".", maxsplit=1)[-1])
+        if not isinstance(node, ast.ClassDef):
+            continue
+        found, is_open = _members(node)
+        if is_open:
+            unknown.add(r.version)
+        for n in found:
+            names.setdefault(n, set()).add(r.version)
+    return {
+        "path": path,
+        "names": {n: ranges(versions, vs) for n, vs in sorted(names.items())},
+        "open": ranges(versions, unknown),
+    }
+
+
+def _members(node: ast.ClassDef) -> tuple[set[str], bool]:
+    """The members one release's class defines, and whether more may exist than the text shows."""
+    found: set[str] = set()
+    is_open = any(not (isinstance(b, ast.Name) and b.id == "object") for b in node.bases)
+    for stmt in node.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.add(stmt.name)
+            is_open |= stmt.name in ("__getattr__", "__getattribute__")
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            found.update(t.id for t in targets if isinstance(t, ast.Name))
+    for sub in ast.walk(node):
+        if isinstance(sub, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
+            for t in targets:
+                for el in t.elts if isinstance(t, ast.Tuple) else [t]:
+                    if isinstance(el, ast.Attribute) and isinstance(el.value, ast.Name) and el.value.id == "self":
+                        found.add(el.attr)
+        elif isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id == "setattr":
+            is_open |= bool(sub.args) and isinstance(sub.args[0], ast.Name) and sub.args[0].id == "self"
+    return found, is_open
 
 
 def _named(body: list[ast.stmt], name: str) -> ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef | None:

@@ -17,6 +17,8 @@ from envdoctor.cache import Cache
 from envdoctor.checks.metadata import check_metadata
 from envdoctor.checks.rules import check_rules
 from envdoctor.checks.signals.base import Files
+from envdoctor.checks.symbols.calls import IDS as CALL_IDS
+from envdoctor.checks.symbols.calls import Calls, collect, judged
 from envdoctor.inventory import Dist, Inventory, planned_dist
 from envdoctor.knowledge.matrix import Matrix, MatrixError
 from envdoctor.knowledge.torchbuild import NEVER_MOVED
@@ -134,6 +136,8 @@ class Planner:
         self._sources: dict[str, str] = {}
         self._kept: frozenset[NormalizedName] = frozenset()
         self._symbol_errors = [f for f in self.findings if f.id in _SYMBOL_IDS and f.severity >= Severity.ERROR]
+        self._cache = cache
+        self._calls: Calls | None = None
 
     # -- the search ---------------------------------------------------------------------------
 
@@ -305,8 +309,8 @@ class Planner:
                 f
                 for f in self._evaluate(trial)
                 if finding_key(f) == finding_key(finding)
-                or (alt.package in f.packages and finding_key(f) not in before_keys)
-            ]  # clean: it clears the finding and opens nothing new around the moved package
+                or (alt.package in f.packages and (finding_key(f) not in before_keys or f.id in CALL_IDS))
+            ]  # clean: it clears the finding, opens nothing new around the moved package, and every call into it works
             if not new:
                 clean.append(move)
                 if len(clean) >= CANDIDATES_PER_ALTERNATIVE:
@@ -390,7 +394,19 @@ class Planner:
         found = [f for f in check_metadata(future) if f.severity >= Severity.ERROR]
         found += [f for f in check_rules(future, self.matrix, self.files) if f.severity >= Severity.ERROR]
         found += [f for f in self._symbol_errors if not _cleared(f, state)]
+        found += [f for f in judged(self.calls(), future, self.facts) if f.severity >= Severity.ERROR]
         return found
+
+    def calls(self) -> Calls:
+        """The calls the installed files make into harvested callables (envdoctor.checks.symbols.calls), read
+        once: each candidate release is judged by them too."""
+        if self._calls is None:
+            from envdoctor.source.index import SourceIndex
+
+            index = SourceIndex(self.inv, self._cache or Cache(None), self.facts)
+            self._calls = collect(index, self.facts)
+            index.save()
+        return self._calls
 
     def future(self, moves: Sequence[Move]) -> Inventory:
         """The Inventory as it would be after ``moves``: each moved distribution is replaced by a planned one

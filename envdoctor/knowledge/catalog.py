@@ -38,6 +38,12 @@ _BUILT_IN = {
     "module-missing": "An import of another installed package names a module its installed version lacks.",
     "module-undeclared": "A distribution imports, on a path users reach, a module nothing installed provides "
     "and that it does not declare.",
+    "call-keyword-missing": "An installed package calls another with a keyword argument the installed release of "
+    "the callee does not accept (TypeError at the call, after every import worked).",
+    "call-attribute-missing": "An installed package uses a method or attribute that the installed release of "
+    "another package's class does not define (AttributeError at the call).",
+    "call-override-keyword": "A class that subclasses another package's class overrides a method the base class "
+    "calls with an argument the override does not accept (TypeError when the base calls it).",
     "symbols-unverified": "Distributions whose imports could not be checked (no RECORD).",
     "files-unread": "Installed files a check could not read or parse.",
     "module-stale": "A module this process (a notebook kernel) loaded was replaced by an install since: "

@@ -6,6 +6,7 @@ Only what a finding asks about is loaded: one JSON file per package and kind, on
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,33 @@ class Facts:
         old -> {new: ranges where the old name is still accepted}; ``var_keyword``: ranges with ``**kwargs``)."""
         data = self._load("signatures", package)
         entry = (data or {}).get("callables", {}).get(qualname)
+        if not isinstance(entry, dict):
+            return None
+        return [str(v) for v in (data or {}).get("versions", [])], entry
+
+    def signatures(self, package: str) -> dict[str, Any] | None:
+        """The whole harvested signatures file of ``package`` (``callables``, ``members``, ``versions``); None
+        when it is not harvested. Only a file that exists is read (a listing of the folder, once)."""
+        if self.root is None or f"{canonical(package)}.json" not in self._listing("signatures"):
+            return None
+        return self._load("signatures", package)
+
+    def _listing(self, kind: str) -> frozenset[str]:
+        key = ("listing", kind)
+        if key not in self._files:
+            try:
+                names = sorted(os.listdir(self.root / kind)) if self.root is not None else []
+            except OSError:
+                names = []
+            self._files[key] = {"names": names}
+        return frozenset((self._files[key] or {}).get("names", ()))
+
+    def members(self, package: str, cls: str) -> tuple[list[str], dict[str, Any]] | None:
+        """The harvested members of class ``cls`` (``accelerate.Accelerator``): the harvested versions and the
+        entry (``names``: member -> ranges where the class defines it; ``open``: ranges where its members
+        cannot be known statically, such as a ``__getattr__``)."""
+        data = self._load("signatures", package)
+        entry = (data or {}).get("members", {}).get(cls)
         if not isinstance(entry, dict):
             return None
         return [str(v) for v in (data or {}).get("versions", [])], entry

@@ -174,7 +174,7 @@ def test_undeclared_rich_is_found_and_installing_the_fix_works(trl_undeclared_ri
     proc = subprocess.run(user, capture_output=True, text=True, timeout=600)
     assert proc.returncode != 0
     assert "ModuleNotFoundError: No module named 'rich'" in proc.stderr
-    [f] = errors(_report(bed.python))
+    [f] = [f for f in errors(_report(bed.python)) if f["check"] == "symbols"]  # (calls: test_calls_real)
     assert f["id"] == "module-undeclared"
     assert f["packages"] == ["trl", "rich"]
     assert f["fix"] == ["rich"]
@@ -185,4 +185,6 @@ def test_undeclared_rich_is_found_and_installing_the_fix_works(trl_undeclared_ri
     user[0] = str(fixed.python)
     proc = subprocess.run(user, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert errors(_report(fixed.python)) == []
+    # no import error is left; what is left is trl 0.11.4's DPOTrainer.compute_loss, which refuses the
+    # num_items_in_batch transformers 4.46.3 passes (a call, not an import: test_calls_real)
+    assert [f["id"] for f in errors(_report(fixed.python))] == ["call-override-keyword"]

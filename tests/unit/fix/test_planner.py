@@ -248,3 +248,56 @@ def test_an_import_that_really_fails_is_planned_for_by_its_diagnosed_fix(tmp_pat
     left = plan_for(inv, [unknown], facts(tmp_path / "2", {}))
     assert left.moves == () and [f.id for f in left.remaining] == ["import-failed"]
     assert "envdoctor has no requirement-level fix for it" in " ".join(left.notes)
+
+
+def _stack_with_peft_and_old_accelerate(tmp_path: Path) -> Inventory:
+    """accelerate 0.31.0 (no clear_device_cache), peft 0.15.0 (imports it: fix accelerate>=0.32.0) and
+    transformers 4.52.4, whose Trainer calls self.accelerator.unwrap_model(model, keep_torch_compile=False):
+    accelerate accepts that keyword from 1.3.0 on (the real facts)."""
+    trainer = (
+        "from accelerate import Accelerator\n\nclass Trainer:\n    def setup(self):\n"
+        "        self.accelerator = Accelerator()\n\n    def _wrap_model(self, model):\n"
+        "        return self.accelerator.unwrap_model(model, keep_torch_compile=False)\n"
+    )
+    fakes = {
+        "accelerate": Fake(
+            "0.31.0",
+            ["torch>=1.10.0", "numpy>=1.17", "huggingface-hub", "packaging>=20.0", "psutil", "pyyaml", "safetensors"],
+            files={
+                "accelerate/__init__.py": "from .accelerator import Accelerator\n",
+                "accelerate/accelerator.py": "class Accelerator:\n    def unwrap_model(self, model):\n        return model\n",
+                "accelerate/utils/__init__.py": "",
+                "accelerate/utils/memory.py": "def release_memory():\n    pass\n",
+            },
+        ),
+        "peft": Fake(
+            "0.15.0",
+            ["accelerate>=0.21.0"],
+            files={"peft/__init__.py": "from accelerate.utils.memory import clear_device_cache\n"},
+        ),
+        "transformers": Fake("4.52.4", files={"transformers/__init__.py": "", "transformers/trainer.py": trainer}),
+        **{n: Fake(v) for n, v in [("torch", "2.13.0"), ("numpy", "2.2.0"), ("huggingface-hub", "0.36.2")]},
+        **{n: Fake(v) for n, v in [("packaging", "26.0"), ("psutil", "7.0.0"), ("pyyaml", "6.0.2")]},
+        "safetensors": Fake("0.8.0"),
+    }
+    return scan(make_site(tmp_path / "site", fakes))
+
+
+def test_accelerate_moved_for_another_reason_never_lands_on_a_release_an_installed_caller_breaks(
+    tmp_path: Path,
+) -> None:
+    """peft needs accelerate>=0.32.0; "nearest series, newest patch" alone picks 0.32.1, which transformers 4.52.4's
+    unwrap_model(keep_torch_compile=...) breaks. Given only the import finding, the planner still judges each
+    candidate by the calls the installed files make, and picks the first release that accepts them."""
+    from envdoctor.diagnose import check_inventory
+
+    inv = _stack_with_peft_and_old_accelerate(tmp_path)
+    report = check_inventory(inv)
+    assert sorted(f.id for f in report.at_least(Severity.ERROR)) == ["call-keyword-missing", "symbol-missing"]
+    symbol = [f for f in report.findings if f.id == "symbol-missing"]
+    assert symbol[0].fix[0] == "accelerate>=0.32.0"
+    for findings in (symbol, list(report.findings)):
+        plan = plan_for(inv, findings, Facts.shipped())
+        assert plan.complete
+        [move] = plan.moves
+        assert (move.name, move.after) == ("accelerate", "1.3.0")
