@@ -12,11 +12,12 @@ with a note for each that failed; when none passes, the first plan, NOT verified
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Protocol, TypeVar
 
 from envdoctor.fix.planner import Plan, Planner
 from envdoctor.names import canonical
+from envdoctor.report import Finding, Severity
 from envdoctor.versions import InvalidRequirement, SpecifierSet, parse_requirement, version_or_none
 
 
@@ -60,29 +61,51 @@ def next_release(
     constraints: Mapping[str, SpecifierSet],
     sources: Mapping[str, str],
 ) -> Plan | None:
-    """The plan that moves the same packages as ``failed`` to their next candidate releases: out of each
-    failed release's series, inside ``fixes`` (diagnosed in the copy) where they name a moved package, inside
-    the user's ``constraints``; None when no such plan exists."""
+    """The next plan after ``failed`` failed in the copy: where the failures were diagnosed (``fixes``), each
+    fix that names a moved package bounds its release (``accelerate>=1.3.0``) and one that names another
+    package is a new error the plan must clear by moving it (``accelerate<=0.34.2`` after transformers moved
+    down); without a diagnosis, each moved package leaves the release series that failed. Among the plans
+    the planner then finds, the one moving the same packages comes first. None when there is no new plan."""
     moved = {m.name for m in failed.moves}
     ranges = {canonical(k): v for k, v in constraints.items()}
-    for move in failed.moves:
-        v = version_or_none(move.after) if move.after is not None else None
-        if v is not None:
-            series = (*v.release, 0)[:2]
-            ranges[move.name] = ranges.get(move.name, SpecifierSet()) & SpecifierSet(f"!={series[0]}.{series[1]}.*")
+    bounded, others = _split(fixes, moved)
+    for name, spec in bounded:
+        ranges[name] = ranges.get(name, SpecifierSet()) & spec
+    if not fixes:
+        for move in failed.moves:
+            v = version_or_none(move.after) if move.after is not None else None
+            if v is not None:
+                out = SpecifierSet(f"!={'.'.join(map(str, (*v.release, 0)[:2]))}.*")
+                ranges[move.name] = ranges.get(move.name, SpecifierSet()) & out
+    if others:
+        planner = Planner(
+            planner.inv, (*planner.findings, *others), facts=planner.facts, matrix=planner.matrix, cache=planner.cache
+        )
+    plan = planner.plan(keep=keep, allow=allow, constraints=ranges, sources=sources)
+    options = [o for o in (plan.moves, *plan.alternatives) if o]
+    same = [o for o in options if moved <= {m.name for m in o}]
+    chosen = (same or options or [()])[0]
+    if not chosen or _key(dataclasses.replace(plan, moves=chosen)) == _key(failed):
+        return None
+    return dataclasses.replace(plan, moves=chosen, alternatives=failed.alternatives, notes=failed.notes)
+
+
+def _split(fixes: Sequence[str], moved: Collection[str]) -> tuple[list[tuple[str, SpecifierSet]], list[Finding]]:
+    """The diagnosed fixes that bound a moved package, and the others as error findings to clear."""
+    bounded: list[tuple[str, SpecifierSet]] = []
+    others: list[Finding] = []
     for text in fixes:
         try:
             req = parse_requirement(text)
         except InvalidRequirement:
             continue
-        if canonical(req.name) in moved:
-            name = canonical(req.name)
-            ranges[name] = ranges.get(name, SpecifierSet()) & req.specifier
-    plan = planner.plan(keep=keep, allow=allow, constraints=ranges, sources=sources)
-    same = next((o for o in (plan.moves, *plan.alternatives) if {m.name for m in o} == moved), None)
-    if same is None:
-        return None
-    return dataclasses.replace(plan, moves=same, alternatives=failed.alternatives, notes=failed.notes)
+        name = canonical(req.name)
+        if name in moved:
+            bounded.append((name, req.specifier))
+        else:
+            title = f"the plan fails in a throwaway copy; the failure's diagnosed fix is {text}"
+            others.append(Finding("stack-step-fails", Severity.ERROR, title, packages=(name,), fix=(text,)))
+    return bounded, others
 
 
 def first_passing(

@@ -12,6 +12,7 @@ evidence (the last frame of an installed package) and its diagnosed fix (``accel
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from envdoctor.runtime.diagnosis import Owners
     from envdoctor.runtime.stack import StepResult
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 STACK = ("transformers", "accelerate", "torch")
 """The distributions the stack step needs: without all three, no step runs in the copy."""
 
@@ -70,9 +72,9 @@ def judge(
     passed = tuple(stack.LABEL.get(r.step, r.step) for r in done.stack.results if r.status == "passes")
     if not failing:
         return StepVerdict(passed=passed)
-    before = stack.run(
-        inv.python.executable, timeout=timeout, owners=RecordOwners(inv), facts=facts, steps=[r.step for r in failing]
-    )
+    wanted_steps = {r.step for r in failing} | ({"trainer"} if any(r.step == "resume" for r in failing) else set())
+    steps = [s for s in stack.STEPS if s in wanted_steps]  # resuming needs the Trainer step's checkpoint
+    before = stack.run(inv.python.executable, timeout=timeout, owners=RecordOwners(inv), facts=facts, steps=steps)
     was = {r.step: r for r in (before.stack.results if before.stack is not None else ())}
     moved_names = {canonical(m) for m in moved}
     held: list[str] = []
@@ -113,5 +115,6 @@ def _evidence(title: str, evidence: Sequence[str], site: str) -> str:
 
 
 def _short(text: str, site: str) -> str:
-    """``text`` with the copy's site folder left out of its paths (the copy is gone when anyone reads it)."""
-    return text.replace(site.rstrip("/") + "/", "")
+    """``text`` with the copy's site folder left out of its paths (the copy is gone when anyone reads it), on
+    one line, without the terminal's colour codes (torch's weights-only message has some)."""
+    return " ".join(_ANSI.sub("", text.replace(site.rstrip("/") + "/", "")).split())
