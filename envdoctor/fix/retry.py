@@ -1,12 +1,15 @@
 """Which plans ``pin --verify`` tries in the throwaway copy, in which order, and how many.
 
-The plan first. When it fails in the copy, its next candidate release: the planner is asked again with each
-moved package kept out of the release series that failed (``accelerate!=0.32.*``) and, when the failure was
-diagnosed, inside its fix's range (``accelerate>=1.3.0``, from the keyword the step's callee lacked), and the
-best plan that moves the same packages is tried next. Then the plan's equally small alternatives, in order,
-the first of which may again be followed by its next release. Never more than MAX_PLANS_TRIED plans in the copy
-(a plan pip refuses does not count: it never reaches the copy). The first plan that passes is the file's plan,
-with a note for each that failed; when none passes, the first plan, NOT verified, with every failure.
+The plan first. When it fails in the copy, its next candidate release: the planner is asked again, led by
+the failure's diagnosed fix where there is one (a fix naming a moved package bounds its release,
+``accelerate>=1.3.0`` from the keyword the step's callee lacked; one naming another package adds that move,
+``accelerate<=0.34.2`` after transformers moved down), else with each moved package kept out of the release
+series that failed (``accelerate!=0.32.*``); the plan it finds that moves the same packages is tried next.
+Each next release that fails is followed by its own, until the bound; then come the plan's equally small
+alternatives, in order, each followed the same way.
+Never more than MAX_PLANS_TRIED plans in the copy (a plan pip refuses does not count: it never reaches the
+copy). The first plan that passes is the file's plan, with a note for each that failed; when none passes,
+the first plan, NOT verified, with every failure.
 """
 
 from __future__ import annotations
@@ -55,24 +58,26 @@ def next_release(
     planner: Planner,
     failed: Plan,
     fixes: Sequence[str],
+    tried: Sequence[Plan] = (),
     *,
     keep: Sequence[str],
     allow: Sequence[str],
     constraints: Mapping[str, SpecifierSet],
     sources: Mapping[str, str],
 ) -> Plan | None:
-    """The next plan after ``failed`` failed in the copy: where the failures were diagnosed (``fixes``), each
-    fix that names a moved package bounds its release (``accelerate>=1.3.0``) and one that names another
-    package is a new error the plan must clear by moving it (``accelerate<=0.34.2`` after transformers moved
-    down); without a diagnosis, each moved package leaves the release series that failed. Among the plans
-    the planner then finds, the one moving the same packages comes first. None when there is no new plan."""
+    """The next plan after ``failed`` failed in the copy (``tried``: the plans that failed before it). Where
+    the failures were diagnosed (``fixes``), each fix that names a moved package bounds its release
+    (``accelerate>=1.3.0``) and one that names another package is a new error the plan must clear by moving it
+    (``accelerate<=0.34.2`` after transformers moved down); without a diagnosis, each moved package leaves
+    every release series that failed. Among the plans the planner then finds, the one moving the same
+    packages comes first. None when there is no new plan."""
     moved = {m.name for m in failed.moves}
     ranges = {canonical(k): v for k, v in constraints.items()}
     bounded, others = _split(fixes, moved)
     for name, spec in bounded:
         ranges[name] = ranges.get(name, SpecifierSet()) & spec
-    if not fixes:
-        for move in failed.moves:
+    if not fixes:  # out of every release series of a moved package that failed in a copy so far
+        for move in (m for p in (failed, *tried) for m in p.moves if m.name in moved):
             v = version_or_none(move.after) if move.after is not None else None
             if v is not None:
                 out = SpecifierSet(f"!={'.'.join(map(str, (*v.release, 0)[:2]))}.*")
@@ -111,17 +116,17 @@ def _split(fixes: Sequence[str], moved: Collection[str]) -> tuple[list[tuple[str
 def first_passing(
     plan: Plan,
     judged: Callable[[Plan], Judged[T, V]],
-    following: Callable[[Plan, Sequence[str]], Plan | None],
+    following: Callable[[Plan, Sequence[str], Sequence[Plan]], Plan | None],
 ) -> Judged[T, V]:
     """The first plan that passes ``judged`` (pip, the re-check, and with --verify the copy), trying the plan,
     its next release (``following``), then the alternatives (see the module's docstring); when none passes in
     the copy, the first one. Each that failed in the copy is a note of the one returned."""
-    queue: list[tuple[Plan, bool]] = [(p, True) for p in candidates(plan)]  # (plan, may be followed)
+    queue = candidates(plan)
     failed: list[Judged[T, V]] = []
     seen: set[tuple[tuple[str, str], ...]] = set()
     chosen: Judged[T, V] | None = None
     while queue and len(failed) < MAX_PLANS_TRIED:
-        candidate, follow = queue.pop(0)
+        candidate = queue.pop(0)
         if _key(candidate) in seen:
             continue
         seen.add(_key(candidate))
@@ -130,10 +135,10 @@ def first_passing(
         if verification.verified or (not failed and not verification.tried):
             break  # it passed; or the first plan could not be tried at all (pip refused it, no --verify)
         if verification.tried:
+            nxt = following(chosen[0], verification.fixes, [p for p, _, _ in failed])
             failed.append(chosen)
-            nxt = following(chosen[0], verification.fixes) if follow else None
             if nxt is not None:
-                queue.insert(0, (nxt, False))
+                queue.insert(0, nxt)
     else:  # no plan passed in the copy: the first one, with what the others did
         chosen = failed[0] if failed else chosen
     assert chosen is not None  # the plan itself is always judged

@@ -258,7 +258,7 @@ def try_plan(
         new, same, fixes = _against_target(inv, results, timeout)
         stepped = trialstep.wanted(inv) and not new
         if stepped:
-            step = trialstep.judge(inv, copy.python, moved, timeout=timeout, site=copy.site, owners=owners)
+            step = trialstep.judge(inv, copy.python, timeout=timeout, site=copy.site, owners=owners)
     where = f"in a throwaway copy of the environment with the plan installed ({len(install)} installed by pip"
     where += f", {copy.linked} shared)"
     if new or step.held:

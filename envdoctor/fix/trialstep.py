@@ -2,10 +2,10 @@
 
 When the target has transformers, accelerate and torch, ``judge`` runs the stack step (envdoctor.runtime.stack:
 Trainer step, resume, LoRA, SFTTrainer, whatever is installed) in the copy's interpreter. A step that fails
-there is compared with the same step in the target (run only then): it is the plan's failure when it passed in
-the target, or failed there another way and its diagnosed traceback runs through a distribution the plan moves;
-one that fails the same way before and after, or fails through none of the moved distributions where the target
-could not run it (its imports failed), is named but not held against the plan. Each failure carries the step's
+there is compared with the same step in the target (run only then): one that fails the same way before and after
+is named but not held against the plan, and so is one the target could not run (its imports fail) whose diagnosed
+fix moves only what no plan moves (``torch<2.6`` for torch's ``weights_only`` default); any other is the plan's
+failure. Each failure carries the step's
 evidence (the last frame of an installed package) and its diagnosed fix (``accelerate>=1.3.0``), which
 ``pin`` uses to choose the next release to try.
 """
@@ -13,7 +13,7 @@ evidence (the last frame of an installed package) and its diagnosed fix (``accel
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -55,9 +55,7 @@ class StepVerdict:
         return text + "".join(f"; {u}" for u in self.unchanged)
 
 
-def judge(
-    inv: Inventory, python: str, moved: Collection[str], *, timeout: float, site: str, owners: Owners
-) -> StepVerdict:
+def judge(inv: Inventory, python: str, *, timeout: float, site: str, owners: Owners) -> StepVerdict:
     """Run the stack step in the copy's ``python`` (``owners``: the copy's RecordOwners) and judge its failures
     against the target's (``inv``); ``site``: the copy's site folder, left out of the evidence's paths."""
     from envdoctor.knowledge.wheelfacts import Facts
@@ -76,7 +74,6 @@ def judge(
     steps = [s for s in stack.STEPS if s in wanted_steps]  # resuming needs the Trainer step's checkpoint
     before = stack.run(inv.python.executable, timeout=timeout, owners=RecordOwners(inv), facts=facts, steps=steps)
     was = {r.step: r for r in (before.stack.results if before.stack is not None else ())}
-    moved_names = {canonical(m) for m in moved}
     held: list[str] = []
     unchanged: list[str] = []
     fixes: list[str] = []
@@ -85,14 +82,27 @@ def judge(
         line = _evidence(finding.title, finding.evidence, site)
         if group and all(_same_way(r, was.get(r.step)) for r in group):
             unchanged.append(f"{line}: it fails the same way in the environment itself, not the plan's doing")
-        elif any(r.step in was and was[r.step].status == "passes" for r in group) or moved_names & {
-            canonical(p) for p in finding.packages
-        }:
+        elif not any(r.step in was and was[r.step].status == "passes" for r in group) and _unmovable(finding.fix):
+            why = (
+                f"its fix ({', '.join(finding.fix)}) moves what no plan moves, and the environment itself cannot run it"
+            )
+            unchanged.append(f"{line}: not the plan's doing, {why}")
+        else:
             held.append(line)
             fixes += [fix for fix in finding.fix if fix not in fixes]
-        else:  # the target could not run it (its imports fail), and nothing the plan moves is in its traceback
-            unchanged.append(f"{line}: not the plan's doing, none of the moved distributions is in its traceback")
     return StepVerdict(passed, tuple(held), tuple(unchanged), tuple(fixes))
+
+
+def _unmovable(fix: Sequence[str]) -> bool:
+    """Whether ``fix`` is known and every requirement in it moves a package no plan moves (torch: NEVER_MOVED)."""
+    from envdoctor.knowledge.torchbuild import NEVER_MOVED
+    from envdoctor.versions import InvalidRequirement, parse_requirement
+
+    try:
+        names = [canonical(parse_requirement(text).name) for text in fix]
+    except InvalidRequirement:
+        return False
+    return bool(names) and all(n in NEVER_MOVED for n in names)
 
 
 def _same_way(now: StepResult, then: StepResult | None) -> bool:
