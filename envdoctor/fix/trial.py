@@ -17,7 +17,7 @@ import dataclasses
 import os
 import shutil
 import tempfile
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +29,8 @@ from envdoctor.names import canonical
 from envdoctor.source.installed import RECORD_LIMIT, Unread, decode_record, read_bytes, record_entries
 
 if TYPE_CHECKING:
+    from envdoctor.fix.trialstep import StepVerdict
+    from envdoctor.runtime.diagnosis import Owners
     from envdoctor.runtime.outcomes import ImportResult
 
 VENV_TIMEOUT = 120.0
@@ -249,16 +251,15 @@ def try_plan(
     from envdoctor.target import Target
 
     probes = select(load_probes(), inv, imports)
-    step = trialstep.StepVerdict()
     with trial_copy(inv, install, moved, pip=pip, options=options, timeout=install_timeout) as copy:
         owners = RecordOwners(Target.resolve(copy.python).inventory(timeout=timeout, fresh=True))
         levels = share_levels(inv, probes)  # the copy holds the same distributions, some at other releases
-        ran = run_imports(copy.python, probes, timeout=timeout, levels=levels, owners=owners, facts=Facts.shipped())
-        results = [_in_target_terms(r, copy) for r in ran]
-        new, same, fixes = _against_target(inv, results, timeout)
-        stepped = trialstep.wanted(inv) and not new
-        if stepped:
-            step = trialstep.judge(inv, copy.python, timeout=timeout, site=copy.site, owners=owners)
+        with _stepping(inv, copy, owners, timeout) as step_result:  # the step runs beside the probes
+            ran = run_imports(copy.python, probes, timeout=timeout, levels=levels, owners=owners, facts=Facts.shipped())
+            results = [_in_target_terms(r, copy) for r in ran]
+            new, same, fixes = _against_target(inv, results, timeout)
+            stepped = trialstep.wanted(inv) and not new
+            step = step_result() if stepped else trialstep.StepVerdict()
     where = f"in a throwaway copy of the environment with the plan installed ({len(install)} installed by pip"
     where += f", {copy.linked} shared)"
     if new or step.held:
@@ -271,6 +272,35 @@ def try_plan(
     if stepped:
         summary += f" and {step.phrase()}"
     return Tried(True, summary, (), (*same, *step.unchanged))
+
+
+@contextlib.contextmanager
+def _stepping(inv: Inventory, copy: Copy, owners: Owners, timeout: float) -> Iterator[Callable[[], StepVerdict]]:
+    """Start the stack step in the copy on a thread (when the target has the stack), so that it runs beside the
+    import probes (two interpreters paying for the same imports at once); yield how to wait for its verdict.
+    On the way out its processes are killed (Ctrl-C, a failing probe that makes the step moot): nothing the
+    step started outlives the copy."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from envdoctor.fix import trialstep
+    from envdoctor.runtime.imports import _result
+
+    if not trialstep.wanted(inv):
+        yield trialstep.StepVerdict
+        return
+    groups: list[int] = []
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="envdoctor-step")
+    future = pool.submit(
+        trialstep.judge, inv, copy.python, timeout=timeout, site=copy.site, owners=owners, on_start=groups.append
+    )
+    done = False
+    try:
+        yield lambda: _result(future)
+        done = True
+    finally:
+        if not (done and future.done()):
+            runner.kill_groups(groups)
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _against_target(

@@ -13,7 +13,7 @@ evidence (the last frame of an installed package) and its diagnosed fix (``accel
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -55,15 +55,24 @@ class StepVerdict:
         return text + "".join(f"; {u}" for u in self.unchanged)
 
 
-def judge(inv: Inventory, python: str, *, timeout: float, site: str, owners: Owners) -> StepVerdict:
+def judge(
+    inv: Inventory,
+    python: str,
+    *,
+    timeout: float,
+    site: str,
+    owners: Owners,
+    on_start: Callable[[int], None] | None = None,
+) -> StepVerdict:
     """Run the stack step in the copy's ``python`` (``owners``: the copy's RecordOwners) and judge its failures
-    against the target's (``inv``); ``site``: the copy's site folder, left out of the evidence's paths."""
+    against the target's (``inv``); ``site``: the copy's site folder, left out of the evidence's paths;
+    ``on_start``: gets each step process's group (envdoctor.runtime.stack.run)."""
     from envdoctor.knowledge.wheelfacts import Facts
     from envdoctor.runtime import stack
     from envdoctor.runtime.imports import RecordOwners
 
     facts = Facts.shipped()
-    done = stack.run(python, timeout=timeout, owners=owners, facts=facts)
+    done = stack.run(python, timeout=timeout, owners=owners, facts=facts, on_start=on_start)
     if done.stack is None:  # it did not end normally (its finding says how), or could not run at all
         return StepVerdict(held=tuple(_short(f.title, site) for f in done.findings))
     failing = [r for r in done.stack.results if r.status == "fails"]
@@ -72,7 +81,9 @@ def judge(inv: Inventory, python: str, *, timeout: float, site: str, owners: Own
         return StepVerdict(passed=passed)
     wanted_steps = {r.step for r in failing} | ({"trainer"} if any(r.step == "resume" for r in failing) else set())
     steps = [s for s in stack.STEPS if s in wanted_steps]  # resuming needs the Trainer step's checkpoint
-    before = stack.run(inv.python.executable, timeout=timeout, owners=RecordOwners(inv), facts=facts, steps=steps)
+    before = stack.run(
+        inv.python.executable, timeout=timeout, owners=RecordOwners(inv), facts=facts, steps=steps, on_start=on_start
+    )
     was = {r.step: r for r in (before.stack.results if before.stack is not None else ())}
     held: list[str] = []
     unchanged: list[str] = []
