@@ -309,8 +309,8 @@ def _add_pin_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "packages shared by link, torch never reinstalled) and run the import probes there, then, when "
         "transformers, accelerate and torch are installed, one Trainer step (resume, LoRA, SFTTrainer when "
         "installed); a plan that fails is followed by its next release, then the alternatives (at most 4 "
-        "plans); the file says verified only when one passes, else exit 1 with the evidence (costs a pip "
-        "install of the moved packages, one probe run and, with the stack, about 20 s of step per plan)",
+        "plans); the file says verified only when one passes, else exit 1 with the evidence (costs, per plan "
+        "tried, a pip install of the moved packages and one run of the probes with the step beside them)",
     )
     pin.add_argument(
         "--import",

@@ -12,11 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.runtime import stack
 from tests import beds
 from tests.integration.test_stack_step_real import run_stack
 
 pytestmark = [pytest.mark.venv, pytest.mark.online]
+
+DISPATCH = (
+    "the Trainer and SFTTrainer (trl) steps fail: TypeError: Accelerator.__init__() got an unexpected keyword "
+    "argument 'dispatch_batches' (at transformers/trainer.py:4127 in create_accelerator_and_postprocess)"
+)
 
 
 def envdoctor(*args: str) -> subprocess.CompletedProcess[str]:
@@ -27,6 +31,13 @@ def envdoctor(*args: str) -> subprocess.CompletedProcess[str]:
 
 def header(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith("# ")]
+
+
+def the_note(lines: list[str]) -> tuple[str, str]:
+    """The header's one `note: tried in a copy and failed` line: the plan it tried, and the evidence."""
+    [note] = [line.removeprefix("# note: tried in a copy and failed: ") for line in lines if "tried in a copy" in line]
+    moves, _, rest = note.partition(": in a throwaway copy of the environment with the plan installed (")
+    return moves, rest.split(" shared), ", maxsplit=1)[1]
 
 
 def trains_after_installing(bed: beds.Bed, text: str, tmp: Path) -> dict[str, str]:
@@ -61,11 +72,10 @@ def test_verify_rejects_accelerate_0_32_by_the_trainer_step_and_takes_1_3_0(
         " import probes pass and the stack step passes (Trainer, resume_from_checkpoint, LoRA (peft))"
     )
     assert "# moves accelerate 0.31.0 -> 1.3.0" in lines
-    [note] = [line for line in lines if line.startswith("# note: tried in a copy and failed: ")]
-    assert note.startswith("# note: tried in a copy and failed: accelerate 0.31.0 -> 0.32.1: in a throwaway copy")
-    assert note.endswith(
+    assert the_note(lines) == (
+        "accelerate 0.31.0 -> 0.32.1",
         "the Trainer and LoRA (peft) steps fail: TypeError: Accelerator.unwrap_model() got an unexpected keyword "
-        "argument 'keep_torch_compile' (at transformers/trainer.py:1990 in _wrap_model)"
+        "argument 'keep_torch_compile' (at transformers/trainer.py:1990 in _wrap_model)",
     )
     assert "accelerate==1.3.0  # was 0.31.0; fixes symbol-missing" in unwrap_pin.stdout.splitlines()
 
@@ -107,13 +117,9 @@ def test_verify_adds_accelerate_0_34_when_transformers_4_38_fails_the_trainer_st
         "# moves tokenizers 0.19.1 -> 0.15.2",
         "# moves transformers 4.40.2 -> 4.38.2",
     ]
-    [note] = [line for line in lines if line.startswith("# note: tried in a copy and failed: ")]
-    assert note.startswith(
-        "# note: tried in a copy and failed: tokenizers 0.19.1 -> 0.15.2, transformers 4.40.2 -> 4.38.2: in a throwaway"
-    )
-    assert note.endswith(
-        "the Trainer and SFTTrainer (trl) steps fail: TypeError: Accelerator.__init__() got an unexpected keyword "
-        "argument 'dispatch_batches' (at transformers/trainer.py:4127 in create_accelerator_and_postprocess)"
+    assert the_note(lines) == (
+        "tokenizers 0.19.1 -> 0.15.2, transformers 4.40.2 -> 4.38.2",
+        DISPATCH,
     )
     assert "accelerate==0.34.2  # was 1.0.1; fixes stack-step-fails" in dispatch_pin.stdout.splitlines()
 
@@ -135,9 +141,5 @@ def test_verify_with_accelerate_kept_ends_not_verified_with_the_step_evidence(
     assert out.returncode == 1, out.stderr
     verdicts = [line for line in header(out.stdout) if "verified" in line.split(":")[0]]
     assert len(verdicts) == 1 and verdicts[0].startswith("# NOT verified: pip ")
-    assert verdicts[0].endswith(
-        "the Trainer and SFTTrainer (trl) steps fail: TypeError: Accelerator.__init__() got an unexpected keyword "
-        "argument 'dispatch_batches' (at transformers/trainer.py:4127 in create_accelerator_and_postprocess)"
-    )
+    assert verdicts[0].endswith(f" shared), {DISPATCH}")
     assert "transformers==4.38.2  # was 4.40.2; fixes symbol-missing" in out.stdout.splitlines()
-    assert stack.LABEL["trainer"] in verdicts[0]
