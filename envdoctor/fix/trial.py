@@ -254,7 +254,7 @@ def try_plan(
     with trial_copy(inv, install, moved, pip=pip, options=options, timeout=install_timeout) as copy:
         owners = RecordOwners(Target.resolve(copy.python).inventory(timeout=timeout, fresh=True))
         levels = share_levels(inv, probes)  # the copy holds the same distributions, some at other releases
-        with _stepping(inv, copy, owners, timeout) as step_result:  # the step runs beside the probes
+        with _stepping(inv, copy, moved, owners, timeout) as step_result:  # the step runs beside the probes
             ran = run_imports(copy.python, probes, timeout=timeout, levels=levels, owners=owners, facts=Facts.shipped())
             results = [_in_target_terms(r, copy) for r in ran]
             new, same, fixes = _against_target(inv, results, timeout)
@@ -275,7 +275,9 @@ def try_plan(
 
 
 @contextlib.contextmanager
-def _stepping(inv: Inventory, copy: Copy, owners: Owners, timeout: float) -> Iterator[Callable[[], StepVerdict]]:
+def _stepping(
+    inv: Inventory, copy: Copy, moved: Sequence[str], owners: Owners, timeout: float
+) -> Iterator[Callable[[], StepVerdict]]:
     """Start the stack step in the copy on a thread (when the target has the stack), so that it runs beside the
     import probes (two interpreters paying for the same imports at once); yield how to wait for its verdict.
     On the way out its processes are killed (Ctrl-C, a failing probe that makes the step moot): nothing the
@@ -291,7 +293,7 @@ def _stepping(inv: Inventory, copy: Copy, owners: Owners, timeout: float) -> Ite
     groups: list[int] = []
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="envdoctor-step")
     future = pool.submit(
-        trialstep.judge, inv, copy.python, timeout=timeout, site=copy.site, owners=owners, on_start=groups.append
+        trialstep.judge, inv, copy.python, moved, timeout=timeout, site=copy.site, owners=owners, on_start=groups.append
     )
     done = False
     try:

@@ -2,10 +2,12 @@
 
 When the target has transformers, accelerate and torch, ``judge`` runs the stack step (envdoctor.runtime.stack:
 Trainer step, resume, LoRA, SFTTrainer, whatever is installed) in the copy's interpreter. A step that fails
-there is compared with the same step in the target (run only then): one that fails the same way before and after
-is named but not held against the plan, and so is one the target could not run (its imports fail) whose diagnosed
-fix moves only what no plan moves (``torch<2.6`` for torch's ``weights_only`` default); any other is the plan's
-failure. Each failure carries the step's
+there is compared with the same step in the target (run only then). One that fails the same way before and
+after is named but not held against the plan, and so is one the target did not pass either (its imports fail
+there, or it fails another way) whose diagnosis is known and names none of the moved distributions
+(``resume_from_checkpoint`` under torch's ``weights_only`` default, when the plan moved accelerate); any other is
+the plan's failure (a step that passed in the target; one whose diagnosis names a moved distribution; one with
+no known fix). Each failure carries the step's
 evidence (the last frame of an installed package) and its diagnosed fix (``accelerate>=1.3.0``), which
 ``pin`` uses to choose the next release to try.
 """
@@ -13,7 +15,7 @@ evidence (the last frame of an installed package) and its diagnosed fix (``accel
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -58,6 +60,7 @@ class StepVerdict:
 def judge(
     inv: Inventory,
     python: str,
+    moved: Collection[str],
     *,
     timeout: float,
     site: str,
@@ -85,6 +88,7 @@ def judge(
         inv.python.executable, timeout=timeout, owners=RecordOwners(inv), facts=facts, steps=steps, on_start=on_start
     )
     was = {r.step: r for r in (before.stack.results if before.stack is not None else ())}
+    moved_names = {canonical(m) for m in moved}
     held: list[str] = []
     unchanged: list[str] = []
     fixes: list[str] = []
@@ -93,10 +97,8 @@ def judge(
         line = _evidence(finding.title, finding.evidence, site)
         if group and all(_same_way(r, was.get(r.step)) for r in group):
             unchanged.append(f"{line}: it fails the same way in the environment itself, not the plan's doing")
-        elif not any(r.step in was and was[r.step].status == "passes" for r in group) and _unmovable(finding.fix):
-            why = (
-                f"its fix ({', '.join(finding.fix)}) moves what no plan moves, and the environment itself cannot run it"
-            )
+        elif not _passed(group, was) and finding.fix and not moved_names & {canonical(p) for p in finding.packages}:
+            why = "none of the moved distributions is in its diagnosis, and the environment itself cannot run this step"
             unchanged.append(f"{line}: not the plan's doing, {why}")
         else:
             held.append(line)
@@ -104,16 +106,8 @@ def judge(
     return StepVerdict(passed, tuple(held), tuple(unchanged), tuple(fixes))
 
 
-def _unmovable(fix: Sequence[str]) -> bool:
-    """Whether ``fix`` is known and every requirement in it moves a package no plan moves (torch: NEVER_MOVED)."""
-    from envdoctor.knowledge.torchbuild import NEVER_MOVED
-    from envdoctor.versions import InvalidRequirement, parse_requirement
-
-    try:
-        names = [canonical(parse_requirement(text).name) for text in fix]
-    except InvalidRequirement:
-        return False
-    return bool(names) and all(n in NEVER_MOVED for n in names)
+def _passed(group: Sequence[StepResult], was: Mapping[str, StepResult]) -> bool:
+    return any(r.step in was and was[r.step].status == "passes" for r in group)
 
 
 def _same_way(now: StepResult, then: StepResult | None) -> bool:

@@ -319,7 +319,8 @@ def test_pin_verify_tries_the_clear_device_cache_fix_in_a_copy_that_shares_torch
         " 7 import probes pass and the stack step passes (Trainer, LoRA (peft)); the resume_from_checkpoint" in header
     )
     assert header.endswith(
-        "not the plan's doing, its fix (torch<2.6) moves what no plan moves, and the environment itself cannot run it"
+        "not the plan's doing, none of the moved distributions is in its diagnosis, and the environment itself "
+        "cannot run this step"
     )
     assert "accelerate==0.34.2  # was 0.31.0; fixes symbol-missing" in res.stdout.splitlines()
     notes = [line for line in res.stdout.splitlines() if line.startswith("# note: tried in a copy and failed: ")]
