@@ -292,8 +292,20 @@ def _stepping(
         return
     groups: list[int] = []
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="envdoctor-step")
+    # torch's compile cache (torchinductor_<user>, in the temporary folder by default) goes into the copy, and
+    # is removed with it
+    scratch = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(copy.python))), "torch-cache")
+    env = {**runner.child_environment(), "TORCHINDUCTOR_CACHE_DIR": scratch}
     future = pool.submit(
-        trialstep.judge, inv, copy.python, moved, timeout=timeout, site=copy.site, owners=owners, on_start=groups.append
+        trialstep.judge,
+        inv,
+        copy.python,
+        moved,
+        timeout=timeout,
+        site=copy.site,
+        owners=owners,
+        on_start=groups.append,
+        env=env,
     )
     done = False
     try:

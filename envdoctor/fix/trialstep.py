@@ -66,16 +66,18 @@ def judge(
     site: str,
     owners: Owners,
     on_start: Callable[[int], None] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> StepVerdict:
     """Run the stack step in the copy's ``python`` (``owners``: the copy's RecordOwners) and judge its failures
     against the target's (``inv``); ``site``: the copy's site folder, left out of the evidence's paths;
-    ``on_start``: gets each step process's group (envdoctor.runtime.stack.run)."""
+    ``on_start``: gets each step process's group, ``env`` is each step process's environment
+    (envdoctor.runtime.stack.run)."""
     from envdoctor.knowledge.wheelfacts import Facts
     from envdoctor.runtime import stack
     from envdoctor.runtime.imports import RecordOwners
 
     facts = Facts.shipped()
-    done = stack.run(python, timeout=timeout, owners=owners, facts=facts, on_start=on_start)
+    done = stack.run(python, timeout=timeout, owners=owners, facts=facts, on_start=on_start, env=env)
     if done.stack is None:  # it did not end normally (its finding says how), or could not run at all
         return StepVerdict(held=tuple(_short(f.title, site) for f in done.findings))
     failing = [r for r in done.stack.results if r.status == "fails"]
@@ -85,7 +87,13 @@ def judge(
     wanted_steps = {r.step for r in failing} | ({"trainer"} if any(r.step == "resume" for r in failing) else set())
     steps = [s for s in stack.STEPS if s in wanted_steps]  # resuming needs the Trainer step's checkpoint
     before = stack.run(
-        inv.python.executable, timeout=timeout, owners=RecordOwners(inv), facts=facts, steps=steps, on_start=on_start
+        inv.python.executable,
+        timeout=timeout,
+        owners=RecordOwners(inv),
+        facts=facts,
+        steps=steps,
+        on_start=on_start,
+        env=env,
     )
     was = {r.step: r for r in (before.stack.results if before.stack is not None else ())}
     moved_names = {canonical(m) for m in moved}

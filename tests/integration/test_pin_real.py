@@ -324,7 +324,7 @@ def test_pin_verify_tries_the_clear_device_cache_fix_in_a_copy_that_shares_torch
     )
     assert "accelerate==0.34.2  # was 0.31.0; fixes symbol-missing" in res.stdout.splitlines()
     notes = [line for line in res.stdout.splitlines() if line.startswith("# note: tried in a copy and failed: ")]
-    assert [n.split(": ")[1] for n in notes] == ["accelerate 0.31.0 -> 0.32.1", "accelerate 0.31.0 -> 0.33.0"]
+    assert [n.split(": ")[2] for n in notes] == ["accelerate 0.31.0 -> 0.32.1", "accelerate 0.31.0 -> 0.33.0"]
     assert all(
         n.endswith(
             "the Trainer and LoRA (peft) steps fail: AttributeError: 'AdamW' object has no attribute 'train' "
