@@ -68,7 +68,7 @@ exit codes:
 examples:
   envdoctor pin > requirements.txt                 the fixed stack, exact pins
   envdoctor pin --changes-only                     only what must move
-  envdoctor pin --verify                           also install the plan into a throwaway copy, import there
+  envdoctor pin --verify                           also try the plan in a throwaway copy: imports, one step
   envdoctor pin --format pip                       one `pip install ...` command
   envdoctor pin --keep peft --allow-move torch     constrain the plan
   envdoctor pin --apply                            install it (asks first; writes a rollback file)
@@ -306,9 +306,11 @@ def _add_pin_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--verify",
         action="store_true",
         help="also try the plan for real: install it into a throwaway copy of the environment (unchanged "
-        "packages shared by link, torch never reinstalled) and run the import probes there; the file says "
-        "verified only when they pass, else exit 1 with the failing import (costs a pip install of the moved "
-        "packages and one probe run)",
+        "packages shared by link, torch never reinstalled) and run the import probes there, then, when "
+        "transformers, accelerate and torch are installed, one Trainer step (resume, LoRA, SFTTrainer when "
+        "installed); a plan that fails is followed by its next release, then the alternatives (at most 4 "
+        "plans); the file says verified only when one passes, else exit 1 with the evidence (costs, per plan "
+        "tried, a pip install of the moved packages and one run of the probes with the step beside them)",
     )
     pin.add_argument(
         "--import",

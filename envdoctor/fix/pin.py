@@ -12,8 +12,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from envdoctor.diagnose import DEFAULT_TIMEOUT, check_inventory, listed, load_ma
 from envdoctor.fix.pinfile import PinSet, pin_set
 from envdoctor.fix.pipconfig import PipConfig
 from envdoctor.fix.planner import Move, Plan, Planner, finding_key
+from envdoctor.fix.retry import first_passing, next_release
 from envdoctor.inventory import Inventory
 from envdoctor.knowledge.matrix import Matrix, MatrixError
 from envdoctor.knowledge.wheelfacts import Facts
@@ -47,8 +49,10 @@ class Verification:
     problems: tuple[Finding, ...] = ()
     pip_version: str = ""
     tried: bool = False
-    """The plan was installed into a throwaway copy of the target and its import probes ran there
-    (``pin --verify``); ``summary`` says how that went."""
+    """The plan was installed into a throwaway copy of the target and its import probes (and the stack
+    step) ran there (``pin --verify``); ``summary`` says how that went."""
+    fixes: tuple[str, ...] = ()
+    """When it failed in the copy: the failures' diagnosed fixes, where the next release is looked for."""
 
 
 @dataclass(frozen=True)
@@ -116,13 +120,12 @@ def pin(
     progress: Progress | None = None,
 ) -> PinResult:
     """Check ``python``'s environment, plan the smallest fix, and return the pin set (verified by pip's
-    resolver unless ``verify`` is False). ``trial``: also install the resolved plan into a throwaway copy of
-    the environment and run the import probes there (of every installed watched package, and ``imports``);
-    the plan is verified only when they pass (envdoctor.fix.trial). ``probes``: first run the import probes
-    (and ``imports``) in the environment itself, as ``check --probes`` does, and plan for the failures
-    nothing static explains by their diagnosed fix (``tensorboard>=1.15``); ``timeout`` is each probe's
-    limit. ``constraints``: constraints / requirements files whose ranges a moved package must stay in
-    (read as pip reads them; given to pip's resolver too). Writes nothing into the target."""
+    resolver unless ``verify`` is False). ``trial``: also install the resolved plan into a throwaway copy and
+    run the import probes (every installed watched package's, and ``imports``) and the stack step there; the
+    plan is verified only when they pass, else the next plans are tried (envdoctor.fix.trial, .retry).
+    ``probes``: first run the import probes in the environment itself, as ``check --probes`` does, and plan
+    for the failures nothing static explains by their diagnosed fix (``tensorboard>=1.15``); ``timeout``
+    is each probe's limit. ``constraints``: files bounding each moved package (pip's too). Writes nothing."""
     from envdoctor.errors import check_timeout
 
     check_timeout(timeout)
@@ -157,7 +160,8 @@ def pin(
             )
         return candidate, pins, verification
 
-    plan, pins, verification = _first_passing(_candidates(plan), judged)
+    following = partial(next_release, planner, keep=keep, allow=allow, constraints=ranges, sources=sources)
+    plan, pins, verification = first_passing(plan, judged, following)
     return PinResult(inv, report, plan, pins, verification)
 
 
@@ -173,51 +177,6 @@ def _checked(target: Target, inv: Inventory, cache: Cache, *, online: bool, prob
     if probing is not None:
         report = with_probes(report, python=target.python, inv=inv, **probing)
     return report
-
-
-def _first_passing(
-    candidates: Sequence[Plan], judged: Callable[[Plan], tuple[Plan, PinSet, Verification]]
-) -> tuple[Plan, PinSet, Verification]:
-    """The first candidate plan that passes ``judged`` (pip, the re-check, and with --verify the copy); when
-    none passes in the copy, the first one. Each that failed in the copy is a note of the one returned."""
-    failed: list[tuple[Plan, PinSet, Verification]] = []  # each plan that failed in the copy
-    for candidate in candidates:
-        chosen = judged(candidate)
-        verification = chosen[2]
-        if verification.verified or (not failed and not verification.tried):
-            break  # it passed; or the first plan could not be tried at all (pip refused it, no --verify)
-        if verification.tried:
-            failed.append(chosen)
-    else:  # no plan passed in the copy: the first one, with what the others did
-        chosen = failed[0]
-    plan, pins, verification = chosen
-    others = [
-        f"tried in a copy and failed: {_moves(p)}: {v.summary.split('; but ')[-1]}"
-        for p, _, v in failed
-        if p is not plan
-    ]
-    if others:
-        bad = {p.moves for p, _, _ in failed}
-        alternatives = tuple(a for a in plan.alternatives if a not in bad)
-        plan = dataclasses.replace(plan, alternatives=alternatives, notes=(*plan.notes, *others))
-    return plan, pins, verification
-
-
-MAX_PLANS_TRIED = 3
-"""``pin --verify`` tries the plan and then at most this many in all of its equally small alternatives."""
-
-
-def _candidates(plan: Plan) -> list[Plan]:
-    """The plan, then each of its alternatives as a plan of its own (the others its alternatives)."""
-    options = [plan.moves, *plan.alternatives][:MAX_PLANS_TRIED]
-    return [
-        dataclasses.replace(plan, moves=moves, alternatives=tuple(o for o in options if o is not moves))
-        for moves in options
-    ]
-
-
-def _moves(plan: Plan) -> str:
-    return ", ".join(m.describe() for m in plan.moves)
 
 
 def _try(
@@ -269,7 +228,11 @@ def _try(
         return dataclasses.replace(verification, verified=False, summary=f"{verification.summary}; but {why}")
     if not tried.passed:
         return dataclasses.replace(
-            verification, verified=False, tried=True, summary=f"{verification.summary}; but {scrub(tried.summary)}"
+            verification,
+            verified=False,
+            tried=True,
+            summary=f"{verification.summary}; but {scrub(tried.summary)}",
+            fixes=tried.fixes,
         )
     return dataclasses.replace(verification, tried=True, summary=f"{verification.summary}; {scrub(tried.summary)}")
 

@@ -44,9 +44,10 @@ MAX_MOVES = 3
 CANDIDATES_PER_ALTERNATIVE = 2
 """How many clean releases of one alternative are carried into the next round of the search."""
 
-_SYMBOL_IDS = frozenset({"symbol-missing", "module-missing", "module-undeclared", "import-failed"})
-"""Errors no re-check of metadata and rules can judge (an import read from the files, or run for real by
-``--probes``): each is cleared by a move into one of its fixes' ranges."""
+_SYMBOL_IDS = frozenset({"symbol-missing", "module-missing", "module-undeclared", "import-failed", "stack-step-fails"})
+"""Errors no re-check of metadata and rules can judge (an import read from the files, run for real by
+``--probes``, or a stack step that failed in ``pin --verify``'s copy): each is cleared by a move into one of
+its fixes' ranges."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class Planner:
         self.facts = facts
         self.matrix = matrix
         self.findings = tuple(findings)
+        self.cache = cache
         self.files = Files(cache or Cache(None))  # the check's cache: the signals' reads are already in it
         self._evaluated: dict[tuple[tuple[str, str], ...], list[Finding]] = {}
         self._python = version_or_none(inv.python.version)

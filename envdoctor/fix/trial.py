@@ -17,7 +17,7 @@ import dataclasses
 import os
 import shutil
 import tempfile
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +29,8 @@ from envdoctor.names import canonical
 from envdoctor.source.installed import RECORD_LIMIT, Unread, decode_record, read_bytes, record_entries
 
 if TYPE_CHECKING:
+    from envdoctor.fix.trialstep import StepVerdict
+    from envdoctor.runtime.diagnosis import Owners
     from envdoctor.runtime.outcomes import ImportResult
 
 VENV_TIMEOUT = 120.0
@@ -221,9 +223,11 @@ class Tried:
     summary: str
     """One line for the pin file's header and the verdict."""
     failures: tuple[str, ...] = ()
-    """Each probe the plan makes fail, ``statement: how it ended`` (the evidence)."""
+    """Each probe (or stack step) the plan makes fail, ``statement: how it ended`` (the evidence)."""
     unchanged: tuple[str, ...] = ()
     """Each probe that fails in the target too, the same way: not the plan's doing, not fixed by it either."""
+    fixes: tuple[str, ...] = ()
+    """The diagnosed fixes of the failures (``accelerate>=1.3.0``): where the next plan should go."""
 
 
 def try_plan(
@@ -238,30 +242,99 @@ def try_plan(
     install_timeout: float,
 ) -> Tried:
     """Build the copy with the plan (``trial_copy``), run the import probes of every installed watched
-    package and ``imports`` there, and judge: a probe that fails in the copy but not in the target is the
-    plan's failure. Raises TrialError when the copy cannot be built."""
-    from envdoctor.runtime.imports import load_probes, run_imports, select, share_levels
+    package and ``imports`` there, then (when the target has the stack, envdoctor.fix.trialstep) the stack
+    step, and judge: a probe that fails in the copy but not in the target is the plan's failure, and so is a
+    step the plan makes fail. Raises TrialError when the copy cannot be built."""
+    from envdoctor.fix import trialstep
+    from envdoctor.knowledge.wheelfacts import Facts
+    from envdoctor.runtime.imports import RecordOwners, load_probes, run_imports, select, share_levels
+    from envdoctor.target import Target
 
     probes = select(load_probes(), inv, imports)
     with trial_copy(inv, install, moved, pip=pip, options=options, timeout=install_timeout) as copy:
+        owners = RecordOwners(Target.resolve(copy.python).inventory(timeout=timeout, fresh=True))
         levels = share_levels(inv, probes)  # the copy holds the same distributions, some at other releases
-        results = [_in_target_terms(r, copy) for r in run_imports(copy.python, probes, timeout=timeout, levels=levels)]
+        with _stepping(inv, copy, moved, owners, timeout) as step_result:  # the step runs beside the probes
+            ran = run_imports(copy.python, probes, timeout=timeout, levels=levels, owners=owners, facts=Facts.shipped())
+            results = [_in_target_terms(r, copy) for r in ran]
+            new, same, fixes = _against_target(inv, results, timeout)
+            stepped = trialstep.wanted(inv) and not new
+            step = step_result() if stepped else trialstep.StepVerdict()
+    where = f"in a throwaway copy of the environment with the plan installed ({len(install)} installed by pip"
+    where += f", {copy.linked} shared)"
+    if new or step.held:
+        failures = (*new, *step.held)
+        return Tried(False, f"{where}, {failures[0]}", failures, tuple(same), (*fixes, *step.fixes))
+    passed = len(results) - len(same)
+    summary = f"{where}, {passed} import probe{' passes' if passed == 1 else 's pass'}"
+    if same:
+        summary += f" ({len(same)} fail{'s' if len(same) == 1 else ''} there as before: not the plan's doing)"
+    if stepped:
+        summary += f" and {step.phrase()}"
+    return Tried(True, summary, (), (*same, *step.unchanged))
+
+
+@contextlib.contextmanager
+def _stepping(
+    inv: Inventory, copy: Copy, moved: Sequence[str], owners: Owners, timeout: float
+) -> Iterator[Callable[[], StepVerdict]]:
+    """Start the stack step in the copy on a thread (when the target has the stack), so that it runs beside the
+    import probes (two interpreters paying for the same imports at once); yield how to wait for its verdict.
+    On the way out its processes are killed (Ctrl-C, a failing probe that makes the step moot): nothing the
+    step started outlives the copy."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from envdoctor.fix import trialstep
+    from envdoctor.runtime.imports import _result
+
+    if not trialstep.wanted(inv):
+        yield trialstep.StepVerdict
+        return
+    groups: list[int] = []
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="envdoctor-step")
+    # torch's compile cache (torchinductor_<user>, in the temporary folder by default) goes into the copy, and
+    # is removed with it
+    scratch = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(copy.python))), "torch-cache")
+    env = {**runner.child_environment(), "TORCHINDUCTOR_CACHE_DIR": scratch}
+    future = pool.submit(
+        trialstep.judge,
+        inv,
+        copy.python,
+        moved,
+        timeout=timeout,
+        site=copy.site,
+        owners=owners,
+        on_start=groups.append,
+        env=env,
+    )
+    done = False
+    try:
+        yield lambda: _result(future)
+        done = True
+    finally:
+        if not (done and future.done()):
+            runner.kill_groups(groups)
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _against_target(
+    inv: Inventory, results: Sequence[ImportResult], timeout: float
+) -> tuple[list[str], list[str], list[str]]:
+    """The copy's failing probes run again in the target: those that fail there the same way (not the
+    plan's doing), the others (the plan's failures), and the diagnosed fixes of the plan's failures."""
+    from envdoctor.runtime.imports import run_imports
+
     failing = [r for r in results if not r.ok]
     before = {
         r.probe.statement: r for r in run_imports(inv.python.executable, [r.probe for r in failing], timeout=timeout)
     }
     new: list[str] = []
     same: list[str] = []
+    fixes: list[str] = []
     for r in failing:
         old = before.get(r.probe.statement)
         same_way = old is not None and not old.ok and (old.ending, old.error_type) == (r.ending, r.error_type)
         (same if same_way else new).append(f"`{r.probe.statement}`: {r.outcome(timeout)}")
-    where = f"in a throwaway copy of the environment with the plan installed ({len(install)} installed by pip"
-    where += f", {copy.linked} shared)"
-    if new:
-        return Tried(False, f"{where}, {new[0]}", tuple(new), tuple(same))
-    passed = len(results) - len(same)
-    summary = f"{where}, {passed} import probe{' passes' if passed == 1 else 's pass'}"
-    if same:
-        summary += f" ({len(same)} fail{'s' if len(same) == 1 else ''} there as before: not the plan's doing)"
-    return Tried(True, summary, (), tuple(same))
+        if not same_way and r.diagnosis is not None:
+            fixes += [fix for fix in r.diagnosis.fix if fix not in fixes]
+    return new, same, fixes

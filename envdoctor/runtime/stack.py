@@ -262,12 +262,14 @@ def run(
     steps: Sequence[str] = STEPS,
     on_progress: Callable[[str], None] | None = None,
     env: Mapping[str, str] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> StackRun:
     """Run the stack-step probe in ``python`` and interpret it; never raises for what the target does.
     ``on_progress`` hears each import and each step as the probe starts it ("import trl", "step sft"). ``env``:
     the probe's whole environment (default: ours); a rank of a distributed launch leaves the launcher's
     variables out, or the Trainer would take itself for one rank of that launch (only rank 0 saves a
-    checkpoint, so the other ranks' resume finds none)."""
+    checkpoint, so the other ranks' resume finds none). ``on_start``: gets the probe's process group (a caller
+    running it on a thread kills it with that when interrupted)."""
     heard: list[str] = []  # what the probe last started: where a hang was
 
     def hear(line: str) -> None:
@@ -279,7 +281,7 @@ def run(
         # the probe's output_dirs go under root: removed here even when the probe is killed at the timeout
         request = {"steps": list(steps), "progress": path, "root": root}
         env = {**(env if env is not None else runner.child_environment()), **OFFLINE}
-        result = runner.run_probe(python, "stack_step", request, timeout=timeout, env=env)
+        result = runner.run_probe(python, "stack_step", request, timeout=timeout, env=env, on_start=on_start)
     if result.outcome in (runner.Outcome.TIMEOUT, runner.Outcome.CRASHED):
         return StackRun(None, findings=(_ended_badly(result, heard[-1] if heard else None, timeout),))
     if not result.ok or result.payload is None:
