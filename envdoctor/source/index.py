@@ -22,7 +22,8 @@ from typing import Any
 from envdoctor.cache import Cache, OneOf, conforms
 from envdoctor.inventory import Dist, Inventory
 from envdoctor.knowledge.wheelfacts import Facts
-from envdoctor.source.installed import SOURCE_LIMIT, Reader, read_record, record_entries
+from envdoctor.source.installed import SOURCE_LIMIT, Reader, Unread, read_bytes, read_record, record_entries
+from envdoctor.source.parallel import MIN_ITEMS, fork_map
 from envdoctor.source.syntax import ImportSite, ModuleInfo, Unparsable, import_sites, parse_module
 from envdoctor.source.text import ImportLine, column0_imports, defined_at_top, literal_all, scan_imports
 
@@ -166,6 +167,13 @@ class SourceIndex:
             self._unread(dist, path, self.reader.unread[path])
         return data
 
+    def _noted(self, dist: Dist, path: str, reason: str) -> None:
+        """What ``_read`` does when it could not read ``path``: a path noted before keeps its stored reason."""
+        if path in self.reader.unread:
+            self.reader.note(path, reason)
+        else:
+            self._unread(dist, path, reason)
+
     def _unread(self, dist: Dist, path: str, reason: str) -> None:
         self.reader.note(path, reason)
         stored = self._stored.get(dist.name)
@@ -238,19 +246,32 @@ class SourceIndex:
         library's (the text pass; cached per distribution, whatever else is installed)."""
         stored = self._stored[files.dist.name]
         if stored["imports"] is None:
-            own = files.top_level
-            skip = frozenset(t.encode() for t in (*own, *self.stdlib, ""))
+            pending = [f for f in self.files.values() if self._stored[f.dist.name]["imports"] is None]
+            if sum(len(f.py) for f in pending) < MIN_ITEMS:
+                pending = [files]  # few files: this distribution now, the others when asked
+            self._scan(pending)
+        return [(rel, ImportLine(m, tuple(n), line, ind)) for rel, m, n, line, ind in stored["imports"]]
+
+    def _scan(self, pending: list[DistFiles]) -> None:
+        """The text pass over the files of ``pending``, shared over the cores when they are many (fork_map):
+        the same result, in the same order, as reading them one by one."""
+        jobs: list[_ScanJob] = []
+        for files in pending:
+            drop = frozenset((*files.top_level, *self.stdlib))
+            skip = frozenset(t.encode() for t in (*drop, ""))
+            jobs += [(files.dist.location, rel, skip, drop) for _module, rel in files.scannable()]
+        results = iter(fork_map(scan_file, jobs))
+        for files in pending:
             found = []
             for _module, rel in files.scannable():
-                data = self._read(files.dist, os.path.join(files.dist.location, rel))
-                for imp in scan_imports(data, skip=skip) if data else ():
-                    top = imp.module.split(".")[0]
-                    if top not in own and top not in self.stdlib:
-                        found.append([rel, imp.module, list(imp.names), imp.line, imp.indented])
+                imports, why = next(results)
+                if why is not None:
+                    self._noted(files.dist, os.path.join(files.dist.location, rel), why)
+                found += [[rel, *imp] for imp in imports]
+            stored = self._stored[files.dist.name]
             stored["imports"] = found
             self._dirty.add(files.dist.name)
             self.scanned.add(files.dist.name)
-        return [(rel, ImportLine(m, tuple(n), line, ind)) for rel, m, n, line, ind in stored["imports"]]
 
     def importing(self, dist: Dist, module: str) -> list[str] | None:
         """Relative paths of the files of ``dist`` that import ``module`` (or a submodule of it), from
@@ -449,6 +470,25 @@ class SourceIndex:
         for name in sorted(self._dirty):
             self.cache.put(self._key(self.files[name]), self._stored[name])
         self._dirty.clear()
+
+
+_ScanJob = tuple[str, str, frozenset[bytes], frozenset[str]]
+"""(site folder, relative path, top-level names not even decoded, top-level names dropped)."""
+
+
+def scan_file(job: _ScanJob) -> tuple[list[tuple[str, list[str], int, bool]], str | None]:
+    """The text pass over one file: (module, names, line, indented) of each absolute import of a top-level
+    name not in the job's dropped names; and why the file could not be read (None when it was, or is missing)."""
+    location, rel, skip, drop = job
+    try:
+        data = read_bytes(os.path.join(location, rel), SOURCE_LIMIT)
+    except Unread as exc:
+        return [], None if exc.missing else exc.reason
+    return [
+        (imp.module, list(imp.names), imp.line, imp.indented)
+        for imp in scan_imports(data, skip=skip)
+        if imp.module.split(".")[0] not in drop
+    ], None
 
 
 def fingerprint(inv: Inventory) -> str:
