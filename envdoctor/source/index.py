@@ -126,6 +126,7 @@ class SourceIndex:
         self._sites: dict[str, list[ImportSite] | None] = {}
         self._text: dict[str, bytes] = {}
         self.scanned: set[str] = set()
+        self._hooked: dict[str, bool] = {}  # whether a file adds an import hook, for the distributions scanned
         """Distributions whose files this run read for the text pass: the others' imports came from the cache."""
         self.reader = Reader()
         for dist in inv.winners.values():
@@ -262,9 +263,10 @@ class SourceIndex:
             jobs += [(files.dist.location, rel, skip, drop) for _module, rel in files.scannable()]
         results = iter(fork_map(scan_file, jobs))
         for files in pending:
-            found = []
+            found, hooked = [], False
             for _module, rel in files.scannable():
-                imports, why = next(results)
+                imports, why, adds_hook = next(results)
+                hooked = hooked or adds_hook
                 if why is not None:
                     self._noted(files.dist, os.path.join(files.dist.location, rel), why)
                 found += [[rel, *imp] for imp in imports]
@@ -272,6 +274,7 @@ class SourceIndex:
             stored["imports"] = found
             self._dirty.add(files.dist.name)
             self.scanned.add(files.dist.name)
+            self._hooked[files.dist.name] = hooked
 
     def importing(self, dist: Dist, module: str) -> list[str] | None:
         """Relative paths of the files of ``dist`` that import ``module`` (or a submodule of it), from
@@ -436,7 +439,8 @@ class SourceIndex:
                 yield self._read(files.dist, os.path.join(files.dist.location, rel)) or b""
 
         paths: frozenset[str] | None = None
-        if any((b"meta_path" in d or b"path_hooks" in d) and _ADDS_HOOK.search(d) for d in sources()):
+        hooked = self._hooked.get(files.dist.name)  # known without reading when the text pass ran in this run
+        if hooked if hooked is not None else any(_adds_hook(d) for d in sources()):
             tops = b"|".join(re.escape(t.encode()) for t in sorted(files.top_level))
             literal = re.compile(rb"""["']((?:""" + tops + rb""")(?:\.\w+)+)["']""")
             starts = [q + t.encode() + b"." for t in files.top_level for q in (b'"', b"'")]  # what a match begins with
@@ -476,19 +480,25 @@ _ScanJob = tuple[str, str, frozenset[bytes], frozenset[str]]
 """(site folder, relative path, top-level names not even decoded, top-level names dropped)."""
 
 
-def scan_file(job: _ScanJob) -> tuple[list[tuple[str, list[str], int, bool]], str | None]:
+def scan_file(job: _ScanJob) -> tuple[list[tuple[str, list[str], int, bool]], str | None, bool]:
     """The text pass over one file: (module, names, line, indented) of each absolute import of a top-level
-    name not in the job's dropped names; and why the file could not be read (None when it was, or is missing)."""
+    name not in the job's dropped names; why the file could not be read (None when it was, or is missing); and
+    whether it adds an import hook (``_adds_hook``: the file is in memory now, so hook_paths need not read it)."""
     location, rel, skip, drop = job
     try:
         data = read_bytes(os.path.join(location, rel), SOURCE_LIMIT)
     except Unread as exc:
-        return [], None if exc.missing else exc.reason
-    return [
+        return [], None if exc.missing else exc.reason, False
+    imports = [
         (imp.module, list(imp.names), imp.line, imp.indented)
         for imp in scan_imports(data, skip=skip)
         if imp.module.split(".")[0] not in drop
-    ], None
+    ]
+    return imports, None, _adds_hook(data)
+
+
+def _adds_hook(data: bytes) -> bool:
+    return (b"meta_path" in data or b"path_hooks" in data) and _ADDS_HOOK.search(data) is not None
 
 
 def fingerprint(inv: Inventory) -> str:

@@ -35,6 +35,12 @@ def _site(tmp_path: Path) -> Path:
         {
             "prov": Fake(files={"prov/__init__.py": "def present():\n    pass\n"}),
             "tricky": Fake(requires=["prov"], files={**TRICKY, "tricky/fifo.py": "", "tricky/folder.py": ""}),
+            "hooked": Fake(
+                files={
+                    "hooked/__init__.py": "import sys\nsys.meta_path.insert(0, object())\nT = ['hooked.losses.a']\n",
+                    "hooked/other.py": "import prov\n",
+                }
+            ),
             "plain": Fake(
                 files={f"plain/m{i}.py": f"from prov import present\nimport tricky.strings  # {i}\n" for i in range(40)}
             ),
@@ -50,7 +56,7 @@ def _site(tmp_path: Path) -> Path:
 def _everything(site: Path) -> tuple[Any, list[dict[str, Any]], dict[str, str], set[str]]:
     index = SourceIndex(scan(site))
     found = [f.to_dict() for f in check_symbols(index)]
-    per_dist = {n: (index.imports(f), index.absent_imports(f)) for n, f in index.files.items()}
+    per_dist = {n: (index.imports(f), index.absent_imports(f), index.hook_paths(f)) for n, f in index.files.items()}
     return per_dist, found, dict(sorted(index.unread.items())), index.scanned
 
 
@@ -67,8 +73,30 @@ def test_the_parallel_text_pass_equals_the_one_by_one_pass(tmp_path: Path, monke
     monkeypatch.setattr(index_module, "MIN_ITEMS", 0)
     monkeypatch.setattr(index_module, "fork_map", split)
     parallel = _everything(site)
-    assert calls == [51]  # one pass over every distribution's files at once
+    assert calls == [53]  # one pass over every distribution's files at once
     assert parallel == one_by_one
     _per_dist, found, unread, _scanned = parallel
     assert sorted(os.path.basename(p) for p in unread) == ["fifo.py", "folder.py"]
     assert any("absent_crlf" in str(f) for f in found) and any("absent_latin1" in str(f) for f in found)
+
+
+def test_after_the_text_pass_the_hook_question_reads_no_file(tmp_path: Path) -> None:
+    """hook_paths answers "adds no import hook" from the text pass of this run; without that pass it reads the
+    files, with the same answers."""
+    site = _site(tmp_path)
+    fresh = SourceIndex(scan(site))
+    unscanned = {n: fresh.hook_paths(f) for n, f in fresh.files.items()}
+    index = SourceIndex(scan(site))
+    for files in index.files.values():
+        index.imports(files)
+    reads: list[str] = []
+    real = index.reader.read
+
+    def read(path: str, limit: int) -> bytes | None:
+        reads.append(path)
+        return real(path, limit)
+
+    index.reader.read = read  # type: ignore[method-assign]
+    assert {n: index.hook_paths(f) for n, f in index.files.items()} == unscanned
+    assert unscanned["hooked"] == frozenset({"hooked.losses.a"}) and unscanned["tricky"] is None
+    assert all("/hooked/" in p for p in reads)  # only the distribution that adds a hook is read for its table
