@@ -74,18 +74,16 @@ def _attr_matches(data: bytes) -> Iterator[re.Match[bytes]]:
 _FROM = re.compile(rb"from[ \t]+numpy[ \t]+import[ \t]+\(?([^\n)]*)")
 
 
-def _hit_lines(data: bytes, names: frozenset[str], aliases: set[str]) -> set[int]:
+def _hit_lines(data: bytes, names: frozenset[str], aliases: Callable[[], set[str]]) -> set[int]:
     """Cheap text test: the lines that name a removed attribute (``np.X`` where ``import numpy as np`` binds
     ``np``, ``from numpy import X``). One simple pattern and a set lookup beat one pattern with a hundred
     alternatives by far. A superset: the ast pass decides which of them are real uses. ``numpy.X`` in a module
-    that binds only ``np`` cannot be a use (pandas' docstrings name ``numpy.NaN``): no parse for those."""
+    that binds only ``np`` cannot be a use (pandas' docstrings name ``numpy.NaN``): no parse for those.
+    ``aliases`` is called only when a removed name is there (its pattern tries every line of the file)."""
     wanted = {n.encode() for n in names}
-    bound = {a.encode() for a in aliases}
-    starts = [
-        m.start()
-        for m in _attr_matches(data)
-        if m.group(1) in wanted and m.group(0)[: m.start(1) - m.start() - 1] in bound
-    ]
+    hits = [m for m in _attr_matches(data) if m.group(1) in wanted]
+    bound = {a.encode() for a in aliases()} if hits else set()
+    starts = [m.start() for m in hits if m.group(0)[: m.start(1) - m.start() - 1] in bound]
     starts += [
         m.start()
         for m in _FROM.finditer(data)
@@ -108,7 +106,7 @@ def uses(data: bytes, names: frozenset[str]) -> list[tuple[int, str, bool]]:
     ``np.NAME`` (any alias bound by ``import numpy``) and ``from numpy import NAME``."""
     if b"numpy" not in data:
         return []
-    aliases = {(m.group(1) or b"numpy").decode() for m in _ALIAS.finditer(data)}
+    aliases = cache(lambda: {(m.group(1) or b"numpy").decode() for m in _ALIAS.finditer(data)})
     lines = _hit_lines(data, names, aliases)
     if not lines:
         return []
@@ -122,7 +120,7 @@ def uses(data: bytes, names: frozenset[str]) -> list[tuple[int, str, bool]]:
         for n in tree.body
     )
     try:
-        _Scan(aliases, names, found, tree, lazy_annotations, lines).run()
+        _Scan(aliases(), names, found, tree, lazy_annotations, lines).run()
     except (RecursionError, MemoryError) as exc:
         raise Unparsable(f"could not be parsed ({type(exc).__name__})") from None
     eager = {(line, name) for line, name, at_import in found if at_import}
