@@ -498,7 +498,7 @@ def scan_file(job: _ScanJob) -> tuple[list[tuple[str, list[str], int, bool]], st
 
 
 def _adds_hook(data: bytes) -> bool:
-    return (b"meta_path" in data or b"path_hooks" in data) and _ADDS_HOOK.search(data) is not None
+    return (b"sys.meta_path" in data or b"sys.path_hooks" in data) and _ADDS_HOOK.search(data) is not None
 
 
 def fingerprint(inv: Inventory) -> str:
