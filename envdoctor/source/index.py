@@ -120,6 +120,7 @@ class SourceIndex:
         self.uncovered: list[Dist] = []  # no RECORD, or nothing importable listed (editable installs)
         self.planned: list[Dist] = []  # not on disk yet (a what-if inventory): no files to read
         self.by_top: dict[str, list[DistFiles]] = {}
+        self._located: dict[str, Located | None] = {}
         self._stored: dict[str, dict[str, Any]] = {}
         self._dirty: set[str] = set()
         self._infos: dict[str, ModuleInfo] = {}
@@ -208,7 +209,15 @@ class SourceIndex:
     # -- where modules are ---------------------------------------------------------------
 
     def locate(self, module: str) -> Located | None:
-        """The distribution and file of ``module``; None when no installed distribution has it."""
+        """The distribution and file of ``module``; None when no installed distribution has it (remembered for
+        the run: the reach search asks for the same modules tens of thousands of times)."""
+        try:
+            return self._located[module]
+        except KeyError:
+            found = self._located[module] = self._locate(module)
+            return found
+
+    def _locate(self, module: str) -> Located | None:
         for files in self.by_top.get(module.split(".", maxsplit=1)[0], ()):
             kind = files.kind(module)
             if kind is not None:
