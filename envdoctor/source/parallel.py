@@ -4,8 +4,8 @@
 machine's cores: the caller does one share itself and each forked child one more, sending its results
 back through a pipe (pickled). Fork only (Linux): the children inherit ``fn`` and the items, so nothing
 but the results crosses a pipe. Where fork is not there, with few items, with other threads running (a
-fork copies only the calling thread), or when a child fails, the work is done in this process: the
-result is the same either way, only the wall-clock time differs.
+fork copies only the calling thread; native threads count too), or when a child fails, the work is done in
+this process: the result is the same either way, only the wall-clock time differs.
 """
 
 from __future__ import annotations
@@ -61,7 +61,14 @@ def fork_map(
 
 
 def _can_fork() -> bool:
-    return sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
+    """Fork only a single-threaded process: Python's threads, and native ones too (a torch or OpenMP pool in a
+    training script that called ``assert_compatible()``), whose locks a child could find held forever."""
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork") or threading.active_count() != 1:
+        return False
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
 
 
 def _start(fn: Callable[[T], R], items: Sequence[T], share: int, n: int) -> tuple[int, int] | None:

@@ -40,3 +40,17 @@ def test_a_child_that_dies_has_its_share_redone_here() -> None:
         return x + 1
 
     assert fork_map(fn, ITEMS, processes=3, minimum=0) == [x + 1 for x in ITEMS]
+
+
+def test_a_process_with_another_thread_does_not_fork() -> None:
+    """A thread (Python's or a native pool's) holding a lock at the fork would leave a child stuck: no fork."""
+    import threading
+
+    parent, stop = os.getpid(), threading.Event()
+    helper = threading.Thread(target=stop.wait)
+    helper.start()
+    try:
+        assert set(fork_map(lambda x: os.getpid(), ITEMS, processes=3, minimum=0)) == {parent}
+    finally:
+        stop.set()
+        helper.join()
