@@ -55,6 +55,7 @@ class DistFiles:
         self.packages: set[str] = set()
         self.extensions: set[str] = set()
         self.folders: set[str] = set()
+        self._seen: set[str] = set()  # the folders (as RECORD spells them) whose files were added
         self.hashes: dict[str, str] = {}  # relative path -> "sha256=..." as the installer wrote it
         for rel, digest in record_entries(record):  # only files inside the site folder
             if ".dist-info/" in rel or ".egg-info/" in rel:
@@ -65,8 +66,11 @@ class DistFiles:
 
     def _add(self, rel: str) -> None:
         parts = rel.split("/")
-        for i in range(1, len(parts)):
-            self.folders.add(".".join(parts[:i]))
+        folder = rel.rpartition("/")[0]
+        if folder not in self._seen:  # a folder's dotted names were added with the first file in it
+            self._seen.add(folder)
+            for i in range(1, len(parts)):
+                self.folders.add(".".join(parts[:i]))
         name = parts[-1]
         if name.endswith(".py"):
             stem = name[:-3]
