@@ -22,7 +22,8 @@ from typing import Any
 from envdoctor.cache import Cache, OneOf, conforms
 from envdoctor.inventory import Dist, Inventory
 from envdoctor.knowledge.wheelfacts import Facts
-from envdoctor.source.installed import SOURCE_LIMIT, Reader, read_record, record_entries
+from envdoctor.source.installed import SOURCE_LIMIT, Reader, Unread, read_bytes, read_record, record_entries
+from envdoctor.source.parallel import MIN_ITEMS, fork_map
 from envdoctor.source.syntax import ImportSite, ModuleInfo, Unparsable, import_sites, parse_module
 from envdoctor.source.text import ImportLine, column0_imports, defined_at_top, literal_all, scan_imports
 
@@ -54,6 +55,7 @@ class DistFiles:
         self.packages: set[str] = set()
         self.extensions: set[str] = set()
         self.folders: set[str] = set()
+        self._seen: set[str] = set()  # the folders (as RECORD spells them) whose files were added
         self.hashes: dict[str, str] = {}  # relative path -> "sha256=..." as the installer wrote it
         for rel, digest in record_entries(record):  # only files inside the site folder
             if ".dist-info/" in rel or ".egg-info/" in rel:
@@ -64,8 +66,11 @@ class DistFiles:
 
     def _add(self, rel: str) -> None:
         parts = rel.split("/")
-        for i in range(1, len(parts)):
-            self.folders.add(".".join(parts[:i]))
+        folder = rel.rpartition("/")[0]
+        if folder not in self._seen:  # a folder's dotted names were added with the first file in it
+            self._seen.add(folder)
+            for i in range(1, len(parts)):
+                self.folders.add(".".join(parts[:i]))
         name = parts[-1]
         if name.endswith(".py"):
             stem = name[:-3]
@@ -119,12 +124,14 @@ class SourceIndex:
         self.uncovered: list[Dist] = []  # no RECORD, or nothing importable listed (editable installs)
         self.planned: list[Dist] = []  # not on disk yet (a what-if inventory): no files to read
         self.by_top: dict[str, list[DistFiles]] = {}
+        self._located: dict[str, Located | None] = {}
         self._stored: dict[str, dict[str, Any]] = {}
         self._dirty: set[str] = set()
         self._infos: dict[str, ModuleInfo] = {}
         self._sites: dict[str, list[ImportSite] | None] = {}
         self._text: dict[str, bytes] = {}
         self.scanned: set[str] = set()
+        self._hooked: dict[str, bool] = {}  # whether a file adds an import hook, for the distributions scanned
         """Distributions whose files this run read for the text pass: the others' imports came from the cache."""
         self.reader = Reader()
         for dist in inv.winners.values():
@@ -166,6 +173,13 @@ class SourceIndex:
             self._unread(dist, path, self.reader.unread[path])
         return data
 
+    def _noted(self, dist: Dist, path: str, reason: str) -> None:
+        """What ``_read`` does when it could not read ``path``: a path noted before keeps its stored reason."""
+        if path in self.reader.unread:
+            self.reader.note(path, reason)
+        else:
+            self._unread(dist, path, reason)
+
     def _unread(self, dist: Dist, path: str, reason: str) -> None:
         self.reader.note(path, reason)
         stored = self._stored.get(dist.name)
@@ -199,7 +213,15 @@ class SourceIndex:
     # -- where modules are ---------------------------------------------------------------
 
     def locate(self, module: str) -> Located | None:
-        """The distribution and file of ``module``; None when no installed distribution has it."""
+        """The distribution and file of ``module``; None when no installed distribution has it (remembered for
+        the run: the reach search asks for the same modules tens of thousands of times)."""
+        try:
+            return self._located[module]
+        except KeyError:
+            found = self._located[module] = self._locate(module)
+            return found
+
+    def _locate(self, module: str) -> Located | None:
         for files in self.by_top.get(module.split(".", maxsplit=1)[0], ()):
             kind = files.kind(module)
             if kind is not None:
@@ -238,19 +260,34 @@ class SourceIndex:
         library's (the text pass; cached per distribution, whatever else is installed)."""
         stored = self._stored[files.dist.name]
         if stored["imports"] is None:
-            own = files.top_level
-            skip = frozenset(t.encode() for t in (*own, *self.stdlib, ""))
-            found = []
+            pending = [f for f in self.files.values() if self._stored[f.dist.name]["imports"] is None]
+            if sum(len(f.py) for f in pending) < MIN_ITEMS:
+                pending = [files]  # few files: this distribution now, the others when asked
+            self._scan(pending)
+        return [(rel, ImportLine(m, tuple(n), line, ind)) for rel, m, n, line, ind in stored["imports"]]
+
+    def _scan(self, pending: list[DistFiles]) -> None:
+        """The text pass over the files of ``pending``, shared over the cores when they are many (fork_map):
+        the same result, in the same order, as reading them one by one."""
+        jobs: list[_ScanJob] = []
+        for files in pending:
+            drop = frozenset((*files.top_level, *self.stdlib))
+            skip = frozenset(t.encode() for t in (*drop, ""))
+            jobs += [(files.dist.location, rel, skip, drop) for _module, rel in files.scannable()]
+        results = iter(fork_map(scan_file, jobs))
+        for files in pending:
+            found, hooked = [], False
             for _module, rel in files.scannable():
-                data = self._read(files.dist, os.path.join(files.dist.location, rel))
-                for imp in scan_imports(data, skip=skip) if data else ():
-                    top = imp.module.split(".")[0]
-                    if top not in own and top not in self.stdlib:
-                        found.append([rel, imp.module, list(imp.names), imp.line, imp.indented])
+                imports, why, adds_hook = next(results)
+                hooked = hooked or adds_hook
+                if why is not None:
+                    self._noted(files.dist, os.path.join(files.dist.location, rel), why)
+                found += [[rel, *imp] for imp in imports]
+            stored = self._stored[files.dist.name]
             stored["imports"] = found
             self._dirty.add(files.dist.name)
             self.scanned.add(files.dist.name)
-        return [(rel, ImportLine(m, tuple(n), line, ind)) for rel, m, n, line, ind in stored["imports"]]
+            self._hooked[files.dist.name] = hooked
 
     def importing(self, dist: Dist, module: str) -> list[str] | None:
         """Relative paths of the files of ``dist`` that import ``module`` (or a submodule of it), from
@@ -415,7 +452,8 @@ class SourceIndex:
                 yield self._read(files.dist, os.path.join(files.dist.location, rel)) or b""
 
         paths: frozenset[str] | None = None
-        if any((b"meta_path" in d or b"path_hooks" in d) and _ADDS_HOOK.search(d) for d in sources()):
+        hooked = self._hooked.get(files.dist.name)  # known without reading when the text pass ran in this run
+        if hooked if hooked is not None else any(_adds_hook(d) for d in sources()):
             tops = b"|".join(re.escape(t.encode()) for t in sorted(files.top_level))
             literal = re.compile(rb"""["']((?:""" + tops + rb""")(?:\.\w+)+)["']""")
             starts = [q + t.encode() + b"." for t in files.top_level for q in (b'"', b"'")]  # what a match begins with
@@ -449,6 +487,31 @@ class SourceIndex:
         for name in sorted(self._dirty):
             self.cache.put(self._key(self.files[name]), self._stored[name])
         self._dirty.clear()
+
+
+_ScanJob = tuple[str, str, frozenset[bytes], frozenset[str]]
+"""(site folder, relative path, top-level names not even decoded, top-level names dropped)."""
+
+
+def scan_file(job: _ScanJob) -> tuple[list[tuple[str, list[str], int, bool]], str | None, bool]:
+    """The text pass over one file: (module, names, line, indented) of each absolute import of a top-level
+    name not in the job's dropped names; why the file could not be read (None when it was, or is missing); and
+    whether it adds an import hook (``_adds_hook``: the file is in memory now, so hook_paths need not read it)."""
+    location, rel, skip, drop = job
+    try:
+        data = read_bytes(os.path.join(location, rel), SOURCE_LIMIT)
+    except Unread as exc:
+        return [], None if exc.missing else exc.reason, False
+    imports = [
+        (imp.module, list(imp.names), imp.line, imp.indented)
+        for imp in scan_imports(data, skip=skip)
+        if imp.module.split(".")[0] not in drop
+    ]
+    return imports, None, _adds_hook(data)
+
+
+def _adds_hook(data: bytes) -> bool:
+    return (b"sys.meta_path" in data or b"sys.path_hooks" in data) and _ADDS_HOOK.search(data) is not None
 
 
 def fingerprint(inv: Inventory) -> str:

@@ -74,12 +74,16 @@ def _attr_matches(data: bytes) -> Iterator[re.Match[bytes]]:
 _FROM = re.compile(rb"from[ \t]+numpy[ \t]+import[ \t]+\(?([^\n)]*)")
 
 
-def _hit_lines(data: bytes, names: frozenset[str]) -> set[int]:
-    """Cheap text test: the lines that name a removed attribute (``np.X``, ``from numpy import X``). One
-    simple pattern and a set lookup beat one pattern with a hundred alternatives by far. A superset:
-    the ast pass decides which of them are real uses."""
+def _hit_lines(data: bytes, names: frozenset[str], aliases: Callable[[], set[str]]) -> set[int]:
+    """Cheap text test: the lines that name a removed attribute (``np.X`` where ``import numpy as np`` binds
+    ``np``, ``from numpy import X``). One simple pattern and a set lookup beat one pattern with a hundred
+    alternatives by far. A superset: the ast pass decides which of them are real uses. ``numpy.X`` in a module
+    that binds only ``np`` cannot be a use (pandas' docstrings name ``numpy.NaN``): no parse for those.
+    ``aliases`` is called only when a removed name is there (its pattern tries every line of the file)."""
     wanted = {n.encode() for n in names}
-    starts = [m.start() for m in _attr_matches(data) if m.group(1) in wanted]
+    hits = [m for m in _attr_matches(data) if m.group(1) in wanted]
+    bound = {a.encode() for a in aliases()} if hits else set()
+    starts = [m.start() for m in hits if m.group(0)[: m.start(1) - m.start() - 1] in bound]
     starts += [
         m.start()
         for m in _FROM.finditer(data)
@@ -100,21 +104,23 @@ _ALIAS = re.compile(rb"(?m)^[ \t]*import[ \t]+numpy(?:[ \t]+as[ \t]+([A-Za-z_]\w
 def uses(data: bytes, names: frozenset[str]) -> list[tuple[int, str, bool]]:
     """(line, name, at import time) for each use of a removed name through an imported numpy:
     ``np.NAME`` (any alias bound by ``import numpy``) and ``from numpy import NAME``."""
-    lines = _hit_lines(data, names) if b"numpy" in data else set()
+    if b"numpy" not in data:
+        return []
+    aliases = cache(lambda: {(m.group(1) or b"numpy").decode() for m in _ALIAS.finditer(data)})
+    lines = _hit_lines(data, names, aliases)
     if not lines:
         return []
     try:
         tree = parse(data)
     except (SyntaxError, ValueError):
         return []
-    aliases = {(m.group(1) or b"numpy").decode() for m in _ALIAS.finditer(data)}
     found: list[tuple[int, str, bool]] = []
     lazy_annotations = any(
         isinstance(n, ast.ImportFrom) and n.module == "__future__" and any(a.name == "annotations" for a in n.names)
         for n in tree.body
     )
     try:
-        _Scan(aliases, names, found, tree, lazy_annotations, lines).run()
+        _Scan(aliases(), names, found, tree, lazy_annotations, lines).run()
     except (RecursionError, MemoryError) as exc:
         raise Unparsable(f"could not be parsed ({type(exc).__name__})") from None
     eager = {(line, name) for line, name, at_import in found if at_import}

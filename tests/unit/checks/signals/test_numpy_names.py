@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+
+from pytest import MonkeyPatch
+
 from envdoctor.checks.signals import numpy_names
+from envdoctor.source import syntax
 
 
 def test_attribute_search_finds_what_the_boundary_pattern_finds() -> None:
@@ -11,3 +16,25 @@ def test_attribute_search_finds_what_the_boundary_pattern_finds() -> None:
     for source in (b"np.float_ x", b"xnp.np.float_", b"numpy.np.x", b"_np.a np.b\nnumpy.c", b"np.", b""):
         expected = [m.span() for m in numpy_names._ATTR.finditer(source)]
         assert [m.span() for m in numpy_names._attr_matches(source)] == expected, source
+
+
+NAMES = frozenset({"float_", "NaN"})
+
+
+def test_a_name_spelled_through_an_unbound_alias_is_no_use_and_costs_no_parse(monkeypatch: MonkeyPatch) -> None:
+    """pandas 2's frame.py binds ``np`` and names ``numpy.NaN`` only in docstrings: no use, and no parse of
+    its 700 kB; the same name through the bound alias is still found, and ``import numpy`` binds ``numpy``."""
+    parsed: list[bytes] = []
+
+    def parse(data: bytes) -> ast.Module:
+        parsed.append(data)
+        return syntax.parse(data)
+
+    monkeypatch.setattr(numpy_names, "parse", parse)
+    docstring = b'import numpy as np\n\ndef f():\n    """NA values, such as :attr:`numpy.NaN`."""\n    return np.nan\n'
+    assert numpy_names.uses(docstring, NAMES) == []
+    assert parsed == []
+    used = docstring + b"X = np.NaN\n"
+    assert numpy_names.uses(used, NAMES) == [(6, "NaN", True)]
+    assert numpy_names.uses(b"import numpy\nY = numpy.float_\nZ = np.float_\n", NAMES) == [(2, "float_", True)]
+    assert numpy_names.uses(b"from numpy import float_\n", NAMES) == [(1, "float_", True)]
