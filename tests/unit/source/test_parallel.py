@@ -8,6 +8,7 @@ import os
 import pytest
 
 from envdoctor.source.parallel import fork_map
+from tests.alone import in_a_single_threaded_process
 
 ITEMS = list(range(1003))
 
@@ -17,10 +18,12 @@ def _square(x: int) -> int:
 
 
 @pytest.mark.parametrize("processes", [1, 2, 3, 8])
+@in_a_single_threaded_process
 def test_fork_map_gives_the_plain_loop_result_in_order(processes: int) -> None:
     assert fork_map(_square, ITEMS, processes=processes, minimum=0) == [x * x for x in ITEMS]
 
 
+@in_a_single_threaded_process
 def test_fork_map_splits_the_work_over_children() -> None:
     pids = set(fork_map(lambda x: os.getpid(), ITEMS, processes=3, minimum=0))
     assert len(pids) == 3 and os.getpid() in pids
@@ -31,6 +34,7 @@ def test_fork_map_with_few_items_works_here() -> None:
     assert fork_map(lambda x: os.getpid() == parent, ITEMS[:10], processes=4) == [True] * 10
 
 
+@in_a_single_threaded_process
 def test_a_child_that_dies_has_its_share_redone_here() -> None:
     parent = os.getpid()
 

@@ -15,6 +15,7 @@ from envdoctor.checks.symbols.check import check_symbols
 from envdoctor.source import index as index_module
 from envdoctor.source.index import SourceIndex
 from envdoctor.source.parallel import fork_map
+from tests.alone import in_a_single_threaded_process
 from tests.fakes import Fake, make_site, scan
 
 TRICKY: dict[str, str | bytes] = {
@@ -60,6 +61,7 @@ def _everything(site: Path) -> tuple[Any, list[dict[str, Any]], dict[str, str], 
     return per_dist, found, dict(sorted(index.unread.items())), index.scanned
 
 
+@in_a_single_threaded_process
 def test_the_parallel_text_pass_equals_the_one_by_one_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     site = _site(tmp_path)
     monkeypatch.setattr(index_module, "MIN_ITEMS", 10**9)
