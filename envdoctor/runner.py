@@ -252,12 +252,40 @@ def _kill_and_wait(pids: set[int]) -> None:
             os.close(handle)
 
 
+def _group_members(pgid: int) -> set[int]:
+    """The processes of group ``pgid`` that have not ended (Linux: /proc/PID/stat; zombies have ended)."""
+    found = set()
+    with contextlib.suppress(OSError):
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if len(fields) > 2 and fields[2] == str(pgid).encode() and fields[0] not in (b"Z", b"X"):
+                found.add(int(name))
+    return found
+
+
+def _wait_group_gone(pgid: int) -> None:
+    """After the group's SIGKILL, wait (a few seconds at most) until each of its processes has ended: a
+    grandchild dies a moment after the signal, and envdoctor must not exit while it still runs."""
+    try:
+        os.killpg(pgid, 0)
+    except OSError:
+        return  # nothing is left in the group (the usual case: no /proc scan)
+    _kill_and_wait(_group_members(pgid))
+
+
 def _end(proc: subprocess.Popen[bytes], tails: Sequence[_Tail]) -> None:
-    """Every way out of run_command: kill the process group, then any process that escaped it but
-    still holds our pipes, then stop reading. Nothing started here outlives this call."""
+    """Every way out of run_command: kill the process group and wait until it has ended, then any process
+    that escaped it but still holds our pipes, then stop reading. Nothing started here outlives this call."""
     _kill_group(proc)
     with contextlib.suppress(OSError):
         proc.wait()
+    _wait_group_gone(proc.pid)
     if not all(t.hung_up() for t in tails):
         _kill_and_wait(_pipe_holders([t.fd for t in tails]))
     for t in tails:

@@ -107,3 +107,27 @@ def test_probe_leaves_no_bytecode_behind() -> None:
 
     runner.run_probe(sys.executable, "inventory", {}, timeout=60)
     assert not (data_dir("probes") / "__pycache__").exists()
+
+
+def test_after_the_group_is_killed_envdoctor_waits_until_the_grandchildren_have_ended() -> None:
+    """The group's SIGKILL reaches a grandchild a moment later; run_command's end waits for it (a test
+    that checked right after envdoctor exited once found it still running under load)."""
+    import signal
+    import subprocess
+
+    from tests.hostile import group_alive
+
+    sh = subprocess.Popen(["sh", "-c", "sleep 60 & sleep 60 & wait"], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while len(runner._group_members(sh.pid)) < 3 and time.monotonic() < deadline:
+            os.sched_yield()
+        assert len(runner._group_members(sh.pid)) == 3  # sh and its two sleeps
+        os.killpg(sh.pid, signal.SIGKILL)
+        sh.wait()
+        runner._wait_group_gone(sh.pid)
+        assert runner._group_members(sh.pid) == set() and not group_alive(sh.pid)
+    finally:
+        if sh.poll() is None:
+            os.killpg(sh.pid, signal.SIGKILL)
+            sh.wait()
