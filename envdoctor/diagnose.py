@@ -194,7 +194,7 @@ def _symbols(inv: Inventory, cache: Cache, releases: Lookup | None = None) -> tu
         except (KeyError, TypeError, ValueError):
             pass  # an unreadable entry is recomputed and overwritten
     facts = Facts.shipped()
-    index = SourceIndex(inv, cache, facts, (numpy_names.WATCH,))  # the matrix check's numpy signal reads no file
+    index = SourceIndex(inv, cache, facts, numpy_names.watches(inv))  # the matrix check's numpy signal reads no file
     found = check_symbols(index, facts, releases) + unverified(index)
     index.save()
     if releases is None:

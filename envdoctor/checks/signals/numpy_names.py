@@ -28,6 +28,7 @@ from envdoctor.knowledge.matrix import Rule
 from envdoctor.source.installed import SOURCE_LIMIT
 from envdoctor.source.syntax import Unparsable, parse, version_test
 from envdoctor.source.watch import Watch
+from envdoctor.versions import SpecifierSet, in_range
 
 if TYPE_CHECKING:
     from envdoctor.cache import Shape
@@ -284,6 +285,18 @@ def _for(dist: Dist) -> bool:
 
 WATCH = Watch("numpy2-names-2", "numpy", file_uses, _for, OneOf(str, [(int, str, bool)]))
 """The text test of this signal, run by the text pass of envdoctor.source.index on the files that import numpy."""
+
+
+def watches(inv: Inventory) -> tuple[Watch, ...]:
+    """``(WATCH,)`` when this signal will run: numpy 2 is installed (its rules' ``applies``, matrix/numpy.toml).
+    Elsewhere the text pass need not spend the time; a wrong guess costs time only (the signal reads the files
+    whose results the text pass did not keep), never a different answer."""
+    numpy = inv.get("numpy")
+    return (
+        (WATCH,)
+        if numpy is not None and numpy.version is not None and in_range(numpy.version, SpecifierSet(">=2"))
+        else ()
+    )
 
 
 def _signal(at_import: bool) -> Callable[[Inventory, Rule, Files], list[Match]]:

@@ -135,3 +135,12 @@ def test_a_later_run_takes_the_results_from_the_cache_and_an_entry_without_them_
     first.save()
     again = SourceIndex(scan(site), cache, watch=[numpy_names.WATCH])
     assert _through(again) == (reading, []) and again.scanned == set()
+
+
+def test_the_text_pass_runs_the_test_only_where_the_signal_runs(tmp_path: Path) -> None:
+    """The signal's rules apply with numpy 2 installed: elsewhere the text pass does not spend the time."""
+    for version, expected in (("2.0.0", (numpy_names.WATCH,)), ("1.26.4", ()), (None, ())):
+        dists = {"user": Fake(requires=["numpy"], files={"user/__init__.py": "import numpy\n"})}
+        if version is not None:
+            dists["numpy"] = Fake(version=version, files={"numpy/__init__.py": ""})
+        assert numpy_names.watches(scan(make_site(tmp_path / str(version), dists))) == expected
