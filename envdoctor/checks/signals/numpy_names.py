@@ -82,8 +82,8 @@ def _hit_lines(data: bytes, names: frozenset[str], aliases: Callable[[], set[str
     ``np``, ``from numpy import X``). One simple pattern and a set lookup beat one pattern with a hundred
     alternatives by far. A superset: the ast pass decides which of them are real uses. ``numpy.X`` in a module
     that binds only ``np`` cannot be a use (pandas' docstrings name ``numpy.NaN``): no parse for those.
-    ``aliases`` is called only when a removed name is there (its pattern tries every line of the file)."""
-    wanted = {n.encode() for n in names}
+    ``aliases`` is called only when a removed name is there."""
+    wanted = _encoded(names)
     hits = [m for m in _attr_matches(data) if m.group(1) in wanted]
     bound = {a.encode() for a in aliases()} if hits else set()
     starts = [m.start() for m in hits if m.group(0)[: m.start(1) - m.start() - 1] in bound]
@@ -101,7 +101,24 @@ def _hit_lines(data: bytes, names: frozenset[str], aliases: Callable[[], set[str
     return lines
 
 
+@cache
+def _encoded(names: frozenset[str]) -> frozenset[bytes]:
+    return frozenset(n.encode() for n in names)
+
+
 _ALIAS = re.compile(rb"(?m)^[ \t]*import[ \t]+numpy(?:[ \t]+as[ \t]+([A-Za-z_]\w*))?[ \t]*(?:#.*)?$")
+
+
+def _alias_matches(data: bytes) -> Iterator[re.Match[bytes]]:
+    """What ``_ALIAS.finditer(data)`` gives (a match is one line that holds ``import``), trying the pattern only at
+    the starts of such lines: a pattern that starts with ``^`` is tried at every byte (ten times slower)."""
+    pos, find = 0, data.find
+    while (i := find(b"import", pos)) >= 0:
+        m = _ALIAS.match(data, data.rfind(b"\n", 0, i) + 1)
+        if m:
+            yield m
+        end = find(b"\n", i)
+        pos = len(data) if end < 0 else end
 
 
 def uses(data: bytes, names: frozenset[str]) -> list[tuple[int, str, bool]]:
@@ -109,7 +126,7 @@ def uses(data: bytes, names: frozenset[str]) -> list[tuple[int, str, bool]]:
     ``np.NAME`` (any alias bound by ``import numpy``) and ``from numpy import NAME``."""
     if b"numpy" not in data:
         return []
-    aliases = cache(lambda: {(m.group(1) or b"numpy").decode() for m in _ALIAS.finditer(data)})
+    aliases = cache(lambda: {(m.group(1) or b"numpy").decode() for m in _alias_matches(data)})
     lines = _hit_lines(data, names, aliases)
     if not lines:
         return []
@@ -274,9 +291,14 @@ def file_uses(data: bytes) -> list[list[object]] | str:
     """``uses`` of the removed names in one file as JSON ([line, name, at import]), or why it could not be parsed:
     the text pass runs it on each file that imports numpy (``WATCH``), so the signal reads no file again."""
     try:
-        return [list(use) for use in uses(data, frozenset(removed_names()))]
+        return [list(use) for use in uses(data, _removed())]
     except Unparsable as exc:
         return str(exc)
+
+
+@cache
+def _removed() -> frozenset[str]:
+    return frozenset(removed_names())
 
 
 def _for(dist: Dist) -> bool:

@@ -18,6 +18,22 @@ def test_attribute_search_finds_what_the_boundary_pattern_finds() -> None:
         assert [m.span() for m in numpy_names._attr_matches(source)] == expected, source
 
 
+def test_alias_search_finds_what_the_line_pattern_finds() -> None:
+    """The alias search from each line that holds ``import`` gives _ALIAS's matches: aliases, indented imports,
+    comments, two ``import`` on one line, CRLF and a last line without a newline, lines that only look alike."""
+    sources = (
+        b"import numpy as np\nimport numpy\n  import numpy as xp  # c\n",
+        b"x = 1; import numpy\nimport numpy.linalg\nimport numpyx\nfrom numpy import float_\n",
+        b"import numpy as np, os\n\timport numpy\t\n# import numpy\nimport importlib  # import numpy\n",
+        b"import numpy as np\r\nimport numpy\nimport numpy as n2",
+        b"importimport numpy\n\nimport\nnumpy\nimport  numpy  as  np  #\n",
+        b"",
+    )
+    for source in sources:
+        expected = [m.span() for m in numpy_names._ALIAS.finditer(source)]
+        assert [m.span() for m in numpy_names._alias_matches(source)] == expected, source
+
+
 NAMES = frozenset({"float_", "NaN"})
 
 
