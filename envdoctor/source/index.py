@@ -311,7 +311,8 @@ class SourceIndex:
     def watched(self, dist: Dist, key: str) -> dict[str, Any] | None:
         """Relative path -> the non-empty result of the text test ``key`` (a ``Watch`` of this index) on each file of
         ``dist`` that imports the watch's module, from the text pass (this run's or a cached one); None when not
-        known (another index, an entry from before the watch, a test that raised): the caller reads the files."""
+        known (a text pass without the watch, an entry from before it, a test that raised): the caller reads the
+        files."""
         files = self.files.get(dist.name)
         if files is None:
             return None
