@@ -10,7 +10,6 @@ this process: the result is the same either way, only the wall-clock time differ
 
 from __future__ import annotations
 
-import gc
 import os
 import pickle
 import sys
@@ -41,19 +40,6 @@ def fork_map(
     n = min(processes or workers(), len(items))
     if n < 2 or len(items) < minimum or not _can_fork():
         return [fn(x) for x in items]
-    if gc.get_freeze_count():  # the caller froze objects itself (a preforking server): leave its state alone
-        return _shared(fn, items, n)
-    gc.freeze()  # what exists now is left to no collection while the children run (see _shared)
-    try:
-        return _shared(fn, items, n)
-    finally:
-        gc.unfreeze()
-
-
-def _shared(fn: Callable[[T], R], items: Sequence[T], n: int) -> list[R]:
-    """fork_map's forking path, run with the objects that existed before it frozen (gc.freeze): a collection in a
-    child walks only what the child made, instead of writing to every inherited object (each such write copies a
-    page of the parent's memory), and one in this process walks less too."""
     children: list[tuple[int, int, int]] = []  # (share, pid, read end)
     for share in range(1, n):
         child = _start(fn, items, share, n)

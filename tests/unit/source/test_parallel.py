@@ -3,7 +3,6 @@ done here (few items, one process), or redone here after a child died."""
 
 from __future__ import annotations
 
-import gc
 import os
 
 import pytest
@@ -59,19 +58,3 @@ def test_a_process_with_another_thread_does_not_fork() -> None:
     finally:
         stop.set()
         helper.join()
-
-
-@in_a_single_threaded_process
-def test_the_children_run_with_the_objects_from_before_the_fork_frozen_and_the_caller_keeps_its_own() -> None:
-    """A collection in a child leaves the inherited objects alone (gc.freeze before the fork); afterwards this
-    process's objects are collected again, and a caller that froze objects itself keeps them frozen."""
-    assert gc.get_freeze_count() == 0
-    frozen = fork_map(lambda x: gc.get_freeze_count() > 0, ITEMS, processes=2, minimum=0)
-    assert all(frozen) and gc.get_freeze_count() == 0
-    gc.freeze()
-    try:
-        before = gc.get_freeze_count()
-        assert fork_map(_square, ITEMS, processes=2, minimum=0) == [x * x for x in ITEMS]
-        assert gc.get_freeze_count() == before
-    finally:
-        gc.unfreeze()
