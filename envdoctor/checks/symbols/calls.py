@@ -47,7 +47,7 @@ from envdoctor.inventory import Inventory
 from envdoctor.knowledge.wheelfacts import Facts, containing
 from envdoctor.report import Finding, Severity
 from envdoctor.source.index import DistFiles, SourceIndex
-from envdoctor.source.syntax import Unparsable, parse
+from envdoctor.source.syntax import Unparsable, collector_paused, parse
 from envdoctor.versions import Version, canonical, version_or_none
 
 CHECK = "calls"
@@ -119,6 +119,11 @@ def _volatile(data: dict[str, Any]) -> frozenset[str]:
 def collect(index: SourceIndex, facts: Facts) -> Calls:
     """The sites and overrides of every installed distribution's files that import a harvested name of
     another one (the text pass says which; only those are parsed). Cached per distribution."""
+    with collector_paused():  # the parsed trees are freed when _collect returns, before the collector resumes
+        return _collect(index, facts)
+
+
+def _collect(index: SourceIndex, facts: Facts) -> Calls:
     known = targets(facts, index)
     if not known:
         return Calls()
@@ -227,14 +232,43 @@ def _worth_parsing(data: bytes, named: dict[str, Targets]) -> bool:
     T(Trainer)``), or calls a harvested function with a keyword some release does not accept."""
     classes = [n for n, t in named.items() if n in t.classes]
     words = b"|".join(re.escape(n.encode()) for n in sorted(classes))
-    if classes and re.search(rb"\b(?:%s)\s*\(|^\s*class\s+\w+\s*\([^)]*\b(?:%s)\b" % (words, words), data, re.M):
+    if classes and (
+        _found(rb"(?:%s)\s*\(" % words, data, _word_start)
+        or _found(rb"class\s+\w+\s*\([^)]*\b(?:%s)\b" % words, data, _line_start)
+    ):
         return True
     for name, t in named.items():
-        kws = t.keywords.get(name, frozenset())
-        called = kws and re.search(rb"\b%s\s*\(" % re.escape(name.encode()), data)
-        if called and re.search(rb"\b(?:%s)\s*=(?!=)" % b"|".join(re.escape(k.encode()) for k in sorted(kws)), data):
+        kws = sorted(k.encode() for k in t.keywords.get(name, ()))
+        called = kws and _found(rb"%s\s*\(" % re.escape(name.encode()), data, _word_start)
+        if called and any(_found(rb"%s\s*=(?!=)" % re.escape(k), data, _word_start) for k in kws if k in data):
             return True
     return False
+
+
+def _found(pattern: bytes, data: bytes, start: Callable[[bytes, int], bool]) -> bool:
+    """Whether ``pattern`` matches at a position ``start`` accepts: ``\\bP`` or ``^\\s*P`` (multiline) searched
+    as P, whose literal first characters let the search skip ahead (a leading ``\\b`` or ``^`` makes it try
+    every position: 50 ms over the hf-stack's files, 5 ms this way). Every start P matches at is tried."""
+    compiled = re.compile(pattern)
+    at = 0
+    while (m := compiled.search(data, at)) is not None:
+        if start(data, m.start()):
+            return True
+        at = m.start() + 1
+    return False
+
+
+_WORD = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")  # \w of a bytes pattern
+
+
+def _word_start(data: bytes, at: int) -> bool:
+    """``\\b`` at ``at``: a word character on one side only."""
+    return (at > 0 and data[at - 1] in _WORD) != (at < len(data) and data[at] in _WORD)
+
+
+def _line_start(data: bytes, at: int) -> bool:
+    """``^\\s*`` (multiline) ends at ``at``: only whitespace before it on its line."""
+    return not data[data.rfind(b"\n", 0, at) + 1 : at].strip()
 
 
 def _read(
