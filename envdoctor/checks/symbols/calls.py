@@ -149,7 +149,7 @@ def _collect(index: SourceIndex, facts: Facts) -> Calls:
 def _wanted(index: SourceIndex, files: DistFiles, by_top: dict[str, Targets]) -> dict[str, dict[str, Targets]]:
     """The files of ``files`` that import a harvested name of another distribution: file -> name -> targets."""
     wanted: dict[str, dict[str, Targets]] = {}
-    for rel, imp in index.imports(files):
+    for rel, imp in index.imports_of(files, by_top):
         t = by_top.get(imp.module.split(".", maxsplit=1)[0])
         if t is None or t.callee == files.dist.name:
             continue
