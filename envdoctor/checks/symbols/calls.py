@@ -43,6 +43,7 @@ from envdoctor.checks.symbols.callsites import (
     file_calls,
     self_calls,
 )
+from envdoctor.checks.symbols.keywords import ranges, taken
 from envdoctor.inventory import Inventory
 from envdoctor.knowledge.wheelfacts import Facts, containing
 from envdoctor.report import Finding, Severity
@@ -112,7 +113,7 @@ def _volatile(data: dict[str, Any]) -> frozenset[str]:
     every = _every(data)
     names = {q.split(".")[-1] for q in data.get("callables", {}) if q.count(".") == 2}
     for entry in data.get("members", {}).values():
-        names |= {n for n, ranges in entry.get("names", {}).items() if ranges != every}
+        names |= {n for n, spans in entry.get("names", {}).items() if spans != every}
     return frozenset(names)
 
 
@@ -301,18 +302,7 @@ def keyword_missing(facts: Facts, site: Site, version: Version) -> list[str] | N
     found = facts.signature(site.callee, site.target)
     if found is None or not _inside(found[0], version):
         return None
-    entry = found[1]
-    if containing(_ranges(entry.get("var_keyword")), version):
-        return []
-    params: dict[str, Any] = entry.get("params", {})
-    renamed: dict[str, dict[str, Any]] = entry.get("renamed", {})
-    return [
-        kw
-        for kw in site.keywords
-        if (kw in params or kw in renamed)
-        and not containing(_ranges(params.get(kw)), version)
-        and not any(containing(_ranges(r), version) for r in renamed.get(kw, {}).values())
-    ]
+    return [kw for kw in site.keywords if taken(found[1], kw, version).refused]
 
 
 def member_missing(facts: Facts, site: Site, version: Version) -> bool | None:
@@ -322,12 +312,12 @@ def member_missing(facts: Facts, site: Site, version: Version) -> bool | None:
     if found is None or not site.member or not _inside(found[0], version):
         return None
     entry = found[1]
-    if containing(_ranges(entry.get("open")), version):
+    if containing(ranges(entry.get("open")), version):
         return None
     names: dict[str, Any] = entry.get("names", {})
     if site.member not in names:
         return None
-    return containing(_ranges(names[site.member]), version) is None
+    return containing(ranges(names[site.member]), version) is None
 
 
 def _works(facts: Facts, site: Site, version: Version) -> bool | None:
@@ -337,9 +327,9 @@ def _works(facts: Facts, site: Site, version: Version) -> bool | None:
         found = facts.members(site.callee, site.target)
         if found is None or not _inside(found[0], version) or site.member not in found[1].get("names", {}):
             return None
-        if containing(_ranges(found[1]["names"][site.member]), version):
+        if containing(ranges(found[1]["names"][site.member]), version):
             return True
-        return None if containing(_ranges(found[1].get("open")), version) else False
+        return None if containing(ranges(found[1].get("open")), version) else False
     kws = keyword_missing(facts, site, version)
     return None if kws is None else not kws
 
@@ -360,10 +350,6 @@ def _inside(versions: list[str], version: Version) -> bool:
 def _bounds(versions: tuple[str, ...]) -> tuple[Version, Version] | None:
     known = [v for v in (version_or_none(x) for x in versions) if v is not None]
     return (known[0], known[-1]) if known else None
-
-
-def _ranges(value: Any) -> list[tuple[str, str]]:
-    return [(str(a), str(b)) for a, b in value or ()]
 
 
 # -------------------------------------------------------------------------------------------- findings
