@@ -41,7 +41,10 @@ from envdoctor.checks.symbols.callsites import (
     Targets,
     base_methods,
     file_calls,
+    line_start,
+    matches,
     self_calls,
+    word_start,
 )
 from envdoctor.checks.symbols.keywords import ranges, taken
 from envdoctor.inventory import Inventory
@@ -234,42 +237,21 @@ def _worth_parsing(data: bytes, named: dict[str, Targets]) -> bool:
     classes = [n for n, t in named.items() if n in t.classes]
     words = b"|".join(re.escape(n.encode()) for n in sorted(classes))
     if classes and (
-        _found(rb"(?:%s)\s*\(" % words, data, _word_start)
-        or _found(rb"class\s+\w+\s*\([^)]*\b(?:%s)\b" % words, data, _line_start)
+        _found_at(rb"(?:%s)\s*\(" % words, data, word_start)
+        or _found_at(rb"class\s+\w+\s*\([^)]*\b(?:%s)\b" % words, data, line_start)
     ):
         return True
     for name, t in named.items():
         kws = sorted(k.encode() for k in t.keywords.get(name, ()))
-        called = kws and _found(rb"%s\s*\(" % re.escape(name.encode()), data, _word_start)
-        if called and any(_found(rb"%s\s*=(?!=)" % re.escape(k), data, _word_start) for k in kws if k in data):
+        called = kws and _found_at(rb"%s\s*\(" % re.escape(name.encode()), data, word_start)
+        if called and any(_found_at(rb"%s\s*=(?!=)" % re.escape(k), data, word_start) for k in kws if k in data):
             return True
     return False
 
 
-def _found(pattern: bytes, data: bytes, start: Callable[[bytes, int], bool]) -> bool:
-    """Whether ``pattern`` matches at a position ``start`` accepts: ``\\bP`` or ``^\\s*P`` (multiline) searched
-    as P, whose literal first characters let the search skip ahead (a leading ``\\b`` or ``^`` makes it try
-    every position: 50 ms over the hf-stack's files, 5 ms this way). Every start P matches at is tried."""
-    compiled = re.compile(pattern)
-    at = 0
-    while (m := compiled.search(data, at)) is not None:
-        if start(data, m.start()):
-            return True
-        at = m.start() + 1
-    return False
-
-
-_WORD = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")  # \w of a bytes pattern
-
-
-def _word_start(data: bytes, at: int) -> bool:
-    """``\\b`` at ``at``: a word character on one side only."""
-    return (at > 0 and data[at - 1] in _WORD) != (at < len(data) and data[at] in _WORD)
-
-
-def _line_start(data: bytes, at: int) -> bool:
-    """``^\\s*`` (multiline) ends at ``at``: only whitespace before it on its line."""
-    return not data[data.rfind(b"\n", 0, at) + 1 : at].strip()
+def _found_at(pattern: bytes, data: bytes, start: Callable[[bytes, int], bool]) -> bool:
+    """Whether ``pattern`` matches at a start ``start`` accepts (``\\bP``, multiline ``^\\s*P``), searched fast."""
+    return next(matches(pattern, data, start), None) is not None
 
 
 def _read(

@@ -1,7 +1,8 @@
-"""The text test that decides which files the calls check parses (``_worth_parsing``) answers what the one
-regex with a leading ``\\b`` / ``^\\s*`` answered before it was made fast, on text written to trip it up:
-names inside longer words, classes declared after other text on the line, bases over several lines, a
-``subclass`` whose search runs into a real ``class``, CR and form feed whitespace, bytes outside ASCII."""
+"""The text tests of the calls check answer what the regexes with a leading ``\\b``, ``^\\s*`` or ``(?<![\\w.])``
+answered before they were made fast, on text written to trip them up: names inside longer words or after a
+dot, classes declared after other text on the line, bases over several lines, a ``subclass`` or a dotted name
+whose match runs into a real one, CR and form feed whitespace, bytes outside ASCII. ``_worth_parsing`` decides
+which files are parsed; ``matches`` finds the lines whose functions are read."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import re
 import pytest
 
 from envdoctor.checks.symbols.calls import _worth_parsing
-from envdoctor.checks.symbols.callsites import Targets
+from envdoctor.checks.symbols.callsites import Targets, _not_after_word_or_dot, matches, word_start
 
 TRANSFORMERS = Targets(
     "transformers",
@@ -102,3 +103,30 @@ def test_a_file_is_parsed_when_it_calls_or_subclasses_a_harvested_class_or_passe
     hub = {"hf_hub_download": HUB}
     assert _worth_parsing(b"hf_hub_download(repo,\n    token=token)\n", hub)
     assert not _worth_parsing(b"hf_hub_download(repo, mytoken=1)\nif token == t: pass\n", hub)
+
+
+CALLED = [
+    (rb"(?:Accelerator|accelerate\s*\.\s*\w+)\s*\(", rb"(?<![\w.])(?:Accelerator|accelerate\s*\.\s*\w+)\s*\("),
+    (
+        rb"(?:huggingface_hub\s*\.\s*\w+|hf_hub_download)\s*\(",
+        rb"(?<![\w.])(?:huggingface_hub\s*\.\s*\w+|hf_hub_download)\s*\(",
+    ),
+]
+CALL_SNIPPETS = [
+    b"Accelerator(",
+    b"a = Accelerator(x)\nb = x.Accelerator(y)\nc = _Accelerator(z)\nd = (Accelerator (w))\n",
+    b"accelerate . Accelerator (x)\nmy.accelerate.Accelerator(x)\nxaccelerate.utils(\n",
+    b"foo.huggingface_hub.\nhf_hub_download(x)\n",
+    b"foo.huggingface_hub. hf_hub_download (x)\n",
+    b"\xc3\xa9hf_hub_download(x) \xc3\xa9Accelerator(y)\n",
+    b"huggingface_hub.hf_hub_download(huggingface_hub.snapshot_download(x))\n",
+]
+
+
+@pytest.mark.parametrize(("fast", "slow"), CALLED)
+def test_the_called_lines_are_those_the_lookbehind_regex_found(fast: bytes, slow: bytes) -> None:
+    for text in [*CALL_SNIPPETS, *(a + b for a, b in itertools.product(CALL_SNIPPETS, repeat=2))]:
+        found = [m.span() for m in matches(fast, text, _not_after_word_or_dot)]
+        assert found == [m.span() for m in re.finditer(slow, text)], text
+        bounded = [m.span() for m in matches(fast, text, word_start)]
+        assert bounded == [m.span() for m in re.finditer(rb"\b" + fast, text)], text
