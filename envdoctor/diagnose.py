@@ -124,8 +124,7 @@ def _rules(inv: Inventory, context: Context) -> list[Finding]:
     from envdoctor.checks.signals.base import Files
 
     index = context.index
-    files = Files(context.cache, index.importing, index.watched) if index else Files(context.cache)
-    return check_rules(inv, load_matrix(context.cache), files)
+    return check_rules(inv, load_matrix(context.cache), Files(context.cache, index.importing if index else None))
 
 
 def static_checks(*, symbols: bool = True) -> list[Check]:
@@ -186,7 +185,6 @@ def _symbols(inv: Inventory, cache: Cache, releases: Lookup | None = None) -> tu
     """The symbols check, or its stored result when no distribution changed since it last ran (not with
     ``releases``: what the index answers may change); and the SourceIndex it built (None when the stored
     result answered)."""
-    from envdoctor.checks.signals import numpy_names
     from envdoctor.checks.symbols.check import check_symbols, unverified
     from envdoctor.knowledge.wheelfacts import Facts
     from envdoctor.source.index import SourceIndex, fingerprint
@@ -199,7 +197,7 @@ def _symbols(inv: Inventory, cache: Cache, releases: Lookup | None = None) -> tu
         except (KeyError, TypeError, ValueError):
             pass  # an unreadable entry is recomputed and overwritten
     facts = Facts.shipped()
-    index = SourceIndex(inv, cache, facts, numpy_names.watches(inv))  # the matrix check's numpy signal reads no file
+    index = SourceIndex(inv, cache, facts)
     found = check_symbols(index, facts, releases) + unverified(index)
     index.save()
     if releases is None:

@@ -14,7 +14,7 @@ import hashlib
 import os
 import re
 import sys
-from collections.abc import Container, Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -26,7 +26,6 @@ from envdoctor.source.installed import SOURCE_LIMIT, Reader, Unread, read_bytes,
 from envdoctor.source.parallel import MIN_ITEMS, fork_map
 from envdoctor.source.syntax import ImportSite, ModuleInfo, Unparsable, import_sites, parse_module
 from envdoctor.source.text import ImportLine, column0_imports, defined_at_top, literal_all, scan_imports
-from envdoctor.source.watch import Watch, watch_file
 
 SKIP_DIRS = {"tests", "test", "testing", "__pycache__", "_vendor", "vendored", "_vendored", "benchmarks", "examples"}
 _EXT_SUFFIXES = (".so", ".pyd")
@@ -116,11 +115,8 @@ class DistFiles:
 class SourceIndex:
     """Lazy, cached access to the installed sources of every distribution in an Inventory."""
 
-    def __init__(
-        self, inv: Inventory, cache: Cache | None = None, facts: Facts | None = None, watch: Sequence[Watch] = ()
-    ) -> None:
+    def __init__(self, inv: Inventory, cache: Cache | None = None, facts: Facts | None = None) -> None:
         self.inv = inv
-        self.watch = tuple(watch)  # text tests the text pass runs while it holds each file (envdoctor.source.watch)
         self.cache = cache or Cache(None)
         self.facts = facts
         self.answered_by_facts = 0
@@ -161,12 +157,6 @@ class SourceIndex:
         stored = self.cache.get(key, _STORED) or {"imports": None, "modules": {}, "all": {}, "unread": {}}
         if not conforms(stored.get("column0"), _COLUMN0):  # absent (an older entry), or of another shape
             stored["column0"] = {}
-        watched = stored.get("watched")
-        if not isinstance(watched, dict):  # absent (an older entry), or of another shape
-            watched = stored["watched"] = {}
-        for w in self.watch:  # a result of another shape is unknown: the consumer reads the files
-            if w.key in watched and not conforms(watched[w.key], {str: w.shape}):
-                del watched[w.key]
         self._stored[dist.name] = stored
         # what an earlier run could not read is still unread (stored relative: an entry serves every copy)
         self.reader.unread.update({os.path.join(dist.location, rel): why for rel, why in stored["unread"].items()})
@@ -297,42 +287,21 @@ class SourceIndex:
         for files in pending:
             drop = frozenset((*files.top_level, *self.stdlib))
             skip = frozenset(t.encode() for t in (*drop, ""))
-            watch = tuple(w for w in self.watch if w.applies(files.dist))
-            jobs += [(files.dist.location, rel, skip, drop, watch) for _module, rel in files.scannable()]
+            jobs += [(files.dist.location, rel, skip, drop) for _module, rel in files.scannable()]
         results = iter(fork_map(scan_file, jobs))
         for files in pending:
             found, hooked = [], False
-            watched: dict[str, dict[str, Any] | None] = {w.key: {} for w in self.watch if w.applies(files.dist)}
             for _module, rel in files.scannable():
-                imports, why, adds_hook, seen = next(results)
+                imports, why, adds_hook = next(results)
                 hooked = hooked or adds_hook
                 if why is not None:
                     self._noted(files.dist, os.path.join(files.dist.location, rel), why)
                 found += [[rel, *imp] for imp in imports]
-                for key, result in seen.items():
-                    kept = watched[key]
-                    if result is None:  # a test raised on this file: its answers for the distribution are unknown
-                        watched[key] = None
-                    elif kept is not None:
-                        kept[rel] = result
             stored = self._stored[files.dist.name]
             stored["imports"] = found
-            stored["watched"] = {key: kept for key, kept in watched.items() if kept is not None}
             self._dirty.add(files.dist.name)
             self.scanned.add(files.dist.name)
             self._hooked[files.dist.name] = hooked
-
-    def watched(self, dist: Dist, key: str) -> dict[str, Any] | None:
-        """Relative path -> the non-empty result of the text test ``key`` (a ``Watch`` of this index) on each file of
-        ``dist`` that imports the watch's module, from the text pass (this run's or a cached one); None when not
-        known (a text pass without the watch, an entry from before it, a test that raised): the caller reads the
-        files."""
-        files = self.files.get(dist.name)
-        if files is None:
-            return None
-        self._scanned(files)  # the text pass, when it has not run for this distribution
-        found: dict[str, Any] | None = self._stored[dist.name]["watched"].get(key)
-        return found
 
     def importing(self, dist: Dist, module: str) -> list[str] | None:
         """Relative paths of the files of ``dist`` that import ``module`` (or a submodule of it), from
@@ -534,27 +503,25 @@ class SourceIndex:
         self._dirty.clear()
 
 
-_ScanJob = tuple[str, str, frozenset[bytes], frozenset[str], tuple[Watch, ...]]
-"""(site folder, relative path, top-level names not even decoded, top-level names dropped, text tests to run)."""
+_ScanJob = tuple[str, str, frozenset[bytes], frozenset[str]]
+"""(site folder, relative path, top-level names not even decoded, top-level names dropped)."""
 
 
-def scan_file(job: _ScanJob) -> tuple[list[tuple[str, list[str], int, bool]], str | None, bool, dict[str, Any]]:
+def scan_file(job: _ScanJob) -> tuple[list[tuple[str, list[str], int, bool]], str | None, bool]:
     """The text pass over one file: (module, names, line, indented) of each absolute import of a top-level
-    name not in the job's dropped names; why the file could not be read (None when it was, or is missing);
-    whether it adds an import hook (``_adds_hook``: the file is in memory now, so hook_paths need not read it);
-    and the results of the job's text tests (envdoctor.source.watch.watch_file) on a file that imports theirs."""
-    location, rel, skip, drop, watch = job
+    name not in the job's dropped names; why the file could not be read (None when it was, or is missing); and
+    whether it adds an import hook (``_adds_hook``: the file is in memory now, so hook_paths need not read it)."""
+    location, rel, skip, drop = job
     try:
         data = read_bytes(os.path.join(location, rel), SOURCE_LIMIT)
     except Unread as exc:
-        return [], None if exc.missing else exc.reason, False, {}
+        return [], None if exc.missing else exc.reason, False
     imports = [
         (imp.module, list(imp.names), imp.line, imp.indented)
         for imp in scan_imports(data, skip=skip)
         if imp.module.split(".")[0] not in drop
     ]
-    seen = watch_file(data, {m.split(".")[0] for m, *_ in imports}, watch) if watch and imports else {}
-    return imports, None, _adds_hook(data), seen
+    return imports, None, _adds_hook(data)
 
 
 def _adds_hook(data: bytes) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from envdoctor.cache import Cache
 from envdoctor.checks.signals.elf import DynamicInfo, is_torch_symbol, read_dynamic
@@ -35,15 +35,9 @@ class Files:
     """Reads installed files of a distribution (through its RECORD, bounded: envdoctor.source.installed), caching
     per-distribution answers. ``reader.unread``: the files that could not be read, and why."""
 
-    def __init__(
-        self,
-        cache: Cache,
-        importing: Callable[[Dist, str], list[str] | None] | None = None,
-        watched: Callable[[Dist, str], dict[str, Any] | None] | None = None,
-    ) -> None:
+    def __init__(self, cache: Cache, importing: Callable[[Dist, str], list[str] | None] | None = None) -> None:
         self.cache = cache
         self._importing = importing
-        self._watched = watched
         self._memo: dict[tuple[str, str], dict[str, object]] = {}
         self.reader = Reader()
 
@@ -51,11 +45,6 @@ class Files:
         """The .py files of ``dist`` that import ``module`` (from the symbols check's text pass, when it ran
         in this check), or None when that is not known."""
         return self._importing(dist, module) if self._importing is not None else None
-
-    def watched(self, dist: Dist, key: str) -> dict[str, Any] | None:
-        """What the text test ``key`` (an envdoctor.source.watch.Watch) found in the files of ``dist``, from the symbols
-        check's text pass (SourceIndex.watched), or None when that is not known: the caller reads the files."""
-        return self._watched(dist, key) if self._watched is not None else None
 
     def listed(self, dist: Dist) -> list[str]:
         """The files RECORD lists inside the distribution's site folder (envdoctor.source.installed.record_entries)."""

@@ -21,14 +21,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
-from envdoctor.cache import OneOf
 from envdoctor.checks.signals.base import Files, Match, requires
 from envdoctor.inventory import Dist, Inventory
 from envdoctor.knowledge.matrix import Rule
 from envdoctor.source.installed import SOURCE_LIMIT
 from envdoctor.source.syntax import Unparsable, parse, version_test
-from envdoctor.source.watch import Watch
-from envdoctor.versions import SpecifierSet, in_range
 
 if TYPE_CHECKING:
     from envdoctor.cache import Shape
@@ -265,15 +262,8 @@ def _dist_uses(dist: Dist, files: Files) -> list[Use]:
     def compute() -> dict[str, object]:
         found: list[list[object]] = []
         known = files.importing(dist, "numpy")  # the symbols pass read every file once already
-        seen = files.watched(dist, WATCH.key) if known is not None else None  # and ran `file_uses` on them
         for rel in known if known is not None else files.listed(dist):
             if not rel.endswith(".py") or rel.startswith("..") or "/tests/" in f"/{rel}":
-                continue
-            if seen is not None:
-                got = seen.get(rel, [])
-                if isinstance(got, str):
-                    files.reader.note(os.path.join(dist.location, rel), got)
-                found.extend([rel, *use] for use in got if not isinstance(got, str))
                 continue
             data = files.read(dist, rel, limit=SOURCE_LIMIT)
             try:
@@ -287,46 +277,12 @@ def _dist_uses(dist: Dist, files: Files) -> list[Use]:
     return [Use(str(r[0]), int(r[1]), str(r[2]), bool(r[3])) for r in raw] if isinstance(raw, list) else []
 
 
-def file_uses(data: bytes) -> list[list[object]] | str:
-    """``uses`` of the removed names in one file as JSON ([line, name, at import]), or why it could not be parsed:
-    the text pass runs it on each file that imports numpy (``WATCH``), so the signal reads no file again."""
-    try:
-        return [list(use) for use in uses(data, _removed())]
-    except Unparsable as exc:
-        return str(exc)
-
-
-@cache
-def _removed() -> frozenset[str]:
-    return frozenset(removed_names())
-
-
-def _for(dist: Dist) -> bool:
-    return dist.name != "numpy" and requires(dist, "numpy")
-
-
-WATCH = Watch("numpy2-names-2", "numpy", file_uses, _for, OneOf(str, [(int, str, bool)]))
-"""The text test of this signal, run by the text pass of envdoctor.source.index on the files that import numpy."""
-
-
-def watches(inv: Inventory) -> tuple[Watch, ...]:
-    """``(WATCH,)`` when this signal will run: numpy 2 is installed (its rules' ``applies``, matrix/numpy.toml).
-    Elsewhere the text pass need not spend the time; a wrong guess costs time only (the signal reads the files
-    whose results the text pass did not keep), never a different answer."""
-    numpy = inv.get("numpy")
-    return (
-        (WATCH,)
-        if numpy is not None and numpy.version is not None and in_range(numpy.version, SpecifierSet(">=2"))
-        else ()
-    )
-
-
 def _signal(at_import: bool) -> Callable[[Inventory, Rule, Files], list[Match]]:
     def signal(inv: Inventory, rule: Rule, files: Files) -> list[Match]:
         out = []
         messages = removed_names()
         for dist in inv.winners.values():
-            if not _for(dist):
+            if dist.name == "numpy" or not requires(dist, "numpy"):
                 continue
             hits = [u for u in _dist_uses(dist, files) if u.at_import == at_import]
             if not hits:
