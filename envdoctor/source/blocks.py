@@ -23,7 +23,7 @@ _KEYWORDS = frozenset(
 """Words a line within brackets can end with (``lambda``, ``else``, ``in``...), or that cannot end a statement."""
 _HEADER = re.compile(rb"(?:(?:if|elif|while|for|with|except)\b.*|(?:else|try|finally|except)[ \t]*):")
 """A column-0 block header whose body the parse walks (a ``def``, ``class``, ``match`` or ``async`` is not one)."""
-_SIMPLE_STRING = re.compile(rb""""[^"\\\n]*"|'[^'\\\n]*'""")
+_SIMPLE_STRING = re.compile(rb""""(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'""")
 
 
 def _continues(data: bytes, start: int) -> bool:

@@ -8,6 +8,7 @@ modules need no parse. Pure functions: bytes in, values out.
 
 from __future__ import annotations
 
+import keyword
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -146,7 +147,7 @@ def literal_all(data: bytes) -> tuple[str, ...] | None:
     return step[1] if step is not None and step[0] else None  # something other than plain strings in the list
 
 
-_LIST = re.compile(rb"""([\[(])((?:\s|#[^\n]*|"[A-Za-z_]\w*"|'[A-Za-z_]\w*'|,)*)([\])])""")
+_LIST = re.compile(rb"""([\[(])((?:\s|\\\r?\n|#[^\n]*|"[A-Za-z_]\w*"|'[A-Za-z_]\w*'|,)*)([\])])""")
 _ONE = re.compile(rb"""[ \t]*("[A-Za-z_]\w*"|'[A-Za-z_]\w*')[ \t]*""")
 _ALL_STEP = re.compile(rb"[ \t]*(?:(=)(?!=)|(\+=)|:[^=\n]*=(?!=)|\.(extend|append)[ \t]*\()[ \t]*")
 _LINE_END = re.compile(rb"[ \t]*(?:#[^\n]*)?(?:\n|\Z)")
@@ -211,7 +212,7 @@ def _all_step(data: bytes, pos: int) -> tuple[bool, tuple[str, ...]] | None:
         listed = _LIST.match(data, op.end())
         if listed is None or b"[(".index(listed.group(1)) != b"])".index(listed.group(3)):
             return None
-        pieces = [p.strip() for p in re.sub(rb"#[^\n]*", b"", listed.group(2)).split(b",")]
+        pieces = [p.strip() for p in re.sub(rb"#[^\n]*|\\", b"", listed.group(2)).split(b",")]
         if pieces[-1] == b"":
             pieces.pop()
         if not all(_STRING.fullmatch(p) for p in pieces):
@@ -237,6 +238,8 @@ def defined_at_top(data: bytes, name: str) -> bool:
     (transformers' modeling_utils.py is 250 kB) when what is imported from them is plainly there; exact where it
     says True (parse_module binds the name); False means "not by this shortcut", and the caller parses.
     """
+    if keyword.iskeyword(name):  # `else:` is no annotation
+        return False
     word = name.encode()
     size = len(word)
     pos = data.find(word)
@@ -257,7 +260,7 @@ def _bound_at(data: bytes, start: int, pos: int, end: int) -> bool:
     """Whether the word at ``pos``..``end`` on the line that begins at ``start`` is bound by a module-level
     statement."""
     body = data[start:pos].lstrip(b" \t")
-    if _binds(body, data[end : end + 6]):
+    if _binds(body, data[end : end + 200]):
         return place(data, pos - len(body), assignment=not body) == STATEMENT
     statement = _paren_import(data, start, pos - len(body), body, end)
     return statement is not None and place(data, statement) == STATEMENT
@@ -300,11 +303,14 @@ def _paren_import(data: bytes, start: int, first: int, body: bytes, end: int) ->
     return None
 
 
+_AS = re.compile(rb"(?:\.\w+)*[ \t]+as\b")
+
+
 def _binds(prefix: bytes, rest: bytes) -> bool:
     if prefix in (b"def ", b"class ", b"async def "):
         return True
-    if prefix == b"import ":
-        return not rest.startswith(b" as ")
+    if prefix == b"import ":  # `import name.sub as x` binds x
+        return _AS.match(rest) is None
     if prefix == b"":
         tail = rest.lstrip(b" ")
         return tail.startswith((b"=", b":")) and not tail.startswith(b"==")

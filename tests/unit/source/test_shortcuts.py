@@ -27,6 +27,8 @@ SOURCES = {
     "walrus": b"x = (\nname := 1)\n",
     "one_line_if": b"if x: bound = 1\n",
     "annotated": b"only_annotated: int\nvalued: int = 3\n",
+    "dotted_as": b"import pkg.sub as short\ntry:\n    import other.mod as tl\nexcept ImportError:\n    pass\n",
+    "keywords": b"if x:\n    pass\nelse:\n    pass\ntry:\n    pass\nfinally:\n    pass\n",
 }
 NAMES = [
     "hidden",
@@ -67,6 +69,13 @@ NAMES = [
     "tricky",
     "after",
     "bound",
+    "pkg",
+    "short",
+    "other",
+    "tl",
+    "else",
+    "try",
+    "finally",
     "only_annotated",
     "valued",
     "x",
