@@ -237,3 +237,92 @@ def words(data: bytes, word: bytes, *, dotted: bool = False) -> list[int]:
             out.append(pos)
         pos = data.find(word, end)
     return out
+
+
+_STARTS = re.compile(rb"(?:def|class|if|try|for|while|with|from|import)\b|async[ \t]+def\b|@")
+"""How a column-0 line that begins a top-level statement holding an import can begin."""
+_CLAUSE = re.compile(rb"(?:else|elif|except|finally)\b")
+_INDENTED = frozenset(b" \t\f\r\n#)]}")
+"""What a line that does not begin a top-level statement begins with (a form feed is indentation)."""
+
+
+def top_statement(data: bytes, start: int) -> tuple[int, int] | None:
+    """(begin, end) of the top-level statement that holds the line beginning at ``start``: from its column-0 first
+    line to the next column-0 line, outside strings, that begins another (not an ``else``, ``except``...). None
+    when that is not plain (a first line that does not begin like a statement, quotes that do not read plainly).
+    A cut inside brackets would leave them open: parsing the slice would fail, and the caller parses the file."""
+    head = start if data[start : start + 1] not in (b" ", b"\t", b"\f") else _header(data, start)
+    if head is None or string_end(data, head) != -1 or not _STARTS.match(data, head):
+        return None
+    pos = data.find(b"\n", head) + 1
+    while 0 < pos < len(data):
+        if data[pos] not in _INDENTED and not _CLAUSE.match(data, pos):
+            end = string_end(data, pos)
+            if end is None:
+                return None
+            if end == -1:
+                return head, pos
+        pos = data.find(b"\n", pos) + 1
+    return head, len(data)
+
+
+def statement_source(data: bytes, line: int) -> tuple[int, bytes] | None:
+    """The top-level statement that holds line ``line`` (1-based) alone, preceded by as many empty lines as come
+    before it, so that parsing it gives the same statements on the same lines as parsing the file; and the offset
+    where it begins. None when it cannot be cut plainly (``top_statement``), or the slice could read otherwise
+    alone: bytes outside ASCII (the file's coding line stays behind), a ``\\r`` (line ends that the count of
+    ``\\n`` would miss), ``barry_as_FLUFL``."""
+    if b"\r" in data or b"barry_as_FLUFL" in data:
+        return None
+    start = 0
+    for _ in range(line - 1):
+        start = data.find(b"\n", start) + 1
+        if start == 0:
+            return None
+    bounds = top_statement(data, start)
+    if bounds is None:
+        return None
+    head = b""
+    if data.startswith(b"class ", bounds[0]):  # a method of a top-level class: the method alone, in a class
+        method = _method(data, start, *bounds)
+        if method is not None:
+            bounds, head = method, b"class _:\n"
+    chunk = data[bounds[0] : bounds[1]]
+    if not chunk.isascii():
+        return None
+    return bounds[0], b"\n" * (data.count(b"\n", 0, bounds[0]) - head.count(b"\n")) + head + chunk
+
+
+_DEF = re.compile(rb"(?:async[ \t]+)?def\b")
+
+
+def _method(data: bytes, start: int, head: int, end: int) -> tuple[int, int] | None:
+    """(begin, end) of the ``def`` directly in the body of the top-level class at ``head``..``end`` that holds the
+    line beginning at ``start``; None when that does not read plainly (a tab in an indentation, a line at the
+    body's indentation that is not a ``def``)."""
+    first = data.find(b"\n", head) + 1
+    while 0 < first < end and _blank(_line(data, first)):
+        first = data.find(b"\n", first) + 1
+    body = _indent(_line(data, first)) if 0 < first < end else 0
+    if not body or b"\t" in data[head:end].replace(b"\\t", b""):
+        return None  # a tab outside a string would need the tokenizer's rules for it
+    pos = start
+    while pos > head:  # the nearest line before (or at) ``start`` at the body's indentation
+        line = _line(data, pos)
+        if not _blank(line) and _indent(line) <= body and line[body : body + 1] not in (b")", b"]", b"}"):
+            break  # (the closing bracket of a signature spread over lines is not it)
+        pos = _line_start(data, pos - 1)
+    line = _line(data, pos)
+    if pos <= head or _indent(line) != body or not _DEF.match(line, body) or string_end(data, pos) != -1:
+        return None
+    nxt = data.find(b"\n", pos) + 1
+    while 0 < nxt < end:
+        text = _line(data, nxt)
+        if not _blank(text) and _indent(text) <= body and text[_indent(text) :][:1] not in (b")", b"]", b"}"):
+            found = string_end(data, nxt)
+            if found is None:
+                return None
+            if found == -1:
+                return pos, nxt
+        nxt = data.find(b"\n", nxt) + 1
+    return pos, end
