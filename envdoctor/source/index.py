@@ -22,7 +22,6 @@ from typing import Any
 from envdoctor.cache import Cache, OneOf, conforms
 from envdoctor.inventory import Dist, Inventory
 from envdoctor.knowledge.wheelfacts import Facts
-from envdoctor.source.blocks import statement_source
 from envdoctor.source.installed import SOURCE_LIMIT, Reader, Unread, read_bytes, read_record, record_entries
 from envdoctor.source.parallel import MIN_ITEMS, fork_map
 from envdoctor.source.syntax import ImportSite, ModuleInfo, Unparsable, import_sites, parse_module
@@ -130,7 +129,6 @@ class SourceIndex:
         self._dirty: set[str] = set()
         self._infos: dict[str, ModuleInfo] = {}
         self._sites: dict[str, list[ImportSite] | None] = {}
-        self._statement_sites: dict[tuple[str, int], list[ImportSite] | None] = {}  # (path, offset): sites
         self._text: dict[str, bytes] = {}
         self.scanned: set[str] = set()
         self._hooked: dict[str, bool] = {}  # whether a file adds an import hook, for the distributions scanned
@@ -429,27 +427,6 @@ class SourceIndex:
                 self._unread(dist, path, str(exc))
                 self._sites[path] = None
         return self._sites[path]
-
-    def statement_sites(self, dist: Dist, path: str, line: int) -> list[ImportSite] | None:
-        """The import statements, with their contexts, of the top-level statement that holds line ``line`` of the
-        file at ``path`` (a def, a class, an if, a try, an import): that statement parsed alone (its contexts come
-        from it alone), when the text cuts it plainly (envdoctor.source.blocks.statement_source); else, or when
-        the slice does not parse, the whole file's (``sites``). A cold check confirms a few imports in big
-        files (peft's peft_model.py is 173 kB): parsing the function that holds one costs a fraction."""
-        if path in self._sites:
-            return self._sites[path]
-        data = self._read(dist, path)
-        cut = statement_source(data, line) if data is not None else None
-        if cut is None:
-            return self.sites(dist, path)
-        key = (path, cut[0])
-        if key not in self._statement_sites:
-            try:
-                self._statement_sites[key] = import_sites(cut[1])
-            except Unparsable:
-                self._statement_sites[key] = None
-        found = self._statement_sites[key]
-        return found if found is not None else self.sites(dist, path)
 
     def mentions(self, files: DistFiles, word: str) -> int:
         """How often ``word`` appears, as a whole word, in all of the distribution's .py files (cffi's

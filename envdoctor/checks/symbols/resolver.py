@@ -239,7 +239,7 @@ class Resolver:
         """Where the import statement runs, and when it fails: None inside a string or where the package
         handles the failure (``try/except ImportError``, ``TYPE_CHECKING``)."""
         path = os.path.join(importer.dist.location, rel)
-        site = _site_at(self.index.statement_sites(importer.dist, path, imp.line), imp)
+        site = _site_at(self.index.sites(importer.dist, path), imp)
         if site is None or site.context in {Context.TYPE_CHECKING, Context.GUARDED}:
             return None
         chain: tuple[str, list[str]] | None = None
