@@ -23,6 +23,7 @@ _KEYWORDS = frozenset(
 """Words a line within brackets can end with (``lambda``, ``else``, ``in``...), or that cannot end a statement."""
 _HEADER = re.compile(rb"(?:(?:if|elif|while|for|with|except)\b.*|(?:else|try|finally|except)[ \t]*):")
 """A column-0 block header whose body the parse walks (a ``def``, ``class``, ``match`` or ``async`` is not one)."""
+_STAR_IMPORT = re.compile(rb"[ \t]*from[ \t]+[\w.]+[ \t]+import[ \t]*\*")
 _SIMPLE_STRING = re.compile(rb""""(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'""")
 
 
@@ -190,8 +191,8 @@ def _ends_statement(line: bytes) -> bool:
     if not code:
         return False
     last = code[-1:]
-    if code.endswith(b"..."):  # an Ellipsis: an element would need a comma after it
-        return True
+    if code.endswith(b"...") or _STAR_IMPORT.fullmatch(code):  # an Ellipsis (an element would need a comma
+        return True  # after it); `from x import *`
     if last in (b")", b"]", b"}", b'"', b"'"):
         return True
     if not (last.isalnum() or last == b"_"):

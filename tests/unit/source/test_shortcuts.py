@@ -106,6 +106,7 @@ def test_defined_at_top_answers_the_plain_cases_without_a_parse() -> None:
 
 ALL_SOURCES = {
     "plain": b'__all__ = ["a", "b"]\n',
+    "after_star": b'from .base import *\n\n__all__ = ["a"]\n',
     "conditional": b'__all__ = [\n    "a",  # see [1]\n    "b",\n]\nif X:\n    __all__ += ["c"]\nelse:\n    __all__.extend(("d",))\n',
     "append_in_def": b'__all__ = ["a"]\n\ndef export(name):\n    globals()[name] = 1\n    __all__.append(name)\n',
     "loop": b'__all__ = ["a"]\nfor n in names:\n    __all__.append(n)\n',
@@ -140,4 +141,5 @@ def test_built_all_reads_additions_in_blocks_and_skips_def_bodies() -> None:
     assert built_all(ALL_SOURCES["docstring"]) == ("a", "b")
     assert built_all(ALL_SOURCES["append_literal"]) == ("a", "b")
     assert built_all(ALL_SOURCES["getattr"]) is None and built_all(ALL_SOURCES["loop"]) is None
+    assert literal_all(ALL_SOURCES["after_star"]) == ("a",)
     assert literal_all(ALL_SOURCES["conditional"]) is None  # more than one statement: built_all's case
