@@ -142,17 +142,22 @@ def check_inventory(
     """Run the static checks on an Inventory. Reads installed files, starts no process, unless ``releases``
     is given: then an error's fix that the facts do not cover is read from the importer's release wheels
     (pip lists and downloads them; envdoctor.knowledge.importers)."""
+    from envdoctor.source.syntax import collector_paused
+
     context = Context(cache or Cache(None), releases)
     findings: list[Finding] = []
     skipped: list[Skipped] = []
     names: list[str] = []
-    for check in static_checks(symbols=symbols):
-        names.append(check.name)
-        result = check.run(inv, context)
-        if isinstance(result, CouldNotCheck):
-            skipped.append(Skipped(check.name, result.reason))
-        else:
-            findings += result
+    # The collector paused: the checks leave little cyclic garbage (322 objects on the hf-stack), and each full
+    # collection walked every object they hold (~0.25 s of CPU in a cold hf-stack check).
+    with collector_paused():
+        for check in static_checks(symbols=symbols):
+            names.append(check.name)
+            result = check.run(inv, context)
+            if isinstance(result, CouldNotCheck):
+                skipped.append(Skipped(check.name, result.reason))
+            else:
+                findings += result
     if cache is not None:
         cache.trim()
     return Report.build(findings, skipped=skipped, summary=summary_of(inv), checks=names)
