@@ -261,7 +261,8 @@ def _bound_at(data: bytes, start: int, pos: int, end: int) -> bool:
     statement."""
     body = data[start:pos].lstrip(b" \t")
     if _binds(body, data[end : end + 200]):
-        return place(data, pos - len(body), assignment=not body) == STATEMENT
+        assignment = not body.startswith((b"def ", b"class ", b"async ", b"import ", b"from "))
+        return place(data, pos - len(body), assignment=assignment) == STATEMENT
     statement = _paren_import(data, start, pos - len(body), body, end)
     return statement is not None and place(data, statement) == STATEMENT
 
@@ -303,6 +304,11 @@ def _paren_import(data: bytes, start: int, first: int, body: bytes, end: int) ->
     return None
 
 
+_CHAINED = re.compile(rb"(?:\w+[ \t]*=(?!=)[ \t]*)+")
+_TUPLE = re.compile(rb"(?:\w+[ \t]*,[ \t]*)+")
+_ASSIGNED = re.compile(rb"[ \t]*=(?!=)")
+_TUPLE_REST = re.compile(rb"[ \t]*(?:,[ \t]*\w+[ \t]*)+,?[ \t]*=(?!=)")
+"""The targets of an assignment of several names, before and after the one at hand."""
 _AS = re.compile(rb"(?:\.\w+)*[ \t]+as\b")
 
 
@@ -313,7 +319,11 @@ def _binds(prefix: bytes, rest: bytes) -> bool:
         return _AS.match(rest) is None
     if prefix == b"":
         tail = rest.lstrip(b" ")
-        return tail.startswith((b"=", b":")) and not tail.startswith(b"==")
+        return (tail.startswith((b"=", b":")) and not tail.startswith(b"==")) or _TUPLE_REST.match(rest) is not None
+    if _CHAINED.fullmatch(prefix):  # `a = name = value`
+        return _ASSIGNED.match(rest) is not None
+    if _TUPLE.fullmatch(prefix):  # `a, b, name, c = value`
+        return _TUPLE_REST.match(rest) is not None or _ASSIGNED.match(rest) is not None
     if prefix.startswith((b"from ", b"import ")) and b"(" not in prefix and b"\\" not in prefix:
         if b"#" in prefix or b";" in prefix:
             return False

@@ -28,6 +28,7 @@ SOURCES = {
     "one_line_if": b"if x: bound = 1\n",
     "annotated": b"only_annotated: int\nvalued: int = 3\n",
     "dotted_as": b"import pkg.sub as short\ntry:\n    import other.mod as tl\nexcept ImportError:\n    pass\n",
+    "targets": b"MO, TU, FR = days = make()\nDEFAULT = _DEFAULT = 1\nx = value\ncall(a,\nb, kw = 1)\nt = a, inner = 2\n",
     "keywords": b"if x:\n    pass\nelse:\n    pass\ntry:\n    pass\nfinally:\n    pass\n",
 }
 NAMES = [
@@ -69,6 +70,15 @@ NAMES = [
     "tricky",
     "after",
     "bound",
+    "MO",
+    "TU",
+    "FR",
+    "days",
+    "DEFAULT",
+    "_DEFAULT",
+    "value",
+    "b",
+    "inner",
     "pkg",
     "short",
     "other",
@@ -101,6 +111,8 @@ def test_defined_at_top_answers_the_plain_cases_without_a_parse() -> None:
     assert not defined_at_top(SOURCES["docstring"], "phantom") and not defined_at_top(SOURCES["strings"], "fake")
     assert defined_at_top(SOURCES["strings"], "real") and defined_at_top(SOURCES["ellipsis"], "After")
     assert defined_at_top(SOURCES["type_checking"], "Hinted") and not defined_at_top(SOURCES["brackets"], "key")
+    assert all(defined_at_top(SOURCES["targets"], n) for n in ("MO", "TU", "FR", "DEFAULT", "_DEFAULT"))
+    assert not defined_at_top(SOURCES["targets"], "value") and not defined_at_top(SOURCES["targets"], "kw")
     assert not defined_at_top(SOURCES["string_in_def"], "trap") and not defined_at_top(SOURCES["brackets"], "name")
 
 
