@@ -25,7 +25,7 @@ from envdoctor.knowledge.wheelfacts import Facts
 from envdoctor.source.installed import SOURCE_LIMIT, Reader, Unread, read_bytes, read_record, record_entries
 from envdoctor.source.parallel import MIN_ITEMS, fork_map
 from envdoctor.source.syntax import ImportSite, ModuleInfo, Unparsable, import_sites, parse_module
-from envdoctor.source.text import ImportLine, column0_imports, defined_at_top, literal_all, scan_imports
+from envdoctor.source.text import ImportLine, built_all, column0_imports, defined_at_top, literal_all, scan_imports
 
 SKIP_DIRS = {"tests", "test", "testing", "__pycache__", "_vendor", "vendored", "_vendored", "benchmarks", "examples"}
 _EXT_SUFFIXES = (".so", ".pyd")
@@ -387,7 +387,8 @@ class SourceIndex:
         return [(level, module, tuple(names)) for level, module, names in raw]
 
     def star_names(self, loc: Located) -> tuple[str, ...] | None:
-        """What ``from module import *`` gives, when the module's literal ``__all__`` says so by text."""
+        """What ``from module import *`` gives, when the module's literal ``__all__`` says so by text (text.literal_all,
+        text.built_all)."""
         if loc.path is None:
             return None
         stored = self._stored.get(loc.dist.name, {}).setdefault("all", {})
@@ -396,6 +397,8 @@ class SourceIndex:
             return tuple(cached) if cached is not None else None
         data = self._read(loc.dist, loc.path)
         found = literal_all(data) if data is not None else None
+        if found is None and data is not None:
+            found = built_all(data)  # set once and added to in plain blocks, in a module that cannot be dynamic
         if loc.dist.name in self._stored:
             stored[loc.module] = list(found) if found is not None else None
             self._dirty.add(loc.dist.name)
