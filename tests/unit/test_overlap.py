@@ -14,7 +14,7 @@ import pytest
 
 from envdoctor import diagnose
 from envdoctor.cache import Cache
-from envdoctor.report import Report
+from envdoctor.inventory import Inventory
 from envdoctor.source import parallel
 from tests.alone import in_a_single_threaded_process
 from tests.fakes import Fake, make_site, scan
@@ -74,7 +74,7 @@ def _site(root: Path, many: int) -> Path:
     return site
 
 
-def _where(monkeypatch: pytest.MonkeyPatch, log: Path) -> None:
+def where(monkeypatch: pytest.MonkeyPatch, log: Path) -> None:
     """Each run of the matrix check notes the process it ran in."""
     rules = diagnose._rules
 
@@ -86,22 +86,22 @@ def _where(monkeypatch: pytest.MonkeyPatch, log: Path) -> None:
     monkeypatch.setattr(diagnose, "_rules", noted)
 
 
-def _run(site: Path, cache: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
-    report = diagnose.check_inventory(scan(site), cache=Cache(cache))
-    return _json(report), {p.name: p.read_bytes() for p in sorted(cache.rglob("*.json"))}
+Outcome = tuple[dict[str, Any], dict[str, bytes]]
+"""A check's report (as JSON) and the cache entries it stored (file name -> bytes)."""
 
 
-def _json(report: Report) -> dict[str, Any]:
-    return report.to_dict()
+def run_checks(inv: Inventory | Path, cache: Path) -> Outcome:
+    report = diagnose.check_inventory(scan(inv) if isinstance(inv, Path) else inv, cache=Cache(cache))
+    return report.to_dict(), {p.name: p.read_bytes() for p in sorted(cache.rglob("*.json"))}
 
 
-def _sequential(site: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], dict[str, bytes]]:
+def run_in_order(inv: Inventory | Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> Outcome:
     with monkeypatch.context() as m:
         m.setattr(parallel, "fork_call", lambda fn: None)  # the checks one after the other, as before
-        return _run(site, cache)
+        return run_checks(inv, cache)
 
 
-def _no_child_left() -> None:
+def no_child_left() -> None:
     with pytest.raises(ChildProcessError):  # neither running nor a zombie
         os.waitpid(-1, os.WNOHANG)
 
@@ -117,16 +117,16 @@ def test_the_child_gives_the_report_and_cache_of_the_checks_in_order(
         monkeypatch.setattr(parallel, "MIN_ITEMS", 0)
     site = _site(tmp_path / "site", many)
     log = tmp_path / "pids"
-    _where(monkeypatch, log)
-    before = _sequential(site, tmp_path / "before", monkeypatch)
-    after = _run(site, tmp_path / "after")
+    where(monkeypatch, log)
+    before = run_in_order(site, tmp_path / "before", monkeypatch)
+    after = run_checks(site, tmp_path / "after")
     assert after == before
     assert {f["check"] for f in after[0]["findings"]} >= {"symbols", "calls", "matrix"}
     assert after[0]["skipped"] == []
     here, there = log.read_text().split()
     assert here == str(os.getpid()) != there  # the second run's matrix check ran in a child
-    assert _run(site, tmp_path / "after") == after  # and the entries it stored answer the next run the same way
-    _no_child_left()
+    assert run_checks(site, tmp_path / "after") == after  # and the entries it stored answer the next run the same way
+    no_child_left()
 
 
 def _exits(*_: Any) -> NoReturn:
@@ -148,13 +148,13 @@ def test_a_child_that_fails_has_its_checks_run_here(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, death: Any
 ) -> None:
     site = _site(tmp_path / "site", 600)
-    before = _sequential(site, tmp_path / "before", monkeypatch)
+    before = run_in_order(site, tmp_path / "before", monkeypatch)
     log = tmp_path / "pids"
-    _where(monkeypatch, log)
+    where(monkeypatch, log)
     monkeypatch.setattr(diagnose, "_in_child", death)
-    assert _run(site, tmp_path / "after") == before
+    assert run_checks(site, tmp_path / "after") == before
     assert log.read_text().split() == [str(os.getpid())]  # done here, once
-    _no_child_left()
+    no_child_left()
 
 
 @in_a_single_threaded_process
@@ -169,12 +169,12 @@ def test_an_error_in_a_check_in_the_child_is_the_same_skipped_check(
         raise ValueError("a bug")
 
     monkeypatch.setattr(diagnose, "_calls_check", broken)
-    before = _sequential(site, tmp_path / "before", monkeypatch)
-    after = _run(site, tmp_path / "after")
+    before = run_in_order(site, tmp_path / "before", monkeypatch)
+    after = run_checks(site, tmp_path / "after")
     assert after == before
     assert after[0]["skipped"] == [{"check": "calls", "reason": "internal error: ValueError: a bug"}]
     assert (tmp_path / "pids").read_text().split()[1] != str(os.getpid())
-    _no_child_left()
+    no_child_left()
 
 
 @in_a_single_threaded_process
@@ -192,7 +192,7 @@ def test_an_interrupt_here_stops_the_child(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(check, "check_symbols", interrupted)
     with pytest.raises(KeyboardInterrupt):
         diagnose.check_inventory(scan(site), cache=Cache(None))
-    _no_child_left()
+    no_child_left()
 
 
 def test_a_process_with_another_thread_runs_the_checks_in_order(
@@ -201,14 +201,14 @@ def test_a_process_with_another_thread_runs_the_checks_in_order(
     """A training script's threads (assert_compatible()): no fork, everything here, the same report."""
     site = _site(tmp_path / "site", 600)
     log = tmp_path / "pids"
-    _where(monkeypatch, log)
+    where(monkeypatch, log)
     stop = threading.Event()
     helper = threading.Thread(target=stop.wait)
     helper.start()
     try:
-        after = _run(site, tmp_path / "after")
+        after = run_checks(site, tmp_path / "after")
     finally:
         stop.set()
         helper.join()
     assert log.read_text().split() == [str(os.getpid())]
-    assert after == _sequential(site, tmp_path / "before", monkeypatch)
+    assert after == run_in_order(site, tmp_path / "before", monkeypatch)
