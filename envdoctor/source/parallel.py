@@ -48,21 +48,25 @@ def fork_map(
     n = min(processes or workers(), len(items))
     if n < 2 or len(items) < minimum or not _can_fork():
         return [fn(x) for x in items]
-    children: list[tuple[int, int, int]] = []  # (share, pid, read end)
-    for share in range(1, n):
-        child = _start(_share(fn, items, share, n))
-        if child is not None:
-            children.append((share, *child))
-    out: list[R | None] = [None] * len(items)
-    done = {0} | {share for share, _pid, _fd in children}
-    for i in range(0, len(items), n):
-        out[i] = fn(items[i])
-    for share, pid, fd in children:
-        got = _collect(pid, fd)
-        if not isinstance(got, list) or len(got) != len(out[share::n]):  # the child failed: do its share here
-            done.discard(share)
-            continue
-        out[share::n] = got
+    children: list[tuple[int, Forked[list[R]]]] = []
+    try:
+        for share in range(1, n):
+            child = _forked(_share(fn, items, share, n))
+            if child is not None:
+                children.append((share, child))
+        out: list[R | None] = [None] * len(items)
+        done = {0} | {share for share, _child in children}
+        for i in range(0, len(items), n):
+            out[i] = fn(items[i])
+        for share, child in children:
+            got = child.join()
+            if got is None or len(got) != len(out[share::n]):  # the child failed: do its share here
+                done.discard(share)
+                continue
+            out[share::n] = got
+    finally:  # an interrupt (Ctrl-C, SIGTERM's exception): no child outlives this call
+        for _n, child in children:
+            child.stop()
     for share in set(range(n)) - done:
         out[share::n] = [fn(x) for x in items[share::n]]
     return out  # type: ignore[return-value]  # every slot is filled above
@@ -118,6 +122,11 @@ def fork_call(fn: Callable[[], R]) -> Forked[R] | None:
     result (which must pickle) comes back."""
     if workers() < 2 or not _can_fork():
         return None
+    return _forked(fn)
+
+
+def _forked(fn: Callable[[], R]) -> Forked[R] | None:
+    """``fn()`` started in a forked child (the caller checked that fork is safe); None when the fork failed."""
     child = _start(lambda: (fn(),))
     return Forked(*child) if child is not None else None
 
@@ -162,14 +171,6 @@ def _start(work: Callable[[], object]) -> tuple[int, int] | None:
 def _share(fn: Callable[[T], R], items: Sequence[T], share: int, n: int) -> Callable[[], list[R]]:
     """The work of fork_map's child number ``share`` of ``n``."""
     return lambda: [fn(x) for x in items[share::n]]
-
-
-def _collect(pid: int, fd: int) -> object | None:
-    """The child's result; None when it failed (nothing or a broken pickle came back, or it exited non-zero)."""
-    with os.fdopen(fd, "rb") as pipe:
-        data = pipe.read()
-    _pid, status = os.waitpid(pid, 0)
-    return _loaded(status, data)
 
 
 def _loaded(status: int, data: bytes) -> object | None:

@@ -64,6 +64,24 @@ def test_a_process_with_another_thread_does_not_fork() -> None:
         helper.join()
 
 
+@in_a_single_threaded_process
+def test_an_interrupt_during_fork_map_stops_its_children() -> None:
+    """Ctrl-C, or the CLI's SIGTERM exception, in this process's share: the children (still reading) are killed and
+    reaped before the exception leaves fork_map, not left running after envdoctor exited."""
+    parent, (read_end, write_end) = os.getpid(), os.pipe()
+
+    def fn(x: int) -> int:
+        if os.getpid() != parent:
+            os.read(read_end, 1)  # never written: works for ever
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fork_map(fn, ITEMS, processes=3, minimum=0)
+    _no_child_left()
+    os.close(read_end)
+    os.close(write_end)
+
+
 def _no_child_left() -> None:
     with pytest.raises(ChildProcessError):  # neither running nor a zombie
         os.waitpid(-1, os.WNOHANG)
