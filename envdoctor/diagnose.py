@@ -162,10 +162,13 @@ def check_inventory(
     return Report.build(findings, skipped=skipped, summary=summary_of(inv), checks=names)
 
 
-Result = list[Finding] | CouldNotCheck
+CheckResult = list[Finding] | CouldNotCheck
+"""What one static check gives: its findings, or why it could not run."""
+_Handed = tuple[list[CheckResult], dict[str, Any], bool]
+"""What the forked child sends back (``_in_child``)."""
 
 
-def overlapped(inv: Inventory, context: Context, checks: Sequence[Check]) -> list[Result]:
+def overlapped(inv: Inventory, context: Context, checks: Sequence[Check]) -> list[CheckResult]:
     """The results of ``checks`` in order, as running them one after the other gives. When the symbols check is
     computed (no stored result) over 500 files or more and fork is safe here (envdoctor.source.parallel), the
     text pass runs first; then the calls and matrix checks (they need its imports, not the symbols findings) run
@@ -188,7 +191,7 @@ class _Overlap:
     def __init__(self, inv: Inventory, context: Context, rest: Sequence[Check]) -> None:
         self.inv, self.context, self.rest = inv, context, rest
         self.index: SourceIndex | None = None
-        self.child: Forked[tuple[list[Result], dict[str, Any], bool]] | None = None
+        self.child: Forked[_Handed] | None = None
 
     def start(self, index: SourceIndex) -> None:
         """Run the text pass (what the symbols check reads first), then fork the child on a copy of ``index``."""
@@ -201,7 +204,7 @@ class _Overlap:
         child = dataclasses.replace(self.context, index=index)
         self.child = fork_call(functools.partial(_in_child, self.inv, child, self.rest))
 
-    def results(self, *, here: bool) -> list[Result]:
+    def results(self, *, here: bool) -> list[CheckResult]:
         """The child's results; ``here``, or when it failed: the checks run in this process (the child stopped)."""
         got = None if here or self.child is None else self.child.join()
         if got is None or self.index is None:
@@ -226,7 +229,7 @@ class _Overlap:
         self.stop()  # Ctrl-C, SIGTERM: no child outlives the run
 
 
-def _in_child(inv: Inventory, context: Context, rest: Sequence[Check]) -> tuple[list[Result], dict[str, Any], bool]:
+def _in_child(inv: Inventory, context: Context, rest: Sequence[Check]) -> _Handed:
     """In the forked child: the checks' results, the index entries they would have saved (the parent saves them:
     envdoctor.source.handover) and whether they stored anything else (their own cache entries, written here)."""
     from envdoctor.source.handover import hold_saves
