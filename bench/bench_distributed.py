@@ -21,18 +21,17 @@ single are printed for both. Asserts nothing; see bench/README.md.
 from __future__ import annotations
 
 import argparse
-import resource
 import shlex
 import socket
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 ENVDOCTOR = [sys.executable, "-m", "envdoctor"]
+
+from timing import timed_process  # noqa: E402
 
 
 def free_port() -> int:
@@ -41,21 +40,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _timed(argv: list[str], *, ok: tuple[int, ...] = (0, 1)) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one whole process; an exit status outside ``ok`` stops the benchmark."""
+    run = timed_process(argv, ok=ok)
+    return run.wall, run.cpu
+
+
 def torchrun(python: str, command: list[str]) -> list[str]:
     launch = ["--nproc_per_node=2", "--master_addr=127.0.0.1", f"--master_port={free_port()}", "--no-python"]
     return [python, "-m", "torch.distributed.run", *launch, *command]
-
-
-def timed(argv: list[str], *, ok: tuple[int, ...] = (0, 1)) -> tuple[float, float]:
-    """(wall seconds, CPU seconds: user + system of the process and every descendant it waited for)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800, check=False)
-    elapsed = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode not in ok:
-        raise SystemExit(f"{shlex.join(argv)} exited {proc.returncode}: {proc.stderr[-3000:]}")
-    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> int:
@@ -77,9 +70,9 @@ def main() -> int:
         extra = shlex.split(options)
         check = [*ENVDOCTOR, "check", "--python", args.python, "--format", "json", *extra]
         runs = {
-            "single": lambda check=check: timed(check),
-            "distributed": lambda check=check: timed(torchrun(args.python, [*check[:4], "--distributed", *check[4:]])),
-            "launcher": lambda: timed(torchrun(args.python, ["true"]), ok=(0,)),
+            "single": lambda check=check: _timed(check),
+            "distributed": lambda check=check: _timed(torchrun(args.python, [*check[:4], "--distributed", *check[4:]])),
+            "launcher": lambda: _timed(torchrun(args.python, ["true"]), ok=(0,)),
         }
         runs["single"]()  # untimed warm-up: page cache, envdoctor's cache (a warm check is warm from here on)
         times: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}

@@ -22,31 +22,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from bench_check import BIN, ROOT, rotated
+from timing import timed_process
 
 FORMATS = ("json", "junit", "github", "sarif", "markdown")
-
-
-def timed(argv: Sequence[str], env: dict[str, str]) -> tuple[float, float, int]:
-    """Wall seconds, CPU seconds (user + system of the process and every process it waited for) and exit
-    status of one whole process, its output discarded. CPU time is what load on a shared machine distorts
-    least; wall time is what a CI job waits for."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, proc.returncode
 
 
 def commands(python: Path, out: Path) -> dict[str, list[str]]:
@@ -80,12 +65,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         cmds = commands(python, Path(tmp))
         for name, argv_ in cmds.items():  # warm-up: also says whether each command works at all
-            print(f"warm-up {name}: exit {timed(argv_, env)[2]}", file=sys.stderr)
+            print(f"warm-up {name}: exit {timed_process(argv_, env).returncode}", file=sys.stderr)
         wall: dict[str, list[float]] = {name: [] for name in cmds}
         cpu: dict[str, list[float]] = {name: [] for name in cmds}
         for r in range(args.rounds):
             for name in rotated(list(cmds), r):
-                w, c, _ = timed(cmds[name], env)
+                run = timed_process(cmds[name], env)
+                w, c = run.wall, run.cpu
                 wall[name].append(w)
                 cpu[name].append(c)
     out: dict[str, object] = {"rounds": args.rounds, "wall": wall, "cpu": cpu}

@@ -34,6 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from timing import timed_process  # noqa: E402
+
 from envdoctor.cache import Cache, default_dir  # noqa: E402
 from envdoctor.diagnose import check_inventory, load_matrix  # noqa: E402
 from envdoctor.fix.planner import Planner  # noqa: E402
@@ -43,12 +45,6 @@ from envdoctor.target import Target  # noqa: E402
 from tests import beds  # noqa: E402
 
 ENVDOCTOR = [sys.executable, "-m", "envdoctor"]
-
-
-def timed(argv: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=1800)
-    return time.perf_counter() - start
 
 
 def main() -> int:
@@ -76,9 +72,9 @@ def main() -> int:
             start = time.perf_counter()
             Planner(inv, report.findings, facts=Facts.shipped(), matrix=load_matrix(), cache=cache).plan()
             times["plan"].append(time.perf_counter() - start)
-            times["pin-no-verify"].append(timed([*ENVDOCTOR, "pin", "--python", py, "--no-verify", "-q"]))
-            times["pin"].append(timed([*ENVDOCTOR, "pin", "--python", py, "-q"]))
-            times["pip-dry-run"].append(timed(pip_dry))
+            times["pin-no-verify"].append(timed_process([*ENVDOCTOR, "pin", "--python", py, "--no-verify", "-q"]).wall)
+            times["pin"].append(timed_process([*ENVDOCTOR, "pin", "--python", py, "-q"]).wall)
+            times["pip-dry-run"].append(timed_process(pip_dry).wall)
         med = {k: statistics.median(v) for k, v in times.items()}
         result = {
             "distributions": len(inv.winners),

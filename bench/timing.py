@@ -1,13 +1,16 @@
-"""The timing loop the training-step benchmarks share (bench_train.py, bench_stack.py): envdoctor's probe against
-a hand-written script in the same target, one untimed warm-up each, then alternating round by round (so a change
-of load on the machine hits both); the medians and their ratio. Asserts nothing about speed."""
+"""What the benchmarks share: one whole process timed (``timed_process``: wall and CPU time, exit status), and the
+timing loop of the training-step benchmarks (bench_train.py, bench_stack.py): envdoctor's probe against a
+hand-written script in the same target, one untimed warm-up each, then alternating round by round (so a change of
+load on the machine hits both); the medians and their ratio. Asserts nothing about speed."""
 
 from __future__ import annotations
 
+import resource
+import shlex
 import statistics
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 Run = Callable[[], float]
@@ -69,3 +72,42 @@ def timed_probe(python: str, probe: str, request: Mapping[str, object], env: Map
     if not result.ok or result.payload is None or not all(s.get("ran") or s.get("attempted") is False for s in steps):
         raise SystemExit(f"envdoctor's {probe} probe failed: {result.message} {result.payload}")
     return elapsed
+
+
+@dataclass(frozen=True)
+class Timed:
+    """One whole process: wall seconds, CPU seconds (user + system of it and of every process it waited for: what
+    load on a shared machine distorts least), its exit status and the end of its stderr."""
+
+    wall: float
+    cpu: float
+    returncode: int
+    stderr: str
+
+
+def timed_process(
+    argv: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    *,
+    ok: tuple[int, ...] | None = None,
+    timeout: float = 1800,
+) -> Timed:
+    """Run ``argv`` to its end, its stdout discarded. With ``ok``, an exit status outside it is a SystemExit that
+    quotes the command and its stderr."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(
+        list(argv),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(env) if env is not None else None,
+        timeout=timeout,
+        check=False,
+    )
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if ok is not None and proc.returncode not in ok:
+        raise SystemExit(f"{shlex.join(argv)} exited {proc.returncode}: {proc.stderr[-3000:]}")
+    return Timed(wall, cpu, proc.returncode, proc.stderr[-3000:])

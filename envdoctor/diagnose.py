@@ -146,12 +146,17 @@ def check_inventory(
     """Run the static checks on an Inventory. Reads installed files, starts no process, unless ``releases``
     is given: then an error's fix that the facts do not cover is read from the importer's release wheels
     (pip lists and downloads them; envdoctor.knowledge.importers)."""
+    from envdoctor.source.syntax import collector_paused
+
     context = Context(cache or Cache(None), releases)
     findings: list[Finding] = []
     skipped: list[Skipped] = []
     checks = static_checks(symbols=symbols)
     names = [check.name for check in checks]
-    results = overlapped(inv, context, checks) if symbols else [check.run(inv, context) for check in checks]
+    # The collector paused: the checks leave little cyclic garbage (322 objects on the hf-stack), and each full
+    # collection walked every object they hold (~0.25 s of CPU in a cold hf-stack check).
+    with collector_paused():
+        results = overlapped(inv, context, checks) if symbols else [check.run(inv, context) for check in checks]
     for check, result in zip(checks, results, strict=True):
         if isinstance(result, CouldNotCheck):
             skipped.append(Skipped(check.name, result.reason))

@@ -9,7 +9,7 @@ requirement strings recur across thousands of distributions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache, lru_cache
 
 from packaging.markers import Marker
@@ -62,6 +62,22 @@ def version_or_none(text: str | None) -> Version | None:
 def parse_requirement(text: str) -> Requirement:
     """Requirement of ``text``; raises InvalidRequirement. Callers must not mutate the result."""
     return Requirement(text)
+
+
+def fix_and_advice(lines: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``lines`` split the way a Finding keeps them, ``(fix, advice)``: ``fix`` the requirement specifiers (each
+    parses as a PEP 508 requirement: what ``pin`` and the "Fix (first step)" block act on), ``advice`` the rest
+    (prose, settings, commands), each in its order."""
+    fix: list[str] = []
+    advice: list[str] = []
+    for line in lines:
+        try:
+            parse_requirement(line)
+        except InvalidRequirement:
+            advice.append(line)
+        else:
+            fix.append(line)
+    return tuple(fix), tuple(advice)
 
 
 @lru_cache(maxsize=8192)

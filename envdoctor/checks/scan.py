@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from envdoctor.checks.symbols.alternatives import nearest_runs
+from envdoctor.checks.symbols.keywords import ranges, taken
 from envdoctor.checks.symbols.links import Found
 from envdoctor.checks.symbols.resolver import Resolver
 from envdoctor.errors import UsageError
@@ -169,19 +170,18 @@ class _Scanner:
         known = [v for v in (version_or_none(x) for x in versions) if v is not None]
         if not known or not known[0] <= installed <= known[-1]:
             return []  # a release outside the harvested ones: not judged
-        if containing(_ranges(entry.get("var_keyword")), installed):
-            return []
         params: dict[str, Any] = entry.get("params", {})
         renamed: dict[str, dict[str, Any]] = entry.get("renamed", {})
         shown = dotted.rpartition(".")[2]
         label = f"{dist.display_name} {dist.raw_version}"
         out: list[Finding] = []
         for kw in keywords:
-            if (kw not in params and kw not in renamed) or containing(_ranges(params.get(kw)), installed):
+            how = taken(entry, kw, installed)
+            if not how.refused and how.alias_of is None:
                 continue  # accepted, or never a parameter of a harvested release (not judged)
             where = f"{cell.where(node.lineno)}: `{shown}({kw}=...)`"
-            alias_of = next((new for new, r in renamed.get(kw, {}).items() if containing(_ranges(r), installed)), None)
-            if alias_of is not None:
+            if how.alias_of is not None:
+                alias_of = how.alias_of
                 fix = _Fix(dist, versions, None, "", advice=(f"pass {alias_of}= instead of {kw}=",))
                 title = f"{where}: {label} accepts {kw}= only as a deprecated alias of {alias_of}="
                 detail = f"A later release removes {kw}=; {alias_of}= works in this one."
@@ -256,21 +256,17 @@ def _instead(kw: str, params: dict[str, Any], renamed: dict[str, dict[str, Any]]
     """The name the installed release gives the parameter ``kw`` stands for: its new name (``tokenizer`` ->
     ``processing_class``), or its old one when ``kw`` is newer than the installed release."""
     for new in renamed.get(kw, {}):
-        if containing(_ranges(params.get(new)), installed):
+        if containing(ranges(params.get(new)), installed):
             return new
     for old, news in renamed.items():
-        if kw in news and containing(_ranges(params.get(old)), installed):
+        if kw in news and containing(ranges(params.get(old)), installed):
             return old
     return None
 
 
-def _accepts(ranges: Any, version: str) -> bool:
+def _accepts(spans: Any, version: str) -> bool:
     v = version_or_none(version)
-    return v is not None and containing(_ranges(ranges), v) is not None
-
-
-def _ranges(value: Any) -> list[tuple[str, str]]:
-    return [(str(a), str(b)) for a, b in value or ()]
+    return v is not None and containing(ranges(spans), v) is not None
 
 
 def scan_python(

@@ -103,7 +103,7 @@ def _invalid(file: Mapping[str, Any]) -> Finding:
 
 
 def _finding(
-    fid: str, severity: Severity, title: str, path: str, *, fix: tuple[str, ...] = (), detail: str = ""
+    fid: str, severity: Severity, title: str, path: str, *, advice: tuple[str, ...] = (), detail: str = ""
 ) -> Finding:
     return Finding(
         id=fid,
@@ -112,7 +112,7 @@ def _finding(
         detail=detail,
         packages=("accelerate",),
         evidence=(f"config: {path}",),
-        fix=fix,
+        advice=advice,
         check=CHECK,
     )
 
@@ -142,7 +142,7 @@ def _precision(files: _Files, gpus: Sequence[Mapping[str, Any]], facts: Sequence
             Severity.ERROR,
             f"{where} asks for bf16; {names} has no native bf16 (compute capability {need[0]}.{need[1]} needed)",
             str(where),
-            fix=("mixed_precision: fp16 (with the grad scaler), or a GPU of compute capability 8.0+",),
+            advice=("mixed_precision: fp16 (with the grad scaler), or a GPU of compute capability 8.0+",),
             detail="bf16 there is emulated or refused: slow, or an error at the first step.",
         )
     ]
@@ -166,7 +166,7 @@ def _both_files(files: _Files) -> list[Finding]:
                 f"{path} sets mixed_precision: {mp} and also names a DeepSpeed config file{where}: "
                 "accelerate refuses this (ValueError at Accelerator())",
                 path,
-                fix=(f"remove mixed_precision from {path}; set fp16 / bf16 in {ds_path}",),
+                advice=(f"remove mixed_precision from {path}; set fp16 / bf16 in {ds_path}",),
             )
         )
     ga, ds_ga = section.get("gradient_accumulation_steps"), ds.get("gradient_accumulation_steps")
@@ -180,7 +180,7 @@ def _both_files(files: _Files) -> list[Finding]:
                 + (f", the DeepSpeed JSON {ds_path} says {ds_ga}" if disagree else "")
                 + " next to a DeepSpeed config file: accelerate refuses this (ValueError at Accelerator())",
                 path,
-                fix=(f"keep gradient_accumulation_steps in {ds_path} only",),
+                advice=(f"keep gradient_accumulation_steps in {ds_path} only",),
             )
         )
     others = [k for k in DS_FIELDS[1:] if section.get(k) is not None]
@@ -191,7 +191,7 @@ def _both_files(files: _Files) -> list[Finding]:
                 Severity.ERROR,
                 f"{path} sets {', '.join(others)} next to a DeepSpeed config file: accelerate refuses this",
                 path,
-                fix=(f"keep these in {ds_path} only",),
+                advice=(f"keep these in {ds_path} only",),
             )
         )
     return out
@@ -214,7 +214,10 @@ def _processes(files: _Files, device: Mapping[str, Any], gpus: Sequence[Mapping[
                 Severity.ERROR,
                 f"{path}: num_processes {procs} on {machines} machine(s), {visible} GPU(s) visible here",
                 path,
-                fix=(f"num_processes: {max(visible, 1) * machines}", "or make the GPUs visible (CUDA_VISIBLE_DEVICES)"),
+                advice=(
+                    f"num_processes: {max(visible, 1) * machines}",
+                    "or make the GPUs visible (CUDA_VISIBLE_DEVICES)",
+                ),
             )
         )
     if kind == "MULTI_GPU" and visible == 1:
@@ -224,7 +227,7 @@ def _processes(files: _Files, device: Mapping[str, Any], gpus: Sequence[Mapping[
                 Severity.WARNING,
                 f"{path}: distributed_type MULTI_GPU with one GPU visible",
                 path,
-                fix=("distributed_type: 'NO' (one process), or run where the GPUs are",),
+                advice=("distributed_type: 'NO' (one process), or run where the GPUs are",),
             )
         )
     shm = (device.get("shm") or {}).get("total_bytes")
@@ -235,7 +238,7 @@ def _processes(files: _Files, device: Mapping[str, Any], gpus: Sequence[Mapping[
                 Severity.WARNING,
                 f"/dev/shm is {shm / 2**20:.0f} MiB: NCCL between {procs} processes needs more",
                 path,
-                fix=("docker run --shm-size=8g (or --ipc=host)", "or NCCL_SHM_DISABLE=1 (slower)"),
+                advice=("docker run --shm-size=8g (or --ipc=host)", "or NCCL_SHM_DISABLE=1 (slower)"),
             )
         )
     return out
@@ -267,6 +270,6 @@ def _deepspeed_ops(files: _Files, device: Mapping[str, Any]) -> list[Finding]:
             f"{where} offloads to {' and '.join(sorted(d for d in devices if d in ('cpu', 'nvme')))}: DeepSpeed "
             f"compiles {', '.join(ops)} at the first step, and there is no CUDA_HOME and no nvcc",
             str(where),
-            fix=("install the CUDA toolkit and set CUDA_HOME", "or a deepspeed wheel with the ops prebuilt"),
+            advice=("install the CUDA toolkit and set CUDA_HOME", "or a deepspeed wheel with the ops prebuilt"),
         )
     ]

@@ -19,7 +19,7 @@ from envdoctor import runner
 from envdoctor.knowledge.matrix import HardwareFact
 from envdoctor.report import Finding, Severity, Skipped
 from envdoctor.runtime.followed import ProgressFile
-from envdoctor.versions import Version
+from envdoctor.versions import Version, fix_and_advice
 
 CHECK = "train-step"
 PRECISIONS = ("no", "fp16", "bf16")
@@ -350,8 +350,10 @@ def _finding(r: PrecisionResult, requested: str | None) -> Finding | None:
             severity=Severity.ERROR,
             title=f"{label} was asked for and {r.reason}",
             packages=("torch", "accelerate"),
+            advice=(f"run on the hardware named above, or ask for a precision that runs here instead of {label}",),
             check=CHECK,
         )
+    fix, advice = fix_and_advice(r.fix)
     if r.verdict is Verdict.FAILS:
         severity = Severity.ERROR if r.precision == "no" or asked else Severity.WARNING
         if r.fix == FP8_BACKEND_FIX and not asked:
@@ -363,7 +365,8 @@ def _finding(r: PrecisionResult, requested: str | None) -> Finding | None:
             detail=_traceback_tail(r.step),
             packages=("torch", "accelerate"),
             evidence=evidence,
-            fix=r.fix,
+            fix=fix,
+            advice=advice,
             check=CHECK,
         )
     return Finding(
@@ -374,7 +377,8 @@ def _finding(r: PrecisionResult, requested: str | None) -> Finding | None:
         "computed in, not from the absence of an exception",
         packages=("torch", "accelerate"),
         evidence=evidence,
-        fix=r.fix,
+        fix=fix,
+        advice=advice,
         check=CHECK,
     )
 
@@ -404,7 +408,7 @@ def _driver_finding(device: Mapping[str, Any], facts: Sequence[HardwareFact]) ->
                 detail=fact.why,
                 packages=("torch",),
                 evidence=(f"torch.version.cuda={runtime}", f"cuDriverGetVersion={driver}", f"matrix fact {fact.id}"),
-                fix=(
+                advice=(
                     "update the NVIDIA driver to one that supports CUDA {}.{}".format(*fact.min_driver_cuda),
                     "or install a torch build for the driver's CUDA",
                 ),
@@ -472,13 +476,13 @@ def run(
     return StepRun(step, findings=tuple(findings(step, facts)))
 
 
-def _ended_badly(finding_id: str, message: str, fix: str) -> Finding:
+def _ended_badly(finding_id: str, message: str, advice: str) -> Finding:
     return Finding(
         id=finding_id,
         severity=Severity.ERROR,
         title=f"the training step did not end normally: {message}",
         packages=("torch", "accelerate"),
-        fix=(fix,),
+        advice=(advice,),
         check=CHECK,
     )
 

@@ -14,7 +14,7 @@ import hashlib
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -25,7 +25,7 @@ from envdoctor.knowledge.wheelfacts import Facts
 from envdoctor.source.installed import SOURCE_LIMIT, Reader, Unread, read_bytes, read_record, record_entries
 from envdoctor.source.parallel import MIN_ITEMS, fork_map
 from envdoctor.source.syntax import ImportSite, ModuleInfo, Unparsable, import_sites, parse_module
-from envdoctor.source.text import ImportLine, column0_imports, defined_at_top, literal_all, scan_imports
+from envdoctor.source.text import ImportLine, built_all, column0_imports, defined_at_top, literal_all, scan_imports
 
 SKIP_DIRS = {"tests", "test", "testing", "__pycache__", "_vendor", "vendored", "_vendored", "benchmarks", "examples"}
 _EXT_SUFFIXES = (".so", ".pyd")
@@ -255,16 +255,30 @@ class SourceIndex:
         the target's sys.path provides (not installed, not the standard library)."""
         return [(rel, imp) for rel, imp in self._foreign(files) if not self.present(imp.module.split(".")[0])]
 
+    def imports_of(self, files: DistFiles, tops: Container[str]) -> list[tuple[str, ImportLine]]:
+        """``imports(files)`` of the top-level names in ``tops`` only (the calls check wants a few: building
+        the thousands of others cost it more than 10 ms on the hf-stack)."""
+        return [
+            (rel, ImportLine(m, tuple(n), line, ind))
+            for rel, m, n, line, ind in self._scanned(files)
+            if (top := m.split(".")[0]) in tops and top in self.by_top
+        ]
+
     def _foreign(self, files: DistFiles) -> list[tuple[str, ImportLine]]:
         """Every absolute import in ``files`` of a top-level name that is neither its own nor the standard
         library's (the text pass; cached per distribution, whatever else is installed)."""
+        return [(rel, ImportLine(m, tuple(n), line, ind)) for rel, m, n, line, ind in self._scanned(files)]
+
+    def _scanned(self, files: DistFiles) -> list[list[Any]]:
+        """``_foreign``'s imports as the text pass stores them: [path, module, names, line, indented]."""
         stored = self._stored[files.dist.name]
         if stored["imports"] is None:
             pending = [f for f in self.files.values() if self._stored[f.dist.name]["imports"] is None]
             if sum(len(f.py) for f in pending) < MIN_ITEMS:
                 pending = [files]  # few files: this distribution now, the others when asked
             self._scan(pending)
-        return [(rel, ImportLine(m, tuple(n), line, ind)) for rel, m, n, line, ind in stored["imports"]]
+        imports: list[list[Any]] = stored["imports"]
+        return imports
 
     def _scan(self, pending: list[DistFiles]) -> None:
         """The text pass over the files of ``pending``, shared over the cores when they are many (fork_map):
@@ -373,7 +387,8 @@ class SourceIndex:
         return [(level, module, tuple(names)) for level, module, names in raw]
 
     def star_names(self, loc: Located) -> tuple[str, ...] | None:
-        """What ``from module import *`` gives, when the module's literal ``__all__`` says so by text."""
+        """What ``from module import *`` gives, when the module's literal ``__all__`` says so by text (text.literal_all,
+        text.built_all)."""
         if loc.path is None:
             return None
         stored = self._stored.get(loc.dist.name, {}).setdefault("all", {})
@@ -382,6 +397,8 @@ class SourceIndex:
             return tuple(cached) if cached is not None else None
         data = self._read(loc.dist, loc.path)
         found = literal_all(data) if data is not None else None
+        if found is None and data is not None:
+            found = built_all(data)  # set once and added to in plain blocks, in a module that cannot be dynamic
         if loc.dist.name in self._stored:
             stored[loc.module] = list(found) if found is not None else None
             self._dirty.add(loc.dist.name)

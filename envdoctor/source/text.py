@@ -8,9 +8,12 @@ modules need no parse. Pure functions: bytes in, values out.
 
 from __future__ import annotations
 
+import keyword
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+from envdoctor.source.blocks import IGNORED, STATEMENT, place, words
 
 
 @dataclass(frozen=True)
@@ -135,22 +138,92 @@ def literal_all(data: bytes) -> tuple[str, ...] | None:
         pos = data.find(b"__all__", pos + 7)
     if len(assignments) != 1 or not assignments[0][1].startswith(b"="):
         return None
-    if assignments[0][0] and data[assignments[0][0] - 1 : assignments[0][0]] != b"\n":
-        return None  # set inside a block: leave it to the parser
     start = assignments[0][0]
-    opening = data.find(b"=", start) + 1
-    head = data[opening : opening + 20].lstrip()
-    if not head.startswith((b"[", b"(")):
+    if start and data[start - 1 : start] != b"\n":
+        return None  # set inside a block: leave it to the parser
+    if place(data, start, assignment=True) != STATEMENT:
+        return None  # inside a string or brackets, or cannot tell
+    step = _all_step(data, start + 7)
+    return step[1] if step is not None and step[0] else None  # something other than plain strings in the list
+
+
+_LIST = re.compile(rb"""([\[(])((?:\s|\\\r?\n|#[^\n]*|"[A-Za-z_]\w*"|'[A-Za-z_]\w*'|,)*)([\])])""")
+_ONE = re.compile(rb"""[ \t]*("[A-Za-z_]\w*"|'[A-Za-z_]\w*')[ \t]*""")
+_ALL_STEP = re.compile(rb"[ \t]*(?:(=)(?!=)|(\+=)|:[^=\n]*=(?!=)|\.(extend|append)[ \t]*\()[ \t]*")
+_LINE_END = re.compile(rb"[ \t]*(?:#[^\n]*)?(?:\n|\Z)")
+_DYNAMIC = {
+    b"__getattr__": b"",
+    b"attach_stub": b"",
+    b"globals": b"[",
+    b"vars": b"[",
+    b"exec": b"[",
+    b"modules": b"(",
+}
+"""The words without which parse_module finds no module dynamic nor loading a stub, and for each, what may follow
+it besides ``.,:=]}``, a letter, a digit or a quote (then it is not the callee of ``globals()``, ``vars()``,
+``exec()`` nor the ``sys.modules`` of ``sys.modules[...] =``)."""
+
+
+def _may_be_dynamic(data: bytes, word: bytes, pos: int) -> bool:
+    nxt = data[pos + len(word) : pos + len(word) + 80].lstrip(b" \t")[:1]
+    harmless = _DYNAMIC[word]
+    if harmless and nxt and (nxt in b".,:=]}\"'" + harmless or nxt.isalnum()):
+        return False
+    return place(data, pos) != IGNORED
+
+
+def built_all(data: bytes) -> tuple[str, ...] | None:
+    """``__all__`` as parse_module reads it, when every statement that sets or extends it is plain: at module
+    level (column 0, or directly under a plain column-0 ``if``/``else``/``try``...; those in a def or class
+    body do not count, as for the parse), ``__all__ = [literal strings]``, ``+= [...]``, ``.extend([...])`` or
+    ``.append("name")``, each conditional addition included (the parse reads both branches). None when any is
+    less plain, or when the module may be dynamic (a module ``__getattr__``, ``globals()``, ``exec``,
+    ``sys.modules``, a lazy stub outside a def): the star import then reads the parse.
+    """
+    for word in _DYNAMIC:
+        if any(_may_be_dynamic(data, word, pos) for pos in words(data, word, dotted=True)):
+            return None
+    found: tuple[str, ...] | None = None
+    for pos in words(data, b"__all__"):
+        where = place(data, pos, assignment=True)
+        if where == IGNORED:
+            continue
+        step = _all_step(data, pos + 7) if where == STATEMENT else None
+        if step is None:
+            return None
+        replace, names = step
+        found = names if replace else found + names if found is not None else None
+    return found
+
+
+def _all_step(data: bytes, pos: int) -> tuple[bool, tuple[str, ...]] | None:
+    """What the statement ``__all__...`` whose rest begins at ``pos`` does: (True, names) sets it, (False, names)
+    adds to it; None when it is anything else."""
+    op = _ALL_STEP.match(data, pos)
+    if op is None:
         return None
-    close = data.find(b"]" if head.startswith(b"[") else b")", opening)
-    if close < 0:
-        return None
-    body = re.sub(rb"#[^\n]*", b"", data[opening:close].strip().lstrip(b"[(").strip())
-    names = _STRING.findall(body)
-    items = [x for x in body.split(b",") if x.strip()]
-    if len(names) != len(items):
-        return None  # something other than plain strings in the list
-    return tuple(n.decode() for n in names)
+    if op.group(3) == b"append":
+        one = _ONE.match(data, op.end())
+        if one is None:
+            return None
+        names: tuple[str, ...] = (one.group(1)[1:-1].decode(),)
+        end = one.end()
+    else:
+        listed = _LIST.match(data, op.end())
+        if listed is None or b"[(".index(listed.group(1)) != b"])".index(listed.group(3)):
+            return None
+        pieces = [p.strip() for p in re.sub(rb"#[^\n]*|\\", b"", listed.group(2)).split(b",")]
+        if pieces[-1] == b"":
+            pieces.pop()
+        if not all(_STRING.fullmatch(p) for p in pieces):
+            return None
+        names, end = tuple(p[1:-1].decode() for p in pieces), listed.end()
+    if op.group(3):
+        call = re.compile(rb"[ \t]*\)").match(data, end)
+        if call is None:
+            return None
+        end = call.end()
+    return (op.group(3) is None and op.group(2) is None, names) if _LINE_END.match(data, end) else None
 
 
 _MAX_PREFIX = 4096
@@ -158,11 +231,15 @@ _MAX_PREFIX = 4096
 
 
 def defined_at_top(data: bytes, name: str) -> bool:
-    """True when a line at column 0 binds ``name``: ``def name``, ``class name``, ``name =``,
-    ``name: T =``, or a one-line import that binds it. A shortcut that saves parsing big modules
-    (transformers' modeling_utils.py is 250 kB) when what is imported from them is plainly there;
-    False means "not by this shortcut", and the caller parses.
+    """True when a statement at module level binds ``name``: ``def name``, ``class name``, ``name =``,
+    ``name: T =``, or an import that binds it (one line, or a parenthesised ``from x import (...)``), at column 0
+    or directly in the body of a plain column-0 ``if``/``else``/``try``/``except``/``with``/``for``
+    (envdoctor.source.blocks.place: not inside a string, nor brackets). A shortcut that saves parsing big modules
+    (transformers' modeling_utils.py is 250 kB) when what is imported from them is plainly there; exact where it
+    says True (parse_module binds the name); False means "not by this shortcut", and the caller parses.
     """
+    if keyword.iskeyword(name):  # `else:` is no annotation
+        return False
     word = name.encode()
     size = len(word)
     pos = data.find(word)
@@ -173,20 +250,80 @@ def defined_at_top(data: bytes, name: str) -> bool:
         if not (before.isalnum() or before == b"_") and not (after.isalnum() or after == b"_"):
             floor = max(0, pos - _MAX_PREFIX)  # bounded: one huge line costs no more than a short one
             newline = data.rfind(b"\n", floor, pos)
-            if (newline >= 0 or floor == 0) and _binds(data[newline + 1 : pos], data[end : end + 6]):
+            if (newline >= 0 or floor == 0) and _bound_at(data, newline + 1, pos, end):
                 return True
         pos = data.find(word, end)
     return False
 
 
+def _bound_at(data: bytes, start: int, pos: int, end: int) -> bool:
+    """Whether the word at ``pos``..``end`` on the line that begins at ``start`` is bound by a module-level
+    statement."""
+    body = data[start:pos].lstrip(b" \t")
+    if _binds(body, data[end : end + 200]):
+        assignment = not body.startswith((b"def ", b"class ", b"async ", b"import ", b"from "))
+        return place(data, pos - len(body), assignment=assignment) == STATEMENT
+    statement = _paren_import(data, start, pos - len(body), body, end)
+    return statement is not None and place(data, statement) == STATEMENT
+
+
+_NAMES = rb"(?:\w+(?:[ \t]+as[ \t]+\w+)?[ \t]*,[ \t]*)*(?:\w+[ \t]+as[ \t]+)?"
+_OPENER = rb"from[ \t]+\.*[\w.]*[ \t]+import[ \t]*\([ \t]*"
+_PAREN_HEAD = re.compile(_OPENER + _NAMES)
+_PAREN_BODY = re.compile(_NAMES)
+_OPENER_LINE = re.compile(rb"[ \t]*" + _OPENER + rb"[\w \t,]*(?:#[^\n]*)?\r?")
+_BODY_LINE = re.compile(rb"[\w \t,]*(?:#[^\n]*)?\r?")
+_MAX_PAREN_LINES = 400
+
+
+def _paren_import(data: bytes, start: int, first: int, body: bytes, end: int) -> int | None:
+    """Where the ``from x import (`` statement begins that binds the word ending at ``end`` (on the line that
+    begins at ``start``, whose text begins at ``first`` with ``body`` before the word), when the word sits in its
+    parentheses and is not followed by ``as``; None otherwise."""
+    after = data[end : end + 40]
+    if after[:1] not in (b" ", b"\t", b"\r", b"\n", b",", b")"):
+        return None
+    tail = after.lstrip()
+    if tail.startswith((b"#", b"\\")) or (tail.startswith(b"as") and tail[2:3] in (b" ", b"\t", b"\n", b"\r")):
+        return None
+    if _PAREN_HEAD.fullmatch(body):
+        return first
+    if not _PAREN_BODY.fullmatch(body):
+        return None
+    pos = start
+    for _ in range(_MAX_PAREN_LINES):
+        if pos == 0:
+            return None
+        prev = data.rfind(b"\n", 0, pos - 1) + 1
+        text = data[prev : pos - 1]
+        if _OPENER_LINE.fullmatch(text):
+            return prev + len(text) - len(text.lstrip(b" \t"))
+        if not _BODY_LINE.fullmatch(text):
+            return None
+        pos = prev
+    return None
+
+
+_CHAINED = re.compile(rb"(?:\w+[ \t]*=(?!=)[ \t]*)+")
+_TUPLE = re.compile(rb"(?:\w+[ \t]*,[ \t]*)+")
+_ASSIGNED = re.compile(rb"[ \t]*=(?!=)")
+_TUPLE_REST = re.compile(rb"[ \t]*(?:,[ \t]*\w+[ \t]*)+,?[ \t]*=(?!=)")
+"""The targets of an assignment of several names, before and after the one at hand."""
+_AS = re.compile(rb"(?:\.\w+)*[ \t]+as\b")
+
+
 def _binds(prefix: bytes, rest: bytes) -> bool:
     if prefix in (b"def ", b"class ", b"async def "):
         return True
-    if prefix == b"import ":
-        return not rest.startswith(b" as ")
+    if prefix == b"import ":  # `import name.sub as x` binds x
+        return _AS.match(rest) is None
     if prefix == b"":
         tail = rest.lstrip(b" ")
-        return tail.startswith((b"=", b":")) and not tail.startswith(b"==")
+        return (tail.startswith((b"=", b":")) and not tail.startswith(b"==")) or _TUPLE_REST.match(rest) is not None
+    if _CHAINED.fullmatch(prefix):  # `a = name = value`
+        return _ASSIGNED.match(rest) is not None
+    if _TUPLE.fullmatch(prefix):  # `a, b, name, c = value`
+        return _TUPLE_REST.match(rest) is not None or _ASSIGNED.match(rest) is not None
     if prefix.startswith((b"from ", b"import ")) and b"(" not in prefix and b"\\" not in prefix:
         if b"#" in prefix or b";" in prefix:
             return False

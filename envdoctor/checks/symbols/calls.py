@@ -41,13 +41,17 @@ from envdoctor.checks.symbols.callsites import (
     Targets,
     base_methods,
     file_calls,
+    line_start,
+    matches,
     self_calls,
+    word_start,
 )
+from envdoctor.checks.symbols.keywords import ranges, taken
 from envdoctor.inventory import Inventory
 from envdoctor.knowledge.wheelfacts import Facts, containing
 from envdoctor.report import Finding, Severity
 from envdoctor.source.index import DistFiles, SourceIndex
-from envdoctor.source.syntax import Unparsable, parse
+from envdoctor.source.syntax import Unparsable, collector_paused, parse
 from envdoctor.versions import Version, canonical, version_or_none
 
 CHECK = "calls"
@@ -112,13 +116,18 @@ def _volatile(data: dict[str, Any]) -> frozenset[str]:
     every = _every(data)
     names = {q.split(".")[-1] for q in data.get("callables", {}) if q.count(".") == 2}
     for entry in data.get("members", {}).values():
-        names |= {n for n, ranges in entry.get("names", {}).items() if ranges != every}
+        names |= {n for n, spans in entry.get("names", {}).items() if spans != every}
     return frozenset(names)
 
 
 def collect(index: SourceIndex, facts: Facts) -> Calls:
     """The sites and overrides of every installed distribution's files that import a harvested name of
     another one (the text pass says which; only those are parsed). Cached per distribution."""
+    with collector_paused():  # the parsed trees are freed when _collect returns, before the collector resumes
+        return _collect(index, facts)
+
+
+def _collect(index: SourceIndex, facts: Facts) -> Calls:
     known = targets(facts, index)
     if not known:
         return Calls()
@@ -144,7 +153,7 @@ def collect(index: SourceIndex, facts: Facts) -> Calls:
 def _wanted(index: SourceIndex, files: DistFiles, by_top: dict[str, Targets]) -> dict[str, dict[str, Targets]]:
     """The files of ``files`` that import a harvested name of another distribution: file -> name -> targets."""
     wanted: dict[str, dict[str, Targets]] = {}
-    for rel, imp in index.imports(files):
+    for rel, imp in index.imports_of(files, by_top):
         t = by_top.get(imp.module.split(".", maxsplit=1)[0])
         if t is None or t.callee == files.dist.name:
             continue
@@ -227,14 +236,22 @@ def _worth_parsing(data: bytes, named: dict[str, Targets]) -> bool:
     T(Trainer)``), or calls a harvested function with a keyword some release does not accept."""
     classes = [n for n, t in named.items() if n in t.classes]
     words = b"|".join(re.escape(n.encode()) for n in sorted(classes))
-    if classes and re.search(rb"\b(?:%s)\s*\(|^\s*class\s+\w+\s*\([^)]*\b(?:%s)\b" % (words, words), data, re.M):
+    if classes and (
+        _found_at(rb"(?:%s)\s*\(" % words, data, word_start)
+        or _found_at(rb"class\s+\w+\s*\([^)]*\b(?:%s)\b" % words, data, line_start)
+    ):
         return True
     for name, t in named.items():
-        kws = t.keywords.get(name, frozenset())
-        called = kws and re.search(rb"\b%s\s*\(" % re.escape(name.encode()), data)
-        if called and re.search(rb"\b(?:%s)\s*=(?!=)" % b"|".join(re.escape(k.encode()) for k in sorted(kws)), data):
+        kws = sorted(k.encode() for k in t.keywords.get(name, ()))
+        called = kws and _found_at(rb"%s\s*\(" % re.escape(name.encode()), data, word_start)
+        if called and any(_found_at(rb"%s\s*=(?!=)" % re.escape(k), data, word_start) for k in kws if k in data):
             return True
     return False
+
+
+def _found_at(pattern: bytes, data: bytes, start: Callable[[bytes, int], bool]) -> bool:
+    """Whether ``pattern`` matches at a start ``start`` accepts (``\\bP``, multiline ``^\\s*P``), searched fast."""
+    return next(matches(pattern, data, start), None) is not None
 
 
 def _read(
@@ -267,18 +284,7 @@ def keyword_missing(facts: Facts, site: Site, version: Version) -> list[str] | N
     found = facts.signature(site.callee, site.target)
     if found is None or not _inside(found[0], version):
         return None
-    entry = found[1]
-    if containing(_ranges(entry.get("var_keyword")), version):
-        return []
-    params: dict[str, Any] = entry.get("params", {})
-    renamed: dict[str, dict[str, Any]] = entry.get("renamed", {})
-    return [
-        kw
-        for kw in site.keywords
-        if (kw in params or kw in renamed)
-        and not containing(_ranges(params.get(kw)), version)
-        and not any(containing(_ranges(r), version) for r in renamed.get(kw, {}).values())
-    ]
+    return [kw for kw in site.keywords if taken(found[1], kw, version).refused]
 
 
 def member_missing(facts: Facts, site: Site, version: Version) -> bool | None:
@@ -288,12 +294,12 @@ def member_missing(facts: Facts, site: Site, version: Version) -> bool | None:
     if found is None or not site.member or not _inside(found[0], version):
         return None
     entry = found[1]
-    if containing(_ranges(entry.get("open")), version):
+    if containing(ranges(entry.get("open")), version):
         return None
     names: dict[str, Any] = entry.get("names", {})
     if site.member not in names:
         return None
-    return containing(_ranges(names[site.member]), version) is None
+    return containing(ranges(names[site.member]), version) is None
 
 
 def _works(facts: Facts, site: Site, version: Version) -> bool | None:
@@ -303,9 +309,9 @@ def _works(facts: Facts, site: Site, version: Version) -> bool | None:
         found = facts.members(site.callee, site.target)
         if found is None or not _inside(found[0], version) or site.member not in found[1].get("names", {}):
             return None
-        if containing(_ranges(found[1]["names"][site.member]), version):
+        if containing(ranges(found[1]["names"][site.member]), version):
             return True
-        return None if containing(_ranges(found[1].get("open")), version) else False
+        return None if containing(ranges(found[1].get("open")), version) else False
     kws = keyword_missing(facts, site, version)
     return None if kws is None else not kws
 
@@ -326,10 +332,6 @@ def _inside(versions: list[str], version: Version) -> bool:
 def _bounds(versions: tuple[str, ...]) -> tuple[Version, Version] | None:
     known = [v for v in (version_or_none(x) for x in versions) if v is not None]
     return (known[0], known[-1]) if known else None
-
-
-def _ranges(value: Any) -> list[tuple[str, str]]:
-    return [(str(a), str(b)) for a, b in value or ()]
 
 
 # -------------------------------------------------------------------------------------------- findings

@@ -26,7 +26,7 @@ from __future__ import annotations
 import ast
 import bisect
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from envdoctor.source.syntax import availability_gates
@@ -117,7 +117,7 @@ def file_calls(
         reader.overrides_of(klass, text(klass))
     names = [re.escape(n).encode() + (rb"\s*\.\s*\w+" if d == t.top else b"") for n, (t, d) in bound.items()]
     at = _Lines(source)
-    calls = at.matching(rb"(?<![\w.])(?:%s)\s*\(" % b"|".join(names))
+    calls = at.matching(rb"(?:%s)\s*\(" % b"|".join(names), _not_after_word_or_dot)  # (?<![\w.]) searched apart
     if not calls:
         return [], reader.overrides  # nothing harvested is called: no constructor, no typed receiver
     functions = list(_functions(tree))
@@ -154,13 +154,49 @@ class _Lines:
     def __init__(self, source: bytes) -> None:
         self.source = source
         self.starts = [0, *(m.end() for m in re.finditer(rb"\n", source))]
-        self._found: dict[bytes, list[int]] = {}
+        self._found: dict[tuple[bytes, Callable[[bytes, int], bool] | None], list[int]] = {}
 
-    def matching(self, pattern: bytes) -> list[int]:
-        if pattern not in self._found:
-            found = (bisect.bisect_right(self.starts, m.start()) for m in re.finditer(pattern, self.source))
-            self._found[pattern] = sorted(set(found))
-        return self._found[pattern]
+    def matching(self, pattern: bytes, start: Callable[[bytes, int], bool] | None = None) -> list[int]:
+        """The lines where ``pattern`` matches (``re.finditer``), at a start that ``start`` accepts, if given."""
+        if (pattern, start) not in self._found:
+            found = re.finditer(pattern, self.source) if start is None else matches(pattern, self.source, start)
+            lines = (bisect.bisect_right(self.starts, m.start()) for m in found)
+            self._found[pattern, start] = sorted(set(lines))
+        return self._found[pattern, start]
+
+
+def matches(pattern: bytes, data: bytes, start: Callable[[bytes, int], bool]) -> Iterator[re.Match[bytes]]:
+    """What ``re.finditer`` gives for ``pattern`` with a test of where a match starts in front of it (``\\b``,
+    ``^\\s*``, ``(?<![\\w.])``), searched without the test, which ``start`` makes instead: such a test in front
+    makes the search try the pattern at every byte, without it the search skips to the pattern's first
+    characters (10x faster on a large file). Every start the pattern matches at is tried, in order."""
+    compiled = re.compile(pattern)
+    at = 0
+    while (m := compiled.search(data, at)) is not None:
+        if start(data, m.start()):
+            yield m
+            at = max(m.end(), m.start() + 1)
+        else:
+            at = m.start() + 1
+
+
+_WORD = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")  # \w of a bytes pattern
+_WORD_OR_DOT = _WORD | {ord(".")}
+
+
+def word_start(data: bytes, at: int) -> bool:
+    """``\\b`` at ``at``: a word character on one side only."""
+    return (at > 0 and data[at - 1] in _WORD) != (at < len(data) and data[at] in _WORD)
+
+
+def line_start(data: bytes, at: int) -> bool:
+    """Multiline ``^\\s*`` ends at ``at``: only whitespace before it on its line."""
+    return not data[data.rfind(b"\n", 0, at) + 1 : at].strip()
+
+
+def _not_after_word_or_dot(data: bytes, at: int) -> bool:
+    """``(?<![\\w.])`` at ``at``."""
+    return at == 0 or data[at - 1] not in _WORD_OR_DOT
 
 
 def _within(lines: list[int], node: ast.AST) -> bool:
@@ -247,10 +283,22 @@ def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
         node = stack.pop()
         if isinstance(node, ast.stmt):
             yield node
-        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+        for name in _nested(type(node)):
             value = getattr(node, name, None)
             if isinstance(value, list):
                 stack.extend(value)
+
+
+def _nested(kind: type[ast.AST]) -> tuple[str, ...]:
+    """The fields of a node type that hold statements (looking up the absent ones cost more than the walk)."""
+    found = _NESTED.get(kind)
+    if found is None:
+        found = _NESTED[kind] = tuple(n for n in _BODIES if n in kind._fields)
+    return found
+
+
+_BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
+_NESTED: dict[type[ast.AST], tuple[str, ...]] = {}
 
 
 def _classes(tree: ast.Module) -> Iterator[ast.ClassDef]:

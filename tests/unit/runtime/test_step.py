@@ -25,6 +25,7 @@ from envdoctor.report import Report, Severity
 from envdoctor.resources import data_dir
 from envdoctor.runtime import step
 from envdoctor.runtime.step import Verdict
+from envdoctor.versions import parse_requirement
 from tests.hostile import envdoctor, one_line_error
 
 RECORDED = Path(__file__).resolve().parents[2] / "data" / "step-train-cpu.json"
@@ -81,7 +82,7 @@ def test_fp16_fallback_is_a_note_unless_it_is_the_precision_asked_for(cpu_run: d
     assert (note.id, note.severity) == ("train-precision-fallback", Severity.INFO)
     [warning] = step.findings(step.interpret(cpu_run, requested="fp16"))
     assert (warning.id, warning.severity) == ("train-precision-fallback", Severity.WARNING)
-    assert "bf16" in warning.fix[0]  # bf16 really runs on this CPU
+    assert "bf16" in warning.advice[0] and warning.fix == ()  # bf16 really runs on this CPU; a setting, not a pin
 
 
 def test_bf16_on_a_cpu_without_bf16_instructions_is_emulated(cpu_run: dict[str, Any]) -> None:
@@ -146,8 +147,45 @@ def test_a_driver_older_than_the_torch_build_is_an_error(
     [driver] = [f for f in step.findings(step.interpret(gpu, facts), facts) if f.id == "train-driver-too-old"]
     assert driver.severity is Severity.ERROR
     assert driver.title == "torch is built for CUDA 12.8, the NVIDIA driver supports CUDA 11.8 only"
+    assert driver.fix == () and driver.advice[0] == "update the NVIDIA driver to one that supports CUDA 12.0"
     gpu["device"]["driver_cuda"] = "12.9"
     assert not [f for f in step.findings(step.interpret(gpu, facts), facts) if f.id == "train-driver-too-old"]
+
+
+def test_every_fix_of_a_step_finding_is_a_requirement_and_every_error_says_what_to_do(
+    cpu_run: dict[str, Any], facts: tuple[HardwareFact, ...]
+) -> None:
+    """Finding.fix holds requirement specifiers only (pin and the "Fix (first step)" block act on them); a
+    setting or a sentence goes to advice."""
+    nonfinite = copy.deepcopy(cpu_run)
+    for s in nonfinite["steps"]:
+        s.update(loss=float("nan"), loss_finite=False, grads_finite=False)
+    old_driver = on_gpu(cpu_run, "Tesla T4", [7, 5])
+    old_driver["device"].update(driver_cuda="11.8")
+    error = {"type": "ValueError", "message": "Using `fp8` precision requires `transformer_engine`"}
+    h100 = with_fp8(on_gpu(cpu_run, "NVIDIA H100 80GB HBM3", [9, 0]), error=error)
+    found = [
+        f
+        for payload in (
+            with_fp8(copy.deepcopy(cpu_run), attempted=False),
+            nonfinite,
+            old_driver,
+            h100,
+            on_gpu(cpu_run, "Tesla T4", [7, 5]),
+        )
+        for asked in (None, "fp16", "bf16", "fp8")
+        for f in step.findings(step.interpret(payload, facts, requested=asked), facts)
+    ]
+    found += [step._ended_badly("train-step-timeout", "the step did not finish", "raise --timeout")]
+    ids = {f.id for f in found}
+    assert ids >= {"train-step-fails", "train-driver-too-old", "train-precision-fallback", "train-precision-emulated"}
+    assert "train-precision-not-attempted" in ids
+    for f in found:
+        for line in f.fix:
+            parse_requirement(line)  # raises on a sentence or a setting
+        assert f.severity < Severity.ERROR or f.fix or f.advice, f.id
+    fp8 = [f for f in found if f.fix == ("torchao", "transformer-engine[pytorch]")]
+    assert fp8 and all(f.advice == () for f in fp8)
 
 
 def test_missing_torch_or_accelerate_says_so_in_one_sentence() -> None:

@@ -48,3 +48,21 @@ def test_after_one_distribution_changes_only_its_files_are_scanned_again(tmp_pat
     assert found == ["symbol-missing ('beta', 'prov')"]  # the edit is seen
     assert scanned == {"beta"}  # and only the edited distribution was read again
     assert _run(site, cache) == (found, set())
+
+
+def test_the_imports_of_some_top_level_names_are_those_imports_lists_of_them(tmp_path: Path) -> None:
+    other = {"other/__init__.py": "X = 1\n", "other2/__init__.py": "Y = 1\n"}
+    text = (
+        "import prov\nfrom prov import present\nimport other.sub as o\nfrom other2 import Y\nimport absent_top\n"
+        "def f():\n    from prov.deep import thing\n    import os\n"
+    )
+    site = make_site(
+        tmp_path / "site",
+        {"prov": _fake("prov", PROVIDER), "other": _fake("other", other), "user": _fake("user", {"user/a.py": text})},
+    )
+    index = SourceIndex(scan(site))
+    files = index.files["user"]
+    everything = index.imports(files)
+    assert [imp.module for _, imp in everything] == ["prov", "prov", "other.sub", "other2", "prov.deep"]
+    for tops in ({"prov"}, {"other", "other2"}, {"prov", "absent_top", "os"}, set()):
+        assert index.imports_of(files, tops) == [(r, i) for r, i in everything if i.module.split(".")[0] in tops]

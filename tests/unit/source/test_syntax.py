@@ -3,12 +3,15 @@ runs in, and the gates and default versions that decide whether it runs."""
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from envdoctor.source.syntax import (
     Context,
     Gate,
     Unparsable,
+    collector_paused,
     import_sites,
     min_version_defaults,
     parse_module,
@@ -72,3 +75,20 @@ def is_torch_available():
     return True
 """
     assert min_version_defaults(source) == {"is_accelerate_available": "0.26.0"}
+
+
+def test_the_collector_is_paused_while_files_are_parsed_and_left_as_it_was_found() -> None:
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(SyntaxError), collector_paused():
+        raise SyntaxError("a file that does not parse")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # paused by someone else: still paused
+    finally:
+        gc.enable()

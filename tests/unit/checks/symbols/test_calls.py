@@ -4,9 +4,13 @@ calls; and only where the receiver's class is known."""
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
+import pytest
+
 from envdoctor.cache import Cache
+from envdoctor.checks.symbols import calls as calls_module
 from envdoctor.checks.symbols.calls import check_calls
 from envdoctor.diagnose import check_inventory
 from envdoctor.knowledge.wheelfacts import Facts
@@ -238,3 +242,20 @@ def test_the_check_runs_in_check_inventory_and_its_result_is_stored(tmp_path: Pa
     (site / "transformers" / "trainer.py").write_text("")  # the same RECORD: the stored result answers
     again = check_inventory(scan(site), cache=cache)
     assert [f.id for f in again.findings if f.check == "calls"] == ["call-keyword-missing"]
+
+
+def test_the_checks_run_with_the_collector_paused_and_leave_it_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = make_site(tmp_path / "site", {"accelerate": accelerate(), "transformers": transformers(TRAINER)})
+    seen: list[bool] = []
+
+    def paused_or_not(index: SourceIndex, facts: Facts) -> list[Finding]:
+        seen.append(gc.isenabled())
+        return check_calls(index, facts)
+
+    monkeypatch.setattr(calls_module, "check_calls", paused_or_not)
+    report = check_inventory(scan(site))
+    assert [f.id for f in report.findings if f.check == "calls"] == ["call-keyword-missing"]
+    assert seen == [False]  # a full collection walked every object the run holds, to free nothing
+    assert gc.isenabled()
