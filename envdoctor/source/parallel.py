@@ -16,7 +16,6 @@ leaving a ``with`` block: Ctrl-C, SIGTERM's exception, an error here) kills a ch
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import pickle
 import signal
@@ -80,13 +79,6 @@ class Forked(Generic[R]):
     def __init__(self, pid: int, fd: int) -> None:
         self.pid: int | None = pid
         self._fd = fd
-        self.frozen = False  # the garbage collector's heap was frozen for the child's life (fork_call)
-
-    def _ended(self) -> None:
-        self.pid = None
-        if self.frozen:
-            gc.unfreeze()
-            self.frozen = False
 
     def join(self) -> R | None:
         """The call's result, once the child has ended; None when it failed (it raised, was killed, or its pickle
@@ -100,7 +92,7 @@ class Forked(Generic[R]):
         except BaseException:
             self.stop()
             raise
-        self._ended()
+        self.pid = None
         os.close(self._fd)
         got = _loaded(status, data)
         return got[0] if isinstance(got, tuple) and len(got) == 1 else None
@@ -109,8 +101,7 @@ class Forked(Generic[R]):
         """Kill the child if it still runs (its result is not wanted: an interrupt, an error here) and reap it."""
         if self.pid is None:
             return
-        pid = self.pid
-        self._ended()
+        pid, self.pid = self.pid, None
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
         os.close(self._fd)
@@ -131,15 +122,7 @@ def fork_call(fn: Callable[[], R]) -> Forked[R] | None:
     result (which must pickle) comes back."""
     if workers() < 2 or not _can_fork():
         return None
-    freeze = gc.get_freeze_count() == 0  # not when the program froze its heap itself: that stays as it is
-    if freeze:  # until the child ends: a collection here would write to every object's header, each write
-        gc.freeze()  # copying a page the child still shares, and traverse a heap that stays alive anyway
-    forked = _forked(fn)
-    if forked is None and freeze:
-        gc.unfreeze()
-    elif forked is not None:
-        forked.frozen = freeze
-    return forked
+    return _forked(fn)
 
 
 def _forked(fn: Callable[[], R]) -> Forked[R] | None:

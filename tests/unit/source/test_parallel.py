@@ -4,7 +4,6 @@ child, None when the child failed or no fork is safe, and no child left behind."
 
 from __future__ import annotations
 
-import gc
 import os
 import signal
 from collections.abc import Callable
@@ -96,7 +95,6 @@ def test_fork_call_gives_the_result_computed_in_a_child() -> None:
     assert got is not None and got[0] != os.getpid() and got[1] == [x * x for x in ITEMS]
     assert forked.join() is None  # joined once
     _no_child_left()
-    assert gc.get_freeze_count() == 0  # the heap frozen for the child's life is thawed
 
 
 def _exits() -> int:
@@ -134,21 +132,8 @@ def test_fork_call_stop_kills_a_running_child_and_reaps_it() -> None:
         assert forked.pid is not None
     assert forked.join() is None
     _no_child_left()
-    assert gc.get_freeze_count() == 0
     os.close(read_end)
     os.close(write_end)
-
-
-@in_a_single_threaded_process
-def test_fork_call_leaves_a_heap_the_program_froze_frozen() -> None:
-    gc.freeze()
-    try:
-        frozen = gc.get_freeze_count()
-        forked = fork_call(os.getpid)
-        assert forked is not None and forked.join() is not None
-        assert gc.get_freeze_count() == frozen
-    finally:
-        gc.unfreeze()
 
 
 def test_fork_call_does_not_fork_with_one_core_or_another_thread(monkeypatch: pytest.MonkeyPatch) -> None:
