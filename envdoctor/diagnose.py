@@ -8,6 +8,7 @@ returns values.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import stat
 from collections.abc import Callable, Mapping, Sequence
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from envdoctor.knowledge.matrix import Matrix, MatrixError
     from envdoctor.predict.dryrun import Resolution, ResolveError
     from envdoctor.source.index import SourceIndex
+    from envdoctor.source.parallel import Forked
 
 
 def _debug(message: str) -> None:
@@ -93,8 +95,10 @@ def _metadata(inv: Inventory, context: Context) -> list[Finding]:
     return check_metadata(inv)
 
 
-def _symbols_check(inv: Inventory, context: Context) -> list[Finding]:
-    found, context.index = _symbols(inv, context.cache, context.releases)
+def _symbols_check(
+    inv: Inventory, context: Context, started: Callable[[SourceIndex], None] | None = None
+) -> list[Finding]:
+    found, context.index = _symbols(inv, context.cache, context.releases, started)
     return found
 
 
@@ -147,20 +151,97 @@ def check_inventory(
     context = Context(cache or Cache(None), releases)
     findings: list[Finding] = []
     skipped: list[Skipped] = []
-    names: list[str] = []
+    checks = static_checks(symbols=symbols)
+    names = [check.name for check in checks]
     # The collector paused: the checks leave little cyclic garbage (322 objects on the hf-stack), and each full
     # collection walked every object they hold (~0.25 s of CPU in a cold hf-stack check).
     with collector_paused():
-        for check in static_checks(symbols=symbols):
-            names.append(check.name)
-            result = check.run(inv, context)
-            if isinstance(result, CouldNotCheck):
-                skipped.append(Skipped(check.name, result.reason))
-            else:
-                findings += result
+        results = overlapped(inv, context, checks) if symbols else [check.run(inv, context) for check in checks]
+    for check, result in zip(checks, results, strict=True):
+        if isinstance(result, CouldNotCheck):
+            skipped.append(Skipped(check.name, result.reason))
+        else:
+            findings += result
     if cache is not None:
         cache.trim()
     return Report.build(findings, skipped=skipped, summary=summary_of(inv), checks=names)
+
+
+CheckResult = list[Finding] | CouldNotCheck
+"""What one static check gives: its findings, or why it could not run."""
+_Handed = tuple[list[CheckResult], dict[str, Any], bool]
+"""What the forked child sends back (``_in_child``)."""
+
+
+def overlapped(inv: Inventory, context: Context, checks: Sequence[Check]) -> list[CheckResult]:
+    """The results of ``checks`` in order, as running them one after the other gives. When the symbols check is
+    computed (no stored result) over 500 files or more and fork is safe here (envdoctor.source.parallel), the
+    text pass runs first; then the calls and matrix checks (they need its imports, not the symbols findings) run
+    in a forked child while this process does the rest of the symbols check. A failed child (killed, raised, cut
+    result) or a failed symbols check: those checks run here afterwards, as before."""
+    if [c.name for c in checks] != ["metadata", "symbols", "calls", "matrix"]:
+        return [check.run(inv, context) for check in checks]
+    overlap = _Overlap(inv, context, checks[2:])
+    results = [checks[0].run(inv, context)]
+    with overlap:
+        symbols = _Check("symbols", functools.partial(_symbols_check, started=overlap.start))
+        results.append(symbols.run(inv, context))
+        results += overlap.results(here=isinstance(results[-1], CouldNotCheck))
+    return results
+
+
+class _Overlap:
+    """The checks after the symbols check, started in a forked child once the text pass is done."""
+
+    def __init__(self, inv: Inventory, context: Context, rest: Sequence[Check]) -> None:
+        self.inv, self.context, self.rest = inv, context, rest
+        self.index: SourceIndex | None = None
+        self.child: Forked[_Handed] | None = None
+
+    def start(self, index: SourceIndex) -> None:
+        """Run the text pass (what the symbols check reads first), then fork the child on a copy of ``index``."""
+        from envdoctor.source.parallel import MIN_ITEMS, fork_call
+
+        if sum(len(files.py) for files in index.files.values()) < MIN_ITEMS:
+            return  # a fork costs more than it saves
+        index.imports(next(iter(index.files.values())))  # the text pass: every file, over the cores
+        self.index = index
+        child = dataclasses.replace(self.context, index=index)
+        self.child = fork_call(functools.partial(_in_child, self.inv, child, self.rest))
+
+    def results(self, *, here: bool) -> list[CheckResult]:
+        """The child's results; ``here``, or when it failed: the checks run in this process (the child stopped)."""
+        got = None if here or self.child is None else self.child.join()
+        if got is None or self.index is None:
+            self.stop()
+            return [check.run(self.inv, self.context) for check in self.rest]
+        from envdoctor.source.handover import adopt
+
+        results, entries, wrote = got
+        adopt(self.index, entries)  # what the child extracted, stored as if its checks had run here
+        self.index.save()
+        self.context.cache.wrote = self.context.cache.wrote or wrote
+        return results
+
+    def stop(self) -> None:
+        if self.child is not None:
+            self.child.stop()
+
+    def __enter__(self) -> _Overlap:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()  # Ctrl-C, SIGTERM: no child outlives the run
+
+
+def _in_child(inv: Inventory, context: Context, rest: Sequence[Check]) -> _Handed:
+    """In the forked child: the checks' results, the index entries they would have saved (the parent saves them:
+    envdoctor.source.handover) and whether they stored anything else (their own cache entries, written here)."""
+    from envdoctor.source.handover import hold_saves
+
+    held = hold_saves(context.index) if context.index is not None else {}
+    results = [check.run(inv, context) for check in rest]
+    return results, held, context.cache.wrote
 
 
 def load_matrix(cache: Cache | None = None) -> Matrix | MatrixError:
@@ -181,10 +262,12 @@ _STORED_FINDING = {
 }
 
 
-def _symbols(inv: Inventory, cache: Cache, releases: Lookup | None = None) -> tuple[list[Finding], SourceIndex | None]:
+def _symbols(
+    inv: Inventory, cache: Cache, releases: Lookup | None = None, started: Callable[[SourceIndex], None] | None = None
+) -> tuple[list[Finding], SourceIndex | None]:
     """The symbols check, or its stored result when no distribution changed since it last ran (not with
     ``releases``: what the index answers may change); and the SourceIndex it built (None when the stored
-    result answered)."""
+    result answered). ``started``: called with the new index before the check reads it (not when stored)."""
     from envdoctor.checks.symbols.check import check_symbols, unverified
     from envdoctor.knowledge.wheelfacts import Facts
     from envdoctor.source.index import SourceIndex, fingerprint
@@ -198,6 +281,8 @@ def _symbols(inv: Inventory, cache: Cache, releases: Lookup | None = None) -> tu
             pass  # an unreadable entry is recomputed and overwritten
     facts = Facts.shipped()
     index = SourceIndex(inv, cache, facts)
+    if started is not None:
+        started(index)
     found = check_symbols(index, facts, releases) + unverified(index)
     index.save()
     if releases is None:
