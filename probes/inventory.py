@@ -78,22 +78,96 @@ def stdlib_modules():
 
 def top_level_modules(paths):
     """Every top-level module name importable from ``paths`` (a directory listing each, nothing imported),
-    plus the built-in ones: what an `import NAME` can find, whichever distribution (if any) put it there."""
-    import pkgutil
+    plus the built-in ones: what an `import NAME` can find, whichever distribution (if any) put it there.
 
+    The names pkgutil.iter_modules(paths) gives, plus every folder whose name is an identifier (namespace
+    packages, which iter_modules skips), read with one listing of each folder: a subfolder is listed only
+    when its name is no identifier (iter_modules counts it when it holds an ``__init__``)."""
     found = set(sys.builtin_module_names)
-    folders = [os.path.abspath(p or ".") for p in paths]
     try:
-        found.update(m[1] for m in pkgutil.iter_modules(folders))
+        for folder in (os.path.abspath(p or ".") for p in paths):
+            found.update(_folder_modules(folder))
     except Exception:  # an unreadable entry must not cost the inventory
         return []
-    for folder in folders:  # namespace packages (a folder without __init__.py), which iter_modules skips
-        try:
-            names = os.listdir(folder)
-        except OSError:
-            continue
-        found.update(n for n in names if n.isidentifier() and os.path.isdir(os.path.join(folder, n)))
     return sorted(found)
+
+
+def _folder_modules(folder):
+    importer = _importer(folder)
+    if importer is None:
+        return ()
+    from importlib.machinery import FileFinder
+
+    if type(importer) is not FileFinder:  # a zip on the path, or a path hook's own finder: pkgutil's answer
+        import pkgutil
+
+        return [name for name, _ in pkgutil.iter_importer_modules(importer)] + _subfolders(folder)
+    names = []
+    for fn, is_dir in _listing(importer.path):
+        modname = _module_name(fn)
+        if modname:
+            if modname != "__init__" and "." not in modname:
+                names.append(modname)
+        elif is_dir and "." not in fn and (fn.isidentifier() or _has_init(os.path.join(importer.path, fn))):
+            names.append(fn)
+    if importer.path != folder:
+        names.extend(_subfolders(folder))
+    return names
+
+
+def _importer(folder):
+    """pkgutil.get_importer(folder), without importing pkgutil."""
+    try:
+        return sys.path_importer_cache[folder]
+    except KeyError:
+        pass
+    for hook in sys.path_hooks:
+        try:
+            importer = hook(folder)
+        except ImportError:
+            continue
+        sys.path_importer_cache.setdefault(folder, importer)
+        return importer
+    return None
+
+
+def _listing(folder):
+    """(name, is a folder) of each entry of ``folder`` (symlinks followed); nothing when it cannot be listed."""
+    try:
+        with os.scandir(folder) as entries:
+            return [(entry.name, _is_dir(entry)) for entry in entries]
+    except OSError:
+        return []
+
+
+def _is_dir(entry):
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _subfolders(folder):
+    return [fn for fn, is_dir in _listing(folder) if is_dir and fn.isidentifier()]
+
+
+def _has_init(path):
+    return any(_module_name(fn) == "__init__" for fn, _ in _listing(path))
+
+
+_SUFFIXES = []
+
+
+def _module_name(fn):
+    """inspect.getmodulename(fn), without importing inspect."""
+    if not _SUFFIXES:
+        from importlib.machinery import all_suffixes
+
+        _SUFFIXES.extend(sorted((-len(suffix), suffix) for suffix in all_suffixes()))
+    for neglen, suffix in _SUFFIXES:
+        if fn.endswith(suffix):
+            return fn[:neglen]
+    return None
 
 
 def parse_headers(text):
