@@ -101,7 +101,7 @@ def _folder_modules(folder):
     if type(importer) is not FileFinder:  # a zip on the path, or a path hook's own finder: pkgutil's answer
         import pkgutil
 
-        return [name for name, _ in pkgutil.iter_importer_modules(importer)] + _subfolders(folder)
+        return [name for _, name, _ in pkgutil.iter_modules([folder])] + _subfolders(folder)
     names = []
     for fn, is_dir in _listing(importer.path):
         modname = _module_name(fn)
@@ -155,7 +155,7 @@ def _has_init(path):
     return any(_module_name(fn) == "__init__" for fn, _ in _listing(path))
 
 
-_SUFFIXES = []
+_SUFFIXES = []  # type: list[tuple[int, str]]
 
 
 def _module_name(fn):
