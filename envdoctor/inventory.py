@@ -29,6 +29,20 @@ from envdoctor.versions import (
 
 SCHEMA = "envdoctor.inventory/1"
 _DIR_NAME = re.compile(r"^(?P<name>[^-]+)(?:-(?P<version>[^-]+))?")
+_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+_RELEASE = r"[0-9]+(?:\.[0-9]+)*"
+_TAGS = r"(?:(?:a|b|rc)[0-9]+)?(?:\.post[0-9]+)?(?:\.dev[0-9]+)?"
+_CLAUSE = (
+    rf"(?:(?:==|!=)\s*{_RELEASE}(?:\.\*|{_TAGS})"
+    rf"|~=\s*[0-9]+(?:\.[0-9]+)+{_TAGS}"
+    rf"|(?:<=|>=|<|>)\s*{_RELEASE}{_TAGS})"
+)
+_EXTRA_GATED = re.compile(
+    rf"\s*{_NAME}\s*(?:\[\s*{_NAME}(?:\s*,\s*{_NAME})*\s*\])?\s*(?:{_CLAUSE}(?:\s*,\s*{_CLAUSE})*)?"
+    rf"\s*;\s*extra\s*==\s*(?P<q>[\"'])(?P<extra>{_NAME})(?P=q)\s*\Z"
+)
+"""A Requires-Dist line that certainly parses (a plain name, extras, simple version clauses) and whose marker is a
+lone ``extra == "x"``: it holds only when extra x is requested. Anything else is parsed to find out."""
 
 
 @dataclass(frozen=True)
@@ -52,8 +66,10 @@ class Dist:
     display_name: str
     raw_version: str | None
     version: Version | None
-    requires: tuple[Requirement, ...]
-    invalid_requires: tuple[tuple[str, str], ...]
+    requires_dist: tuple[str, ...]
+    """The Requires-Dist lines as METADATA gives them; ``requires`` and ``invalid_requires`` are parsed from them
+    when first asked for (a line gated by a lone ``extra == "x"`` marker, most of them, matters only to a consumer
+    that asks for extra x: ``base_requires`` and ``requires_with`` leave it unparsed)."""
     raw_requires_python: str | None
     requires_python: SpecifierSet | None
     path: str
@@ -71,6 +87,42 @@ class Dist:
     planned: bool = False
     """Not on disk: what an install would put there (envdoctor.predict.dryrun.future_inventory). Its metadata
     comes from pip's report; ``path`` is "" and code that reads installed files must skip it."""
+
+    @cached_property
+    def requires(self) -> tuple[Requirement, ...]:
+        return _requirements(self.requires_dist)[0]
+
+    @cached_property
+    def invalid_requires(self) -> tuple[tuple[str, str], ...]:
+        """(line, why) of each Requires-Dist line that does not parse (a line ``_gated`` recognises parses)."""
+        return self._base[1]
+
+    @cached_property
+    def base_requires(self) -> tuple[Requirement, ...]:
+        """``requires`` less the lines a lone ``extra == "x"`` marker gates: every requirement whose marker can
+        hold without an extra requested, in order."""
+        return self._base[0]
+
+    def requires_with(self, extra: NormalizedName) -> tuple[Requirement, ...]:
+        """``requires`` less the lines a lone marker gates to another extra than ``extra``, in order: every
+        requirement whose marker can hold with ``extra`` requested."""
+        gated = self._gated
+        return _requirements(line for i, line in enumerate(self.requires_dist) if gated.get(i, extra) == extra)[0]
+
+    @cached_property
+    def _base(self) -> tuple[tuple[Requirement, ...], tuple[tuple[str, str], ...]]:
+        gated = self._gated
+        return _requirements(line for i, line in enumerate(self.requires_dist) if i not in gated)
+
+    @cached_property
+    def _gated(self) -> dict[int, NormalizedName]:
+        """index -> canonical extra of each line that is a valid requirement gated by a lone ``extra == "x"``."""
+        found: dict[int, NormalizedName] = {}
+        for i, line in enumerate(self.requires_dist):
+            match = _EXTRA_GATED.match(line)
+            if match:
+                found[i] = canonical(match.group("extra"))
+        return found
 
     @property
     def label(self) -> str:
@@ -162,15 +214,13 @@ def _dist(raw: Mapping[str, Any]) -> Dist:
             problems.append(f"{raw.get('metadata_file', 'METADATA')} has no Version field")
     if not raw_version and guess and guess.group("version"):
         raw_version = guess.group("version")
-    requires, invalid = _requirements(raw.get("requires_dist") or ())
     rp_raw = raw.get("requires_python")
     return Dist(
         name=canonical(str(display)),
         display_name=str(display),
         raw_version=raw_version,
         version=version_or_none(raw_version),
-        requires=requires,
-        invalid_requires=invalid,
+        requires_dist=tuple(str(line) for line in raw.get("requires_dist") or ()),
         raw_requires_python=rp_raw,
         requires_python=_specifier(rp_raw),
         path=path,
@@ -197,14 +247,12 @@ def planned_dist(
     direct_url: Mapping[str, Any] | None = None,
 ) -> Dist:
     """A distribution an install would add, built from its metadata alone (nothing on disk: ``planned``)."""
-    requires, invalid = _requirements(requires_dist)
     return Dist(
         name=canonical(display_name),
         display_name=display_name,
         raw_version=version,
         version=version_or_none(version),
-        requires=requires,
-        invalid_requires=invalid,
+        requires_dist=tuple(requires_dist),
         raw_requires_python=requires_python,
         requires_python=_specifier(requires_python),
         path="",

@@ -160,7 +160,7 @@ def _duplicate(copies: tuple[Dist, ...]) -> Finding:
 
 def _requirements(inv: Inventory, dist: Dist) -> Iterator[Finding]:
     env = inv.marker_env
-    for req in dist.requires:
+    for req in dist.base_requires:  # a requirement gated to an extra never holds without it
         if env.holds(req.marker):
             yield from _one_requirement(inv, dist, req, extra=None)
 
@@ -238,7 +238,7 @@ def _extras(inv: Inventory) -> Iterator[Finding]:
     """Requirements pulled in through extras (``B[x]``) that some installed package asks for."""
     env = inv.marker_env
     requested: dict[NormalizedName, set[str]] = {}
-    work: list[Requirement] = [r for d in inv.winners.values() for r in d.requires if r.extras and env.holds(r.marker)]
+    work = [r for d in inv.winners.values() for r in d.base_requires if r.extras and env.holds(r.marker)]
     seen: set[tuple[NormalizedName, str]] = set()
     while work:
         req = work.pop()
@@ -250,11 +250,11 @@ def _extras(inv: Inventory) -> Iterator[Finding]:
                 continue
             seen.add(key)
             requested.setdefault(name, set()).add(key[1])
-            work.extend(r for r in dep.requires if r.extras and _extra_only(env, r, key[1]))
+            work.extend(r for r in dep.requires_with(key[1]) if r.extras and _extra_only(env, r, key[1]))
     for name, extras in sorted(requested.items()):
         dep = inv.winners[name]
         for extra in sorted(extras):
-            for req in dep.requires:
+            for req in dep.requires_with(canonical(extra)):
                 if _extra_only(env, req, extra):
                     yield from _one_requirement(inv, dep, req, extra=extra)
 

@@ -173,7 +173,7 @@ def _moves(facts: Facts, inv: Inventory, dist: Dist, version: str) -> str:
             needs.append(f"needs {req.name}{req.specifier}, you have {dep.raw_version}")
     target = _version(version)
     for other in inv.winners.values():
-        for req in other.requires:
+        for req in other.base_requires:  # a requirement gated to an extra never holds here
             if canonical(req.name) == dist.name and env.holds(req.marker) and not in_range(target, req.specifier):
                 needs.append(f"{other.display_name} {other.raw_version} requires {req.name}{req.specifier}")
     return "; ".join(needs) if needs else "moves nothing else"
