@@ -55,40 +55,44 @@ class DistFiles:
         self.packages: set[str] = set()
         self.extensions: set[str] = set()
         self.folders: set[str] = set()
-        self._seen: set[str] = set()  # the folders (as RECORD spells them) whose files were added
         self.hashes: dict[str, str] = {}  # relative path -> "sha256=..." as the installer wrote it
+        self._walked: set[str] = set()  # the folders (as RECORD spells them) whose dotted names are in folders
+        dotted: dict[str, tuple[str, bool]] = {}  # folder (as RECORD spells it) -> self._folder(folder)
         for rel, digest in record_entries(record):  # only files inside the site folder
             if ".dist-info/" in rel or ".egg-info/" in rel:
                 continue
             if digest:
                 self.hashes[rel] = digest
-            self._add(rel)
+            folder, _, name = rel.rpartition("/")
+            known = dotted.get(folder)
+            if known is None:
+                known = dotted[folder] = self._folder(folder)
+            if name.endswith(".py"):
+                stem = name[:-3]
+                if stem == "__init__":
+                    self.packages.add(known[0])
+                    if known[0] and known[1]:
+                        self.py[known[0]] = rel
+                    continue
+                module = f"{known[0]}.{stem}" if folder else stem
+                # a package wins over a module of the same name (peft 0.6.2 ships both tuners/lora.py and
+                # tuners/lora/__init__.py; Python's path finder takes the folder)
+                if known[1] and _dotted_identifier(stem) and module not in self.packages:
+                    self.py[module] = rel
+            elif name.endswith(_EXT_SUFFIXES):
+                first = name.split(".", 1)[0]
+                self.extensions.add(f"{known[0]}.{first}" if folder else first)
 
-    def _add(self, rel: str) -> None:
-        parts = rel.split("/")
-        folder = rel.rpartition("/")[0]
-        if folder not in self._seen:  # a folder's dotted names were added with the first file in it
-            self._seen.add(folder)
-            for i in range(1, len(parts)):
-                self.folders.add(".".join(parts[:i]))
-        name = parts[-1]
-        if name.endswith(".py"):
-            stem = name[:-3]
-            if stem == "__init__":
-                module = ".".join(parts[:-1])
-                self.packages.add(module)
-            else:
-                module = ".".join([*parts[:-1], stem])
-            # a package wins over a module of the same name (peft 0.6.2 ships both tuners/lora.py and
-            # tuners/lora/__init__.py; Python's path finder takes the folder)
-            if (
-                module
-                and all(p.isidentifier() for p in module.split("."))
-                and (stem == "__init__" or module not in self.packages)
-            ):
-                self.py[module] = rel
-        elif name.endswith(_EXT_SUFFIXES):
-            self.extensions.add(".".join([*parts[:-1], name.split(".", 1)[0]]))
+    def _folder(self, folder: str) -> tuple[str, bool]:
+        """``folder``'s dotted name, and whether each of its dotted parts is an identifier; the dotted names of
+        it and of the folders above it go to ``folders``."""
+        up = folder
+        while up and up not in self._walked:
+            self._walked.add(up)
+            self.folders.add(up.replace("/", "."))
+            up = up.rpartition("/")[0]
+        dotted = folder.replace("/", ".")
+        return dotted, not folder or _dotted_identifier(dotted)
 
     @cached_property
     def top_level(self) -> set[str]:
@@ -110,6 +114,11 @@ class DistFiles:
         for module, rel in self.py.items():
             if not SKIP_DIRS.intersection(module.split(".")[1:]):
                 yield module, rel
+
+
+def _dotted_identifier(name: str) -> bool:
+    """Whether each dot-separated part of ``name`` is an identifier."""
+    return name.isidentifier() or all(p.isidentifier() for p in name.split("."))
 
 
 class SourceIndex:

@@ -128,14 +128,13 @@ def record_entries(record: str) -> Iterator[tuple[str, str]]:
     """(relative path, hash) of each RECORD line whose file lies inside the distribution's site folder:
     absolute paths and paths that climb out with ``..`` (console scripts, data files, or a crafted
     RECORD) are not files of the distribution as far as its modules go."""
-    for line in record.splitlines():
-        if not line.strip():
-            continue
+    for line in record.splitlines():  # a blank line has an empty path, which is not inside
         parts = line.rsplit(",", 2)
-        rel = parts[0].strip().strip('"')
-        inside = inside_site(rel)
-        if inside is not None:
-            yield inside, parts[1] if len(parts) == 3 else ""
+        path = parts[0].strip().strip('"')
+        plain = path and path[0] != "/" and path[1:2] != ":" and ".." not in path and "\\" not in path
+        rel = path if plain and "\0" not in path else inside_site(path)  # the common case need not ask
+        if rel is not None:
+            yield rel, parts[1] if len(parts) == 3 else ""
 
 
 def inside_site(rel: str) -> str | None:
