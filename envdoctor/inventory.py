@@ -38,7 +38,7 @@ _CLAUSE = (
     rf"|(?:<=|>=|<|>)\s*{_RELEASE}{_TAGS})"
 )
 _EXTRA_GATED = re.compile(
-    rf"\s*{_NAME}\s*(?:\[\s*{_NAME}(?:\s*,\s*{_NAME})*\s*\])?\s*(?:{_CLAUSE}(?:\s*,\s*{_CLAUSE})*)?"
+    rf"\s*(?P<name>{_NAME})\s*(?:\[\s*{_NAME}(?:\s*,\s*{_NAME})*\s*\])?\s*(?:{_CLAUSE}(?:\s*,\s*{_CLAUSE})*)?"
     rf"\s*;\s*extra\s*==\s*(?P<q>[\"'])(?P<extra>{_NAME})(?P=q)\s*\Z"
 )
 """A Requires-Dist line that certainly parses (a plain name, extras, simple version clauses) and whose marker is a
@@ -107,7 +107,15 @@ class Dist:
         """``requires`` less the lines a lone marker gates to another extra than ``extra``, in order: every
         requirement whose marker can hold with ``extra`` requested."""
         gated = self._gated
-        return _requirements(line for i, line in enumerate(self.requires_dist) if gated.get(i, extra) == extra)[0]
+        lines = (line for i, line in enumerate(self.requires_dist) if gated.get(i, (extra,))[0] == extra)
+        return _requirements(lines)[0]
+
+    @cached_property
+    def declared_names(self) -> frozenset[NormalizedName]:
+        """The canonical name of every requirement that parses (any marker, any extra)."""
+        return frozenset(
+            {canonical(r.name) for r in self.base_requires} | {canonical(name) for _, name in self._gated.values()}
+        )
 
     @cached_property
     def _base(self) -> tuple[tuple[Requirement, ...], tuple[tuple[str, str], ...]]:
@@ -115,13 +123,14 @@ class Dist:
         return _requirements(line for i, line in enumerate(self.requires_dist) if i not in gated)
 
     @cached_property
-    def _gated(self) -> dict[int, NormalizedName]:
-        """index -> canonical extra of each line that is a valid requirement gated by a lone ``extra == "x"``."""
-        found: dict[int, NormalizedName] = {}
+    def _gated(self) -> dict[int, tuple[NormalizedName, str]]:
+        """index -> (canonical extra, name) of each line that is a valid requirement gated by a lone
+        ``extra == "x"``."""
+        found: dict[int, tuple[NormalizedName, str]] = {}
         for i, line in enumerate(self.requires_dist):
             match = _EXTRA_GATED.match(line)
             if match:
-                found[i] = canonical(match.group("extra"))
+                found[i] = (canonical(match.group("extra")), match.group("name"))
         return found
 
     @property

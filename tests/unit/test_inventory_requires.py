@@ -55,6 +55,7 @@ def test_lazy_requirements_answer_as_parsing_every_line(lines: list[str]) -> Non
     good, bad = _requirements(lines)  # every line parsed, as the inventory did
     assert dist.requires == good
     assert dist.invalid_requires == bad
+    assert dist.declared_names == {canonical(r.name) for r in good}
     assert [r for r in dist.base_requires if env.holds(r.marker)] == [r for r in good if env.holds(r.marker)]
     extras = {*EXTRAS, *(canonical(e) for r in good for e in r.extras)}
     for extra in sorted(extras):

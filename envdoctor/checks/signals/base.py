@@ -13,7 +13,6 @@ from envdoctor.checks.signals.elf import DynamicInfo, is_torch_symbol, read_dyna
 from envdoctor.inventory import Dist, Inventory
 from envdoctor.knowledge.matrix import Rule
 from envdoctor.source.installed import BINARY_LIMIT, Reader, read_record, record_entries
-from envdoctor.versions import canonical
 
 if TYPE_CHECKING:
     from envdoctor.cache import Shape
@@ -95,7 +94,7 @@ class Files:
 
 def requires(dist: Dist, name: str) -> bool:
     """Whether ``dist`` declares ``name`` at all (any marker, any extra)."""
-    return any(canonical(r.name) == name for r in dist.requires)
+    return name in dist.declared_names
 
 
 def is_extension(rel: str) -> bool:
