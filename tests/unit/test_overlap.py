@@ -189,7 +189,7 @@ def test_an_interrupt_here_stops_the_child(tmp_path: Path, monkeypatch: pytest.M
     def interrupted(*_: Any) -> NoReturn:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(check, "check_symbols", interrupted)
+    monkeypatch.setattr(check, "broken_names", interrupted)
     with pytest.raises(KeyboardInterrupt):
         diagnose.check_inventory(scan(site), cache=Cache(None))
     no_child_left()
