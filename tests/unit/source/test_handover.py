@@ -32,9 +32,11 @@ def _parent_step(index: SourceIndex) -> None:
 
 def _child_step(index: SourceIndex) -> None:
     for module in ("pkg.b", "pkg.deep"):
-        loc = index.locate(module)
-        assert loc is not None
-        index.info(loc)
+        found = index.locate(module)
+        assert found is not None
+        index.info(found)
+    loc = index.locate("pkg.b")
+    assert loc is not None
     index.source(loc.dist, os.path.join(loc.dist.location, "pkg", "odd.py"))
 
 
