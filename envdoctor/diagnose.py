@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from envdoctor.inventory import Inventory
     from envdoctor.knowledge.importers import Lookup
     from envdoctor.knowledge.matrix import Matrix, MatrixError
+    from envdoctor.knowledge.wheelfacts import Facts
     from envdoctor.predict.dryrun import Resolution, ResolveError
     from envdoctor.source.index import SourceIndex
     from envdoctor.source.parallel import Forked
@@ -95,9 +96,7 @@ def _metadata(inv: Inventory, context: Context) -> list[Finding]:
     return check_metadata(inv)
 
 
-def _symbols_check(
-    inv: Inventory, context: Context, started: Callable[[SourceIndex], None] | None = None
-) -> list[Finding]:
+def _symbols_check(inv: Inventory, context: Context, started: Started | None = None) -> list[Finding]:
     found, context.index = _symbols(inv, context.cache, context.releases, started)
     return found
 
@@ -169,16 +168,19 @@ def check_inventory(
 
 CheckResult = list[Finding] | CouldNotCheck
 """What one static check gives: its findings, or why it could not run."""
-_Handed = tuple[list[CheckResult], dict[str, Any], bool]
+Started = Callable[["SourceIndex", "Facts"], Callable[[], list[Finding]] | None]
+"""Called by the symbols check with its new index: None, or what gives its undeclared part (computed elsewhere)."""
+_Handed = tuple[list[Finding], dict[str, str], list[CheckResult], dict[str, Any], bool]
 """What the forked child sends back (``_in_child``)."""
 
 
 def overlapped(inv: Inventory, context: Context, checks: Sequence[Check]) -> list[CheckResult]:
     """The results of ``checks`` in order, as running them one after the other gives. When the symbols check is
     computed (no stored result) over 500 files or more and fork is safe here (envdoctor.source.parallel), the
-    text pass runs first; then the calls and matrix checks (they need its imports, not the symbols findings) run
-    in a forked child while this process does the rest of the symbols check. A failed child (killed, raised, cut
-    result) or a failed symbols check: those checks run here afterwards, as before."""
+    text pass runs first; then the symbols check's undeclared part and the calls and matrix checks (they need
+    its imports, not the broken-name findings) run in a forked child while this process finds the broken names.
+    A failed child (killed, raised, cut result): its part runs here, as before; a failed symbols check: the calls
+    and matrix checks run here afterwards."""
     if [c.name for c in checks] != ["metadata", "symbols", "calls", "matrix"]:
         return [check.run(inv, context) for check in checks]
     overlap = _Overlap(inv, context, checks[2:])
@@ -191,34 +193,53 @@ def overlapped(inv: Inventory, context: Context, checks: Sequence[Check]) -> lis
 
 
 class _Overlap:
-    """The checks after the symbols check, started in a forked child once the text pass is done."""
+    """The symbols check's undeclared part and the checks after it, started in a forked child once the text pass
+    is done."""
 
     def __init__(self, inv: Inventory, context: Context, rest: Sequence[Check]) -> None:
         self.inv, self.context, self.rest = inv, context, rest
         self.index: SourceIndex | None = None
         self.child: Forked[_Handed] | None = None
+        self.got: tuple[list[CheckResult], bool] | None = None
 
-    def start(self, index: SourceIndex) -> None:
-        """Run the text pass (what the symbols check reads first), then fork the child on a copy of ``index``."""
+    def start(self, index: SourceIndex, facts: Facts) -> Callable[[], list[Finding]] | None:
+        """Run the text pass (what the symbols check reads first), then fork the child on a copy of ``index``:
+        what gives the undeclared part, or None (no child: the symbols check does it all here)."""
         from envdoctor.source.parallel import MIN_ITEMS, fork_call
 
         if sum(len(files.py) for files in index.files.values()) < MIN_ITEMS:
-            return  # a fork costs more than it saves
+            return None  # a fork costs more than it saves
         index.imports(next(iter(index.files.values())))  # the text pass: every file, over the cores
-        self.index = index
         child = dataclasses.replace(self.context, index=index)
-        self.child = fork_call(functools.partial(_in_child, self.inv, child, self.rest))
+        self.child = fork_call(functools.partial(_in_child, self.inv, child, facts, self.rest))
+        if self.child is None:
+            return None
+        self.index = index
+        return functools.partial(self.undeclared, index, facts)
+
+    def undeclared(self, index: SourceIndex, facts: Facts) -> list[Finding]:
+        """The child's undeclared findings, its index entries and unread files taken over (``save()`` writes
+        them with this process's); when it failed: computed here (and the other checks later, here)."""
+        from envdoctor.source.handover import adopt
+
+        got = self.child.join() if self.child is not None else None
+        if got is None:
+            self.stop()
+            from envdoctor.checks.symbols.check import undeclared
+
+            return undeclared(index, facts)
+        found, unread, results, entries, wrote = got
+        index.unread.update(unread)
+        adopt(index, entries)  # what the child extracted, stored as if its checks had run here
+        self.got = results, wrote
+        return found
 
     def results(self, *, here: bool) -> list[CheckResult]:
         """The child's results; ``here``, or when it failed: the checks run in this process (the child stopped)."""
-        got = None if here or self.child is None else self.child.join()
-        if got is None or self.index is None:
+        if here or self.got is None or self.index is None:
             self.stop()
             return [check.run(self.inv, self.context) for check in self.rest]
-        from envdoctor.source.handover import adopt
-
-        results, entries, wrote = got
-        adopt(self.index, entries)  # what the child extracted, stored as if its checks had run here
+        results, wrote = self.got
         self.index.save()
         self.context.cache.wrote = self.context.cache.wrote or wrote
         return results
@@ -234,14 +255,21 @@ class _Overlap:
         self.stop()  # Ctrl-C, SIGTERM: no child outlives the run
 
 
-def _in_child(inv: Inventory, context: Context, rest: Sequence[Check]) -> _Handed:
-    """In the forked child: the checks' results, the index entries they would have saved (the parent saves them:
-    envdoctor.source.handover) and whether they stored anything else (their own cache entries, written here)."""
-    from envdoctor.source.handover import hold_saves
+def _in_child(inv: Inventory, context: Context, facts: Facts, rest: Sequence[Check]) -> _Handed:
+    """In the forked child: the undeclared findings and the files they could not read (an exception fails the
+    child: the parent computes them, and fails as the checks in order do), the other checks' results, the index
+    entries they would have saved (the parent saves them: envdoctor.source.handover) and whether they stored
+    anything else (their own cache entries, written here)."""
+    from envdoctor.checks.symbols.check import undeclared
+    from envdoctor.source.handover import hold_saves, unread_since
 
-    held = hold_saves(context.index) if context.index is not None else {}
+    assert context.index is not None  # started with the index of the text pass
+    held = hold_saves(context.index)
+    with unread_since(context.index) as unread:
+        found = undeclared(context.index, facts)
+    context.index.save()  # held: what the undeclared part extracted, whatever the other checks do
     results = [check.run(inv, context) for check in rest]
-    return results, held, context.cache.wrote
+    return found, unread, results, held, context.cache.wrote
 
 
 def load_matrix(cache: Cache | None = None) -> Matrix | MatrixError:
@@ -263,12 +291,13 @@ _STORED_FINDING = {
 
 
 def _symbols(
-    inv: Inventory, cache: Cache, releases: Lookup | None = None, started: Callable[[SourceIndex], None] | None = None
+    inv: Inventory, cache: Cache, releases: Lookup | None = None, started: Started | None = None
 ) -> tuple[list[Finding], SourceIndex | None]:
     """The symbols check, or its stored result when no distribution changed since it last ran (not with
     ``releases``: what the index answers may change); and the SourceIndex it built (None when the stored
-    result answered). ``started``: called with the new index before the check reads it (not when stored)."""
-    from envdoctor.checks.symbols.check import check_symbols, unverified
+    result answered). ``started``: called with the new index before the check reads it (not when stored); what
+    it gives, if anything, gives the undeclared part (``check_symbols``' second half) after the broken names."""
+    from envdoctor.checks.symbols.check import broken_names, check_symbols, unverified
     from envdoctor.knowledge.wheelfacts import Facts
     from envdoctor.source.index import SourceIndex, fingerprint
 
@@ -281,9 +310,12 @@ def _symbols(
             pass  # an unreadable entry is recomputed and overwritten
     facts = Facts.shipped()
     index = SourceIndex(inv, cache, facts)
-    if started is not None:
-        started(index)
-    found = check_symbols(index, facts, releases) + unverified(index)
+    elsewhere = started(index, facts) if started is not None else None
+    if elsewhere is None:
+        found = check_symbols(index, facts, releases)
+    else:
+        found = broken_names(index, facts, releases) + elsewhere()
+    found += unverified(index)
     index.save()
     if releases is None:
         cache.put(key, {"findings": [f.to_dict() for f in found]})

@@ -1,6 +1,6 @@
-"""The calls and matrix checks in a forked child beside the symbols check (diagnose.overlapped): the same Report
-and the same cache entries as the checks one after the other, whether the child runs them, dies, or raises; and
-no child is left after the run, an interrupted one included."""
+"""The symbols check's undeclared part and the calls and matrix checks in a forked child beside the symbols check's
+broken names (diagnose.overlapped): the same Report and the same cache entries as the checks one after the other,
+whether the child runs them, dies, or raises; and no child is left after the run, an interrupted one included."""
 
 from __future__ import annotations
 
@@ -33,12 +33,15 @@ class Trainer:
             return model
         return model
 """
+UTILS = "import os\n\nfrom rich.console import Console\n\ndef print_table():\n    return Console()\n"
 NUMPY_AT_IMPORT = "import numpy as np\n\ndef ok_floats():\n    return np.sctypes['float'][:]\n\nOK = ok_floats()\n"
 
 
 def _site(root: Path, many: int) -> Path:
     """A symbols finding, calls findings (both read transformers' and accelerate's files), a matrix finding
-    (numpy 2's removed names, found from the text pass's imports), an unreadable file, and ``many`` more files."""
+    (numpy 2's removed names, found from the text pass's imports), an unreadable file, an undeclared dependency
+    (trl 0.11's rich) in a file only that part parses, one too deep to parse (its own unread note), and
+    ``many`` more files."""
     site = make_site(
         root,
         {
@@ -58,6 +61,15 @@ def _site(root: Path, many: int) -> Path:
                 },
             ),
             "numpy": Fake("2.0.2", files={"numpy/__init__.py": ""}),
+            "trl": Fake(
+                "0.11.4",
+                ["tyro>=0.5.11"],
+                files={
+                    "trl/__init__.py": "from .utils import print_table\nfrom . import extra\n",
+                    "trl/utils.py": UTILS,
+                    "trl/extra.py": "import rich\n\nx = " + "1+" * 5000 + "1\n",  # too deep: unread
+                },
+            ),
             "nib": Fake("5.1.0", ["numpy>=1.19"], files={"nib/__init__.py": "", "nib/casting.py": NUMPY_AT_IMPORT}),
             "filler": Fake(
                 files={
@@ -75,15 +87,25 @@ def _site(root: Path, many: int) -> Path:
 
 
 def where(monkeypatch: pytest.MonkeyPatch, log: Path) -> None:
-    """Each run of the matrix check notes the process it ran in."""
-    rules = diagnose._rules
+    """Each run of the matrix check and of the symbols check's undeclared part notes the process it ran in."""
+    from envdoctor.checks.symbols import check
 
-    def noted(inv: Any, context: Any) -> Any:
+    for owner, name in ((diagnose, "_rules"), (check, "undeclared")):
+        monkeypatch.setattr(owner, name, _noted(getattr(owner, name), log, name.strip("_")))
+
+
+def _noted(function: Any, log: Path, label: str) -> Any:
+    def noted(*args: Any) -> Any:
         with log.open("a") as fh:
-            fh.write(f"{os.getpid()}\n")
-        return rules(inv, context)
+            fh.write(f"{label} {os.getpid()}\n")
+        return function(*args)
 
-    monkeypatch.setattr(diagnose, "_rules", noted)
+    return noted
+
+
+def ran(log: Path, label: str) -> list[str]:
+    """The processes (pids) that ran the part ``label`` (``where``), in order."""
+    return [line.split()[1] for line in log.read_text().splitlines() if line.split()[0] == label]
 
 
 Outcome = tuple[dict[str, Any], dict[str, bytes]]
@@ -122,9 +144,14 @@ def test_the_child_gives_the_report_and_cache_of_the_checks_in_order(
     after = run_checks(site, tmp_path / "after")
     assert after == before
     assert {f["check"] for f in after[0]["findings"]} >= {"symbols", "calls", "matrix"}
+    ids = sorted(f["id"] for f in after[0]["findings"] if f["check"] == "symbols")
+    assert ids == ["files-unread", "module-undeclared", "symbol-missing"]
+    [unread] = [f for f in after[0]["findings"] if f["id"] == "files-unread"]
+    assert len(unread["evidence"]) == 2 and "trl/extra.py" in unread["evidence"][1]  # the child's parse failure
     assert after[0]["skipped"] == []
-    here, there = log.read_text().split()
-    assert here == str(os.getpid()) != there  # the second run's matrix check ran in a child
+    for part in ("rules", "undeclared"):
+        here, there = ran(log, part)
+        assert here == str(os.getpid()) != there  # the second run's ran in a child
     assert run_checks(site, tmp_path / "after") == after  # and the entries it stored answer the next run the same way
     no_child_left()
 
@@ -153,7 +180,7 @@ def test_a_child_that_fails_has_its_checks_run_here(
     where(monkeypatch, log)
     monkeypatch.setattr(diagnose, "_in_child", death)
     assert run_checks(site, tmp_path / "after") == before
-    assert log.read_text().split() == [str(os.getpid())]  # done here, once
+    assert ran(log, "rules") == ran(log, "undeclared") == [str(os.getpid())]  # done here, once
     no_child_left()
 
 
@@ -177,6 +204,38 @@ def test_an_error_in_a_check_in_the_child_is_the_same_skipped_check(
     no_child_left()
 
 
+@pytest.mark.parametrize("everywhere", [False, True], ids=["in-the-child", "everywhere"])
+@in_a_single_threaded_process
+def test_an_error_in_the_undeclared_part_gives_the_report_of_the_checks_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, everywhere: bool
+) -> None:
+    """Raised in the child only: the child failed, its part is computed here. Raised wherever it runs (a bug): the
+    symbols check is skipped, as in order. Either way, the same report and cache as the checks in order."""
+    from envdoctor.checks.symbols import check
+
+    site = _site(tmp_path / "site", 600)
+    parent, real = str(os.getpid()), check.undeclared
+
+    def failing(*args: Any) -> Any:
+        if everywhere or str(os.getpid()) != parent:
+            raise ValueError("a bug")
+        return real(*args)
+
+    monkeypatch.setattr(check, "undeclared", failing)
+    before = run_in_order(site, tmp_path / "before", monkeypatch)
+    log = tmp_path / "pids"
+    where(monkeypatch, log)
+    after = run_checks(site, tmp_path / "after")
+    assert after == before
+    assert after[0]["skipped"] == (
+        [{"check": "symbols", "reason": "internal error: ValueError: a bug"}] if everywhere else []
+    )
+    [child, here] = ran(log, "undeclared")
+    assert child != here == parent
+    assert ran(log, "rules") == [parent]  # the failed child's checks, done here
+    no_child_left()
+
+
 @in_a_single_threaded_process
 def test_an_interrupt_here_stops_the_child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C (or the CLI's SIGTERM exception) during the symbols check: the child, still working, is killed and
@@ -189,7 +248,7 @@ def test_an_interrupt_here_stops_the_child(tmp_path: Path, monkeypatch: pytest.M
     def interrupted(*_: Any) -> NoReturn:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(check, "check_symbols", interrupted)
+    monkeypatch.setattr(check, "broken_names", interrupted)
     with pytest.raises(KeyboardInterrupt):
         diagnose.check_inventory(scan(site), cache=Cache(None))
     no_child_left()
@@ -210,5 +269,5 @@ def test_a_process_with_another_thread_runs_the_checks_in_order(
     finally:
         stop.set()
         helper.join()
-    assert log.read_text().split() == [str(os.getpid())]
+    assert ran(log, "rules") == ran(log, "undeclared") == [str(os.getpid())]
     assert after == run_in_order(site, tmp_path / "before", monkeypatch)

@@ -43,8 +43,15 @@ if TYPE_CHECKING:
 
 
 def check_symbols(index: SourceIndex, facts: Facts | None = None, releases: Lookup | None = None) -> list[Finding]:
-    """Findings for every broken cross-package import; fixes computed from ``facts`` where they cover the case,
-    else, for an error, from the importer's release wheels read by ``releases`` (envdoctor.knowledge.importers)."""
+    """Findings for every broken cross-package import (``broken_names``), then for every undeclared dependency
+    (``undeclared``); fixes computed from ``facts`` where they cover the case, else, for an error, from the
+    importer's release wheels read by ``releases`` (envdoctor.knowledge.importers)."""
+    facts = facts or Facts(None)
+    return broken_names(index, facts, releases) + undeclared(index, facts)
+
+
+def broken_names(index: SourceIndex, facts: Facts | None = None, releases: Lookup | None = None) -> list[Finding]:
+    """symbol-missing and module-missing: the first part of ``check_symbols``."""
     resolver = Resolver(index, facts or Facts(None), releases)
     findings: list[Finding] = []
     for files in index.files.values():
@@ -55,7 +62,14 @@ def check_symbols(index: SourceIndex, facts: Facts | None = None, releases: Look
             finding = resolver.confirm(brk)
             if finding is not None:
                 findings.append(finding)
-    return findings + check_undeclared(index, Resolver(index, resolver.facts, unconditional=True))
+    return findings
+
+
+def undeclared(index: SourceIndex, facts: Facts | None = None) -> list[Finding]:
+    """module-undeclared (envdoctor.checks.symbols.undeclared): the second part of ``check_symbols``. Its own
+    Resolver reads only the index, so it finds the same after ``broken_names`` or without it (a forked child,
+    envdoctor.diagnose); ``index.unread`` gets the files it could not parse."""
+    return check_undeclared(index, Resolver(index, facts or Facts(None), unconditional=True))
 
 
 def unverified(index: SourceIndex) -> list[Finding]:

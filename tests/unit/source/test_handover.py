@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from envdoctor.cache import Cache
-from envdoctor.source.handover import Entries, adopt, hold_saves
+from envdoctor.source.handover import Entries, adopt, hold_saves, unread_since
 from envdoctor.source.index import SourceIndex
 from envdoctor.source.parallel import fork_call
 from tests.alone import in_a_single_threaded_process
@@ -17,6 +17,7 @@ from tests.fakes import Fake, make_site, scan
 
 def _site(tmp_path: Path) -> Path:
     files = {"pkg/__init__.py": "from .a import A\n", "pkg/a.py": "A = 1\n", "pkg/b.py": "B = 2\n", "pkg/odd.py": ""}
+    files["pkg/deep.py"] = "X = " + "1+" * 5000 + "1\n"  # read by the text pass, too deep to parse: unread then
     site = make_site(tmp_path / "site", {"pkg": Fake(files=files), "user": Fake(files={"user.py": "import pkg\n"})})
     (site / "pkg" / "odd.py").unlink()
     (site / "pkg" / "odd.py").mkdir()  # unreadable: noted in the entry by whoever reads it
@@ -30,9 +31,12 @@ def _parent_step(index: SourceIndex) -> None:
 
 
 def _child_step(index: SourceIndex) -> None:
+    for module in ("pkg.b", "pkg.deep"):
+        found = index.locate(module)
+        assert found is not None
+        index.info(found)
     loc = index.locate("pkg.b")
     assert loc is not None
-    index.info(loc)
     index.source(loc.dist, os.path.join(loc.dist.location, "pkg", "odd.py"))
 
 
@@ -58,18 +62,26 @@ def test_the_parent_stores_what_both_extracted(tmp_path: Path) -> None:
 
     index = _index(site, tmp_path / "forked")
 
-    def child() -> Entries:
+    def child() -> tuple[Entries, dict[str, str]]:
         held = hold_saves(index)
-        _child_step(index)
+        with unread_since(index) as unread:
+            _child_step(index)
         index.save()
-        return held
+        return held, unread
 
     forked = fork_call(child)
     assert forked is not None
     _parent_step(index)
     index.save()
-    held = forked.join()
-    assert held is not None and set(held) == {"pkg"}  # the child wrote nothing itself
+    got = forked.join()
+    assert got is not None
+    held, unread = got
+    assert set(held) == {"pkg"}  # the child wrote nothing itself
+    assert "imports" not in held["pkg"]  # the text pass's, which the parent has: not sent back
+    assert list(held["pkg"]["modules"]) == ["pkg.b", "pkg.deep"]  # only what the child added
+    assert [os.path.basename(path) for path in unread] == ["deep.py"]
+    index.unread.update(unread)
+    assert index.unread == one.unread  # the symbols check's note names the child's unreadable file too
     adopt(index, held)
     index.save()
     stored = _stored(tmp_path / "forked")
