@@ -80,7 +80,7 @@ def _accounted_for(
     ``_vendor`` on sys.path), or installed after all (a distribution without a file list, one a what-if
     would install), or unknowable (a what-if install whose files are not read)."""
     names = {canonical(top)} | ({canonical(known.distribution)} if known else set())
-    if any(canonical(r.name) in names for r in files.dist.requires):
+    if names & files.dist.declared_names:
         return True
     if top in vendored:
         return True
