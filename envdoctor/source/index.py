@@ -145,6 +145,9 @@ class SourceIndex:
         self.reader = Reader()
         for dist in inv.winners.values():
             self._load(dist)
+        self._unscanned = sum(len(f.py) for n, f in self.files.items() if self._stored[n]["imports"] is None)
+        """How many .py files of distributions the text pass has not covered yet (kept by ``_scan``): asking it
+        again for each of 5,000 distributions made the first imports() of a cold check quadratic."""
 
     def _load(self, dist: Dist) -> None:
         if dist.planned:
@@ -206,6 +209,11 @@ class SourceIndex:
         # what the text pass keeps depends on the target's standard library (its Python minor version)
         minor = ".".join(self.inv.python.version.split(".")[:2])
         return f"{files.dist.name}-{files.dist.raw_version}-{files.record_hash}-py{minor}"
+
+    @cached_property
+    def _stdlib_bytes(self) -> frozenset[bytes]:
+        """``stdlib`` encoded, and b"" (a relative import): what every distribution's text pass skips undecoded."""
+        return frozenset(t.encode() for t in (*self.stdlib, ""))
 
     @cached_property
     def stdlib(self) -> frozenset[str]:
@@ -282,9 +290,9 @@ class SourceIndex:
         """``_foreign``'s imports as the text pass stores them: [path, module, names, line, indented]."""
         stored = self._stored[files.dist.name]
         if stored["imports"] is None:
-            pending = [f for f in self.files.values() if self._stored[f.dist.name]["imports"] is None]
-            if sum(len(f.py) for f in pending) < MIN_ITEMS:
-                pending = [files]  # few files: this distribution now, the others when asked
+            pending = [files]  # few files: this distribution now, the others when asked
+            if self._unscanned >= MIN_ITEMS:  # many: all of them in one pass, over the cores
+                pending = [f for f in self.files.values() if self._stored[f.dist.name]["imports"] is None]
             self._scan(pending)
         imports: list[list[Any]] = stored["imports"]
         return imports
@@ -294,8 +302,8 @@ class SourceIndex:
         the same result, in the same order, as reading them one by one."""
         jobs: list[_ScanJob] = []
         for files in pending:
-            drop = frozenset((*files.top_level, *self.stdlib))
-            skip = frozenset(t.encode() for t in (*drop, ""))
+            drop = self.stdlib.union(files.top_level)
+            skip = self._stdlib_bytes.union(t.encode() for t in files.top_level)
             jobs += [(files.dist.location, rel, skip, drop) for _module, rel in files.scannable()]
         results = iter(fork_map(scan_file, jobs))
         for files in pending:
@@ -308,6 +316,7 @@ class SourceIndex:
                 found += [[rel, *imp] for imp in imports]
             stored = self._stored[files.dist.name]
             stored["imports"] = found
+            self._unscanned -= len(files.py)
             self._dirty.add(files.dist.name)
             self.scanned.add(files.dist.name)
             self._hooked[files.dist.name] = hooked

@@ -8,8 +8,11 @@ import base64
 import hashlib
 from pathlib import Path
 
+import pytest
+
 from envdoctor.cache import Cache
 from envdoctor.checks.symbols.check import check_symbols
+from envdoctor.source import index as index_module
 from envdoctor.source.index import SourceIndex
 from tests.fakes import Fake, make_site, scan, write_dist
 
@@ -66,3 +69,26 @@ def test_the_imports_of_some_top_level_names_are_those_imports_lists_of_them(tmp
     assert [imp.module for _, imp in everything] == ["prov", "prov", "other.sub", "other2", "prov.deep"]
     for tops in ({"prov"}, {"other", "other2"}, {"prov", "absent_top", "os"}, set()):
         assert index.imports_of(files, tops) == [(r, i) for r, i in everything if i.module.split(".")[0] in tops]
+
+
+def test_few_files_are_read_one_distribution_at_a_time_and_many_in_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The text pass reads only the asked distribution while the files not read yet are few, all of them at once
+    when they are MIN_ITEMS or more; what is left to read is counted as it goes, not recounted for each
+    distribution asked (5,000 of them made the first check quadratic)."""
+    site = make_site(tmp_path / "site", {"prov": _fake("prov", PROVIDER)})
+    for name in ("alpha", "beta", "gamma"):
+        write_dist(site, name, _fake(name, {f"{name}/__init__.py": CALM, f"{name}/more.py": CALM}, ["prov"]))
+    lazy = SourceIndex(scan(site), Cache(None))
+    assert lazy._unscanned == 7
+    lazy.imports(lazy.files["alpha"])
+    assert (lazy.scanned, lazy._unscanned) == ({"alpha"}, 5)
+    for files in lazy.files.values():
+        lazy.imports(files)
+    assert (lazy.scanned, lazy._unscanned) == ({"prov", "alpha", "beta", "gamma"}, 0)
+
+    monkeypatch.setattr(index_module, "MIN_ITEMS", 5)
+    eager = SourceIndex(scan(site), Cache(None))
+    assert eager.imports(eager.files["alpha"]) == lazy.imports(lazy.files["alpha"])
+    assert (eager.scanned, eager._unscanned) == ({"prov", "alpha", "beta", "gamma"}, 0)
