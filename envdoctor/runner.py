@@ -290,6 +290,10 @@ def _end(proc: subprocess.Popen[bytes], tails: Sequence[_Tail]) -> None:
         _kill_and_wait(_pipe_holders([t.fd for t in tails]))
     for t in tails:
         t.stop()
+    read = {t.fd for t in tails}
+    for stream in (proc.stdout, proc.stderr):  # a pipe no reader took (interrupted before it started)
+        if stream is not None and not stream.closed and stream.fileno() not in read:
+            stream.close()
 
 
 def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -324,10 +328,6 @@ def run_command(
     start = time.monotonic()
     proc = _start(argv, env, cwd)
     assert proc.stdout is not None and proc.stderr is not None
-    if on_start is not None:
-        on_start(proc.pid)
-    tails = (_Tail(proc.stdout, OUTPUT_TAIL_BYTES, on_line), _Tail(proc.stderr, OUTPUT_TAIL_BYTES))
-    out, err = tails
     # A timer kills the group at the limit while we block in wait(): Popen.wait(timeout=...) polls
     # with sleeps of up to 50 ms, which would add that much to every probe.
     expired = threading.Event()
@@ -339,12 +339,18 @@ def run_command(
     timer = threading.Timer(timeout, expire)
     timer.daemon = True
     timer.name = "envdoctor-timer"
-    start_deaf(timer)
-    try:
+    tails: list[_Tail] = []
+    try:  # from the start: an interrupt while the readers or the timer start must not leave the child running
+        if on_start is not None:
+            on_start(proc.pid)
+        tails.append(_Tail(proc.stdout, OUTPUT_TAIL_BYTES, on_line))
+        tails.append(_Tail(proc.stderr, OUTPUT_TAIL_BYTES))
+        start_deaf(timer)
         proc.wait()
     finally:  # also on KeyboardInterrupt / SIGTERM: the group and its escapees never outlive us
         timer.cancel()
         _end(proc, tails)
+    out, err = tails
     timed_out = expired.is_set()
     rc = proc.returncode
     return CommandResult(

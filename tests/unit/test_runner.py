@@ -131,3 +131,21 @@ def test_after_the_group_is_killed_envdoctor_waits_until_the_grandchildren_have_
         if sh.poll() is None:
             os.killpg(sh.pid, signal.SIGKILL)
             sh.wait()
+
+
+def test_an_interrupt_right_after_the_start_still_kills_the_group() -> None:
+    """Ctrl-C or SIGTERM can arrive before run_command blocks in wait() (while its output readers or its timer
+    start, or in ``on_start``): the child's group is killed and reaped then too (the CI's SIGTERM test once found
+    the probe still running after envdoctor exited 143)."""
+    from tests.hostile import alive, group_alive
+
+    started: list[int] = []
+
+    def interrupted(pgid: int) -> None:
+        started.append(pgid)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_command(py("import time; time.sleep(60)"), timeout=600, on_start=interrupted)
+    [pgid] = started
+    assert not alive(pgid) and not group_alive(pgid)
