@@ -34,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from broken import broken_hf_stack  # noqa: E402
 from timing import timed_process  # noqa: E402
 
 from envdoctor.cache import Cache, default_dir  # noqa: E402
@@ -42,7 +43,6 @@ from envdoctor.fix.planner import Planner  # noqa: E402
 from envdoctor.inventory import Inventory  # noqa: E402
 from envdoctor.knowledge.wheelfacts import Facts  # noqa: E402
 from envdoctor.target import Target  # noqa: E402
-from tests import beds  # noqa: E402
 
 ENVDOCTOR = [sys.executable, "-m", "envdoctor"]
 
@@ -54,8 +54,7 @@ def main() -> int:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="envdoctor-bench-pin-"))
     try:
-        bed = beds.copy(beds.build("hf-stack"), work / "venv")
-        beds.pip("install", "--no-deps", "accelerate==0.31.0", python=bed.python)
+        bed = broken_hf_stack(work)
         py = str(bed.python)
         inv = Inventory.from_payload(Target.resolve(py).probe("inventory", {}, timeout=120))
         cache = Cache(default_dir())

@@ -32,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from broken import broken_hf_stack  # noqa: E402
+
 from envdoctor.runtime import stack  # noqa: E402
 from envdoctor.runtime.imports import load_probes, run_imports, select, share_levels  # noqa: E402
 from envdoctor.target import Target  # noqa: E402
@@ -65,8 +67,7 @@ def main() -> int:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="envdoctor-bench-verify-"))
     try:
-        bed = beds.copy(beds.build("hf-stack"), work / "venv")
-        beds.pip("install", "--no-deps", "accelerate==0.31.0", python=bed.python)
+        bed = broken_hf_stack(work)
         py = str(bed.python)
         times: dict[str, list[float]] = {"pin-verify": [], "by-hand": []}
         header: list[str] = []

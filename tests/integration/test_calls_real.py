@@ -5,13 +5,13 @@ trainers whose compute_loss refuses what transformers 4.46's Trainer passes; and
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests import beds, peers
+from tests.hostile import envdoctor
 
 pytestmark = pytest.mark.venv
 
@@ -62,13 +62,7 @@ def test_check_reports_the_keyword_accelerate_1_0_removed(trainer_accelerate_rem
 )
 def test_pin_moves_accelerate_to_the_nearest_release_that_accepts_every_call(bed_name: str, line: str) -> None:
     bed = beds.build(bed_name)
-    out = subprocess.run(
-        [sys.executable, "-m", "envdoctor", "pin", "--python", str(bed.python), "--changes-only"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    out = envdoctor("pin", "--python", str(bed.python), "--changes-only", timeout=900)
     assert out.returncode == 0, out.stderr
     assert "# verified: pip" in out.stdout  # pip resolved it, and the re-check of the resolved set is clean
     assert line in out.stdout.splitlines()
